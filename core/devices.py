@@ -1,0 +1,133 @@
+"""Device and precision choice, names and capability checks."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import platform
+from dataclasses import dataclass
+
+import torch
+
+from .errors import PigeonholeError
+
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceChoice:
+    spec: str  # what to pass to resolve_device: "auto", "cpu", "cuda:0", "mps"
+    label: str  # what a person reads: "NVIDIA GeForce RTX 4070 (cuda:0)"
+
+
+def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
+    """`auto` picks CUDA, then Apple MPS, then CPU; `cuda:N` must exist."""
+    if isinstance(spec, torch.device):
+        return spec
+    spec = (spec or "auto").strip().lower()
+    if spec == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", torch.cuda.current_device())
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if spec == "cpu":
+        return torch.device("cpu")
+    if spec.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise PigeonholeError(f"Device '{spec}' was asked for, but no CUDA GPU is available.")
+        dev = torch.device(spec)
+        index = dev.index if dev.index is not None else torch.cuda.current_device()
+        if index >= torch.cuda.device_count():
+            raise PigeonholeError(
+                f"Device '{spec}' does not exist: this machine has "
+                f"{torch.cuda.device_count()} CUDA GPU(s)."
+            )
+        return torch.device("cuda", index)
+    if spec == "mps":
+        if not _mps_available():
+            raise PigeonholeError("Device 'mps' was asked for, but Apple MPS is not available.")
+        return torch.device("mps")
+    raise PigeonholeError(f"Unknown device '{spec}': use auto, cpu, cuda, cuda:N or mps.")
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
+
+
+def device_name(device: torch.device) -> str:
+    """The hardware's name: GPU model, 'Apple GPU (MPS)', or the CPU's model name."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return "Apple GPU (MPS)"
+    return cpu_name()
+
+
+def describe_device(device: torch.device) -> str:
+    return f"{device_name(device)} ({device})"
+
+
+@functools.cache
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "CPU"
+
+
+def list_devices() -> list[DeviceChoice]:
+    """Choices for a device picker: auto, CPU, each CUDA GPU by name, MPS."""
+    choices = [DeviceChoice("auto", "Automatic"), DeviceChoice("cpu", f"CPU ({cpu_name()})")]
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            choices.append(DeviceChoice(f"cuda:{i}", f"{torch.cuda.get_device_name(i)} (cuda:{i})"))
+    if _mps_available():
+        choices.append(DeviceChoice("mps", "Apple GPU (MPS)"))
+    return choices
+
+
+@functools.cache
+def has_amx() -> bool:
+    """True when the CPU has AMX tiles (bf16 matmuls several times faster than fp32)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return "amx_bf16" in line.split()
+    except OSError:
+        pass
+    return False
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """`auto` is fp16 autocast on CUDA, fp32 elsewhere. Returns fp32, fp16 or bf16."""
+    precision = (precision or "auto").lower()
+    if precision not in PRECISIONS:
+        raise PigeonholeError(f"Unknown precision '{precision}': use {', '.join(PRECISIONS)}.")
+    if precision == "auto":
+        return "fp16" if device.type == "cuda" else "fp32"
+    if precision == "fp16" and device.type == "cpu":
+        raise PigeonholeError("fp16 is not supported on the CPU: use bf16 or fp32.")
+    return precision
+
+
+def autocast(device: torch.device, precision: str):
+    """Autocast context for the forward pass (a no-op for fp32)."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.float16 if precision == "fp16" else torch.bfloat16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work so wall-clock timing is honest."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()

@@ -1,0 +1,36 @@
+"""Error types raised by core, with messages written for the person using the app.
+
+The GUI shows ``str(error)``; the CLI prints it on one line and exits non-zero.
+"""
+
+
+class PigeonholeError(Exception):
+    """Base class: anything core expects to go wrong with user input."""
+
+
+class ArchitectureError(PigeonholeError):
+    """Unknown architecture name, or a model that cannot be built."""
+
+
+class CheckpointError(PigeonholeError):
+    """A checkpoint file that cannot be loaded (corrupt, unsafe, wrong architecture...)."""
+
+
+class UntrustedCheckpointError(CheckpointError):
+    """The file needs arbitrary pickle globals; it loads only if the user trusts it."""
+
+
+class WeightsUnavailableError(CheckpointError):
+    """Pretrained weights are not cached and cannot be downloaded (offline)."""
+
+
+class ImageLoadError(PigeonholeError):
+    """One image could not be read or decoded; becomes a failed result row, never a crash."""
+
+
+class DataError(PigeonholeError):
+    """A dataset folder that cannot be used (no images, fewer than two classes...)."""
+
+
+class Cancelled(PigeonholeError):
+    """Long work stopped because the user asked."""

@@ -1,0 +1,73 @@
+"""QApplication set-up and the GUI entry point."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+
+from PySide6.QtCore import QCoreApplication, QSettings
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from core import __version__
+from core.fileio import data_dir, log_file, resources_dir
+
+ORG = "Pigeonhole"
+APP = "Pigeonhole"
+
+
+def configure_logging() -> None:
+    """Tracebacks go to a log file in the per-OS data folder, not to the user."""
+    root = logging.getLogger()
+    if any(isinstance(h, logging.handlers.RotatingFileHandler) for h in root.handlers):
+        return
+    try:
+        handler = logging.handlers.RotatingFileHandler(
+            log_file(), maxBytes=2_000_000, backupCount=2, encoding="utf-8"
+        )
+    except OSError:
+        return
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(min(root.level or logging.INFO, logging.INFO))
+
+
+def ensure_app(argv: list[str] | None = None) -> QApplication:
+    """The one QApplication, created with the names QSettings uses."""
+    app = QApplication.instance()
+    if app is None:
+        QCoreApplication.setOrganizationName(ORG)
+        QCoreApplication.setApplicationName(APP)
+        QCoreApplication.setApplicationVersion(__version__)
+        QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+        app = QApplication(argv if argv is not None else sys.argv[:1])
+        icon = resources_dir() / "icons" / "pigeonhole.png"
+        if icon.exists():
+            app.setWindowIcon(QIcon(str(icon)))
+    return app
+
+
+def run_gui(args=None) -> int:
+    """Open the main window; ``args`` is the parsed `pigeonhole gui` namespace (or None)."""
+    configure_logging()
+    data_dir()
+    app = ensure_app()
+    from .main_window import MainWindow
+
+    window = MainWindow()
+    window.show()
+    if args is not None:
+        window.apply_command_line(args)
+    return app.exec()
+
+
+def main() -> int:
+    """Entry point of the windowed launcher (and the frozen app)."""
+    from core.cli import main as cli_main
+
+    return cli_main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

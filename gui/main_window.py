@@ -1,0 +1,120 @@
+"""Main window: Classify and Train tabs, menus, status bar, close handling."""
+
+from __future__ import annotations
+
+import platform
+
+from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core import __version__
+
+
+def _placeholder(text: str) -> QWidget:
+    w = QWidget()
+    lay = QVBoxLayout(w)
+    label = QLabel(text)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    lay.addWidget(label)
+    return w
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Pigeonhole")
+        self.resize(1280, 820)
+        self.tabs = QTabWidget()
+        self.setCentralWidget(self.tabs)
+        self.classify_tab = self._make_classify_tab()
+        self.train_tab = self._make_train_tab()
+        self.tabs.addTab(self.classify_tab, "Classify")
+        self.tabs.addTab(self.train_tab, "Train")
+        self._build_menus()
+        self.statusBar().showMessage("Ready")
+        self._restore_geometry()
+
+    # The tabs are built by their own modules; kept in factory methods so a failure in one
+    # tab's module is visible at once in tests.
+    def _make_classify_tab(self) -> QWidget:
+        try:
+            from .classify_tab import ClassifyTab
+        except ImportError:
+            return _placeholder("Classify")
+        return ClassifyTab(self)
+
+    def _make_train_tab(self) -> QWidget:
+        try:
+            from .train_tab import TrainTab
+        except ImportError:
+            return _placeholder("Train")
+        return TrainTab(self)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+        self.file_menu = file_menu
+        help_menu = self.menuBar().addMenu("&Help")
+        about = QAction("&About Pigeonhole", self)
+        about.triggered.connect(self.show_about)
+        help_menu.addAction(about)
+
+    def about_text(self) -> str:
+        import PySide6
+        import torch
+        import torchvision
+        from PySide6.QtCore import qVersion
+
+        from core.devices import describe_device, resolve_device
+
+        device = resolve_device("auto")
+        return (
+            f"<h3>Pigeonhole {__version__}</h3>"
+            "<p>Classify folders of images with any torchvision network, and fine-tune one "
+            "on your own folders.</p>"
+            f"<table>"
+            f"<tr><td>torch</td><td>{torch.__version__}</td></tr>"
+            f"<tr><td>torchvision</td><td>{torchvision.__version__}</td></tr>"
+            f"<tr><td>Qt</td><td>{qVersion()} (PySide6 {PySide6.__version__})</td></tr>"
+            f"<tr><td>Python</td><td>{platform.python_version()}</td></tr>"
+            f"<tr><td>Device</td><td>{describe_device(device)}</td></tr>"
+            f"</table>"
+        )
+
+    def show_about(self) -> None:
+        box = QMessageBox(self)
+        box.setWindowTitle("About Pigeonhole")
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(self.about_text())
+        box.open()
+        self._about_box = box
+
+    def apply_command_line(self, args) -> None:
+        """`pigeonhole gui PATH... --arch ... --checkpoint ...`: hand over to the Classify tab."""
+        handler = getattr(self.classify_tab, "apply_command_line", None)
+        if handler is not None:
+            handler(args)
+
+    def _restore_geometry(self) -> None:
+        geom = QSettings().value("window/geometry", QByteArray(), type=QByteArray)
+        if geom and not geom.isEmpty():
+            self.restoreGeometry(geom)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        for tab in (self.classify_tab, self.train_tab):
+            shutdown = getattr(tab, "shutdown", None)
+            if shutdown is not None:
+                shutdown()
+        QSettings().setValue("window/geometry", self.saveGeometry())
+        super().closeEvent(event)

@@ -1,0 +1,37 @@
+"""Shared fixtures: Qt offscreen, isolated settings and caches, generated images."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path_factory, monkeypatch):
+    """Per-test cache/data folders and TORCH_HOME, so nothing touches the user's real ones."""
+    base = tmp_path_factory.mktemp("appdirs")
+    monkeypatch.setenv("PIGEONHOLE_CACHE_DIR", str(base / "cache"))
+    monkeypatch.setenv("PIGEONHOLE_DATA_DIR", str(base / "data"))
+    monkeypatch.setenv("TORCH_HOME", str(base / "torch"))
+    yield
+
+
+@pytest.fixture
+def qsettings_isolated(tmp_path):
+    """QSettings written under tmp_path (for GUI tests)."""
+    from PySide6.QtCore import QSettings
+
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qs"))
+    yield tmp_path / "qs"
