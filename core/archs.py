@@ -176,7 +176,9 @@ def list_archs() -> list[ArchSpec]:
     """All architectures: seeds first (in the card's order), then the rest by family and name."""
     reg = _registry()
     seeds = [reg[n] for n in SEED_ARCHS if n in reg]
-    rest = sorted((s for s in reg.values() if not s.is_seed), key=lambda s: (s.family, _natural(s.name)))
+    rest = sorted(
+        (s for s in reg.values() if not s.is_seed), key=lambda s: (s.family, _natural(s.name))
+    )
     return seeds + rest
 
 
@@ -193,7 +195,9 @@ def get_arch(name: str) -> ArchSpec:
     import difflib
 
     close = difflib.get_close_matches(key, list(reg), n=3)
-    hint = f" Did you mean {', '.join(close)}?" if close else " Run `pigeonhole models` for the list."
+    hint = (
+        f" Did you mean {', '.join(close)}?" if close else " Run `pigeonhole models` for the list."
+    )
     raise ArchitectureError(f"Unknown architecture '{name}'.{hint}")
 
 
@@ -257,9 +261,12 @@ def build_meta_model(name: str, num_classes: int = 1000) -> nn.Module:
 def _find_head(model: nn.Module, num_classes: int) -> tuple[str, nn.Module]:
     last = None
     for path, module in model.named_modules():
-        if isinstance(module, nn.Linear) and module.out_features == num_classes:
-            last = (path, module)
-        elif isinstance(module, nn.Conv2d) and module.out_channels == num_classes:
+        if (
+            isinstance(module, nn.Linear)
+            and module.out_features == num_classes
+            or isinstance(module, nn.Conv2d)
+            and module.out_channels == num_classes
+        ):
             last = (path, module)
     if last is None:
         raise ArchitectureError("Could not find the classification layer of this network.")
@@ -325,7 +332,9 @@ def build_model(
     spec = get_arch(arch)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = get_model(spec.name, **_builder_kwargs(spec.name, 1000 if pretrained else num_classes))
+        model = get_model(
+            spec.name, **_builder_kwargs(spec.name, 1000 if pretrained else num_classes)
+        )
     if pretrained:
         from .checkpoints import imagenet_state_dict
 

@@ -22,7 +22,10 @@ APP_NAME = "Pigeonhole"
 
 @contextlib.contextmanager
 def atomic_write(
-    path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8", newline: str | None = None
+    path: str | os.PathLike,
+    mode: str = "w",
+    encoding: str | None = "utf-8",
+    newline: str | None = None,
 ) -> Iterator[IO]:
     """Open a temp file next to ``path``; on success it replaces ``path`` in one step."""
     path = Path(path)

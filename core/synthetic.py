@@ -29,7 +29,9 @@ def class_image(label: str, seed: int, size: tuple[int, int] = (160, 120)) -> Im
     for _ in range(6):  # clutter
         x, y = rng.randint(0, w), rng.randint(0, h)
         r = rng.randint(3, 10)
-        draw.ellipse((x - r, y - r, x + r, y + r), fill=tuple(rng.randint(60, 200) for _ in range(3)))
+        draw.ellipse(
+            (x - r, y - r, x + r, y + r), fill=tuple(rng.randint(60, 200) for _ in range(3))
+        )
     cx, cy = rng.randint(w // 4, 3 * w // 4), rng.randint(h // 4, 3 * h // 4)
     r = rng.randint(min(w, h) // 5, min(w, h) // 3)
     names = list(CLASS_COLOURS)
@@ -82,13 +84,17 @@ def make_class_folders(
     return root
 
 
-def make_train_val(root: Path, train: int = 12, val: int = 5, classes=("red", "blue"), val_name="val"):
+def make_train_val(
+    root: Path, train: int = 12, val: int = 5, classes=("red", "blue"), val_name="val"
+):
     make_class_folders(Path(root) / "train", train, classes, seed=1)
     make_class_folders(Path(root) / val_name, val, classes, seed=2)
     return Path(root)
 
 
-def make_photo_folder(root: Path, n: int, size: tuple[int, int] = (500, 375), seed: int = 0) -> Path:
+def make_photo_folder(
+    root: Path, n: int, size: tuple[int, int] = (500, 375), seed: int = 0
+) -> Path:
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     for i in range(n):

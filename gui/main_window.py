@@ -39,6 +39,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.classify_tab, "Classify")
         self.tabs.addTab(self.train_tab, "Train")
         self._build_menus()
+        self._connect_tabs()
         self.statusBar().showMessage("Ready")
         self._restore_geometry()
 
@@ -57,6 +58,17 @@ class MainWindow(QMainWindow):
         except ImportError:
             return _placeholder("Train")
         return TrainTab(self)
+
+    def _connect_tabs(self) -> None:
+        """The Train tab hands a freshly trained model to the Classify tab in one click."""
+        signal = getattr(self.train_tab, "use_in_classify", None)
+        loader = getattr(self.classify_tab, "load_checkpoint_file", None)
+        if signal is not None and loader is not None:
+            signal.connect(self._use_in_classify)
+
+    def _use_in_classify(self, path: str) -> None:
+        self.tabs.setCurrentWidget(self.classify_tab)
+        self.classify_tab.load_checkpoint_file(path)
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")

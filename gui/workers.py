@@ -85,7 +85,9 @@ def start_worker(worker: TaskWorker, parent: QObject | None = None) -> QThread:
     return thread
 
 
-def stop_and_wait(worker: TaskWorker | None, thread: QThread | None, timeout_ms: int = 60_000) -> bool:
+def stop_and_wait(
+    worker: TaskWorker | None, thread: QThread | None, timeout_ms: int = 60_000
+) -> bool:
     """Cancel and wait for a running worker (window closing). True if the thread ended."""
     if worker is not None:
         try:

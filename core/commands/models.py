@@ -49,6 +49,8 @@ def run(args) -> int:
         gflops = f"{s.gflops:.2f}" if s.gflops else "-"
         top1 = f"{s.top1:.1f}%" if s.top1 else "-"
         size = f"{s.transform.resize}/{s.transform.crop}"
-        print(f"{mark}{s.name:<19} {s.family:<13} {_fmt_params(s.params):>8} {gflops:>8} {top1:>7} {size:>8}")
+        print(
+            f"{mark}{s.name:<19} {s.family:<13} {_fmt_params(s.params):>8} {gflops:>8} {top1:>7} {size:>8}"
+        )
     print(f"\n{len(specs)} architectures (* = the common starting points). Top-1: ImageNet-1K.")
     return 0

@@ -1,0 +1,44 @@
+"""`pigeonhole models` lists every torchvision classifier with its metadata."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import torchvision
+from torchvision.models import list_models
+
+from core.cli import main
+
+
+def test_models_table_lists_every_arch(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    for name in list_models(module=torchvision.models):
+        assert any(line[1:].split()[0] == name for line in lines[2:] if line.strip()), name
+    # the seeds come first and are marked
+    assert lines[2].startswith("*resnet18")
+    assert "69.8%" in lines[2] and "11.7M" in lines[2]
+
+
+def test_models_json(capsys):
+    assert main(["models", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == len(list_models(module=torchvision.models))
+    inc = next(r for r in rows if r["name"] == "inception_v3")
+    assert (inc["resize"], inc["crop"]) == (342, 299)
+
+
+def test_models_family_filter(capsys):
+    assert main(["models", "--family", "vgg", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["family"] for r in rows} == {"VGG"} and len(rows) == 8
+
+
+def test_unknown_subcommand_exits_nonzero():
+    r = subprocess.run(
+        [sys.executable, "-m", "core.cli", "frobnicate"], capture_output=True, text=True
+    )
+    assert r.returncode == 2 and "Traceback" not in r.stderr
