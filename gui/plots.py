@@ -1,0 +1,140 @@
+"""Timing panel: per-image time over the run, its histogram, and the run's summary.
+
+Batches only append to growable numpy arrays; a timer redraws at most 4 times a second, so a
+fast run is never slowed down by plotting.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+_REDRAW_MS = 250
+_MAX_POINTS = 4000  # the time plot is decimated above this many points
+
+
+class _Series:
+    """Append-only float array that doubles its capacity."""
+
+    def __init__(self) -> None:
+        self._a = np.empty(1024, dtype=np.float32)
+        self.n = 0
+
+    def extend(self, values) -> None:
+        values = np.asarray(values, dtype=np.float32)
+        need = self.n + len(values)
+        if need > len(self._a):
+            grown = np.empty(max(need, 2 * len(self._a)), dtype=np.float32)
+            grown[: self.n] = self._a[: self.n]
+            self._a = grown
+        self._a[self.n : need] = values
+        self.n = need
+
+    @property
+    def values(self) -> np.ndarray:
+        return self._a[: self.n]
+
+    def clear(self) -> None:
+        self.n = 0
+
+
+class TimingPanel(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        pg.setConfigOptions(antialias=False, background="w", foreground="#3f3f46")
+        self.infer = _Series()
+        self.decode = _Series()
+        self._dirty = False
+        self.redraws = 0
+
+        self.time_plot = pg.PlotWidget()
+        self.time_plot.setMinimumHeight(150)
+        self.time_plot.setTitle("Time per image", size="9pt")
+        self.time_plot.setLabel("left", "ms")
+        self.time_plot.setLabel("bottom", "image")
+        self.time_plot.showGrid(x=False, y=True, alpha=0.25)
+        self.time_plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
+        self.infer_curve = self.time_plot.plot(pen=pg.mkPen("#2563eb", width=1), name="inference")
+        self.decode_curve = self.time_plot.plot(pen=pg.mkPen("#f59e0b", width=1), name="decode")
+
+        self.hist_plot = pg.PlotWidget()
+        self.hist_plot.setMinimumHeight(130)
+        self.hist_plot.setTitle("Inference time histogram", size="9pt")
+        self.hist_plot.setLabel("bottom", "ms per image")
+        self.hist_plot.setLabel("left", "images")
+        self.hist_curve = self.hist_plot.plot(
+            stepMode="center", fillLevel=0, brush=(37, 99, 235, 110), pen=pg.mkPen("#2563eb")
+        )
+        for p in (self.time_plot, self.hist_plot):
+            p.setMouseEnabled(x=False, y=False)
+            p.hideButtons()
+
+        self.summary = QLabel("No run yet.")
+        self.summary.setObjectName("timingSummary")
+        self.summary.setWordWrap(True)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.time_plot, 3)
+        lay.addWidget(self.hist_plot, 2)
+        lay.addWidget(self.summary)
+
+        self._timer = QTimer(self, interval=_REDRAW_MS)
+        self._timer.timeout.connect(self._redraw_if_dirty)
+        self._timer.start()
+
+    # -- feeding -----------------------------------------------------------------------------
+    def add_batch(self, predictions) -> None:
+        ok = [p for p in predictions if p.error is None]
+        if ok:
+            self.infer.extend([p.infer_ms for p in ok])
+            self.decode.extend([p.decode_ms for p in ok])
+            self._dirty = True
+
+    def clear(self) -> None:
+        self.infer.clear()
+        self.decode.clear()
+        self.summary.setText("No run yet.")
+        self._dirty = True
+        self.redraw()
+
+    def set_summary(self, s) -> None:
+        """Show a core.inference.RunSummary."""
+        state = " (cancelled)" if s.cancelled else ""
+        self.summary.setText(
+            f"<b>{s.processed:,} images in {s.total_s:.1f} s{state}</b> — "
+            f"<b>{s.images_per_s:.1f}</b> images/s<br>"
+            f"per image: mean {s.mean_ms:.1f} ms · median {s.median_ms:.1f} ms · "
+            f"p95 {s.p95_ms:.1f} ms<br>"
+            f"{s.skipped:,} failed · {s.ignored:,} other files ignored<br>"
+            f"{s.arch} on {s.device_name} ({s.device}), {s.precision}, batch {s.batch_size}"
+        )
+        self._dirty = True
+        self.redraw()
+
+    def set_running_text(self, text: str) -> None:
+        self.summary.setText(text)
+
+    # -- drawing -----------------------------------------------------------------------------
+    def _redraw_if_dirty(self) -> None:
+        if self._dirty and self.isVisible():
+            self.redraw()
+
+    def redraw(self) -> None:
+        self._dirty = False
+        self.redraws += 1
+        y, d = self.infer.values, self.decode.values
+        if len(y) == 0:
+            self.infer_curve.setData([], [])
+            self.decode_curve.setData([], [])
+            self.hist_curve.setData([0, 1], [0])
+            return
+        step = max(1, len(y) // _MAX_POINTS)
+        x = np.arange(0, len(y), step, dtype=np.float32)
+        self.infer_curve.setData(x, y[::step])
+        self.decode_curve.setData(x, d[::step])
+        hi = float(np.percentile(y, 99.5)) if len(y) > 20 else float(y.max())
+        hi = max(hi, float(y.min()) + 1e-3)
+        counts, edges = np.histogram(np.clip(y, None, hi), bins=min(40, max(5, len(y) // 4)))
+        self.hist_curve.setData(edges, counts)
