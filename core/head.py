@@ -1,0 +1,250 @@
+"""Train a classification layer on cached features, and measure it.
+
+Features are standardised (per feature, or per channel for SqueezeNet's spatial maps) for
+well-conditioned optimisation; the standardisation is folded into the layer's weights at the
+end, so the saved network is the plain architecture with a plain head.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .errors import Cancelled
+
+
+@dataclass(frozen=True, slots=True)
+class EpochStats:
+    """One finished epoch of head training (val_* are None without a validation set)."""
+
+    epoch: int  # 1-based
+    train_loss: float
+    train_acc: float
+    val_loss: float | None
+    val_acc: float | None
+    ms: float  # wall time of the epoch, validation included
+    is_best: bool  # the best so far (the one that will be kept)
+    lr: float = 0.0
+
+    def line(self) -> str:
+        val = (
+            f"  val loss {self.val_loss:.4f} acc {self.val_acc:6.2%}"
+            if self.val_loss is not None
+            else ""
+        )
+        star = "  *" if self.is_best else ""
+        return (
+            f"epoch {self.epoch:3d}  train loss {self.train_loss:.4f} acc {self.train_acc:6.2%}"
+            f"{val}  {self.ms:6.1f} ms{star}"
+        )
+
+
+class StandardisedHead(nn.Module):
+    """``layer((x - mean) / std)``; for ``kind == "conv"`` followed by ReLU and global average
+    pooling, as SqueezeNet's classifier does."""
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor, num_classes: int, kind: str):
+        super().__init__()
+        self.kind = kind
+        self.register_buffer("mean", mean)
+        self.register_buffer("std", std)
+        if kind == "conv":
+            self.layer: nn.Module = nn.Conv2d(mean.shape[0], num_classes, kernel_size=1)
+        else:
+            self.layer = nn.Linear(mean.shape[0], num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kind == "conv":
+            x = (x - self.mean[:, None, None]) / self.std[:, None, None]
+            return torch.flatten(F.adaptive_avg_pool2d(F.relu(self.layer(x)), 1), 1)
+        return self.layer((x - self.mean) / self.std)
+
+    def folded(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(weight, bias) of the same layer acting on raw features."""
+        w = self.layer.weight.detach().reshape(self.layer.weight.shape[0], -1)
+        w_raw = w / self.std
+        b_raw = self.layer.bias.detach() - (w_raw * self.mean).sum(1)
+        return w_raw.reshape(self.layer.weight.shape).clone(), b_raw.clone()
+
+
+@dataclass(slots=True)
+class HeadOutcome:
+    head: StandardisedHead  # the kept (best) epoch's head
+    history: list[EpochStats]
+    best_epoch: int
+    stopped_early: bool
+    cancelled: bool
+
+    @property
+    def folded(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.head.folded()
+
+
+@dataclass(slots=True)
+class Evaluation:
+    accuracy: float
+    loss: float
+    confusion: list[list[int]]  # [true][predicted]
+    per_class: list[tuple[float, float, float, int]]  # precision, recall, f1, support
+    predicted: torch.Tensor
+    confidence: torch.Tensor
+
+
+def _stats(x: torch.Tensor, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+    dims = (0, 2, 3) if kind == "conv" else (0,)
+    mean = x.mean(dim=dims)
+    std = x.std(dim=dims) if x.shape[0] > 1 else torch.ones_like(mean)
+    std = torch.where(std > 1e-6, std, torch.ones_like(std))
+    return mean, std
+
+
+def class_weights(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Inverse-frequency weights, mean 1 over the classes present."""
+    counts = torch.bincount(labels, minlength=num_classes).float()
+    present = counts > 0
+    w = torch.zeros(num_classes)
+    w[present] = labels.numel() / (present.sum() * counts[present])
+    return w
+
+
+def train_head(
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    val_x: torch.Tensor,
+    val_y: torch.Tensor,
+    num_classes: int,
+    cfg,
+    kind: str = "linear",
+    *,
+    should_stop=None,
+    progress: Callable | None = None,
+) -> Iterator[EpochStats]:
+    """Generator: yields an EpochStats per epoch; returns a :class:`HeadOutcome` holding the
+    best epoch (lowest validation loss; training loss without validation). Seeded."""
+    from .features import _stopper
+
+    stop = _stopper(should_stop)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        mean, std = _stats(train_x, kind)
+        head = StandardisedHead(mean, std, num_classes, kind)
+    weight = class_weights(train_y, num_classes) if cfg.balanced else None
+    params = list(head.layer.parameters())
+    if cfg.optimizer == "sgd":
+        opt = torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+    else:
+        opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    epochs = max(1, int(cfg.epochs))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda e: 0.5 * (1 + math.cos(math.pi * min(e, epochs) / epochs)) * 0.95 + 0.05
+    )
+    has_val = val_y.numel() > 0
+    n, bs = train_y.numel(), max(1, int(cfg.batch_size))
+    history: list[EpochStats] = []
+    best_loss, best_epoch, best_state, since_best = math.inf, 0, None, 0
+    stopped_early = cancelled = False
+    for epoch in range(1, epochs + 1):
+        t0 = time.perf_counter()
+        head.train()
+        perm = torch.randperm(n, generator=gen)
+        total_loss, correct, seen = 0.0, 0, 0
+        for start in range(0, n, bs):
+            if stop():
+                cancelled = True
+                break
+            idx = perm[start : start + bs]
+            logits = head(train_x[idx])
+            loss = F.cross_entropy(logits, train_y[idx], weight=weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total_loss += loss.item() * idx.numel()
+            correct += int((logits.argmax(1) == train_y[idx]).sum())
+            seen += idx.numel()
+        if cancelled:
+            break
+        lr = opt.param_groups[0]["lr"]
+        sched.step()
+        head.eval()
+        val_loss = val_acc = None
+        if has_val:
+            with torch.no_grad():
+                logits = head(val_x)
+                val_loss = float(F.cross_entropy(logits, val_y, weight=weight))
+                val_acc = float((logits.argmax(1) == val_y).float().mean())
+        watched = val_loss if has_val else total_loss / seen
+        is_best = watched < best_loss - 1e-7
+        if is_best:
+            best_loss, best_epoch, since_best = watched, epoch, 0
+            best_state = copy.deepcopy(head.state_dict())
+        else:
+            since_best += 1
+        stats = EpochStats(
+            epoch,
+            total_loss / seen,
+            correct / seen,
+            val_loss,
+            val_acc,
+            (time.perf_counter() - t0) * 1000,
+            is_best,
+            lr,
+        )
+        history.append(stats)
+        if progress:
+            progress(epoch, epochs)
+        yield stats
+        if cfg.patience and since_best >= cfg.patience and epoch < epochs:
+            stopped_early = True
+            break
+    if best_state is None:
+        raise Cancelled("Training cancelled before the first epoch finished.")
+    head.load_state_dict(best_state)
+    head.eval()
+    return HeadOutcome(head, history, best_epoch, stopped_early, cancelled)
+
+
+@torch.no_grad()
+def evaluate_head(
+    head: nn.Module, x: torch.Tensor, y: torch.Tensor, num_classes: int
+) -> Evaluation:
+    """Accuracy, loss, confusion matrix and per-class precision/recall/F1 of ``head``."""
+    head.eval()
+    if y.numel() == 0:
+        empty = torch.empty(0)
+        return Evaluation(
+            0.0,
+            0.0,
+            [[0] * num_classes for _ in range(num_classes)],
+            [(0.0, 0.0, 0.0, 0)] * num_classes,
+            empty.long(),
+            empty,
+        )
+    logits = head(x)
+    probs = logits.softmax(1)
+    conf, pred = probs.max(1)
+    cm = torch.zeros(num_classes, num_classes, dtype=torch.long)
+    cm.index_put_((y, pred), torch.ones_like(y), accumulate=True)
+    per_class = []
+    for c in range(num_classes):
+        tp = int(cm[c, c])
+        predicted, support = int(cm[:, c].sum()), int(cm[c].sum())
+        p = tp / predicted if predicted else 0.0
+        r = tp / support if support else 0.0
+        f1 = 2 * p * r / (p + r) if p + r else 0.0
+        per_class.append((round(p, 4), round(r, 4), round(f1, 4), support))
+    return Evaluation(
+        accuracy=float((pred == y).float().mean()),
+        loss=float(F.cross_entropy(logits, y)),
+        confusion=cm.tolist(),
+        per_class=per_class,
+        predicted=pred,
+        confidence=conf,
+    )

@@ -1,0 +1,355 @@
+"""Train a new classification layer on a frozen network: the fast fixed-feature-extractor recipe.
+
+The backbone runs once per image (features cached in memory and on disk, see core.features);
+the head then trains on the cached features, so an epoch costs milliseconds. The result is
+the full network (frozen backbone + trained head), ready for Pigeonhole's checkpoint format.
+
+Usage::
+
+    from core.training import TrainConfig, train_classifier, run_to_end
+
+    gen = train_classifier("data/hymenoptera", "resnet18", pretrained=True,
+                           config=TrainConfig(epochs=20, augment=2), should_stop=event)
+    for record in gen:            # TrainStage | ExtractionProgress | EpochStats
+        print(record)
+    # the generator's return value (StopIteration.value) is the TrainResult; or, in one call:
+    result = run_to_end(train_classifier("data", "resnet18", checkpoint="base.pth"))
+    result.save("my-model.pth")   # atomic; loads with `pigeonhole predict --checkpoint`
+
+``should_stop`` (threading.Event or callable) stops extraction within one batch (raises
+:class:`Cancelled`) and head training within one mini-batch (returns the best epoch so far,
+``result.cancelled`` True). ``progress(done, total)`` follows extraction, then epochs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .archs import TransformSpec, get_arch, head_info, replace_head
+from .datasets import DatasetPlan, plan_dataset
+from .errors import Cancelled, DataError
+from .features import (
+    ExtractionOutput,
+    ExtractionProgress,
+    FeatureCache,
+    FeatureExtractor,
+    FeatureJob,
+    _stopper,
+)
+from .head import EpochStats, HeadOutcome, evaluate_head, train_head
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "ClassMetrics",
+    "EpochStats",
+    "ExtractionProgress",
+    "Misclassified",
+    "TrainConfig",
+    "TrainResult",
+    "TrainStage",
+    "run_to_end",
+    "train_classifier",
+]
+
+
+@dataclass(slots=True)
+class TrainConfig:
+    epochs: int = 30
+    lr: float = 1e-3
+    batch_size: int = 64
+    weight_decay: float = 1e-4
+    optimizer: str = "adamw"  # "adamw" | "sgd" (momentum 0.9)
+    augment: int = 0  # augmented views per training image, besides the plain one
+    balanced: bool = False  # class-balanced loss
+    patience: int = 5  # epochs without a better validation loss before stopping (0 = off)
+    seed: int = 0
+    val_split: float = 0.2
+    device: str = "auto"
+    precision: str = "auto"
+    use_cache: bool = True
+    extract_batch_size: int = 0  # 0 = automatic
+    workers: int = 0  # decode threads, 0 = automatic
+
+
+@dataclass(frozen=True, slots=True)
+class TrainStage:
+    """A new phase began: "weights", "extract", "train", "evaluate"."""
+
+    stage: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClassMetrics:
+    name: str
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass(frozen=True, slots=True)
+class Misclassified:
+    path: str
+    true_label: str
+    predicted: str
+    confidence: float
+
+
+@dataclass(slots=True)
+class TrainResult:
+    model: nn.Module  # the full network, eval mode, CPU, float32
+    arch: str
+    class_names: list[str]
+    transform: TransformSpec
+    base: str  # where the backbone weights came from
+    history: list[EpochStats]
+    best_epoch: int
+    stopped_early: bool
+    cancelled: bool
+    per_class: list[ClassMetrics]
+    confusion: list[list[int]]  # [true][predicted]
+    misclassified: list[Misclassified]
+    eval_split: str  # "val", or "train" when there is no validation set
+    val_accuracy: float | None
+    val_loss: float | None
+    skipped: list[tuple[str, str]]  # images that could not be read: (path, reason)
+    dataset: dict
+    config: TrainConfig
+    extraction_s: float = 0.0
+    training_s: float = 0.0
+    features_cached: int = 0
+    features_extracted: int = 0
+    ms_per_image: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    saved_to: Path | None = None
+
+    @property
+    def accuracy(self) -> float | None:
+        """Accuracy of the kept epoch on the evaluation split."""
+        return self.val_accuracy
+
+    def metrics(self) -> dict:
+        """Everything the checkpoint records about this training run."""
+        return {
+            "best_epoch": self.best_epoch,
+            "val_accuracy": self.val_accuracy,
+            "val_loss": self.val_loss,
+            "eval_split": self.eval_split,
+            "stopped_early": self.stopped_early,
+            "cancelled": self.cancelled,
+            "history": [asdict(e) for e in self.history],
+            "per_class": [asdict(c) for c in self.per_class],
+            "confusion": self.confusion,
+            "config": asdict(self.config),
+            "dataset": self.dataset,
+            "base_weights": self.base,
+            "skipped_images": len(self.skipped),
+            "extraction_s": round(self.extraction_s, 3),
+            "training_s": round(self.training_s, 3),
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the Pigeonhole checkpoint (atomic) and return its path."""
+        from .checkpoints import save_checkpoint
+
+        path = Path(path).expanduser()
+        save_checkpoint(
+            path,
+            self.model,
+            self.arch,
+            self.class_names,
+            self.transform,
+            metrics=self.metrics(),
+            extra={"trained_with": "pigeonhole train (frozen backbone, new head)"},
+        )
+        self.saved_to = path
+        return path
+
+    def table(self) -> str:
+        """Per-class precision/recall as a text table."""
+        width = max([5, *(len(c.name) for c in self.per_class)])
+        lines = [f"{'class':<{width}}  precision  recall     f1  support"]
+        for c in self.per_class:
+            lines.append(
+                f"{c.name:<{width}}  {c.precision:9.3f}  {c.recall:6.3f}  {c.f1:5.3f}  {c.support:7d}"
+            )
+        return "\n".join(lines)
+
+
+def run_to_end(gen: Generator):
+    """Drain a core generator and return its return value."""
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+
+
+def _load_base(arch, checkpoint, pretrained, classes_file, trust, progress):
+    from .checkpoints import load_model
+
+    if checkpoint is None and not pretrained:
+        pretrained = True
+    return load_model(
+        arch,
+        checkpoint,
+        pretrained=pretrained and checkpoint is None,
+        classes_file=classes_file,
+        trust=trust,
+        progress=progress,
+    )
+
+
+def train_classifier(
+    data_dir: str | Path | None,
+    arch: str | None = None,
+    *,
+    checkpoint: str | Path | None = None,
+    pretrained: bool = False,
+    classes_file: str | Path | None = None,
+    trust: bool = False,
+    val_dir: str | Path | None = None,
+    config: TrainConfig | None = None,
+    plan: DatasetPlan | None = None,
+    base=None,
+    should_stop=None,
+    progress: Callable | None = None,
+) -> Iterator[TrainStage | ExtractionProgress | EpochStats]:
+    """Generator: train a head for the classes under ``data_dir``; returns a TrainResult.
+
+    Base weights: ``checkpoint``, else ImageNet (``pretrained``, the default), or an already
+    loaded ``base`` (a core.checkpoints.LoadedModel, used as is and modified in place)."""
+    cfg = config or TrainConfig()
+    stop = _stopper(should_stop)
+    if plan is None:
+        if data_dir is None:
+            raise DataError("No training folder given.")
+        plan = plan_dataset(data_dir, val_dir=val_dir, val_split=cfg.val_split, seed=cfg.seed)
+    if not plan.train:
+        raise DataError("No training images.")
+    if base is None:
+        name = get_arch(arch).display_name if arch else "the checkpoint"
+        yield TrainStage("weights", f"Loading {name} weights")
+        base = _load_base(arch, checkpoint, pretrained, classes_file, trust, progress)
+    arch_name = get_arch(base.arch).name
+    if stop():
+        raise Cancelled("Training cancelled.")
+
+    extractor = FeatureExtractor(
+        base.model,
+        arch_name,
+        base.transform,
+        device=cfg.device,
+        precision=cfg.precision,
+        batch_size=cfg.extract_batch_size,
+        workers=cfg.workers,
+    )
+    try:
+        cache = FeatureCache(extractor.key) if cfg.use_cache else None
+        jobs = [FeatureJob(i, s.path, 0) for i, s in enumerate(plan.train)]
+        jobs += [
+            FeatureJob(i, s.path, v)
+            for v in range(1, cfg.augment + 1)
+            for i, s in enumerate(plan.train)
+        ]
+        jobs += [FeatureJob(len(plan.train) + i, s.path, 0) for i, s in enumerate(plan.val)]
+        views = f" x {cfg.augment + 1} views" if cfg.augment else ""
+        yield TrainStage(
+            "extract",
+            f"Extracting features: {len(plan.train)} training images{views}, {len(plan.val)} validation",
+        )
+        out: ExtractionOutput = yield from extractor.extract(
+            jobs, cache=cache, aug_seed=cfg.seed, should_stop=should_stop, progress=progress
+        )
+    finally:
+        model = extractor.restore_head()
+
+    samples = plan.train + plan.val
+    is_val = torch.tensor([j.index >= len(plan.train) for j in out.jobs], dtype=torch.bool)
+    labels = torch.tensor([samples[j.index].label for j in out.jobs], dtype=torch.long)
+    train_x, train_y = out.features[~is_val], labels[~is_val]
+    val_x, val_y = out.features[is_val], labels[is_val]
+    val_jobs = [j for j in out.jobs if j.index >= len(plan.train)]
+    if len(train_y) == 0:
+        raise DataError("None of the training images could be read.")
+    if len(set(train_y.tolist())) < 2:
+        raise DataError("After skipping unreadable images, fewer than 2 classes have images.")
+
+    yield TrainStage("train", f"Training the {plan.num_classes}-class head")
+    t_train = time.perf_counter()
+    kind = head_info(arch_name).kind
+    outcome: HeadOutcome = yield from train_head(
+        train_x,
+        train_y,
+        val_x,
+        val_y,
+        plan.num_classes,
+        cfg,
+        kind,
+        should_stop=should_stop,
+        progress=progress,
+    )
+    training_s = time.perf_counter() - t_train
+
+    replace_head(model, arch_name, plan.num_classes)
+    head = model.get_submodule(head_info(arch_name).path)
+    with torch.no_grad():
+        w, b = outcome.folded
+        head.weight.copy_(w.reshape(head.weight.shape))
+        head.bias.copy_(b)
+    model.eval().requires_grad_(False)
+
+    yield TrainStage("evaluate", "Measuring per-class precision and recall")
+    if len(val_y):
+        ex, ey, eval_jobs = val_x, val_y, val_jobs
+    else:  # no validation set: report on the plain views of the training images
+        plain = [k for k, j in enumerate(out.jobs) if j.view == 0]
+        ex, ey, eval_jobs = out.features[plain], labels[plain], [out.jobs[k] for k in plain]
+    ev = evaluate_head(outcome.head, ex, ey, plan.num_classes)
+    names = plan.class_names
+    wrong = [
+        Misclassified(str(samples[j.index].path), names[t], names[p], round(c, 4))
+        for j, t, p, c in zip(
+            eval_jobs, ey.tolist(), ev.predicted.tolist(), ev.confidence.tolist(), strict=True
+        )
+        if t != p
+    ]
+    skipped = list(dict.fromkeys(out.skipped))  # one line per file, not per view
+    warnings = list(plan.warnings)
+    if skipped:
+        warnings.append(f"{len(skipped)} image(s) could not be read and were skipped.")
+    return TrainResult(
+        model=model,
+        arch=arch_name,
+        class_names=list(names),
+        transform=base.transform,
+        base=str(base.source),
+        history=outcome.history,
+        best_epoch=outcome.best_epoch,
+        stopped_early=outcome.stopped_early,
+        cancelled=outcome.cancelled,
+        per_class=[ClassMetrics(n, *vals) for n, vals in zip(names, ev.per_class, strict=True)],
+        confusion=ev.confusion,
+        misclassified=wrong,
+        eval_split="val" if len(val_y) else "train",
+        val_accuracy=ev.accuracy,
+        val_loss=ev.loss,
+        skipped=skipped,
+        dataset=plan.summary(),
+        config=cfg,
+        extraction_s=out.seconds,
+        training_s=training_s,
+        features_cached=out.cached,
+        features_extracted=out.extracted,
+        ms_per_image=out.ms_per_image,
+        warnings=warnings,
+    )
