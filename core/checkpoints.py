@@ -195,7 +195,7 @@ def save_checkpoint(
         "transform": transform.to_dict(),
         "metrics": _plain(metrics or {}),
         "app_version": __version__,
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
         "saved_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         **_plain(extra or {}),
     }
