@@ -1,0 +1,118 @@
+"""`pigeonhole --self-test`: the real pipeline on generated data, the report, the exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from core import selftest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_self_test_passes_offscreen_and_leaves_user_folders_alone(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    report = tmp_path / "out" / "report.json"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PIGEONHOLE_", "XDG_")) and k not in ("DISPLAY", "WAYLAND_DISPLAY")
+    }
+    env.update(HOME=str(home), QT_QPA_PLATFORM="offscreen", TORCH_HOME=str(tmp_path / "torch"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "core", "--self-test", "--report", str(report)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Self-test passed: 7/7 steps" in proc.stdout
+
+    data = json.loads(report.read_text())
+    assert data["passed"] is True
+    assert data["frozen"] is False
+    steps = {s["name"]: s for s in data["steps"]}
+    assert list(steps) == [name for name, _ in selftest.STEPS]
+    assert {s["status"] for s in steps.values()} == {"passed"}
+    assert all(s["seconds"] >= 0 for s in steps.values())
+
+    qt = steps["qt"]["details"]
+    assert qt["platform"] == "offscreen"
+    assert {"jpeg", "png"} <= set(qt["image_formats"])
+    assert qt["window_size"][0] > 100 and qt["launch_to_window_s"] > 0
+    classify = steps["classify"]["details"]
+    assert classify["processed"] == 10 and classify["images_per_s"] > 0
+    train = steps["train"]["details"]
+    assert train["epochs"] == 2 and 0.0 <= train["val_accuracy"] <= 1.0
+    assert steps["imports"]["details"]["modules"] > 10
+
+    # settings, caches, logs and weights all went to the self-test's temp folder
+    assert list(home.iterdir()) == []
+    assert not list((tmp_path / "torch").glob("*")) if (tmp_path / "torch").exists() else True
+    assert sorted(p.name for p in report.parent.iterdir()) == ["report.json"]
+
+
+def test_a_failing_step_fails_the_run_and_skips_what_depends_on_it(tmp_path, capsys):
+    seen_workdirs = []
+
+    def fine(ctx):
+        seen_workdirs.append(ctx.workdir)
+        ctx.state["number"] = 42
+        return "fine", {"number": ctx.state["number"]}
+
+    def broken(ctx):
+        raise RuntimeError("operator torchvision::nms does not exist")
+
+    def needs_model(ctx):
+        ctx.need("model")
+        return "unreachable", {}
+
+    def false_check(ctx):
+        selftest.check(1 + 1 == 3, "arithmetic is off")
+        return "unreachable", {}
+
+    report = tmp_path / "r.json"
+    code = selftest.run(
+        str(report),
+        steps=[
+            ("fine", fine),
+            ("broken", broken),
+            ("dependent", needs_model),
+            ("check", false_check),
+        ],
+    )
+    assert code == 1
+    data = json.loads(report.read_text())
+    assert data["passed"] is False
+    status = {s["name"]: s for s in data["steps"]}
+    assert status["fine"]["status"] == "passed" and status["fine"]["details"] == {"number": 42}
+    assert status["broken"]["status"] == "failed"
+    assert "torchvision::nms" in status["broken"]["message"]
+    assert "RuntimeError" in status["broken"]["details"]["traceback"]
+    assert status["dependent"]["status"] == "skipped"
+    assert "model" in status["dependent"]["message"]
+    assert status["check"] == {
+        **status["check"],
+        "status": "failed",
+        "message": "arithmetic is off",
+    }
+
+    out = capsys.readouterr().out
+    assert "Self-test FAILED: 1/4 steps" in out
+    assert "FAIL  broken" in out
+    # the temporary folder is gone afterwards
+    assert seen_workdirs and not seen_workdirs[0].exists()
+
+
+def test_process_age_is_positive_on_linux():
+    age = selftest.process_age_s()
+    if sys.platform.startswith("linux"):
+        assert age is not None and 0 < age < 24 * 3600
+    else:
+        assert age is None
