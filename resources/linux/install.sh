@@ -5,8 +5,8 @@
 #
 # Adds: the app folder, a `pigeonhole` launcher in ${XDG_BIN_HOME:-~/.local/bin}, a menu entry
 # (pigeonhole.desktop, with "Open with Pigeonhole" for folders and images) and the icon in the
-# hicolor theme. Every path it creates is listed in <install dir>/install-manifest.txt, which
-# uninstall.sh (copied next to the app) reads to remove exactly those files.
+# hicolor theme. Every file and every folder it creates is listed in
+# <install dir>/install-manifest.txt; uninstall.sh (copied next to the app) removes exactly those.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,14 +29,32 @@ if [ -f "$manifest" ] && [ -x "$prefix/uninstall.sh" ]; then
     "$prefix/uninstall.sh" --quiet
 fi
 
+files=""    # what this run creates, for the manifest
+folders=""
+add_file() { files="$files$1
+"; }
+make_dir() {  # mkdir -p that remembers each folder it had to create
+    d=$1
+    while [ ! -d "$d" ]; do
+        folders="$folders$d/
+"
+        d=$(dirname "$d")
+    done
+    mkdir -p "$1"
+}
+
 echo "Installing Pigeonhole into $app_dir"
-mkdir -p "$prefix" "$bin_home" "$data_home/applications"
-tmp_dir=$prefix/.app.partial
-rm -rf "$tmp_dir"
-cp -R "$here/Pigeonhole" "$tmp_dir"
-mv "$tmp_dir" "$app_dir"  # appears complete or not at all
+make_dir "$prefix"
+make_dir "$bin_home"
+make_dir "$data_home/applications"
+rm -rf "$prefix/.app.partial" "$app_dir"  # leftovers of an interrupted install: ours alone
+cp -R "$here/Pigeonhole" "$prefix/.app.partial"
+mv "$prefix/.app.partial" "$app_dir"  # appears complete or not at all
+folders="$folders$app_dir/
+"
 cp "$here/uninstall.sh" "$prefix/uninstall.sh"
 chmod 755 "$prefix/uninstall.sh"
+add_file "$prefix/uninstall.sh"
 
 # Launcher for terminals: `pigeonhole predict ...`, `pigeonhole --self-test`.
 cat > "$launcher" <<LAUNCHER
@@ -44,6 +62,7 @@ cat > "$launcher" <<LAUNCHER
 exec "$app_dir/Pigeonhole" "\$@"
 LAUNCHER
 chmod 755 "$launcher"
+add_file "$launcher"
 
 # Menu entry. Exec quotes the path, so escape what the Desktop Entry spec reserves inside
 # quotes (" ` $ \ get an escaped backslash, % doubles); TryExec takes the plain path with
@@ -52,33 +71,24 @@ exec_quoted=$(printf '%s' "$app_dir/Pigeonhole" | sed -e 's/\\/\\\\\\\\/g' -e 's
 exec_plain=$(printf '%s' "$app_dir/Pigeonhole" | sed -e 's/\\/\\\\/g')
 EXEC_QUOTED=$exec_quoted EXEC_PLAIN=$exec_plain awk '
     function put(line, key, value,    i) {
-        while ((i = index(line, key)) > 0)
+        if ((i = index(line, key)) > 0)
             line = substr(line, 1, i - 1) value substr(line, i + length(key))
         return line
     }
     { print put(put($0, "@EXEC_QUOTED@", ENVIRON["EXEC_QUOTED"]), "@EXEC_PLAIN@", ENVIRON["EXEC_PLAIN"]) }
 ' "$here/pigeonhole.desktop" > "$desktop"
 chmod 644 "$desktop"
+add_file "$desktop"
 
-icons=""
 for size in 256 512; do
     dir=$data_home/icons/hicolor/${size}x${size}/apps
-    mkdir -p "$dir"
+    make_dir "$dir"
     cp "$here/icons/pigeonhole-$size.png" "$dir/pigeonhole.png"
-    icons="$icons
-$dir/pigeonhole.png"
+    add_file "$dir/pigeonhole.png"
 done
 
-# What uninstall.sh removes, one path per line (folders last).
-{
-    echo "$launcher"
-    echo "$desktop"
-    printf '%s\n' "$icons" | sed '/^$/d'
-    echo "$prefix/uninstall.sh"
-    echo "$manifest"
-    echo "$app_dir/"
-    echo "$prefix/"
-} > "$manifest"
+add_file "$manifest"
+printf '%s%s' "$files" "$folders" > "$manifest"
 
 if command -v update-desktop-database >/dev/null 2>&1; then
     update-desktop-database -q "$data_home/applications" || true

@@ -1,6 +1,6 @@
 #!/bin/sh
-# Remove Pigeonhole: exactly the paths install.sh listed in install-manifest.txt.
-# Your settings, caches and trained checkpoints are left alone (see the end of this script).
+# Remove Pigeonhole: exactly the files and folders install.sh listed in install-manifest.txt.
+# Your settings, caches and trained checkpoints are left alone (see the message at the end).
 set -eu
 
 quiet=0
@@ -12,18 +12,18 @@ data_home=${XDG_DATA_HOME:-$HOME/.local/share}
 [ -f "$manifest" ] || { echo "uninstall.sh: $manifest not found; nothing to remove" >&2; exit 1; }
 list=$(cat "$manifest")
 
-# Files first, then folders (listed with a trailing slash); only paths inside the manifest.
+# Files first; then the app folder (its whole tree is ours); then the folders install.sh
+# created, deepest first (reverse order puts a child before its parent), and only if empty:
+# a folder holding anything else (say ~/.local/bin with other programs) stays.
 printf '%s\n' "$list" | while IFS= read -r path; do
     case "$path" in
         "" | */) ;;
         *) rm -f -- "$path" ;;
     esac
 done
-printf '%s\n' "$list" | while IFS= read -r path; do
-    case "$path" in
-        "$prefix/app/") rm -rf -- "$prefix/app" ;;
-        */) rmdir -- "${path%/}" 2>/dev/null || true ;;
-    esac
+rm -rf -- "$prefix/app"
+printf '%s\n' "$list" | grep '/$' | LC_ALL=C sort -r | while IFS= read -r path; do
+    rmdir -- "${path%/}" 2>/dev/null || true
 done
 
 if command -v update-desktop-database >/dev/null 2>&1 && [ -d "$data_home/applications" ]; then
