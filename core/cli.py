@@ -75,7 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-dir", metavar="DIR")
     p.add_argument("--val-split", type=float, default=0.2)
     p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument(
+        "--lr", type=float, default=1e-2, help="learning rate (features are standardised)"
+    )
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--optimizer", default="adamw", choices=("adamw", "sgd"))
