@@ -63,7 +63,7 @@ __all__ = [
 @dataclass(slots=True)
 class TrainConfig:
     epochs: int = 30
-    lr: float = 1e-3
+    lr: float = 1e-2  # features are standardised: a linear probe likes 1e-2 with AdamW
     batch_size: int = 64
     weight_decay: float = 1e-4
     optimizer: str = "adamw"  # "adamw" | "sgd" (momentum 0.9)

@@ -1,0 +1,47 @@
+"""Helpers for the training tests: a small random-weight base network and learnable data.
+
+ImageNet weights cannot be downloaded here; random conv features of colour images are still
+linearly separable by colour, and a small input size (64 px) keeps extraction cheap.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from core.archs import TransformSpec, build_model
+from core.synthetic import make_class_folders
+
+SMALL = TransformSpec(resize=72, crop=64)
+
+
+def small_base(arch: str = "resnet18", seed: int = 0, transform: TransformSpec = SMALL):
+    """A LoadedModel with random weights (seeded) and a small input size."""
+    from core.checkpoints import LoadedModel
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = build_model(arch, 1000)
+    return LoadedModel(
+        model=model,
+        arch=arch,
+        class_names=[f"class {i}" for i in range(1000)],
+        transform=transform,
+        source=f"random weights (seed {seed})",
+        notes=[],
+        metadata={},
+    )
+
+
+def save_base_checkpoint(path: Path, arch: str = "resnet18", seed: int = 0) -> Path:
+    """A Pigeonhole checkpoint of a random-weight network (small transform) to train from."""
+    from core.checkpoints import save_checkpoint
+
+    base = small_base(arch, seed)
+    save_checkpoint(path, base.model, arch, base.class_names, base.transform)
+    return path
+
+
+def colour_folders(root: Path, per_class: int = 10, classes=("red", "green", "blue")) -> Path:
+    return make_class_folders(root, per_class, classes, size=(96, 72))
