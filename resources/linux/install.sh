@@ -87,15 +87,18 @@ for size in 256 512; do
     add_file "$dir/pigeonhole.png"
 done
 
-add_file "$manifest"
-printf '%s%s' "$files" "$folders" > "$manifest"
-
 if command -v update-desktop-database >/dev/null 2>&1; then
     update-desktop-database -q "$data_home/applications" || true
+    case "$folders" in  # its cache is ours to remove only if the whole folder is ours
+        *"$data_home/applications/"*) add_file "$data_home/applications/mimeinfo.cache" ;;
+    esac
 fi
 if command -v gtk-update-icon-cache >/dev/null 2>&1 && [ -f "$data_home/icons/hicolor/index.theme" ]; then
     gtk-update-icon-cache -q -t -f "$data_home/icons/hicolor" || true
 fi
+
+add_file "$manifest"
+printf '%s%s' "$files" "$folders" > "$manifest"
 
 echo "Done. Pigeonhole is in your applications menu."
 case ":$PATH:" in
