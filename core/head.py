@@ -7,6 +7,7 @@ end, so the saved network is the plain architecture with a plain head.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -18,6 +19,23 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import Cancelled
+
+# Below this many feature values an epoch is a few small matmuls: one thread is faster than
+# several (no fork/join cost, no fight with a busy machine).
+_SMALL_WORK = 4_000_000
+
+
+@contextlib.contextmanager
+def _threads(n: int) -> Iterator[None]:
+    """Use ``n`` intra-op threads inside the block (0 = leave as is)."""
+    before = torch.get_num_threads()
+    if n and n != before:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,13 +53,13 @@ class EpochStats:
 
     def line(self) -> str:
         val = (
-            f"  val loss {self.val_loss:.4f} acc {self.val_acc:6.2%}"
+            f"  val loss {self.val_loss:.4f} acc {self.val_acc:7.2%}"
             if self.val_loss is not None
             else ""
         )
         star = "  *" if self.is_best else ""
         return (
-            f"epoch {self.epoch:3d}  train loss {self.train_loss:.4f} acc {self.train_acc:6.2%}"
+            f"epoch {self.epoch:3d}  train loss {self.train_loss:.4f} acc {self.train_acc:7.2%}"
             f"{val}  {self.ms:6.1f} ms{star}"
         )
 
@@ -151,35 +169,37 @@ def train_head(
     history: list[EpochStats] = []
     best_loss, best_epoch, best_state, since_best = math.inf, 0, None, 0
     stopped_early = cancelled = False
+    small = train_x.numel() + val_x.numel() < _SMALL_WORK
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
         head.train()
         perm = torch.randperm(n, generator=gen)
         total_loss, correct, seen = 0.0, 0, 0
-        for start in range(0, n, bs):
-            if stop():
-                cancelled = True
+        with _threads(1 if small else 0):
+            for start in range(0, n, bs):
+                if stop():
+                    cancelled = True
+                    break
+                idx = perm[start : start + bs]
+                logits = head(train_x[idx])
+                loss = F.cross_entropy(logits, train_y[idx], weight=weight)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total_loss += loss.item() * idx.numel()
+                correct += int((logits.argmax(1) == train_y[idx]).sum())
+                seen += idx.numel()
+            if cancelled:
                 break
-            idx = perm[start : start + bs]
-            logits = head(train_x[idx])
-            loss = F.cross_entropy(logits, train_y[idx], weight=weight)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total_loss += loss.item() * idx.numel()
-            correct += int((logits.argmax(1) == train_y[idx]).sum())
-            seen += idx.numel()
-        if cancelled:
-            break
-        lr = opt.param_groups[0]["lr"]
-        sched.step()
-        head.eval()
-        val_loss = val_acc = None
-        if has_val:
-            with torch.no_grad():
-                logits = head(val_x)
-                val_loss = float(F.cross_entropy(logits, val_y, weight=weight))
-                val_acc = float((logits.argmax(1) == val_y).float().mean())
+            lr = opt.param_groups[0]["lr"]
+            sched.step()
+            head.eval()
+            val_loss = val_acc = None
+            if has_val:
+                with torch.no_grad():
+                    logits = head(val_x)
+                    val_loss = float(F.cross_entropy(logits, val_y, weight=weight))
+                    val_acc = float((logits.argmax(1) == val_y).float().mean())
         watched = val_loss if has_val else total_loss / seen
         is_best = watched < best_loss - 1e-7
         if is_best:
