@@ -218,6 +218,8 @@ def _walk(root, root_stat, stats, should_stop, claim_file, seen_dirs) -> Iterato
                 else f"{real_dir}{os.sep}{entry.name}"
             )
             if claim_file(real):
+                if should_stop_now(should_stop):
+                    return
                 stats.found += 1
                 yield Path(entry.path)
         else:  # broken symlink, socket, fifo...

@@ -99,6 +99,7 @@ class RunSummary:
     decode_ms: float = 0.0  # mean per-image decode + preprocess time (in the decode threads)
     workers: int = 0
     hidden: int = 0
+    scan_errors: tuple[str, ...] = ()  # folders that could not be listed, missing paths
 
     def line(self) -> str:
         what = "Cancelled after" if self.cancelled else "Classified"
@@ -372,6 +373,7 @@ class Classifier:
             decode_ms=statistics.fmean(decode_ms) if decode_ms else 0.0,
             workers=self.workers,
             hidden=stats.hidden,
+            scan_errors=tuple(stats.errors[:20]),
         )
 
 

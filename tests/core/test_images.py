@@ -1,0 +1,237 @@
+"""core.images: finding candidates, decoding every awkward kind of file, preprocessing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torchvision import transforms as T
+
+from core import images
+from core.archs import TransformSpec
+from core.errors import ImageLoadError
+from core.images import (
+    IMAGE_EXTENSIONS,
+    ScanStats,
+    iter_image_files,
+    load_image,
+    make_thumbnail,
+    preprocess,
+)
+from core.synthetic import class_image, photo_like
+from tests.core.broken_images import exif_rotated_jpeg, write_corpus
+
+
+def _touch_image(path: Path, size=(24, 16), fmt=None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    class_image("red", len(str(path)), size).save(path, fmt or "PNG")
+    return path
+
+
+def _names(paths, root: Path) -> list[str]:
+    return [p.relative_to(root).as_posix() for p in paths]
+
+
+def test_extensions_cover_pillow_formats_and_nothing_else():
+    for ext in (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm"):
+        assert ext in IMAGE_EXTENSIONS
+    assert all(e == e.lower() and e.startswith(".") for e in IMAGE_EXTENSIONS)
+    for ext in (".txt", ".xmp", ".mpg", ".json", ".pdf"):
+        assert ext not in IMAGE_EXTENSIONS
+
+
+def test_natural_order_recursive_hidden_and_ignored(tmp_path):
+    for name in (
+        "img10.png",
+        "img2.png",
+        "IMG3.PNG",
+        "img1.jpg",
+        "b/x.png",
+        "a/z.png",
+        "a/sub/y.png",
+    ):
+        _touch_image(tmp_path / name)
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "img1.xmp").write_text("x")
+    _touch_image(tmp_path / ".hidden.png")
+    _touch_image(tmp_path / ".cache" / "inside.png")
+    stats = ScanStats()
+    found = _names(iter_image_files([tmp_path], stats), tmp_path)
+    assert found == [
+        "a/sub/y.png",
+        "a/z.png",
+        "b/x.png",
+        "img1.jpg",
+        "img2.png",
+        "IMG3.PNG",
+        "img10.png",
+    ]
+    assert (stats.found, stats.ignored, stats.hidden, stats.duplicates) == (7, 2, 2, 0)
+    # stable: the same order every time
+    assert _names(iter_image_files(tmp_path), tmp_path) == found
+
+
+def test_symlink_loops_and_duplicates(tmp_path):
+    root = tmp_path / "photos"
+    _touch_image(root / "one.png")
+    _touch_image(root / "sub" / "two.png")
+    os.symlink(root, root / "sub" / "loop")  # a loop back to the top
+    os.symlink(root / "one.png", root / "sub" / "link_to_one.png")
+    os.link(root / "one.png", root / "hardlink.png")  # a distinct path: kept
+    stats = ScanStats()
+    found = list(iter_image_files([root, root / "one.png", root], stats))
+    assert _names(found, root) == ["hardlink.png", "one.png", "sub/two.png"]
+    assert stats.duplicates == 4  # loop dir, symlinked file, one.png again, the folder again
+
+
+def test_missing_path_and_explicit_files(tmp_path):
+    img = _touch_image(tmp_path / "a.png")
+    txt = tmp_path / "readme.txt"
+    txt.write_text("x")
+    stats = ScanStats()
+    found = list(iter_image_files([tmp_path / "missing", img, txt], stats))
+    assert found == [img]
+    assert stats.ignored == 1
+    assert len(stats.errors) == 1 and "missing" in stats.errors[0]
+
+
+def test_listing_streams_and_stops(tmp_path):
+    for d in ("a", "b", "c"):
+        for i in range(5):
+            _touch_image(tmp_path / d / f"{i}.png", size=(4, 4))
+    stats = ScanStats()
+    it = iter_image_files([tmp_path], stats)
+    first = next(it)
+    assert first.name == "0.png" and stats.found == 1  # b/ and c/ not listed yet
+    flag = {"stop": False}
+    got = []
+    for p in iter_image_files([tmp_path], should_stop=lambda: flag["stop"]):
+        got.append(p)
+        flag["stop"] = len(got) >= 3
+    assert len(got) == 3
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return write_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+def test_corpus_scan_counts(corpus):
+    stats = ScanStats()
+    found = [p.name for p in iter_image_files(corpus.root, stats)]
+    assert found == sorted(corpus.expected)
+    assert stats.ignored == len(corpus.ignored) and stats.hidden == len(corpus.hidden)
+
+
+def test_every_bad_file_kind_has_a_reason(corpus):
+    for name, words in corpus.expected.items():
+        if words is None:
+            img = load_image(corpus.root / name)
+            assert img.mode == "RGB" and min(img.size) > 0, name
+        else:
+            with pytest.raises(ImageLoadError, match=words):
+                load_image(corpus.root / name)
+    assert Image.MAX_IMAGE_PIXELS == 89_478_485  # Pillow's bomb limit is kept, not disabled
+
+
+def test_vanished_and_unreadable(tmp_path, monkeypatch):
+    with pytest.raises(ImageLoadError, match="not found"):
+        load_image(tmp_path / "gone.jpg")
+    path = _touch_image(tmp_path / "locked.png")
+    if os.geteuid() != 0:
+        path.chmod(0)
+    else:  # root reads everything: simulate the operating system's refusal
+
+        def refuse(*a, **k):
+            raise PermissionError(13, "Permission denied")
+
+        monkeypatch.setattr(images, "open", refuse, raising=False)
+    with pytest.raises(ImageLoadError, match="permission denied"):
+        load_image(path)
+
+
+def test_exif_orientation_applied(tmp_path):
+    path = tmp_path / "rot.jpg"
+    exif_rotated_jpeg(path, size=(80, 40), orientation=6)
+    img = load_image(path)
+    assert img.size == (40, 80)
+    top, bottom = img.getpixel((20, 10)), img.getpixel((20, 70))
+    assert top[0] > 150 and top[2] < 100  # stored left half (red) is now on top
+    assert bottom[2] > 150 and bottom[0] < 100
+
+
+def test_modes_converted_correctly(tmp_path):
+    grey16 = np.array([[0, 1000, 32896, 65535]], dtype=np.uint16).repeat(4, 0)
+    Image.fromarray(grey16).save(tmp_path / "g16.png")
+    assert Image.open(tmp_path / "g16.png").mode.startswith("I")
+    px = np.asarray(load_image(tmp_path / "g16.png"))[0, :, 0]
+    assert list(px) == [0, 4, 128, 255]  # scaled, not clipped to 255
+
+    pal = Image.new("P", (4, 2), 0)
+    pal.putpalette([0, 0, 0, 200, 0, 0] + [0] * 762)
+    pal.paste(1, (2, 0, 4, 2))
+    pal.save(tmp_path / "pal.png", transparency=0)
+    rgb = load_image(tmp_path / "pal.png")
+    assert rgb.getpixel((0, 0)) == (255, 255, 255)  # transparent -> white, not black
+    assert rgb.getpixel((3, 0)) == (200, 0, 0)
+
+    la = Image.new("LA", (4, 4), (50, 0))
+    la.paste((50, 255), (0, 0, 2, 4))
+    la.save(tmp_path / "la.png")
+    rgb = load_image(tmp_path / "la.png")
+    assert rgb.getpixel((0, 0)) == (50, 50, 50) and rgb.getpixel((3, 0)) == (255, 255, 255)
+
+    Image.new("RGB", (16, 16), (200, 40, 40)).convert("CMYK").save(tmp_path / "c.jpg", quality=95)
+    r, g, b = load_image(tmp_path / "c.jpg").getpixel((8, 8))
+    assert abs(r - 200) < 12 and abs(g - 40) < 12 and abs(b - 40) < 12
+
+
+def test_content_wins_over_extension(tmp_path):
+    path = tmp_path / "really_a_png.jpg"
+    class_image("blue", 0, (30, 20)).save(path, "PNG")
+    assert load_image(path).size == (30, 20)
+
+
+def test_draft_only_for_large_jpegs(tmp_path):
+    photo_like(1, (1200, 900)).save(tmp_path / "big.jpg", quality=90)
+    photo_like(2, (700, 525)).save(tmp_path / "mid.jpg", quality=90)
+    big = load_image(tmp_path / "big.jpg", draft_size=256)
+    assert big.size == (600, 450)  # decoded at 1/2 scale: still >= 256 on the short side
+    assert load_image(tmp_path / "mid.jpg", draft_size=256).size == (700, 525)  # < 3x: full
+    assert load_image(tmp_path / "big.jpg").size == (1200, 900)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [TransformSpec(), TransformSpec(resize=232, crop=224, interpolation="bicubic")],
+    ids=["bilinear", "bicubic"],
+)
+def test_preprocess_identical_to_torchvision(spec):
+    tv = T.Compose(
+        [
+            T.Resize(
+                spec.resize, interpolation=T.InterpolationMode(spec.interpolation), antialias=True
+            ),
+            T.CenterCrop(spec.crop),
+            T.ToTensor(),
+            T.Normalize(spec.mean, spec.std),
+        ]
+    )
+    for size in ((500, 375), (375, 500), (333, 201)):
+        img = photo_like(7, size)
+        ours = preprocess(img, spec)
+        assert ours.dtype == torch.float32 and ours.shape == (3, spec.crop, spec.crop)
+        assert torch.equal(ours, tv(img))
+
+
+def test_thumbnail_bytes():
+    img = photo_like(3, (500, 375))
+    th = make_thumbnail(img, 160)
+    assert (th.width, th.height) == (160, 120)
+    assert len(th.data) == th.width * th.height * 3
+    small = make_thumbnail(Image.new("RGB", (20, 10), (1, 2, 3)), 160)
+    assert (small.width, small.height) == (20, 10) and small.data[:3] == bytes([1, 2, 3])
