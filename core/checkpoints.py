@@ -39,12 +39,11 @@ from .errors import ArchitectureError, CheckpointError, WeightsUnavailableError
 from .fileio import atomic_write, write_bytes_atomic
 from .identify import (
     WRAPPER_PREFIXES,
-    candidates,
+    closest_arch,
     identify_arch,
     mismatch,
     normalize_state_dict,
     num_classes_of,
-    signature,
     try_identify,
 )
 
@@ -276,7 +275,7 @@ def _choose_arch(
         raise CheckpointError(
             f"{fname} does not fit {name}: {problem}; no other architecture fits."
         )
-    closest = _closest(state)
+    closest = closest_arch(state)
     if closest:
         raise CheckpointError(
             f"Could not tell the architecture of {fname}: closest is {closest}, but "
@@ -284,31 +283,6 @@ def _choose_arch(
         )
     identify_arch(state)  # raises with a description of the keys
     raise AssertionError("unreachable")
-
-
-def _closest(state: Mapping[str, torch.Tensor]) -> str | None:
-    """The architecture sharing the longest run of keys and shapes with ``state``."""
-    keys = [k for k in state if not k.endswith("num_batches_tracked")]
-    if not keys:
-        return None
-    pool = candidates(state)
-    if not pool:
-        from .identify import _hints
-
-        hints = _hints()
-        pool = [a for a, h in hints.items() if h[1] == keys[0] and h[2] == keys[-1]]
-        pool = pool or [a for a, h in hints.items() if h[1] == keys[0]]
-    best, best_score = None, 0
-    for arch in pool[:12]:
-        score = 0
-        for key, shape in signature(arch):
-            tensor = state.get(key)
-            if tensor is None or tuple(tensor.shape)[1:] != shape[1:]:
-                break
-            score += 1
-        if score > best_score:
-            best, best_score = arch, score
-    return best
 
 
 def _materialize(

@@ -207,11 +207,15 @@ def fits(state: Mapping[str, torch.Tensor], arch: str) -> bool:
 
 
 def candidates(state: Mapping[str, torch.Tensor]) -> list[str]:
-    """Architectures worth comparing in full: same tensor count and first/last key, seeds first."""
-    keys = [k for k in state if _is_tracked(k)]
-    hint = _hint_of(keys)
+    """Architectures worth comparing in full: same tensor count, and their first and last keys
+    present (files such as .safetensors may store keys in another order); seeds first."""
+    count = sum(1 for k in state if _is_tracked(k))
     hints = _hints()
-    return [s.name for s in list_archs() if hints.get(s.name) == hint]
+    return [
+        s.name
+        for s in list_archs()
+        if (h := hints.get(s.name)) and h[0] == count and h[1] in state and h[2] in state
+    ]
 
 
 def identify_arch(state_dict: Mapping) -> str:
@@ -235,6 +239,27 @@ def try_identify(state: Mapping[str, torch.Tensor]) -> str | None:
         if fits(state, name):
             return name
     return None
+
+
+def closest_arch(state: Mapping[str, torch.Tensor], limit: int = 6) -> str | None:
+    """The architecture sharing the longest run of keys and shapes with ``state`` (for error
+    messages), among those with the same first key, nearest tensor count first."""
+    count = sum(1 for k in state if _is_tracked(k))
+    hints = _hints()
+    pool = [a for a, h in hints.items() if h[1] in state and h[2] in state]
+    pool = pool or [a for a, h in hints.items() if h[1] in state]
+    pool.sort(key=lambda a: abs(hints[a][0] - count))
+    best, best_score = None, 0
+    for arch in pool[:limit]:
+        score = 0
+        for key, shape in signature(arch):
+            tensor = state.get(key)
+            if tensor is None or tuple(tensor.shape)[1:] != shape[1:]:
+                break
+            score += 1
+        if score > best_score:
+            best, best_score = arch, score
+    return best
 
 
 def num_classes_of(state: Mapping[str, torch.Tensor], arch: str) -> int:

@@ -1,0 +1,318 @@
+"""Loading every accepted checkpoint format, refusing unsafe or broken files, saving atomically."""
+
+from __future__ import annotations
+
+import argparse
+import urllib.error
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+
+from core import checkpoints
+from core.archs import TransformSpec, build_model
+from core.checkpoints import (
+    LoadedModel,
+    imagenet_weights_cached,
+    load_checkpoint,
+    load_model,
+    save_checkpoint,
+)
+from core.errors import CheckpointError, UntrustedCheckpointError, WeightsUnavailableError
+from tests.core.conftest import tiny_model
+
+ARCH = "mobilenet_v3_small"  # small and quick to save; resnet18 where its key names matter
+X = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+
+
+def same_outputs(loaded: LoadedModel, arch: str = ARCH, n: int = 2) -> bool:
+    with torch.no_grad():
+        return torch.allclose(loaded.model(X), tiny_model(arch, n).eval()(X), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kind", ["pigeonhole", "model_state_dict", "state_dict", "model", "net", "safetensors"]
+)
+def test_formats_with_class_names(make_checkpoint, tmp_path, kind):
+    path = make_checkpoint(kind, tmp_path / "ckpt.pth", arch=ARCH, classes=("cat", "dog"))
+    loaded = load_checkpoint(path)
+    assert loaded.arch == ARCH
+    assert loaded.class_names == ["cat", "dog"]
+    assert loaded.num_classes == 2
+    assert loaded.source == str(path)
+    assert not loaded.model.training
+    assert next(loaded.model.parameters()).dtype == torch.float32
+    assert same_outputs(loaded)
+
+
+@pytest.mark.parametrize("sidecar", ["classes.txt", "cls_classes.txt", "weights.txt"])
+def test_raw_state_dict_with_sidecar(make_checkpoint, tmp_path, sidecar):
+    path = make_checkpoint("raw", tmp_path / "weights.pkl", arch=ARCH, classes=("a", "b"))
+    (tmp_path / sidecar).write_text("  rose\n\ntulip  \n", encoding="utf-8")
+    loaded = load_checkpoint(path)
+    assert loaded.class_names == ["rose", "tulip"]
+    assert any(sidecar in note for note in loaded.notes)
+    assert any(f"identified as {ARCH}" in note for note in loaded.notes)
+    assert same_outputs(loaded)
+
+
+@pytest.mark.parametrize("kind", ["module_prefix", "compiled_prefix"])
+def test_wrapper_prefixes_are_stripped(make_checkpoint, tmp_path, kind):
+    loaded = load_checkpoint(make_checkpoint(kind, tmp_path / "w.pth", arch=ARCH), arch=ARCH)
+    assert loaded.arch == ARCH and loaded.notes[-1].startswith("no class names")
+    assert loaded.class_names == ["class_0", "class_1"]
+    assert same_outputs(loaded)
+
+
+def test_user_classes_file_wins_and_count_is_checked(make_checkpoint, tmp_path):
+    path = make_checkpoint("model_state_dict", tmp_path / "m.pth", arch=ARCH)
+    picked = tmp_path / "elsewhere" / "names.txt"
+    picked.parent.mkdir()
+    picked.write_text("left\nright\n")
+    assert load_checkpoint(path, classes_file=picked).class_names == ["left", "right"]
+    picked.write_text("one\ntwo\nthree\n")
+    with pytest.raises(CheckpointError, match="3 class names but the network has 2 outputs"):
+        load_checkpoint(path, classes_file=picked)
+    (tmp_path / "classes.txt").write_text("x\n")
+    raw = make_checkpoint("raw", tmp_path / "raw.pth", arch=ARCH)
+    with pytest.raises(CheckpointError, match="classes.txt lists 1 class names"):
+        load_checkpoint(raw)
+
+
+def test_pigeonhole_round_trip_and_classic_readers(tmp_path):
+    model = tiny_model("mobilenet_v3_small", 3)
+    transform = TransformSpec(resize=160, crop=128, interpolation="bicubic")
+    path = tmp_path / "out" / "mine.pth"
+    save_checkpoint(
+        path, model, "mobilenet_v3_small", ["a", "b", "c"], transform, {"acc": np.float64(0.75)}
+    )
+    raw = torch.load(path, map_location="cpu", weights_only=True)  # what a classic script does
+    assert raw["format"] == "pigeonhole-checkpoint" and raw["format_version"] == 1
+    assert raw["arch"] == "mobilenet_v3_small" and raw["class_names"] == ["a", "b", "c"]
+    plain = torchvision.models.mobilenet_v3_small(num_classes=3)
+    plain.load_state_dict(raw["model_state_dict"])
+    loaded = load_checkpoint(path)
+    assert loaded.transform == transform
+    assert loaded.metadata["metrics"] == {"acc": 0.75}
+    assert loaded.metadata["app_version"]
+    assert loaded.notes == []
+    assert same_outputs(loaded, "mobilenet_v3_small", 3)
+    st = tmp_path / "mine.safetensors"
+    save_checkpoint(st, model, "mobilenet_v3_small", ["a", "b", "c"], transform)
+    again = load_checkpoint(st)
+    assert (again.arch, again.class_names, again.transform) == (
+        "mobilenet_v3_small",
+        ["a", "b", "c"],
+        transform,
+    )
+
+
+def test_save_checks_class_count(tmp_path):
+    with pytest.raises(CheckpointError, match="1 class names"):
+        save_checkpoint(tmp_path / "x.pth", tiny_model(ARCH), ARCH, ["only"], TransformSpec())
+    assert not (tmp_path / "x.pth").exists()
+
+
+def test_save_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "model.pth"
+    path.write_bytes(b"old content")
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("core.fileio.os.replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(path, tiny_model(ARCH), ARCH, ["a", "b"], TransformSpec())
+    assert path.read_bytes() == b"old content"
+    monkeypatch.undo()
+
+    def half_then_crash(obj, fh, *args, **kwargs):
+        fh.write(b"PK\x03\x04 half a checkpoint")
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(torch, "save", half_then_crash)
+    fresh = tmp_path / "fresh.pth"
+    with pytest.raises(RuntimeError):
+        save_checkpoint(fresh, tiny_model(ARCH), ARCH, ["a", "b"], TransformSpec())
+    assert not fresh.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pth"]  # no temp files left
+
+
+def test_reference_script_checkpoint_with_namespace_and_numpy(tmp_path):
+    state = tiny_model().state_dict()
+    path = tmp_path / "checkpoint.pth"
+    torch.save(
+        {
+            "model": state,
+            "optimizer": {"state": {}, "param_groups": []},
+            "args": argparse.Namespace(model="resnet18", lr=0.1),
+            "epoch": 9,
+            "best_acc": np.float64(0.91),
+            "class_to_idx": {"dog": 1, "cat": 0},
+        },
+        path,
+    )
+    loaded = load_checkpoint(path)
+    assert loaded.arch == "resnet18" and loaded.class_names == ["cat", "dog"]
+    assert not any("identified" in n for n in loaded.notes)  # the file named its architecture
+
+
+def test_idx_to_class_and_half_precision(tmp_path):
+    state = {
+        k: v.half() if v.is_floating_point() else v for k, v in tiny_model().state_dict().items()
+    }
+    path = tmp_path / "half.pt"
+    torch.save({"state_dict": state, "idx_to_class": {"0": "zero", "1": "one"}}, path)
+    loaded = load_checkpoint(path)
+    assert loaded.class_names == ["zero", "one"]
+    assert all(p.dtype == torch.float32 for p in loaded.model.parameters())
+
+
+def test_googlenet_aux_heads_are_dropped(tmp_path):
+    torch.manual_seed(0)
+    full = torchvision.models.googlenet(num_classes=3, aux_logits=True, init_weights=False)
+    assert any(k.startswith("aux1.") for k in full.state_dict())
+    path = tmp_path / "g.pth"
+    torch.save({f"module.{k}": v for k, v in full.state_dict().items()}, path)
+    loaded = load_checkpoint(path, arch="googlenet")
+    assert loaded.arch == "googlenet" and loaded.num_classes == 3
+    assert not any(k.startswith(("aux1", "aux2")) for k in loaded.model.state_dict())
+    with torch.no_grad():
+        assert loaded.model(X).shape == (2, 3)
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("empty", "empty (0 bytes)"),
+        ("truncated", "truncated or damaged"),
+        ("random", "not a readable PyTorch checkpoint"),
+        ("torchscript", "TorchScript"),
+    ],
+)
+def test_bad_files_give_one_line_reason(make_checkpoint, tmp_path, kind, reason):
+    good = load_checkpoint(make_checkpoint("pigeonhole", tmp_path / "good.pth", arch=ARCH))
+    bad = make_checkpoint(kind, tmp_path / "bad.pth", arch=ARCH)
+    with pytest.raises(CheckpointError) as info:
+        load_model(ARCH, bad, trust=True)
+    message = str(info.value)
+    assert reason in message and "bad.pth" in message and "\n" not in message
+    assert same_outputs(good)  # the previously loaded model is untouched
+
+
+def test_other_bad_inputs(tmp_path):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.pth")
+    text = tmp_path / "notes.pth"
+    text.write_text("just some text\n" * 20)
+    with pytest.raises(CheckpointError, match="not a readable"):
+        load_checkpoint(text)
+    no_weights = tmp_path / "meta.pth"
+    torch.save({"epoch": 3, "lr": 0.1}, no_weights)
+    with pytest.raises(CheckpointError, match="without weights"):
+        load_checkpoint(no_weights)
+
+
+def test_wrong_architecture_names_key_and_shapes(tmp_path):
+    state = dict(tiny_model().state_dict())
+    state["layer1.0.conv1.weight"] = torch.zeros(32, 64, 3, 3)
+    path = tmp_path / "odd.pth"
+    torch.save(state, path)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path, arch="resnet18")
+    message = str(info.value)
+    assert "layer1.0.conv1.weight" in message
+    assert "[32, 64, 3, 3]" in message and "[64, 64, 3, 3]" in message
+    assert "\n" not in message
+    with pytest.raises(CheckpointError, match=r"closest is resnet18.*layer1\.0\.conv1\.weight"):
+        load_checkpoint(path)
+
+
+def test_given_arch_that_does_not_fit_is_corrected(make_checkpoint, tmp_path):
+    loaded = load_checkpoint(make_checkpoint("raw", tmp_path / "r.pth", arch=ARCH), arch="resnet34")
+    assert loaded.arch == ARCH
+    assert f"the weights are {ARCH}, not resnet34" in loaded.notes
+
+
+def test_hostile_pickle_never_runs(make_checkpoint, tmp_path):
+    path = make_checkpoint("hostile", tmp_path / "evil.pth", arch=ARCH)
+    marker = Path(f"{path}.marker")
+    with pytest.raises(UntrustedCheckpointError) as info:
+        load_checkpoint(path)
+    assert "builtins" in str(info.value) or "open" in str(info.value)
+    assert "\n" not in str(info.value)
+    assert not marker.exists()
+
+
+def test_whole_pickled_model_needs_trust(make_checkpoint, tmp_path):
+    path = make_checkpoint("whole_model", tmp_path / "whole.pth", arch=ARCH)
+    with pytest.raises(UntrustedCheckpointError, match="trust"):
+        load_checkpoint(path)
+    loaded = load_checkpoint(path, trust=True)
+    assert loaded.arch == ARCH and loaded.num_classes == 2
+    assert any("trusted" in n for n in loaded.notes)
+    assert same_outputs(loaded)
+
+
+def test_imagenet_weights_from_torch_cache(imagenet_cache):
+    assert not imagenet_weights_cached(ARCH)
+    target = imagenet_cache(ARCH)
+    assert target.parent == Path(torch.hub.get_dir()) / "checkpoints"
+    assert imagenet_weights_cached(ARCH)
+    loaded = load_model(ARCH, pretrained=True)
+    assert loaded.num_classes == 1000 and loaded.class_names[0] == "tench"
+    assert loaded.source == "ImageNet weights (MobileNet_V3_Small_Weights.IMAGENET1K_V1)"
+    assert same_outputs(loaded, ARCH, 1000)
+    model = build_model(ARCH, num_classes=4, pretrained=True)
+    first = tiny_model(ARCH, 1000).features[0][0].weight
+    assert torch.equal(model.features[0][0].weight, first)
+    assert model.classifier[3].out_features == 4
+
+
+def test_offline_without_cache_is_a_clear_error(monkeypatch):
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(checkpoints.urllib.request, "urlopen", offline)
+    with pytest.raises(WeightsUnavailableError) as info:
+        load_model("resnet18", pretrained=True)
+    message = str(info.value)
+    assert "could not be downloaded" in message and "resnet18-f37072fd.pth" in message
+    assert str(Path(torch.hub.get_dir()) / "checkpoints") in message and "\n" not in message
+    assert not imagenet_weights_cached("resnet18")
+
+
+def test_download_reports_progress_and_writes_atomically(tmp_path, monkeypatch):
+    payload = b"x" * (3 * (1 << 20) + 17)
+
+    class Response:
+        headers = {"Content-Length": str(len(payload))}
+
+        def __init__(self):
+            self.pos = 0
+
+        def read(self, n):
+            chunk = payload[self.pos : self.pos + n]
+            self.pos += len(chunk)
+            return chunk
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(checkpoints.urllib.request, "urlopen", lambda url, timeout: Response())
+    seen = []
+    target = tmp_path / "hub" / "w.pth"
+    checkpoints._download(
+        "https://example.org/w.pth", target, lambda d, t: seen.append((d, t)), 3.0
+    )
+    assert target.read_bytes() == payload
+    assert seen[-1] == (len(payload), len(payload)) and len(seen) == 4
+    bad = tmp_path / "hub" / "resnet-0123abcd.pth"  # hash prefix in the name does not match
+    with pytest.raises(CheckpointError, match="corrupted"):
+        checkpoints._download("https://example.org/resnet-0123abcd.pth", bad, None, None)
+    assert not bad.exists()

@@ -1,0 +1,80 @@
+"""Architecture identification from key names and shapes (meta tensors: no memory, no init)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torchvision
+
+from core.archs import arch_names, build_meta_model, head_info
+from core.errors import CheckpointError
+from core.identify import _HINTS, closest_arch, identify_arch, mismatch, signature
+
+
+def meta_state(arch: str, num_classes: int = 5) -> dict[str, torch.Tensor]:
+    return dict(build_meta_model(arch, num_classes).state_dict())
+
+
+@pytest.mark.parametrize(
+    "arch",
+    [
+        "resnet18",
+        "resnet34",
+        "resnet50",
+        "resnext50_32x4d",
+        "wide_resnet50_2",
+        "vgg16",
+        "vgg16_bn",
+        "mobilenet_v2",
+        "squeezenet1_1",
+        "vit_b_32",
+        "regnet_y_1_6gf",
+        "efficientnet_b1",
+    ],
+)
+def test_identifies_close_relatives(arch):
+    assert identify_arch(meta_state(arch, 7)) == arch
+
+
+def test_wrappers_aux_heads_and_missing_batchnorm_counters():
+    with torch.device("meta"):
+        full = torchvision.models.inception_v3(num_classes=4, aux_logits=True, init_weights=False)
+    state = {f"module.{k}": v for k, v in full.state_dict().items()}
+    assert any("AuxLogits" in k for k in state)
+    assert identify_arch(state) == "inception_v3"
+    old_style = {k: v for k, v in meta_state("resnet50").items() if "num_batches_tracked" not in k}
+    assert identify_arch(old_style) == "resnet50"
+
+
+def test_unknown_weights_are_refused_with_a_description():
+    with pytest.raises(CheckpointError, match="No known architecture"):
+        identify_arch({"encoder.weight": torch.zeros(3, 3), "decoder.weight": torch.zeros(3, 3)})
+    with pytest.raises(CheckpointError, match="no weight tensors"):
+        identify_arch({})
+
+
+def test_mismatch_names_first_difference():
+    state = meta_state("resnet50")
+    assert mismatch(state, "resnet50") is None
+    problem = mismatch(state, "resnext50_32x4d")
+    assert problem == (
+        "layer1.0.conv1.weight has shape [64, 64, 1, 1] in the file but [128, 64, 1, 1] "
+        "in resnext50_32x4d"
+    )
+    assert mismatch(meta_state("vgg16"), "vgg16_bn").startswith("features.1.weight is in vgg16_bn")
+    assert closest_arch(state | {"layer1.0.conv2.weight": torch.zeros(1, 1)}) in ("resnet50",)
+
+
+@pytest.mark.slow
+def test_every_registry_architecture_identifies_as_itself():
+    """Also checks the candidate table still matches this torchvision (one meta build each)."""
+    names = arch_names()
+    assert len(names) == len(_HINTS)
+    for name in names:
+        keys = [k for k, _ in signature(name)]
+        assert _HINTS[name] == (len(keys), keys[0], keys[-1]), name
+        state = {k: torch.empty(shape, device="meta") for k, shape in signature(name)}
+        for key in (f"{head_info(name).path}.weight", f"{head_info(name).path}.bias"):
+            if key in state:  # a 3-class head
+                state[key] = torch.empty((3, *state[key].shape[1:]), device="meta")
+        assert identify_arch(state) == name, name
