@@ -66,8 +66,8 @@ def safe_folder_name(label: str, fallback: str = "unlabelled") -> str:
     name = name.rstrip(". ")
     if name.startswith("."):
         name = "_" + name.lstrip(".")
-    if not name.strip("_"):
-        name = name if name else fallback
+    if not name.strip("_ "):
+        return fallback
     if name.split(".")[0].lower() in _WINDOWS_NAMES:
         name += "_"
     return name[:120] or fallback
@@ -197,7 +197,9 @@ def _plan(
         if src.parent.resolve() == folder.resolve():  # already in its place
             report.placed.append((str(src), str(src)))
             continue
-        names = taken.setdefault(folder, set())
+        names = taken.get(folder)
+        if names is None:  # names already there, case-blind as on macOS/Windows
+            names = taken[folder] = {n.casefold() for n in _listdir(folder)}
         plan.append((src, folder / _unique_name(folder, src.name, names)))
     return plan
 
@@ -211,6 +213,13 @@ def _unique_name(folder: Path, name: str, taken: set[str]) -> str:
         candidate = f"{stem}_{i}{suffix}"
     taken.add(candidate.casefold())
     return candidate
+
+
+def _listdir(folder: Path) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []
 
 
 def _copy_file(src: Path, dst: Path) -> None:

@@ -1,0 +1,210 @@
+"""Sorting into label folders: copy leaves sources intact, never overwrite, move + undo."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from core import sorting
+from core.sorting import SortItem, safe_folder_name, sort_into_folders, undo_move
+from core.synthetic import class_image
+
+
+def make_images(folder: Path, names: list[str]) -> dict[str, bytes]:
+    """Small real JPEGs; returns path -> bytes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for i, name in enumerate(names):
+        path = folder / name
+        class_image("red" if i % 2 else "blue", i, size=(24, 18)).save(path, "JPEG")
+        out[str(path)] = path.read_bytes()
+    return out
+
+
+def files_under(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.name.startswith(".pigeonhole-moves-")
+    }
+
+
+def test_copy_places_files_and_leaves_sources_untouched(tmp_path):
+    src = make_images(tmp_path / "in", ["a.jpg", "b.jpg", "c.jpg"])
+    items = [
+        SortItem(str(tmp_path / "in/a.jpg"), "cat", 0.9),
+        SortItem(str(tmp_path / "in/b.jpg"), "dog", 0.8),
+        SortItem(str(tmp_path / "in/c.jpg"), "cat", 0.95),
+    ]
+    seen = []
+    report = sort_into_folders(items, tmp_path / "out", progress=lambda d, t: seen.append((d, t)))
+    assert report.mode == "copy" and not report.errors and report.manifest is None
+    assert files_under(tmp_path / "out") == {
+        "cat/a.jpg": src[str(tmp_path / "in/a.jpg")],
+        "cat/c.jpg": src[str(tmp_path / "in/c.jpg")],
+        "dog/b.jpg": src[str(tmp_path / "in/b.jpg")],
+    }
+    assert {p: Path(p).read_bytes() for p in src} == src  # same bytes, still there
+    assert seen[-1] == (3, 3) and len(report.placed) == 3
+
+
+def test_unsure_threshold(tmp_path):
+    make_images(tmp_path / "in", ["sure.jpg", "maybe.jpg", "nothing.jpg"])
+    items = [
+        SortItem(str(tmp_path / "in/sure.jpg"), "cat", 0.9),
+        SortItem(str(tmp_path / "in/maybe.jpg"), "cat", 0.4),
+        SortItem(str(tmp_path / "in/nothing.jpg"), "dog", None),
+    ]
+    sort_into_folders(items, tmp_path / "out", unsure_threshold=0.5, unsure_name="check me")
+    assert set(files_under(tmp_path / "out")) == {
+        "cat/sure.jpg",
+        "check me/maybe.jpg",
+        "dog/nothing.jpg",
+    }
+
+
+def test_collisions_get_suffixes_never_overwrite(tmp_path):
+    one = make_images(tmp_path / "trip1", ["IMG_1.jpg"])
+    two = make_images(tmp_path / "trip2", ["IMG_1.jpg"])
+    three = make_images(tmp_path / "trip3", ["img_1.JPG"])
+    existing = tmp_path / "out" / "beach" / "IMG_1.jpg"
+    existing.parent.mkdir(parents=True)
+    existing.write_bytes(b"already here")
+    items = [SortItem(p, "beach", 0.9) for p in [*one, *two, *three]]
+    report = sort_into_folders(items, tmp_path / "out")
+    assert not report.errors
+    got = files_under(tmp_path / "out")
+    assert got["beach/IMG_1.jpg"] == b"already here"
+    assert got["beach/IMG_1_1.jpg"] == next(iter(one.values()))
+    assert got["beach/IMG_1_2.jpg"] == next(iter(two.values()))
+    assert got["beach/img_1_3.JPG"] == next(iter(three.values()))  # case-blind, for macOS/Windows
+
+
+def test_move_writes_manifest_first_and_undo_restores(tmp_path, monkeypatch):
+    src = make_images(tmp_path / "in", ["a.jpg", "b.jpg", "c.jpg"])
+    nested = make_images(tmp_path / "in" / "sub", ["a.jpg"])
+    src |= nested
+    dest = tmp_path / "out"
+    real_link = os.link
+    checked = []
+
+    def link_checking_manifest(a, b, *args, **kwargs):
+        manifests = list(dest.glob(".pigeonhole-moves-*.json"))
+        assert len(manifests) == 1
+        planned = json.loads(manifests[0].read_text())["moves"]
+        assert len(planned) == 4 and {m["src"] for m in planned} == set(src)
+        checked.append(b)
+        return real_link(a, b, *args, **kwargs)
+
+    monkeypatch.setattr(sorting.os, "link", link_checking_manifest)
+    labels = ["blue", "red", "red", "blue"]  # in/a, in/b, in/c, in/sub/a
+    items = [SortItem(p, label, 0.9) for p, label in zip(src, labels, strict=True)]
+    report = sort_into_folders(items, dest, mode="move")
+    monkeypatch.undo()
+    assert len(checked) == 4 and not report.errors
+    assert not any(Path(p).exists() for p in src)
+    assert sorted(files_under(dest)) == ["blue/a.jpg", "blue/a_1.jpg", "red/b.jpg", "red/c.jpg"]
+    data = json.loads(report.manifest.read_text())
+    assert all(m["done"] for m in data["moves"])
+
+    back = undo_move(report.manifest)
+    assert not back.errors and len(back.placed) == 4
+    assert {p: Path(p).read_bytes() for p in src} == src
+    assert files_under(dest) == {}
+    assert not (dest / "red").exists()  # folders the move created are removed when empty
+    assert undo_move(report.manifest).placed == []  # a second undo does nothing
+
+
+def test_undo_never_overwrites_a_new_file(tmp_path):
+    src = make_images(tmp_path / "in", ["a.jpg", "b.jpg"])
+    items = [SortItem(p, "x", 0.9) for p in src]
+    report = sort_into_folders(items, tmp_path / "out", mode="move")
+    newcomer = tmp_path / "in" / "a.jpg"
+    newcomer.write_bytes(b"new file with the old name")
+    back = undo_move(report.manifest)
+    assert len(back.placed) == 1 and len(back.errors) == 1 and "a.jpg" in back.errors[0]
+    assert newcomer.read_bytes() == b"new file with the old name"
+    assert (tmp_path / "out" / "x" / "a.jpg").read_bytes() == src[str(newcomer)]
+    assert (tmp_path / "in" / "b.jpg").read_bytes() == src[str(tmp_path / "in" / "b.jpg")]
+
+
+def test_copy_never_leaves_half_files(tmp_path, monkeypatch):
+    make_images(tmp_path / "in", ["a.jpg"])
+
+    def broken_copy(a, b, *args, **kwargs):
+        Path(b).write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sorting.shutil, "copy2", broken_copy)
+    report = sort_into_folders([SortItem(str(tmp_path / "in/a.jpg"), "x", 1.0)], tmp_path / "out")
+    assert report.placed == [] and "No space left" in report.errors[0]
+    assert list((tmp_path / "out").rglob("*")) == [tmp_path / "out" / "x"]
+
+
+def test_unknown_paths_are_errors_and_cancel_stops(tmp_path):
+    src = make_images(tmp_path / "in", ["a.jpg", "b.jpg", "c.jpg"])
+    items = [SortItem(str(tmp_path / "gone.jpg"), "x", 0.9)] + [SortItem(p, "x", 0.9) for p in src]
+    stop = threading.Event()
+    report = sort_into_folders(
+        items, tmp_path / "out", progress=lambda d, t: d == 2 and stop.set(), should_stop=stop
+    )
+    assert report.errors == [f"{tmp_path / 'gone.jpg'}: not found"]
+    assert report.cancelled and len(report.placed) == 2
+
+
+@pytest.mark.parametrize(
+    ("label", "expected"),
+    [
+        ("cat", "cat"),
+        ("../../etc", "____etc"),
+        ("..", "unlabelled"),
+        ("a/b\\c", "a_b_c"),
+        ('what?*:"<>|', "what_______"),
+        (".hidden", "_hidden"),
+        ("CON", "CON_"),
+        ("trailing. ", "trailing"),
+        ("", "unlabelled"),
+        ("golden retriever", "golden retriever"),
+    ],
+)
+def test_label_names_are_sanitised(label, expected):
+    assert safe_folder_name(label) == expected
+
+
+def test_dangerous_labels_stay_inside_destination(tmp_path):
+    make_images(tmp_path / "in", ["a.jpg", "b.jpg"])
+    items = [
+        SortItem(str(tmp_path / "in/a.jpg"), "../../escape", 0.9),
+        SortItem(str(tmp_path / "in/b.jpg"), "/abs/path", 0.9),
+    ]
+    report = sort_into_folders(items, tmp_path / "out" / "dest")
+    assert not report.errors
+    for _, dst in report.placed:
+        assert Path(dst).resolve().parent.parent == (tmp_path / "out" / "dest").resolve()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["dest"]
+
+
+def test_move_across_file_systems_and_cancelled_move_undo(tmp_path, monkeypatch):
+    src = make_images(tmp_path / "in", ["a.jpg", "b.jpg", "c.jpg"])
+
+    def no_links(a, b, *args, **kwargs):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(sorting.os, "link", no_links)
+    stop = threading.Event()
+    items = [SortItem(p, "x", 0.9) for p in src]
+    report = sort_into_folders(
+        items, tmp_path / "out", mode="move", should_stop=stop, progress=lambda d, t: stop.set()
+    )
+    assert report.cancelled and len(report.placed) == 1 and not report.errors
+    moved_src, moved_dst = report.placed[0]
+    assert not Path(moved_src).exists() and Path(moved_dst).read_bytes() == src[moved_src]
+    done = [m["done"] for m in json.loads(report.manifest.read_text())["moves"]]
+    assert done == [True, False, False]
+    back = undo_move(report.manifest)
+    assert not back.errors and back.placed == [(moved_dst, moved_src)]
+    assert {p: Path(p).read_bytes() for p in src} == src
