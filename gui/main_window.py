@@ -77,6 +77,10 @@ class MainWindow(QMainWindow):
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
         self.file_menu = file_menu
+        for tab in (self.classify_tab, self.train_tab):  # each tab adds its own menu
+            install = getattr(tab, "install_menus", None)
+            if install is not None:
+                install(self.menuBar())
         help_menu = self.menuBar().addMenu("&Help")
         about = QAction("&About Pigeonhole", self)
         about.triggered.connect(self.show_about)

@@ -193,6 +193,16 @@ class ResultsModel(QAbstractListModel):
             self.corrections_changed.emit()
         return len(changed)
 
+    def rename_paths(self, moved: dict[str, str]) -> int:
+        """Files were moved (sorting, or undoing it): point their rows at the new paths."""
+        changed = [i for i, r in enumerate(self._rows) if r.pred.path in moved]
+        for i in changed:
+            r = self._rows[i]
+            r.pred = dataclasses.replace(r.pred, path=moved[r.pred.path])
+        if changed:
+            self.dataChanged.emit(self.index(changed[0]), self.index(changed[-1]))
+        return len(changed)
+
     # -- summaries ---------------------------------------------------------------------------
     def corrections(self) -> dict[str, str]:
         return {r.path: r.corrected for r in self._rows if r.corrected is not None}

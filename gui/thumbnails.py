@@ -67,6 +67,11 @@ class ThumbnailCache:
             _, evicted = self._images.popitem(last=False)
             self._bytes -= evicted.sizeInBytes()
 
+    def rename(self, old: str, new: str) -> None:
+        img = self._images.pop(old, None)
+        if img is not None:
+            self._images[new] = img
+
     def clear(self) -> None:
         self._images.clear()
         self._bytes = 0

@@ -1,0 +1,147 @@
+"""Filter and sort controls for the grid: class (with counts), confidence range, file name
+text, errors only; order by name, label, confidence or time."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+)
+
+from .results_filter import SORT_KEYS, Filter
+
+
+class FilterPanel(QGroupBox):
+    filter_changed = Signal(object)  # Filter
+    sort_changed = Signal(str, bool)  # key, descending
+
+    def __init__(self, parent=None):
+        super().__init__("Filter and sort", parent)
+        self.label = QComboBox()
+        self.label.addItem("All classes", None)
+        self.min_conf = QSpinBox(minimum=0, maximum=100, suffix=" %", value=0)
+        self.max_conf = QSpinBox(minimum=0, maximum=100, suffix=" %", value=100)
+        conf_row = QHBoxLayout()
+        conf_row.addWidget(self.min_conf)
+        conf_row.addWidget(QLabel("to"))
+        conf_row.addWidget(self.max_conf)
+        self.text = QLineEdit(placeholderText="part of the file name")
+        self.text.setClearButtonEnabled(True)
+        self.errors_only = QCheckBox("Only images that failed")
+        self.sort = QComboBox()
+        for key, name in SORT_KEYS.items():
+            self.sort.addItem(name, key)
+        self.descending = QToolButton(checkable=True, text="↑", toolTip="Descending order")
+        sort_row = QHBoxLayout()
+        sort_row.addWidget(self.sort, 1)
+        sort_row.addWidget(self.descending)
+        for combo in (self.label, self.sort):
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(12)
+        self.reset = QPushButton("Show all")
+        self.shown = QLabel("")
+        self.shown.setObjectName("hint")
+        form = QFormLayout()
+        form.addRow("Class", self.label)
+        form.addRow("Confidence", conf_row)
+        form.addRow("Name", self.text)
+        form.addRow("", self.errors_only)
+        form.addRow("Sort by", sort_row)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.shown, 1)
+        bottom.addWidget(self.reset)
+        lay.addLayout(bottom)
+
+        self._typing = QTimer(self, singleShot=True, interval=200)
+        self._typing.timeout.connect(self._emit_filter)
+        self.text.textChanged.connect(self._typing.start)
+        self.label.currentIndexChanged.connect(self._emit_filter)
+        self.min_conf.valueChanged.connect(self._emit_filter)
+        self.max_conf.valueChanged.connect(self._emit_filter)
+        self.errors_only.toggled.connect(self._on_errors_only)
+        self.sort.currentIndexChanged.connect(self._emit_sort)
+        self.descending.toggled.connect(self._emit_sort)
+        self.reset.clicked.connect(self.clear)
+
+    def current_filter(self) -> Filter:
+        return Filter(
+            label=self.label.currentData(),
+            min_conf=self.min_conf.value() / 100,
+            max_conf=self.max_conf.value() / 100,
+            text=self.text.text().strip().lower(),
+            errors_only=self.errors_only.isChecked(),
+        )
+
+    def set_label(self, label: str | None) -> None:
+        i = self.label.findData(label)
+        if i >= 0:
+            self.label.setCurrentIndex(i)
+
+    def set_sort(self, key: str, descending: bool = False) -> None:
+        self.sort.setCurrentIndex(max(0, self.sort.findData(key)))
+        self.descending.setChecked(descending)
+
+    def clear(self) -> None:
+        for w in (self.label, self.min_conf, self.max_conf, self.text, self.errors_only):
+            w.blockSignals(True)
+        self.label.setCurrentIndex(0)
+        self.min_conf.setValue(0)
+        self.max_conf.setValue(100)
+        self.text.clear()
+        self.errors_only.setChecked(False)
+        self.label.setEnabled(True)
+        for w in (self.label, self.min_conf, self.max_conf, self.text, self.errors_only):
+            w.blockSignals(False)
+        self._emit_filter()
+
+    def update_counts(self, counts: Counter, total: int, errors: int) -> None:
+        """Refill the class list with per-class counts, keeping the current choice."""
+        current = self.label.currentData()
+        self.label.blockSignals(True)
+        self.label.clear()
+        self.label.addItem(f"All classes ({total:,})", None)
+        for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            self.label.addItem(f"{name} ({n:,})", name)
+        if current is not None and self.label.findData(current) < 0:
+            self.label.addItem(f"{current} (0)", current)
+        self.label.setCurrentIndex(max(0, self.label.findData(current)))
+        self.label.blockSignals(False)
+        self.errors_only.setText(
+            f"Only images that failed ({errors:,})" if errors else "Only images that failed"
+        )
+
+    def set_shown(self, shown: int, total: int) -> None:
+        self.shown.setText(
+            f"Showing {shown:,} of {total:,}" if shown != total else f"{total:,} images"
+        )
+
+    def _on_errors_only(self, on: bool) -> None:
+        self.label.setEnabled(not on)
+        self._emit_filter()
+
+    def _emit_filter(self) -> None:
+        if self.min_conf.value() > self.max_conf.value():
+            self.max_conf.blockSignals(True)
+            self.max_conf.setValue(self.min_conf.value())
+            self.max_conf.blockSignals(False)
+        self.filter_changed.emit(self.current_filter())
+
+    def _emit_sort(self) -> None:
+        self.sort_changed.emit(self.sort.currentData(), self.descending.isChecked())
+        self.descending.setText("↓" if self.descending.isChecked() else "↑")

@@ -1,0 +1,64 @@
+"""Helpers for the Classify tab tests: generated images, loading, dropping, waiting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from core.archs import TransformSpec
+from core.synthetic import class_image
+
+CLASSES = ("red", "green", "blue")
+FAST_ARCH = "mobilenet_v3_small"
+# A small input keeps the forward pass cheap: these tests are about the GUI, not accuracy.
+SMALL = TransformSpec(resize=40, crop=32)
+
+
+def make_images(
+    folder: Path, n: int, size=(48, 36), start: int = 0, fmt: str = "JPEG"
+) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    ext = ".jpg" if fmt == "JPEG" else ".png"
+    out = []
+    for i in range(start, start + n):
+        p = folder / f"img_{i:05d}{ext}"
+        class_image(CLASSES[i % 3], i, size).save(p, fmt)
+        out.append(p)
+    return out
+
+
+def load(qtbot, tab, checkpoint: Path, timeout: int = 30_000):
+    tab.load_checkpoint_file(str(checkpoint))
+    qtbot.waitUntil(
+        lambda: tab.model_panel.loaded is not None and not tab.model_panel.busy, timeout=timeout
+    )
+    return tab.model_panel.loaded
+
+
+def drop(widget, urls: list[QUrl]) -> None:
+    """Drag ``urls`` onto ``widget`` and drop them: real QDragEnterEvent + QDropEvent."""
+    mime = QMimeData()
+    mime.setUrls(urls)
+    pos = QPointF(widget.width() / 2, widget.height() / 2)
+    args = (
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(widget, QDragEnterEvent(pos, *args))
+    QApplication.sendEvent(widget, QDropEvent(pos, *args))
+
+
+def drop_paths(widget, paths) -> None:
+    drop(widget, [QUrl.fromLocalFile(str(p)) for p in paths])
+
+
+def run_and_wait(qtbot, tab, paths, timeout: int = 60_000):
+    """Drop ``paths`` on the grid area and wait for the run to finish; returns the summary."""
+    with qtbot.waitSignal(tab.runs.finished, timeout=timeout) as blocker:
+        drop_paths(tab.drop_zone, paths)
+    return blocker.args[0]
