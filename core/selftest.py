@@ -293,8 +293,10 @@ def step_train(ctx: Context) -> tuple[str, dict]:
 
 
 STEPS: list[tuple[str, Callable[[Context], tuple[str, dict]]]] = [
-    ("imports", step_imports),
+    # The window first: the time from launch to it is then the app's own start-up path
+    # (Python, Qt, the main window and what its tabs import), as when a user opens the app.
     ("qt", step_qt),
+    ("imports", step_imports),
     ("torchvision_ops", step_torchvision_ops),
     ("model", step_model),
     ("checkpoint", step_checkpoint),
