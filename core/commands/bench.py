@@ -147,13 +147,17 @@ def compare(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:
     return same, (a - b).abs().max().item()
 
 
-def draft_agreement(loaded, folder: Path | None, n: int = 12) -> dict:
+DRAFT_IMAGES = 12  # large JPEGs for the draft-vs-full decoding comparison
+
+
+def draft_agreement(loaded, folder: Path | None, n: int = 0) -> dict:
     """Top-1 agreement of draft-mode decoding with full decoding on JPEGs >= 3x the resize."""
     from PIL import Image
 
     from ..images import crop_uint8, iter_image_files, load_image, normalize_batch
     from ..synthetic import make_photo_folder
 
+    n = n or DRAFT_IMAGES
     spec = loaded.transform
     big: list[Path] = []
     tmp = None

@@ -1,0 +1,190 @@
+"""`pigeonhole predict` and `pigeonhole bench`: outputs, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from core.archs import TransformSpec, build_model
+from core.checkpoints import save_checkpoint
+from core.cli import main
+from core.synthetic import make_class_folders
+from tests.core.broken_images import write_corpus
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = TransformSpec(resize=72, crop=64)
+
+
+@pytest.fixture(scope="module")
+def model_files(tmp_path_factory):
+    base = tmp_path_factory.mktemp("ckpt")
+    torch.manual_seed(0)
+    model = build_model("resnet18", 3)
+    ck = base / "pets.pth"
+    save_checkpoint(ck, model, "resnet18", ["cat", "dog", "bird"], SMALL)
+    raw = base / "raw_state_dict.pt"  # no arch, no class names: both must be worked out
+    torch.save(model.state_dict(), raw)
+    return ck, raw
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("photos")
+    make_class_folders(root / "good", 3, ("red", "blue"), size=(80, 60))
+    corpus = write_corpus(root / "corpus")
+    n = 6 + len(corpus.expected)
+    return root, corpus, n
+
+
+def _one_error_line(err: str, words: str) -> None:
+    lines = [ln for ln in err.strip().splitlines() if ln]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("pigeonhole: error:") and words in lines[0], err
+    assert "Traceback" not in err
+
+
+def test_predict_csv(tmp_path, model_files, photos, capsys):
+    root, corpus, n = photos
+    out = tmp_path / "res.csv"
+    assert main(["predict", str(root), "--checkpoint", str(model_files[0]), "--out", str(out)]) == 0
+    rows = list(csv.DictReader(out.open(newline="", encoding="utf-8")))
+    assert len(rows) == n
+    for c in ("path", "label", "confidence", "decode_ms", "infer_ms", "error", "top3_score"):
+        assert c in rows[0]
+    assert "top4_label" not in rows[0]  # --topk 5 (the default) capped at the 3 classes
+    by_name = {Path(r["path"]).name: r for r in rows}
+    for name, words in corpus.expected.items():
+        r = by_name[name]
+        if words is None:
+            assert r["label"] in ("cat", "dog", "bird") and 0 < float(r["confidence"]) <= 1
+        else:
+            assert r["label"] == "" and words in r["error"]
+    assert by_name["red_000.jpg"]["top3_label"] != ""
+    err = capsys.readouterr().err
+    assert f"of {n} images ({len(corpus.bad)} skipped, {len(corpus.ignored)} non-image" in err
+
+
+def test_predict_json_stdout_and_identified_arch(tmp_path, model_files, photos, capsys):
+    root, corpus, n = photos
+    out = tmp_path / "res.json"
+    argv = ["predict", str(root / "good"), "--checkpoint", str(model_files[1]), "--topk", "2",
+            "--batch-size", "2", "--workers", "1", "--precision", "fp32", "--device", "cpu",
+            "--out", str(out), "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    s = doc["summary"]
+    assert s["arch"] == "resnet18" and s["processed"] + s["skipped"] == s["images"] == 6
+    assert s["batch_size"] == 2 and len(doc["predictions"][0]["topk"]) == 2
+    capsys.readouterr()
+    assert main(["predict", str(root / "corpus"), "--checkpoint", str(model_files[0])]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == len(corpus.expected)
+    fields = [ln.split("\t") for ln in lines]
+    assert all(len(f) == 3 for f in fields)
+    assert Path(fields[0][0]).name == "01_good.jpg" and fields[0][1] in ("cat", "dog", "bird")
+    assert fields[3][1] == "-" and fields[3][2] == "error: empty file (0 bytes)"
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "bad_checkpoint",
+        "unknown_arch",
+        "no_images",
+        "bad_out",
+        "offline_pretrained",
+        "missing_ckpt",
+    ],
+)
+def test_predict_errors_are_one_line(tmp_path, model_files, photos, capsys, case):
+    root = photos[0]
+    bad = tmp_path / "broken.pth"
+    bad.write_bytes(os.urandom(2000))
+    (tmp_path / "empty").mkdir()
+    argv, words = {
+        "bad_checkpoint": (["predict", str(root), "--checkpoint", str(bad)], "broken.pth"),
+        "unknown_arch": (
+            ["predict", str(root), "--arch", "resnet999", "--pretrained"],
+            "resnet999",
+        ),
+        "no_images": (
+            ["predict", str(tmp_path / "empty"), "--checkpoint", str(model_files[0])],
+            "No images found",
+        ),
+        "bad_out": (
+            [
+                "predict",
+                str(root),
+                "--checkpoint",
+                str(model_files[0]),
+                "--out",
+                str(tmp_path / "r.txt"),
+            ],
+            ".csv or .json",
+        ),
+        "offline_pretrained": (
+            ["predict", str(root), "--arch", "resnet18", "--pretrained"],
+            "resnet18",
+        ),
+        "missing_ckpt": (
+            ["predict", str(root), "--checkpoint", str(tmp_path / "nope.pth")],
+            "nope.pth",
+        ),
+    }[case]
+    assert main(argv) == 2
+    _one_error_line(capsys.readouterr().err, words)
+    assert not (tmp_path / "r.txt").exists()
+
+
+def test_real_exit_code_without_traceback(tmp_path, photos):
+    bad = tmp_path / "model.pth"
+    bad.write_bytes(b"not a checkpoint at all")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "core.cli", "predict", str(photos[0]), "--checkpoint", str(bad)],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    _one_error_line(proc.stderr, "model.pth")
+
+
+def test_bench_reports_all_three(tmp_path, capsys, monkeypatch):
+    from core.commands import bench
+
+    monkeypatch.setattr(bench, "DRAFT_IMAGES", 2)  # keep the test quick; same code path
+    monkeypatch.setattr(bench, "bf16_is_fast", lambda: False)
+    out = tmp_path / "bench.json"
+    argv = [
+        "bench",
+        "--arch",
+        "squeezenet1_1",
+        "--images",
+        "4",
+        "--batch-size",
+        "2",
+        "--json",
+        str(out),
+    ]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    for words in (
+        "naive loop",
+        "model only (fp32",
+        "pipeline (fp32)",
+        "top-1 identical 100.0%",
+        "draft decode",
+    ):
+        assert words in text, text
+    doc = json.loads(out.read_text())
+    row = doc["rows"][0]
+    assert doc["images"] == 4 and doc["naive_ips"] > 0
+    assert row["precision"] == "fp32" and row["pipeline_ips"] > 0 and row["model_only_ips"] > 0
+    assert row["top1_identical_pct"] == 100.0 and row["max_logit_diff"] < 1e-3
+    assert 0 <= doc["draft"]["top1_agreement"] <= 100
