@@ -341,6 +341,16 @@ class TrainTab(QWidget):
 
     def shutdown(self) -> None:
         """Cancel a running training and wait for its thread (window closing)."""
+        if self._worker is not None:
+            for signal, slot in (
+                (self._worker.item, self._on_item),
+                (self._worker.finished, self._on_finished),
+                (self._worker.failed, self._on_failed),
+            ):
+                try:
+                    signal.disconnect(slot)
+                except (RuntimeError, TypeError):
+                    pass
         stop_and_wait(self._worker, self._thread)
         self._worker = None
         self._thread = None
