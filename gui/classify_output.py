@@ -15,6 +15,8 @@ from PySide6.QtCore import QSettings, Qt, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu
 
+from core.errors import PigeonholeError
+
 from .preview import PreviewDialog
 from .sort_dialog import ALL, SELECTED, SHOWN, SortDialog, SortOptions
 from .workers import TaskWorker, start_worker, stop_and_wait
@@ -179,6 +181,9 @@ class OutputMixin:
                 topk=5,
                 corrections=self.results.corrections(),
             )
+        except PigeonholeError as e:
+            self.notify(str(e), error=True)
+            return False
         except (OSError, ValueError) as e:
             self.notify(f"Could not write {path}: {e}", error=True)
             return False

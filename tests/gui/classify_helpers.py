@@ -12,7 +12,7 @@ from core.archs import TransformSpec
 from core.synthetic import class_image
 
 CLASSES = ("red", "green", "blue")
-FAST_ARCH = "mobilenet_v3_small"
+FAST_ARCH = "resnet18"
 # A small input keeps the forward pass cheap: these tests are about the GUI, not accuracy.
 SMALL = TransformSpec(resize=40, crop=32)
 
