@@ -45,6 +45,7 @@ from .identify import (
     normalize_state_dict,
     num_classes_of,
     try_identify,
+    unwrap_common_prefix,
 )
 
 __all__ = [
@@ -121,6 +122,12 @@ def load_checkpoint(
     notes: list[str] = []
     if raw.trusted_load:
         notes.append("loaded with Python code allowed, because you trusted this file")
+    unwrapped = unwrap_common_prefix(state)
+    if unwrapped is not None:
+        state = unwrapped[1]
+        notes.append(f"the weights are stored under '{unwrapped[0]}'")
+    if str(raw.metadata.get("format_version", "1")) not in ("1", "None"):
+        notes.append("saved by a newer Pigeonhole: some details may be ignored")
     chosen = _choose_arch(state, arch, raw.arch, path.name, notes)
     n = num_classes_of(state, chosen)
     model = _materialize(chosen, n, state, path.name)
@@ -296,8 +303,9 @@ def _materialize(
     for key in model.state_dict():
         if key.endswith("num_batches_tracked") and key not in final:
             final[key] = torch.zeros((), dtype=torch.long)
-    if hasattr(state, "_metadata"):
-        final._metadata = state._metadata
+    # Per-module versions tell layers how to read older key names; files without them (e.g.
+    # .safetensors) are taken to be current (MNASNet refuses to load with no version at all).
+    final._metadata = getattr(state, "_metadata", None) or model.state_dict()._metadata
     try:
         model.load_state_dict(final, strict=True, assign=True)
     except RuntimeError as e:

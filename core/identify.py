@@ -218,11 +218,33 @@ def candidates(state: Mapping[str, torch.Tensor]) -> list[str]:
     ]
 
 
+def unwrap_common_prefix(state: OrderedDict) -> tuple[str, OrderedDict] | None:
+    """Weights kept under one attribute (PyTorch Lightning's ``model.``/``net.``...): when
+    every key shares a first name and only the keys without it look like a known
+    architecture, return that prefix and the unwrapped state."""
+    firsts = {k.split(".", 1)[0] for k in state}
+    if len(firsts) != 1 or not all("." in k for k in state) or candidates(state):
+        return None
+    prefix = f"{firsts.pop()}."
+    inner = OrderedDict((k[len(prefix) :], v) for k, v in state.items())
+    meta = getattr(state, "_metadata", None)
+    if meta is not None:
+        inner._metadata = OrderedDict(
+            (k[len(prefix) :] if k.startswith(prefix) else "", v)
+            for k, v in meta.items()
+            if k.startswith(prefix) or k == prefix[:-1]
+        )
+    return (prefix, inner) if candidates(inner) else None
+
+
 def identify_arch(state_dict: Mapping) -> str:
     """The registry architecture whose keys and shapes ``state_dict`` has (head size aside)."""
     state = normalize_state_dict(state_dict)
     if not state:
         raise CheckpointError("The file holds no weight tensors.")
+    unwrapped = unwrap_common_prefix(state)
+    if unwrapped is not None:
+        state = unwrapped[1]
     for name in candidates(state):
         if fits(state, name):
             return name

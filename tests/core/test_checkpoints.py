@@ -316,3 +316,28 @@ def test_download_reports_progress_and_writes_atomically(tmp_path, monkeypatch):
     with pytest.raises(CheckpointError, match="corrupted"):
         checkpoints._download("https://example.org/resnet-0123abcd.pth", bad, None, None)
     assert not bad.exists()
+
+
+def test_safetensors_without_module_versions(make_checkpoint, tmp_path):
+    """MNASNet reads its layout version from the state_dict's metadata, absent in .safetensors."""
+    path = make_checkpoint("safetensors", tmp_path / "m.safetensors", arch="mnasnet0_5")
+    loaded = load_checkpoint(path)
+    assert loaded.arch == "mnasnet0_5" and loaded.class_names == ["red", "blue"]
+    assert same_outputs(loaded, "mnasnet0_5", 2)
+
+
+def test_lightning_style_prefix_is_unwrapped(tmp_path):
+    state = tiny_model(ARCH).state_dict()
+    path = tmp_path / "epoch=3.ckpt"
+    torch.save({"state_dict": {f"model.{k}": v for k, v in state.items()}, "epoch": 3}, path)
+    loaded = load_checkpoint(path)
+    assert loaded.arch == ARCH and "the weights are stored under 'model.'" in loaded.notes
+    assert same_outputs(loaded)
+
+
+def test_thousand_outputs_without_names_use_imagenet_categories(tmp_path):
+    path = tmp_path / "finetuned.pt"
+    torch.save(tiny_model(ARCH, 1000).state_dict(), path)
+    loaded = load_checkpoint(path)
+    assert loaded.num_classes == 1000 and loaded.class_names[:2] == ["tench", "goldfish"]
+    assert any("ImageNet categories" in note for note in loaded.notes)
