@@ -9,14 +9,9 @@ is a one-line :class:`~core.errors.CheckpointError` that leaves the caller's cur
 from __future__ import annotations
 
 import datetime as _dt
-import functools
-import hashlib
 import json
 import logging
 import os
-import re
-import urllib.error
-import urllib.request
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -35,7 +30,7 @@ from .checkpoint_formats import (
     read_checkpoint,
     read_class_file,
 )
-from .errors import ArchitectureError, CheckpointError, WeightsUnavailableError
+from .errors import ArchitectureError, CheckpointError
 from .fileio import atomic_write, write_bytes_atomic
 from .identify import (
     WRAPPER_PREFIXES,
@@ -46,6 +41,12 @@ from .identify import (
     num_classes_of,
     try_identify,
     unwrap_common_prefix,
+)
+from .imagenet import (
+    imagenet_categories,
+    imagenet_state_dict,
+    imagenet_weights_cached,
+    weights_file,
 )
 
 __all__ = [
@@ -62,7 +63,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
-_CHUNK = 1 << 20
 
 
 @dataclass(slots=True)
@@ -142,36 +142,14 @@ def load_pretrained(arch: str, progress: Progress | None = None) -> LoadedModel:
     """``arch`` with torchvision's ImageNet weights (downloaded once into torch's cache)."""
     spec = get_arch(arch)
     state = normalize_state_dict(imagenet_state_dict(spec.name, progress=progress))
-    model = _materialize(spec.name, 1000, state, _weights_file(spec.name).name)
+    model = _materialize(spec.name, 1000, state, weights_file(spec.name).name)
     return LoadedModel(
         model=model,
         arch=spec.name,
-        class_names=list(_imagenet_categories(spec.name)),
+        class_names=list(imagenet_categories(spec.name)),
         transform=spec.transform,
         source=f"ImageNet weights ({spec.weights_name})",
     )
-
-
-def imagenet_weights_cached(arch: str) -> bool:
-    spec = get_arch(arch)
-    return spec.weights_url is not None and _weights_file(spec.name).is_file()
-
-
-def imagenet_state_dict(arch: str, progress: Progress | None = None) -> dict:
-    """torchvision's ImageNet state_dict for ``arch``: from torch's cache, else downloaded."""
-    spec = get_arch(arch)
-    if not spec.weights_url:
-        raise WeightsUnavailableError(f"torchvision has no ImageNet weights for {spec.name}.")
-    target = _weights_file(spec.name)
-    if not target.is_file():
-        _download(spec.weights_url, target, progress, spec.weights_size_mb)
-    try:
-        return torch.load(target, map_location="cpu", weights_only=True)
-    except Exception as e:
-        log.debug("cached weights %s unreadable", target, exc_info=True)
-        raise CheckpointError(
-            f"The downloaded weights {target} are damaged; delete that file and try again."
-        ) from e
 
 
 def save_checkpoint(
@@ -346,57 +324,6 @@ def _class_names(
         return _check_count(read_class_file(sidecar), n, sidecar.name)
     if n == 1000:
         notes.append("no class names in the file: using the ImageNet categories (1000 outputs)")
-        return list(_imagenet_categories("resnet18"))
+        return list(imagenet_categories("resnet18"))
     notes.append(f"no class names found: using class_0 .. class_{n - 1} (pick a class names file)")
     return [f"class_{i}" for i in range(n)]
-
-
-@functools.cache
-def _imagenet_categories(arch: str) -> tuple[str, ...]:
-    from torchvision.models import get_model_weights
-
-    for name in (arch, "resnet18"):
-        try:
-            cats = get_model_weights(name).DEFAULT.meta.get("categories")
-        except Exception:
-            continue
-        if cats and len(cats) == 1000:
-            return tuple(cats)
-    return tuple(f"class_{i}" for i in range(1000))
-
-
-def _weights_file(arch: str) -> Path:
-    url = get_arch(arch).weights_url or ""
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
-
-
-_HASH = re.compile(r"-([a-f0-9]*)\.")
-
-
-def _download(url: str, target: Path, progress: Progress | None, size_mb: float | None) -> None:
-    """Fetch ``url`` in chunks into ``target`` (atomically), checking torchvision's hash prefix."""
-    log.info("Downloading %s to %s", url, target)
-    digest = hashlib.sha256()
-    try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            total = int(response.headers.get("Content-Length") or 0)
-            done = 0
-            with atomic_write(target, "wb") as fh:
-                while chunk := response.read(_CHUNK):
-                    fh.write(chunk)
-                    digest.update(chunk)
-                    done += len(chunk)
-                    if progress is not None:
-                        progress(done, total)
-                m = _HASH.search(os.path.basename(url))
-                if m and m.group(1) and not digest.hexdigest().startswith(m.group(1)):
-                    raise CheckpointError(
-                        f"The download of {target.name} was corrupted; try again."
-                    )
-    except OSError as e:  # URLError, timeouts, connection resets
-        size = f" ({size_mb:.0f} MB)" if size_mb else ""
-        reason = str(getattr(e, "reason", e)).splitlines()[0] if str(e) else type(e).__name__
-        raise WeightsUnavailableError(
-            f"The weights file {target.name}{size} could not be downloaded (no internet? {reason}). "
-            f"Put the file {target.name} in {target.parent} or pick a checkpoint."
-        ) from None

@@ -9,6 +9,7 @@ the table does not fit this torchvision version every architecture is compared i
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ import torchvision
 
 from .archs import _is_aux_key, build_meta_model, get_arch, head_info, list_archs
 from .errors import CheckpointError
+from .fileio import cache_dir, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +28,7 @@ WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 
 Signature = tuple[tuple[str, tuple[int, ...]], ...]
 
-_HINTS_VERSION = "0.29"
+_HINTS_VERSION = "0.29.1"  # the torchvision the table below was computed with
 # arch -> (tensors excluding num_batches_tracked and aux heads, first key, last key)
 _HINTS: dict[str, tuple[int, str, str]] = {
     "alexnet": (16, "features.0.weight", "classifier.6.bias"),
@@ -163,15 +165,30 @@ def head_keys(arch: str) -> frozenset[str]:
 
 
 def _hints() -> dict[str, tuple[int, str, str]]:
-    if torchvision.__version__.startswith(_HINTS_VERSION):
+    if torchvision.__version__.split("+")[0] == _HINTS_VERSION:
         return _HINTS
     return _computed_hints()
 
 
 @functools.cache
 def _computed_hints() -> dict[str, tuple[int, str, str]]:
-    log.info("torchvision %s: computing architecture signatures", torchvision.__version__)
-    return {s.name: _hint_of([k for k, _ in signature(s.name)]) for s in list_archs()}
+    """The table for another torchvision: computed once (a few seconds), kept in the cache."""
+    version = torchvision.__version__.split("+")[0]
+    path = cache_dir() / f"arch-hints-torchvision-{version}.json"
+    names = {s.name for s in list_archs()}
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        if set(stored) == names:
+            return {k: (int(v[0]), str(v[1]), str(v[2])) for k, v in stored.items()}
+    except (OSError, ValueError, TypeError, IndexError):
+        pass
+    log.info("torchvision %s: computing architecture signatures", version)
+    table = {name: _hint_of([k for k, _ in signature(name)]) for name in sorted(names)}
+    try:
+        write_text_atomic(path, json.dumps(table))
+    except OSError:
+        log.debug("could not store %s", path, exc_info=True)
+    return table
 
 
 def _hint_of(keys: list[str]) -> tuple[int, str, str]:

@@ -11,7 +11,7 @@ import pytest
 import torch
 import torchvision
 
-from core import checkpoints
+from core import imagenet
 from core.archs import TransformSpec, build_model
 from core.checkpoints import (
     LoadedModel,
@@ -275,7 +275,7 @@ def test_offline_without_cache_is_a_clear_error(monkeypatch):
     def offline(*args, **kwargs):
         raise urllib.error.URLError("Temporary failure in name resolution")
 
-    monkeypatch.setattr(checkpoints.urllib.request, "urlopen", offline)
+    monkeypatch.setattr(imagenet.urllib.request, "urlopen", offline)
     with pytest.raises(WeightsUnavailableError) as info:
         load_model("resnet18", pretrained=True)
     message = str(info.value)
@@ -304,17 +304,15 @@ def test_download_reports_progress_and_writes_atomically(tmp_path, monkeypatch):
         def __exit__(self, *exc):
             return False
 
-    monkeypatch.setattr(checkpoints.urllib.request, "urlopen", lambda url, timeout: Response())
+    monkeypatch.setattr(imagenet.urllib.request, "urlopen", lambda url, timeout: Response())
     seen = []
     target = tmp_path / "hub" / "w.pth"
-    checkpoints._download(
-        "https://example.org/w.pth", target, lambda d, t: seen.append((d, t)), 3.0
-    )
+    imagenet.download("https://example.org/w.pth", target, lambda d, t: seen.append((d, t)), 3.0)
     assert target.read_bytes() == payload
     assert seen[-1] == (len(payload), len(payload)) and len(seen) == 4
     bad = tmp_path / "hub" / "resnet-0123abcd.pth"  # hash prefix in the name does not match
     with pytest.raises(CheckpointError, match="corrupted"):
-        checkpoints._download("https://example.org/resnet-0123abcd.pth", bad, None, None)
+        imagenet.download("https://example.org/resnet-0123abcd.pth", bad, None, None)
     assert not bad.exists()
 
 
