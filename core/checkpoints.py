@@ -169,8 +169,10 @@ def save_checkpoint(
         (_strip(k), v.detach().to("cpu").contiguous().clone())
         for k, v in model.state_dict().items()
     )
-    head = num_classes_of(state, name)
-    _check_count(list(class_names), head, "class_names")
+    problem = mismatch(state, name)
+    if problem is not None:
+        raise CheckpointError(f"This network is not a {name} ({problem}); nothing was saved.")
+    _check_count(list(class_names), num_classes_of(state, name), "class_names")
     facts = {
         "format": PIGEONHOLE_FORMAT,
         "format_version": 1,
@@ -266,8 +268,9 @@ def _choose_arch(
             f"Could not tell the architecture of {fname}: closest is {closest}, but "
             f"{mismatch(state, closest)}."
         )
-    identify_arch(state)  # raises with a description of the keys
-    raise AssertionError("unreachable")
+    found = identify_arch(state)  # raises, describing the keys
+    notes.append(f"architecture identified as {found} from the weights")
+    return found
 
 
 def _materialize(
@@ -287,10 +290,9 @@ def _materialize(
     try:
         model.load_state_dict(final, strict=True, assign=True)
     except RuntimeError as e:
-        detail = str(e).strip().splitlines()
-        raise CheckpointError(
-            f"{fname} does not fit {arch}: {detail[1].strip() if len(detail) > 1 else detail[0]}"
-        ) from None
+        lines = str(e).strip().splitlines()
+        detail = (lines[1] if len(lines) > 1 else lines[0]).strip()[:300]
+        raise CheckpointError(f"{fname} does not fit {arch}: {detail}") from None
     stray = [
         n for n, t in list(model.named_parameters()) + list(model.named_buffers()) if t.is_meta
     ]

@@ -339,3 +339,11 @@ def test_thousand_outputs_without_names_use_imagenet_categories(tmp_path):
     loaded = load_checkpoint(path)
     assert loaded.num_classes == 1000 and loaded.class_names[:2] == ["tench", "goldfish"]
     assert any("ImageNet categories" in note for note in loaded.notes)
+
+
+def test_save_refuses_a_mislabelled_architecture(tmp_path):
+    with pytest.raises(CheckpointError, match="not a resnet18"):
+        save_checkpoint(
+            tmp_path / "x.pth", tiny_model(ARCH), "resnet18", ["a", "b"], TransformSpec()
+        )
+    assert not (tmp_path / "x.pth").exists()
