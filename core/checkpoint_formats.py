@@ -172,6 +172,11 @@ def _torch_load(path: Path, trust: bool) -> tuple[object, bool]:
                     return pickle.load(fh), True  # noqa: S301 - the user trusts this file
             except Exception:
                 pass
+        if isinstance(e, AttributeError | ImportError):  # e.g. the script's own `class Net`
+            raise CheckpointError(
+                f"{path.name} needs Python code that is not available here ({_one_line(e)}); "
+                "save the weights instead: torch.save(model.state_dict(), ...)."
+            ) from None
         raise CheckpointError(f"{path.name} could not be loaded ({_one_line(e)}).") from None
 
 

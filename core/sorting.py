@@ -153,6 +153,8 @@ def undo_move(manifest: str | os.PathLike) -> SortReport:
                 report.errors.append(f"{dst}: no longer there, cannot put it back")
             continue
         if src.exists():
+            if not entry.get("done"):  # planned but never moved (the run stopped first)
+                continue
             report.errors.append(f"{src}: a file is already there; {dst.name} left in {dst.parent}")
             continue
         try:
@@ -243,7 +245,11 @@ def _move_file(src: Path, dst: Path) -> None:
         raise
     except OSError:  # another file system, or links unsupported
         _copy_file(src, dst)
-    os.unlink(src)
+    try:
+        os.unlink(src)
+    except OSError:  # e.g. a read-only source: take the new copy back, report the failure
+        dst.unlink(missing_ok=True)
+        raise
 
 
 def _remove_if_empty(folder: Path) -> None:

@@ -208,3 +208,20 @@ def test_move_across_file_systems_and_cancelled_move_undo(tmp_path, monkeypatch)
     back = undo_move(report.manifest)
     assert not back.errors and back.placed == [(moved_dst, moved_src)]
     assert {p: Path(p).read_bytes() for p in src} == src
+
+
+def test_move_that_cannot_remove_the_source_leaves_no_duplicate(tmp_path, monkeypatch):
+    src = make_images(tmp_path / "in", ["a.jpg"])
+    real_unlink = os.unlink
+
+    def refuse_source(path, *args, **kwargs):
+        if str(path) in src:
+            raise PermissionError(13, "Permission denied")
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(sorting.os, "unlink", refuse_source)
+    report = sort_into_folders([SortItem(p, "x", 0.9) for p in src], tmp_path / "out", mode="move")
+    assert report.placed == [] and "Permission denied" in report.errors[0]
+    assert files_under(tmp_path / "out") == {}
+    assert {p: Path(p).read_bytes() for p in src} == src
+    assert undo_move(report.manifest).placed == []
