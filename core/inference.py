@@ -17,6 +17,7 @@ import queue
 import statistics
 import threading
 import time
+import weakref
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -154,6 +155,7 @@ class Classifier:
         topk: int = 5,
         draft: bool = True,
         keep_logits: bool = False,
+        fuse: bool = True,
     ):
         self.loaded = loaded
         self.device = resolve_device(device)
@@ -168,16 +170,20 @@ class Classifier:
         self.keep_logits = keep_logits
         self.transform = loaded.transform
         self.summary: RunSummary | None = None
+        self.fuse = fuse
         self.channels_last = (
             self.device.type != "mps" and _family(loaded.arch) not in _NO_CHANNELS_LAST
         )
         self.model = self._prepare_model(loaded.model)
 
     def _prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
-        if self.device.type != "cpu":
+        fused = _fuse_conv_bn(model) if self.fuse else None
+        if fused is not None:
+            model = fused.to(self.device)  # a copy: the caller's model stays as it is
+        elif self.device.type != "cpu":
             import copy
 
-            model = copy.deepcopy(model).to(self.device)  # the caller's CPU model stays as it is
+            model = copy.deepcopy(model).to(self.device)
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
         if self.device.type == "cuda":
@@ -375,6 +381,51 @@ class Classifier:
             hidden=stats.hidden,
             scan_errors=tuple(stats.errors[:20]),
         )
+
+
+_FUSE_MAX_PARAMS = 150_000_000  # fusing copies the model: not worth it for the giants
+
+
+_fused_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_fused_lock = threading.Lock()
+
+
+def _fingerprint(model: torch.nn.Module) -> tuple:
+    """Changes when any parameter or buffer is replaced or modified in place."""
+    return tuple((t.data_ptr(), t._version) for t in (*model.parameters(), *model.buffers()))
+
+
+def _fuse_conv_bn(model: torch.nn.Module) -> torch.nn.Module | None:
+    """A copy of ``model`` with each BatchNorm folded into the convolution before it (fewer
+    passes over memory: faster, and the same logits within float rounding), or None when the
+    model has no BatchNorm or cannot be traced. Cached per model until its weights change, so
+    running the same model again costs nothing."""
+    with _fused_lock:
+        key = _fingerprint(model)
+        hit = _fused_cache.get(model)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        fused = _fuse_uncached(model)
+        _fused_cache[model] = (key, fused)
+        return fused
+
+
+def _fuse_uncached(model: torch.nn.Module) -> torch.nn.Module | None:
+    if not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        return None
+    if sum(p.numel() for p in model.parameters()) > _FUSE_MAX_PARAMS:
+        return None
+    try:
+        import warnings
+
+        from torch.fx.experimental.optimization import fuse
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fuse(model.eval(), inplace=False)
+    except Exception:  # models fx cannot trace run as they are
+        log.debug("conv-bn fusion skipped", exc_info=True)
+        return None
 
 
 def _family(arch: str) -> str:

@@ -23,10 +23,15 @@ SMALL = TransformSpec(resize=72, crop=64)  # small crops keep the forward passes
 CLASSES = ["cat", "dog", "bird"]
 
 
+_MODELS: dict = {}
+
+
 def _loaded(arch: str = "resnet18", spec: TransformSpec = SMALL) -> LoadedModel:
-    torch.manual_seed(0)
-    model = build_model(arch, len(CLASSES))
-    return LoadedModel(model, arch, list(CLASSES), spec, "test")
+    """One seeded model per module (Classifier never modifies it: it runs a fused copy)."""
+    if arch not in _MODELS:
+        torch.manual_seed(0)
+        _MODELS[arch] = build_model(arch, len(CLASSES))
+    return LoadedModel(_MODELS[arch], arch, list(CLASSES), spec, "test")
 
 
 @pytest.fixture(scope="module")
@@ -180,3 +185,19 @@ def test_bf16_and_bad_settings(tmp_path):
         Classifier(_loaded(), precision="fp16", device="cpu")
     with pytest.raises(PigeonholeError):
         Classifier(_loaded(), batch_size=-1)
+
+
+def test_fused_copy_follows_weight_changes():
+    torch.manual_seed(1)
+    model = build_model("resnet18", 3)
+    fused = inference._fuse_conv_bn(model)
+    assert inference._fuse_conv_bn(model) is fused  # cached: a second run costs nothing
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())  # caller's intact
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    with torch.no_grad():
+        model.fc.weight.add_(0.5)  # e.g. a head trained in place
+    refreshed = inference._fuse_conv_bn(model)
+    assert refreshed is not fused
+    x = torch.randn(2, 3, 64, 64)
+    with torch.inference_mode():
+        assert torch.allclose(model(x), refreshed(x), atol=1e-4)
