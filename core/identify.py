@@ -265,7 +265,7 @@ def identify_arch(state_dict: Mapping) -> str:
     for name in candidates(state):
         if fits(state, name):
             return name
-    keys = [k for k in state if _is_tracked(k)]
+    keys = [k for k in state if _is_tracked(k)] or list(state)
     raise CheckpointError(
         f"No known architecture has these weights ({len(keys)} tensors, first {keys[0]}, "
         f"last {keys[-1]}); pick the architecture it was trained with."
