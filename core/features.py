@@ -43,6 +43,8 @@ AUG_SCALE = (0.25, 1.0)  # RandomResizedCrop's area range for augmented views
 AUG_RATIO = (3 / 4, 4 / 3)
 _SHARD_EVERY_S = 20.0  # write a cache shard at least this often during a long extraction
 _MAX_SHARDS = 16  # compact into one shard above this
+_MEMORY_ENTRIES = 2  # backbones whose cached features stay in memory
+_MEMORY: dict[Path, tuple[tuple[str, ...], dict[str, torch.Tensor]]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,14 +161,25 @@ class FeatureCache:
         return sorted(self.folder.glob("shard-*.pt")) if self.folder.is_dir() else []
 
     def load(self) -> dict[str, torch.Tensor]:
+        """Every cached feature of this backbone (kept in memory while the shards are unchanged,
+        so a second training in the same session does not read the disk again)."""
+        shards = self._shards()
+        signature = tuple(s.name for s in shards)
+        held = _MEMORY.get(self.folder)
+        if held is not None and held[0] == signature:
+            return dict(held[1])
         out: dict[str, torch.Tensor] = {}
-        for shard in self._shards():
+        for shard in shards:
             try:
                 data = torch.load(shard, map_location="cpu", weights_only=True)
                 out.update(zip(data["keys"], data["features"], strict=True))
             except Exception as e:  # a damaged shard only costs re-extraction
                 log.warning("ignoring damaged feature cache shard %s: %s", shard, e)
-        return out
+        _MEMORY.pop(self.folder, None)
+        while len(_MEMORY) >= _MEMORY_ENTRIES:
+            _MEMORY.pop(next(iter(_MEMORY)))
+        _MEMORY[self.folder] = (signature, out)
+        return dict(out)
 
     def add(self, key: str, feature: torch.Tensor) -> None:
         self._pending_keys.append(key)
@@ -320,7 +333,7 @@ class FeatureExtractor:
                 todo.append(i)
         cached = len(jobs) - len(todo) - len(skipped)
         done = len(jobs) - len(todo)
-        extracted, compute_s, last_flush = 0, 0.0, time.perf_counter()
+        extracted, last_flush = 0, time.perf_counter()
         if progress:
             progress(done, len(jobs))
         yield ExtractionProgress(done, len(jobs), cached, len(skipped), 0.0, 0.0, None)
@@ -361,10 +374,8 @@ class FeatureExtractor:
                             batch_idx.append(i)
                             tensors.append(value)
                     if tensors:
-                        t0 = time.perf_counter()
                         feats = self.forward(torch.stack(tensors))
                         synchronize(self.device)
-                        compute_s += time.perf_counter() - t0
                         for i, f in zip(batch_idx, feats, strict=True):
                             results[i] = f
                             if cache is not None:

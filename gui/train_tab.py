@@ -52,6 +52,7 @@ class TrainTab(QWidget):
         self._worker: TaskWorker | None = None
         self._thread = None
         self._started = 0.0
+        self._stage = ""
         self._build()
         qss = Path(__file__).with_name("style.qss")
         if qss.is_file():
@@ -206,7 +207,9 @@ class TrainTab(QWidget):
             self.network.checkpoint() if self.network.mode() == "checkpoint" else None,
             cfg,
         )
+        self._stage = ""
         self._worker.item.connect(self._on_item)
+        self._worker.progress.connect(self._on_progress)
         self._worker.finished.connect(self._on_finished)
         self._worker.failed.connect(self._on_failed)
         self._thread = start_worker(self._worker, self)
@@ -218,8 +221,18 @@ class TrainTab(QWidget):
             self._worker.cancel()
             self.status.setText("Stopping…")
 
+    def _on_progress(self, done: int, total: int) -> None:
+        """Only the weights download reports through here (bytes); the rest comes as records."""
+        if self._stage == "weights" and total > 0:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(1000 * done / total))
+            self.status.setText(
+                f"Downloading ImageNet weights: {done / 1e6:.0f} of {total / 1e6:.0f} MB"
+            )
+
     def _on_item(self, record) -> None:
         if isinstance(record, TrainStage):
+            self._stage = record.stage
             self.status.setText(record.message + "…")
             if record.stage == "train":
                 self.progress.setRange(0, self.options.epochs())
