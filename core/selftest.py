@@ -144,6 +144,12 @@ def step_qt(ctx: Context) -> tuple[str, dict]:
     from PySide6.QtGui import QImageReader
 
     app = importlib.import_module("gui.app").ensure_app()
+    # bundled files are found where a frozen app keeps them (sys._MEIPASS), or in the checkout
+    from .fileio import resources_dir
+
+    icon = resources_dir() / "icons" / "pigeonhole.png"
+    check(icon.is_file(), f"bundled resources not found ({icon} is missing)")
+    check(not app.windowIcon().isNull(), "the app icon did not load")
     # window geometry etc. go to the temp folder, not the user's settings
     QSettings.setPath(
         QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(ctx.workdir / "settings")
@@ -171,6 +177,7 @@ def step_qt(ctx: Context) -> tuple[str, dict]:
     app.processEvents()
     details = {
         "platform": app.platformName(),
+        "resources": str(icon.parent.parent),
         "image_formats": formats,
         "window_show_s": round(shown_s, 3),
         "launch_to_window_s": None if since_launch is None else round(since_launch, 3),
