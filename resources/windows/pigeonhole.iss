@@ -1,4 +1,5 @@
-; Inno Setup 6 script: turns the PyInstaller folder dist\Pigeonhole into one Setup .exe.
+; Inno Setup 6.3+ script: turns the PyInstaller folder dist\Pigeonhole into one Setup .exe.
+; (6.3 introduced the x64compatible architecture identifier used below.)
 ;
 ;   pyinstaller build.spec --noconfirm
 ;   "C:\Program Files (x86)\Inno Setup 6\ISCC.exe" /DAppVersion=0.1.0 resources\windows\pigeonhole.iss
