@@ -118,3 +118,20 @@ def test_process_age_is_positive_on_linux():
         assert age is not None and 0 < age < 24 * 3600
     else:
         assert age is None
+
+
+def test_self_test_runs_without_console_streams(tmp_path, monkeypatch):
+    """A windowed frozen app has sys.stdout/sys.stderr = None: printing must not crash it."""
+    from core import cli
+
+    def tiny(ctx):
+        return "ran", {"workdir_exists": ctx.workdir.is_dir()}
+
+    monkeypatch.setattr(selftest, "STEPS", [("tiny", tiny)])
+    monkeypatch.setattr(sys, "stdout", None)
+    monkeypatch.setattr(sys, "stderr", None)
+    report = tmp_path / "windowed.json"
+    assert cli.main(["--self-test", "--report", str(report)]) == 0
+    data = json.loads(report.read_text())
+    assert data["passed"] is True
+    assert data["steps"][0]["details"] == {"workdir_exists": True}
