@@ -56,6 +56,7 @@ class ArchPicker(QComboBox):
         for family, specs in groups.items():
             header = QStandardItem(family)
             header.setFlags(Qt.ItemFlag.NoItemFlags)
+            header.setData("", NameRole)  # (an empty QVariant: see gui.pyside_fixes)
             header.setFont(bold)
             header.setForeground(QBrush(QColor("#52525b")))
             model.appendRow(header)
@@ -105,7 +106,7 @@ class ArchPicker(QComboBox):
             self.lineEdit().setCursorPosition(0)
 
     def _on_index(self, row: int) -> None:
-        name = self.itemData(row, NameRole) if row >= 0 else None
+        name = self.itemData(row, NameRole) if 0 <= row < self.count() else ""
         if not name:
             return
         if name != self._current:

@@ -4,10 +4,12 @@ batch into the results model, the thumbnail cache and the timing plots."""
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import time
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from .plots import TimingPanel
 from .results_model import ResultsModel
@@ -15,13 +17,21 @@ from .thumbnails import THUMB_SIDE, ThumbnailCache, thumbnail_to_qimage
 from .workers import TaskWorker, start_worker, stop_and_wait
 
 log = logging.getLogger(__name__)
+FLUSH_MS = 200
 
 
 def classify_task(loaded, paths, options: dict, thumbnail_size: int, *, should_stop, progress):
     """Worker body: build the Classifier on the worker thread (moving the model to the device
     can take a while) and stream its batches. Returns the RunSummary."""
+    import torch
+
     from core.inference import Classifier
 
+    # Leave a core to the window and the decode thread: torch's CPU threads busy-spin, and a
+    # UI that waits for a core stutters. (Per-thread setting: only this worker's forward passes.)
+    cores = os.cpu_count() or 1
+    if options.get("device", "auto") in ("auto", "cpu") and cores > 1:
+        torch.set_num_threads(max(1, min(torch.get_num_threads(), cores - 1)))
     clf = Classifier(
         loaded,
         device=options.get("device", "auto"),
@@ -94,6 +104,10 @@ class RunController(QObject):
         self._loaded = None
         self._options: dict = {}
         self._started_at = 0.0
+        self._buffer: list = []
+        self._switch_interval: float | None = None
+        self._flush_timer = QTimer(self, singleShot=True, interval=FLUSH_MS)
+        self._flush_timer.timeout.connect(self.flush)
 
     @property
     def running(self) -> bool:
@@ -105,6 +119,10 @@ class RunController(QObject):
         if self.running:
             self._retire()
         self._run_id += 1
+        self._flush_timer.stop()
+        if append:
+            self.flush()
+        self._buffer = []
         self._loaded, self._options = loaded, dict(options)
         if not append:
             self.model.clear()
@@ -122,6 +140,7 @@ class RunController(QObject):
         worker.failed.connect(relay.failed)
         self._worker = worker
         self._thread = start_worker(worker, self)
+        self._responsive(True)
         self.started.emit()
 
     def enqueue(self, paths: list[str]) -> None:
@@ -136,11 +155,24 @@ class RunController(QObject):
     def shutdown(self, timeout_ms: int = 60_000) -> None:
         self.queue.clear()
         self._run_id += 1  # ignore anything still queued for the GUI thread
+        self._flush_timer.stop()
+        self._buffer = []
         stop_and_wait(self._worker, self._thread, timeout_ms)
         for worker, thread in self._old:
             stop_and_wait(worker, thread, timeout_ms)
         self._old.clear()
         self._worker = self._thread = None
+        self._responsive(False)
+
+    def _responsive(self, on: bool) -> None:
+        """While a run goes, hand the GIL around every 1 ms instead of 5: the run's threads
+        hold it between torch calls, and every UI callback has to wait for it."""
+        if on and self._switch_interval is None:
+            self._switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(self._switch_interval, 0.001))
+        elif not on and self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
+            self._switch_interval = None
 
     def _retire(self) -> None:
         self._worker.cancel()
@@ -150,15 +182,29 @@ class RunController(QObject):
 
     # -- from the worker (queued to the GUI thread through the relay) -----------------------
     def _on_item(self, run_id: int, batch) -> None:
+        """Batches are buffered and handed to the views at most every FLUSH_MS (the first one
+        at once): each hand-over relayouts and repaints the grid, which costs the same for
+        one batch as for five."""
         if run_id != self._run_id:
             return
-        preds = batch.predictions
+        self._buffer.append(batch)
+        if self.last_progress is None:
+            self.flush()
+        elif not self._flush_timer.isActive():
+            self._flush_timer.start()
+
+    def flush(self) -> None:
+        batches, self._buffer = self._buffer, []
+        if not batches:
+            return
+        preds = [p for b in batches for p in b.predictions]
         for p in preds:
             if p.thumbnail is not None:
                 self.cache.put(p.path, thumbnail_to_qimage(p.thumbnail))
         self.model.add_predictions(preds)
         self.plots.add_batch(preds)
-        self.last_progress = RunProgress(batch.done, batch.total, batch.elapsed_s)
+        last = batches[-1]
+        self.last_progress = RunProgress(last.done, last.total, last.elapsed_s)
         self.progressed.emit(self.last_progress)
         self.batch_added.emit(len(preds))
 
@@ -169,6 +215,8 @@ class RunController(QObject):
     def _on_finished(self, run_id: int, summary) -> None:
         if run_id != self._run_id:
             return
+        self._flush_timer.stop()
+        self.flush()
         self._worker = self._thread = None
         self.summary = summary
         if summary is not None:
@@ -178,16 +226,20 @@ class RunController(QObject):
             self.start(self._loaded, self.queue.pop(0), self._options, append=True)
             return
         self.queue.clear()
+        self._responsive(False)
         self.finished.emit(summary)
 
     def _on_failed(self, run_id: int, message: str) -> None:
         if run_id != self._run_id:
             return
+        self._flush_timer.stop()
+        self.flush()
         self._worker = self._thread = None
         if self.queue:  # e.g. "No images found" in one drop: go on with the next
             self.failed.emit(message)
             self.start(self._loaded, self.queue.pop(0), self._options, append=True)
             return
+        self._responsive(False)
         self.failed.emit(message)
 
 

@@ -181,6 +181,8 @@ class ClassifyTab(OutputMixin, QWidget):
         self.loader.ready.connect(self._on_thumbnail_ready)
         self.tile_slider.valueChanged.connect(self._on_tile)
         self.tile_slider.setValue(QSettings().value("classify/tile", DEFAULT_TILE, type=int))
+        self._banner_timer = QTimer(self, singleShot=True, interval=12_000)
+        self._banner_timer.timeout.connect(self.hide_banner)
         self._counts_timer = QTimer(self, singleShot=True, interval=400)
         self._counts_timer.timeout.connect(self._refresh_counts)
 
@@ -214,8 +216,10 @@ class ClassifyTab(OutputMixin, QWidget):
         self.banner.style().polish(self.banner)
         self.banner.setVisible(True)
         self.banner_close.setVisible(True)
-        if not error:
-            QTimer.singleShot(12_000, lambda t=text: self.banner.text() == t and self.hide_banner())
+        if error:
+            self._banner_timer.stop()
+        else:
+            self._banner_timer.start()
         if self.drop_zone.currentIndex() == 0:
             self.drop_zone.set_message(text)
 

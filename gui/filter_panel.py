@@ -30,7 +30,7 @@ class FilterPanel(QGroupBox):
     def __init__(self, parent=None):
         super().__init__("Filter and sort", parent)
         self.label = QComboBox()
-        self.label.addItem("All classes", None)
+        self.label.addItem("All classes", "")  # "" rather than None: see gui.pyside_fixes
         self.min_conf = QSpinBox(minimum=0, maximum=100, suffix=" %", value=0)
         self.max_conf = QSpinBox(minimum=0, maximum=100, suffix=" %", value=100)
         conf_row = QHBoxLayout()
@@ -81,7 +81,7 @@ class FilterPanel(QGroupBox):
 
     def current_filter(self) -> Filter:
         return Filter(
-            label=self.label.currentData(),
+            label=self.label.currentData() or None,
             min_conf=self.min_conf.value() / 100,
             max_conf=self.max_conf.value() / 100,
             text=self.text.text().strip().lower(),
@@ -89,7 +89,7 @@ class FilterPanel(QGroupBox):
         )
 
     def set_label(self, label: str | None) -> None:
-        i = self.label.findData(label)
+        i = self.label.findData(label or "")
         if i >= 0:
             self.label.setCurrentIndex(i)
 
@@ -112,13 +112,13 @@ class FilterPanel(QGroupBox):
 
     def update_counts(self, counts: Counter, total: int, errors: int) -> None:
         """Refill the class list with per-class counts, keeping the current choice."""
-        current = self.label.currentData()
+        current = self.label.currentData() if self.label.currentIndex() >= 0 else ""
         self.label.blockSignals(True)
         self.label.clear()
-        self.label.addItem(f"All classes ({total:,})", None)
+        self.label.addItem(f"All classes ({total:,})", "")
         for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
             self.label.addItem(f"{name} ({n:,})", name)
-        if current is not None and self.label.findData(current) < 0:
+        if current and self.label.findData(current) < 0:
             self.label.addItem(f"{current} (0)", current)
         self.label.setCurrentIndex(max(0, self.label.findData(current)))
         self.label.blockSignals(False)

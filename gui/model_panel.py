@@ -208,6 +208,8 @@ class ModelPanel(QGroupBox):
 
     # -- values ------------------------------------------------------------------------------
     def weights_mode(self) -> str:
+        if self.weights.currentIndex() < 0:  # (an empty combo's data would be None)
+            return CHECKPOINT
         return self.weights.currentData() or CHECKPOINT
 
     def set_weights_mode(self, mode: str) -> None:

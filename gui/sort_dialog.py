@@ -123,7 +123,7 @@ class SortDialog(QDialog):
             mode="move" if self.move.isChecked() else "copy",
             unsure_threshold=self.threshold.value() / 100 if self.unsure.isChecked() else None,
             unsure_name=self.unsure_name.text().strip() or "unsure",
-            scope=self.scope.currentData() or ALL,
+            scope=(self.scope.currentData() if self.scope.currentIndex() >= 0 else "") or ALL,
         )
 
     def accept(self) -> None:

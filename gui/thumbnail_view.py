@@ -7,10 +7,18 @@ thumbnail, which comes from the bounded cache or is re-made off-thread (placehol
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QRect, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPen
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QPixmap,
+    QPixmapCache,
+)
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate
 
-from .results_model import ConfidenceRole, CorrectedRole, ErrorRole, LabelRole, PathRole
 from .thumbnails import ThumbnailCache, ThumbnailLoader
 
 MIN_TILE, MAX_TILE, DEFAULT_TILE = 96, 256, 150
@@ -53,12 +61,13 @@ class TileDelegate(QStyledItemDelegate):
         painter.drawPath(path)
 
         img_rect = QRect(r.x() + 6, r.y() + 6, r.width() - 12, r.height() - _TEXT_H - 6)
-        error = index.data(ErrorRole)
+        row = index.model().row(index.row())  # one call, not index.data() per role
+        error = row.pred.error
         if error:
             self._paint_failed(painter, img_rect)
         else:
-            self._paint_thumbnail(painter, img_rect, index.data(PathRole))
-        corrected = bool(index.data(CorrectedRole))
+            self._paint_thumbnail(painter, img_rect, row.path)
+        corrected = row.corrected is not None
         if corrected:
             self._paint_badge(painter, img_rect, "✎", _CORRECTED)
 
@@ -67,10 +76,10 @@ class TileDelegate(QStyledItemDelegate):
         font.setBold(True)
         painter.setFont(font)
         fm = QFontMetrics(font)
-        conf = index.data(ConfidenceRole)
+        conf = row.pred.confidence
         conf_text = f"{conf * 100:.0f}%" if conf is not None and not error else ""
         conf_w = fm.horizontalAdvance("100%") if conf_text else 0
-        label = "Failed to load" if error else (index.data(LabelRole) or "")
+        label = "Failed to load" if error else (row.label or "")
         painter.setPen(_POOR if error else _CORRECTED if corrected else pal.text().color())
         painter.drawText(
             text_rect.adjusted(0, 0, -conf_w - 4, 0),
@@ -100,9 +109,21 @@ class TileDelegate(QStyledItemDelegate):
                 self.loader.request(path)
             return
         size = img.size().scaled(rect.size(), Qt.AspectRatioMode.KeepAspectRatio)
+        # Scaling once per tile size (kept in Qt's pixmap cache) makes repaints cheap.
+        key = f"ph:{img.cacheKey()}:{size.width()}x{size.height()}"
+        pix = QPixmapCache.find(key)
+        if pix is None or pix.isNull():
+            pix = QPixmap.fromImage(
+                img.scaled(
+                    size,
+                    Qt.AspectRatioMode.IgnoreAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation,
+                )
+            )
+            QPixmapCache.insert(key, pix)
         target = QRect(0, 0, size.width(), size.height())
         target.moveCenter(rect.center())
-        painter.drawImage(target, img)
+        painter.drawPixmap(target.topLeft(), pix)
 
     def _paint_failed(self, painter: QPainter, rect: QRect) -> None:
         painter.fillRect(rect, QColor("#fef2f2"))

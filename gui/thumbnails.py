@@ -25,10 +25,18 @@ _SMOOTH = Qt.TransformationMode.SmoothTransformation
 
 def thumbnail_to_qimage(thumb) -> QImage:
     """core.images.Thumbnail (RGB888, rows without padding) -> an owning QImage."""
-    img = QImage(
-        thumb.data, thumb.width, thumb.height, 3 * thumb.width, QImage.Format.Format_RGB888
-    )
-    return img.copy()  # detach from the Python bytes
+    w, h, data = thumb.width, thumb.height, thumb.data
+    img = QImage(w, h, QImage.Format.Format_RGB888)
+    # Copied into the image's own buffer: a QImage wrapping the Python bytes ties their
+    # lifetime to Qt's (PySide has crashed at interpreter exit that way).
+    bits, row, stride = img.bits(), 3 * w, img.bytesPerLine()
+    if stride == row:
+        bits[: row * h] = data
+    else:
+        src = memoryview(data)
+        for y in range(h):
+            bits[y * stride : y * stride + row] = src[y * row : (y + 1) * row]
+    return img
 
 
 class ThumbnailCache:

@@ -76,6 +76,10 @@ def start_worker(worker: TaskWorker, parent: QObject | None = None) -> QThread:
     """Move ``worker`` to a new QThread and start it. The thread quits when the worker
     finishes or fails; both are deleted later. Keep the returned thread to ``wait()`` on it."""
     thread = QThread(parent)
+    # The thread holds the worker's Python wrapper: if the caller drops its last reference
+    # when `finished` arrives, Python would delete the worker from the GUI thread while its
+    # own thread is still returning from run() (a crash, seen under load).
+    thread.worker = worker
     worker.moveToThread(thread)
     thread.started.connect(worker.run)
     # Direct: QThread.quit is thread-safe, and a queued quit would never run while the GUI

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from classify_helpers import CLASSES, drop, drop_paths, load, make_images, run_and_wait
+from classify_helpers import CLASSES, FAST_ARCH, drop, drop_paths, load, make_images, run_and_wait
 from PySide6.QtCore import QUrl
 
 from gui.results_model import CorrectedRole, ErrorRole, LabelRole, PathRole
@@ -13,7 +13,7 @@ def test_dropped_folder_gives_one_row_per_image_and_marks_the_bad_file(
 ):
     assert tab.drop_zone.currentIndex() == 0  # the hint shows while there are no results
     loaded = load(qtbot, tab, checkpoint_file)
-    assert loaded.arch == "mobilenet_v3_small" and loaded.class_names == list(CLASSES)
+    assert loaded.arch == FAST_ARCH and loaded.class_names == list(CLASSES)
 
     summary = run_and_wait(qtbot, tab, [image_folder])
 
@@ -27,7 +27,7 @@ def test_dropped_folder_gives_one_row_per_image_and_marks_the_bad_file(
     assert [r.name for r in bad] == ["broken.jpg"]
     i = rows.index(bad[0])
     idx = tab.results.index(i)
-    assert idx.data(ErrorRole)
+    assert tab.results.data(idx, ErrorRole) == bad[0].pred.error
     assert "broken.jpg" in idx.data(PathRole)
     assert "Could not be read" in tab.results.data(idx, 3)  # ToolTipRole carries the reason
     for r in rows:
@@ -36,7 +36,7 @@ def test_dropped_folder_gives_one_row_per_image_and_marks_the_bad_file(
             assert r.label in CLASSES and 0.0 < r.pred.confidence <= 1.0
             assert len(r.pred.topk) == 3
             assert tab.cache.get(r.path) is not None
-    assert not idx.data(CorrectedRole) and idx.data(LabelRole) is None
+    assert not idx.data(CorrectedRole) and tab.results.data(idx, LabelRole) is None
     # The per-class counts reach the filter, the summary reaches the timing panel.
     qtbot.waitUntil(lambda: tab.filters.label.count() > 1)
     counted = sum(
