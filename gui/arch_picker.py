@@ -102,7 +102,7 @@ class ArchPicker(QComboBox):
     def _sync_text(self) -> None:
         spec = self._specs.get(self._current)
         if spec is not None:
-            self.lineEdit().setText(arch_caption(spec))
+            self.lineEdit().setText(spec.display_name)  # size and speed: in the list and below
             self.lineEdit().setCursorPosition(0)
 
     def _on_index(self, row: int) -> None:
@@ -126,7 +126,11 @@ class ArchPicker(QComboBox):
         if not text:
             self._sync_text()
             return
-        exact = [s for s in self._specs.values() if text in (s.name, arch_caption(s).lower())]
+        exact = [
+            s
+            for s in self._specs.values()
+            if text in (s.name, s.display_name.lower(), arch_caption(s).lower())
+        ]
         partial = [
             s for s in self._specs.values() if text in arch_caption(s).lower() or text in s.name
         ]

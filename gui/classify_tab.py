@@ -148,6 +148,8 @@ class ClassifyTab(OutputMixin, QWidget):
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.splitter)
         self.drop_zone.show_hint()
+        for b in (self.add_folder_button, self.add_files_button):  # the hint has its own
+            b.setVisible(False)
 
     def _apply_style(self) -> None:
         qss = Path(__file__).with_name("style.qss")
@@ -291,8 +293,13 @@ class ClassifyTab(OutputMixin, QWidget):
         self.model_panel.request_load()
 
     def _autoload(self) -> None:
-        if self.script is None and self.model_panel.loaded is None and not self.model_panel.busy:
-            self.model_panel.autoload()
+        mp = self.model_panel
+        if self.script is not None or mp.loaded is not None or mp.busy:
+            return
+        if not mp.autoload():
+            self.drop_zone.set_message(
+                "First choose a model on the left: a checkpoint file, or ImageNet weights."
+            )
 
     def _on_model_loaded(self, loaded) -> None:
         self.results.set_class_names(loaded.class_names)
@@ -312,6 +319,8 @@ class ClassifyTab(OutputMixin, QWidget):
     # -- runs --------------------------------------------------------------------------------
     def _on_run_started(self) -> None:
         self.drop_zone.show_content()
+        for b in (self.add_folder_button, self.add_files_button):
+            b.setVisible(True)
         self.cancel_button.setEnabled(True)
         self.progress.setRange(0, 0)
         self.run_status.setText("Finding images…")
