@@ -7,8 +7,9 @@
 ; Output: dist\Pigeonhole-<version>-windows-x64-setup.exe. Installs per user by default (no admin
 ; prompt; the user may pick "all users" in the first dialog), adds a Start-menu entry, an optional
 ; desktop shortcut, "Open with Pigeonhole" for folders and images, and an uninstaller.
-; A CUDA build of torch makes a bundle above Inno Setup's 4.2 GB single-file limit: compile it
-; with /DDiskSpan=yes (Setup.exe plus Setup-*.bin files, kept side by side).
+; One Setup.exe holds up to 4.2 GB of compressed data; a CUDA build of torch compresses to about
+; 2.5-3 GB. Should a build exceed it, compile with /DDiskSpan=yes (Setup.exe plus Setup-*.bin
+; files, kept side by side).
 ; Relative paths below are relative to this script's folder (Inno Setup's source directory).
 
 #ifndef AppVersion
