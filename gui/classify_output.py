@@ -159,7 +159,9 @@ class OutputMixin:
 
     # -- export ------------------------------------------------------------------------------
     def _ask_save_path(self) -> str | None:
-        start = QSettings().value("classify/export_path", "results.csv", type=str)
+        folder = QSettings().value("classify/last_folder", "", type=str)
+        default = str(Path(folder) / "results.csv") if folder else "results.csv"
+        start = QSettings().value("classify/export_path", default, type=str)
         path, chosen = QFileDialog.getSaveFileName(
             self, "Export results", start, "CSV (*.csv);;JSON (*.json)"
         )

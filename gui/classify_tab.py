@@ -7,41 +7,28 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import (
-    QApplication,
     QFileDialog,
-    QFrame,
-    QHBoxLayout,
-    QLabel,
     QMessageBox,
-    QProgressBar,
-    QPushButton,
-    QScrollArea,
-    QSlider,
-    QSplitter,
-    QToolButton,
-    QVBoxLayout,
     QWidget,
 )
 
+from .classify_layout import ClassifyLayoutMixin
 from .classify_output import OutputMixin
 from .classify_run import RunController, RunProgress
-from .drop_zone import DropContents, DropZone, parse_drop
-from .filter_panel import FilterPanel
-from .model_panel import IMAGENET, ModelPanel
-from .plots import TimingPanel
-from .preview import DetailPane
+from .classify_script import ScriptedStartMixin
+from .drop_zone import DropContents, parse_drop
 from .results_filter import ResultsView
 from .results_model import ResultsModel
-from .thumbnail_view import DEFAULT_TILE, MAX_TILE, MIN_TILE, ThumbnailView
+from .thumbnail_view import DEFAULT_TILE
 from .thumbnails import ThumbnailCache, ThumbnailLoader
 
 log = logging.getLogger(__name__)
 REPLACE, QUEUE = "replace", "queue"
 
 
-class ClassifyTab(OutputMixin, QWidget):
+class ClassifyTab(OutputMixin, ScriptedStartMixin, ClassifyLayoutMixin, QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setAcceptDrops(True)
@@ -56,105 +43,7 @@ class ClassifyTab(OutputMixin, QWidget):
         self._wire()
         self.init_output()
         self._apply_style()
-        QTimer.singleShot(0, self._autoload)
-
-    # -- layout ------------------------------------------------------------------------------
-    def _build(self) -> None:
-        self.model_panel = ModelPanel()
-        self.model_panel.ask = lambda q: self._ask(q)
-        self.filters = FilterPanel()
-        left = QWidget()
-        left_lay = QVBoxLayout(left)
-        left_lay.addWidget(self.model_panel)
-        left_lay.addWidget(self.filters)
-        left_lay.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(left)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setMinimumWidth(300)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-
-        self.add_folder_button = QPushButton("Add folder…")
-        self.add_files_button = QPushButton("Add images…")
-        self.progress = QProgressBar(textVisible=False)
-        self.progress.setMaximumHeight(8)
-        self.run_status = QLabel("Drop images to start.")
-        self.run_status.setObjectName("runStatus")
-        self.cancel_button = QPushButton("Cancel", enabled=False)
-        top = QHBoxLayout()
-        top.addWidget(self.add_folder_button)
-        top.addWidget(self.add_files_button)
-        status_box = QVBoxLayout()
-        status_box.setSpacing(3)
-        status_box.addWidget(self.run_status)
-        status_box.addWidget(self.progress)
-        top.addLayout(status_box, 1)
-        top.addWidget(self.cancel_button)
-
-        self.banner = QLabel(visible=False, wordWrap=True, objectName="banner")
-        self.banner_close = QToolButton(text="✕", visible=False, autoRaise=True)
-        banner_row = QHBoxLayout()
-        banner_row.addWidget(self.banner, 1)
-        banner_row.addWidget(self.banner_close)
-
-        self.grid = ThumbnailView(self.cache, self.loader)
-        self.grid.setModel(self.view_model)
-        self.drop_zone = DropZone(self.grid)
-
-        self.export_button = QPushButton("Export…", enabled=False)
-        self.sort_button = QPushButton("Sort into folders…", enabled=False)
-        self.undo_button = QPushButton("Undo move", enabled=False)
-        self.tile_slider = QSlider(Qt.Orientation.Horizontal, minimum=MIN_TILE, maximum=MAX_TILE)
-        self.tile_slider.setFixedWidth(140)
-        self.tile_slider.setToolTip("Tile size")
-        bottom = QHBoxLayout()
-        for b in (self.export_button, self.sort_button, self.undo_button):
-            bottom.addWidget(b)
-        bottom.addStretch(1)
-        bottom.addWidget(QLabel("Size"))
-        bottom.addWidget(self.tile_slider)
-
-        center = QWidget()
-        c = QVBoxLayout(center)
-        c.setContentsMargins(4, 8, 4, 4)
-        c.addLayout(top)
-        c.addLayout(banner_row)
-        c.addWidget(self.drop_zone, 1)
-        c.addLayout(bottom)
-
-        self.detail = DetailPane(self.cache)
-        self.timing = TimingPanel()
-        right = QSplitter(Qt.Orientation.Vertical)
-        for title, w in (("Details", self.detail), ("Timing", self.timing)):
-            box = QWidget()
-            lay = QVBoxLayout(box)
-            lay.setContentsMargins(4, 8, 4, 4)
-            heading = QLabel(title, objectName="heading")
-            lay.addWidget(heading)
-            lay.addWidget(w, 1)
-            right.addWidget(box)
-        right.setStretchFactor(0, 2)
-        right.setStretchFactor(1, 3)
-        right.setMinimumWidth(280)
-
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(scroll)
-        self.splitter.addWidget(center)
-        self.splitter.addWidget(right)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([310, 680, 300])
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
-        lay.addWidget(self.splitter)
-        self.drop_zone.show_hint()
-        for b in (self.add_folder_button, self.add_files_button):  # the hint has its own
-            b.setVisible(False)
-
-    def _apply_style(self) -> None:
-        qss = Path(__file__).with_name("style.qss")
-        if qss.is_file():
-            self.setStyleSheet(qss.read_text(encoding="utf-8"))
+        QTimer.singleShot(0, self, self._autoload)  # after apply_command_line, if any
 
     def _wire(self) -> None:
         mp = self.model_panel
@@ -396,55 +285,7 @@ class ClassifyTab(OutputMixin, QWidget):
         self.grid.set_tile_size(px)
         QSettings().setValue("classify/tile", px)
 
-    # -- command line and shutdown -----------------------------------------------------------
-    def apply_command_line(self, args) -> None:
-        """`pigeonhole gui [PATH...] [--arch] [--checkpoint] [--classes] [--screenshot]
-        [--quit-when-done]`: load that model and classify those paths."""
-        self.script = args
-        mp = self.model_panel
-        arch = getattr(args, "arch", None)
-        if arch and not mp.arch.set_arch(arch):
-            self.notify(
-                f"Unknown architecture '{arch}'. Run `pigeonhole models` for the list.", True
-            )
-            self._script_done(ok=False)
-            return
-        self.pending.extend(str(p) for p in (getattr(args, "paths", None) or []))
-        if getattr(args, "checkpoint", None):
-            mp.classes.setText(getattr(args, "classes", None) or "")
-            mp.set_checkpoint_path(args.checkpoint)
-            mp.request_load()
-        elif arch:
-            mp.set_weights_mode(IMAGENET)
-            mp.request_load()
-        elif not mp.autoload():
-            self.notify(mp.status.text(), error=True)
-            self._script_done(ok=False)
-
-    def _script_done(self, ok: bool) -> None:
-        args = self.script
-        if args is None:
-            return
-        self.script = None
-        shot = getattr(args, "screenshot", None)
-        quit_ = getattr(args, "quit_when_done", False)
-        if not shot and not quit_:
-            return
-
-        def finish() -> None:
-            if shot:
-                self.save_screenshot(shot)
-            if quit_:
-                QApplication.exit(0 if ok else 1)
-
-        QTimer.singleShot(400, finish)  # let the grid lay out and the plots redraw first
-
-    def save_screenshot(self, path: str) -> bool:
-        self.timing.redraw()
-        self.grid.doItemsLayout()
-        QApplication.processEvents()
-        return self.window().grab().save(str(path))
-
+    # -- shutdown ---------------------------------------------------------------------------
     def shutdown(self) -> None:
         """Cancel and wait for every worker (window closing)."""
         self.runs.shutdown()

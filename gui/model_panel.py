@@ -4,10 +4,9 @@ batch size. Loading runs off the UI thread; a failed load leaves the previous mo
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSettings, Qt, Signal, Slot
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -24,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from .arch_picker import ArchPicker, arch_details
-from .drop_zone import CHECKPOINT_EXTENSIONS
+from .model_loading import LoadRelay, LoadRequest, NeedsTrust, found_checkpoints, load_task
 from .workers import TaskWorker, start_worker, stop_and_wait
 
 log = logging.getLogger(__name__)
@@ -32,64 +31,6 @@ log = logging.getLogger(__name__)
 IMAGENET, CHECKPOINT = "imagenet", "checkpoint"
 MAX_RECENT = 10
 CHECKPOINT_FILTER = "Checkpoints (*.pth *.pt *.pkl *.safetensors *.ckpt);;All files (*)"
-
-
-@dataclass(frozen=True, slots=True)
-class LoadRequest:
-    arch: str | None
-    checkpoint: str | None
-    classes: str | None
-    trust: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class NeedsTrust:
-    """The checkpoint needs pickle code: ask the person before loading it."""
-
-    message: str
-
-
-def load_task(req: LoadRequest, *, should_stop=None, progress=None):
-    """Worker body: core.checkpoints.load_model. An untrusted pickle becomes a NeedsTrust."""
-    from core.checkpoints import load_model
-    from core.errors import ArchitectureError, CheckpointError, UntrustedCheckpointError
-
-    try:
-        if req.checkpoint is None:
-            return load_model(req.arch, pretrained=True, progress=progress)
-        try:  # the checkpoint says (or its weights show) which network it is
-            return load_model(
-                None, req.checkpoint, classes_file=req.classes, trust=req.trust, progress=progress
-            )
-        except UntrustedCheckpointError:
-            raise
-        except (CheckpointError, ArchitectureError) as first:
-            if not req.arch:
-                raise
-            try:
-                return load_model(
-                    req.arch,
-                    req.checkpoint,
-                    classes_file=req.classes,
-                    trust=req.trust,
-                    progress=progress,
-                )
-            except UntrustedCheckpointError:
-                raise
-            except (CheckpointError, ArchitectureError):
-                raise first from None
-    except UntrustedCheckpointError as e:
-        return NeedsTrust(str(e))
-
-
-def found_checkpoints() -> list[str]:
-    """Checkpoints shipped in the app's weights folder."""
-    from core.fileio import weights_dir
-
-    folder = weights_dir()
-    if not folder.is_dir():
-        return []
-    return sorted(str(p) for p in folder.iterdir() if p.suffix.lower() in CHECKPOINT_EXTENSIONS)
 
 
 class ModelPanel(QGroupBox):
@@ -286,7 +227,7 @@ class ModelPanel(QGroupBox):
         gen = self._gen
         worker = TaskWorker(load_task, req)
         worker.progress.connect(self._on_progress)
-        relay = _Relay(self, gen, req)
+        relay = LoadRelay(self, gen, req)
         worker.finished.connect(relay.finished)
         worker.failed.connect(relay.failed)
         what = Path(req.checkpoint).name if req.checkpoint else f"{req.arch} ImageNet weights"
@@ -428,25 +369,6 @@ class ModelPanel(QGroupBox):
             "(downloaded once) and press Load model."
         )
         return False
-
-
-class _Relay(QObject):
-    """Lives in the GUI thread and carries which request a worker's result belongs to (a
-    lambda slot would not be guaranteed to run in the GUI thread)."""
-
-    def __init__(self, panel: ModelPanel, gen: int, req: LoadRequest):
-        super().__init__(panel)
-        self.panel, self.gen, self.req = panel, gen, req
-
-    @Slot(object)
-    def finished(self, result) -> None:
-        self.panel._on_finished(self.gen, self.req, result)
-        self.deleteLater()
-
-    @Slot(str)
-    def failed(self, message: str) -> None:
-        self.panel._on_failed(self.gen, message)
-        self.deleteLater()
 
 
 def _compact(combo: QComboBox, chars: int = 14) -> None:

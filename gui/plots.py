@@ -50,7 +50,7 @@ class TimingPanel(QWidget):
         self.redraws = 0
 
         self.time_plot = pg.PlotWidget()
-        self.time_plot.setMinimumHeight(150)
+        self.time_plot.setMinimumHeight(90)
         self.time_plot.setTitle("Time per image", size="9pt")
         self.time_plot.setLabel("left", "ms")
         self.time_plot.setLabel("bottom", "image")
@@ -60,7 +60,7 @@ class TimingPanel(QWidget):
         self.decode_curve = self.time_plot.plot(pen=pg.mkPen("#f59e0b", width=1), name="decode")
 
         self.hist_plot = pg.PlotWidget()
-        self.hist_plot.setMinimumHeight(130)
+        self.hist_plot.setMinimumHeight(80)
         self.hist_plot.setTitle("Inference time histogram", size="9pt")
         self.hist_plot.setLabel("bottom", "ms per image")
         self.hist_plot.setLabel("left", "images")
