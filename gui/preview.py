@@ -30,7 +30,7 @@ class DetailPane(QWidget):
         self.cache = cache
         self.row: ResultRow | None = None
         self.image = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
-        self.image.setMinimumHeight(60)
+        self.image.setMinimumHeight(110)
         self.image.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.text = QLabel("Select an image to see its details.")
         self.text.setObjectName("hint")

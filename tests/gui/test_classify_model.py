@@ -92,7 +92,10 @@ def test_model_choice_and_run_settings_persist(qtbot, qsettings_isolated, checkp
     w = MainWindow()
     qtbot.addWidget(w)
     tab = w.classify_tab
-    assert "No model loaded yet" in tab.model_panel.status.text() or tab.model_panel.busy is False
+    # First start, no ImageNet weights cached: the person is asked to choose.
+    qtbot.waitUntil(lambda: "No model loaded yet" in tab.model_panel.status.text())
+    assert "choose a model" in tab.drop_zone.message.text().lower()
+    assert tab.model_panel.weights_mode() == "checkpoint"
     load(qtbot, tab, checkpoint_file)
     tab.model_panel.batch.setValue(8)
     tab.model_panel.precision.setCurrentIndex(tab.model_panel.precision.findData("bf16"))

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from classify_helpers import CLASSES, FAST_ARCH, drop, drop_paths, load, make_images, run_and_wait
 from PySide6.QtCore import QUrl
 
 from gui.results_model import CorrectedRole, ErrorRole, LabelRole, PathRole
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_dropped_folder_gives_one_row_per_image_and_marks_the_bad_file(
@@ -145,3 +152,42 @@ def test_closing_the_window_mid_run_cancels_and_waits(qtbot, window, checkpoint_
     assert not thread.isRunning()
     assert not tab.runs.running
     assert tab.results.rowCount() < 200
+
+
+CLOSE_MID_RUN = """
+import sys
+from PySide6.QtCore import QMimeData, QUrl
+from gui.app import ensure_app
+from gui.main_window import MainWindow
+
+app = ensure_app()
+w = MainWindow()
+w.show()
+tab = w.classify_tab
+tab.model_panel.batch.setValue(2)
+tab.runs.batch_added.connect(lambda n: w.close())  # close as soon as results arrive
+tab.model_panel.model_loaded.connect(lambda m: tab.classify_paths([sys.argv[2]]))
+tab.load_checkpoint_file(sys.argv[1])
+code = app.exec()
+print("rows", tab.results.rowCount(), "running", tab.runs.running)
+sys.exit(code)
+"""
+
+
+def test_closing_mid_run_exits_with_code_0(checkpoint_file, tmp_path):
+    """A fresh process: the window closes while the run goes; exit code 0, no QThread abort."""
+    folder = tmp_path / "many"
+    make_images(folder, 300, size=(40, 30))
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    proc = subprocess.run(
+        [sys.executable, "-c", CLOSE_MID_RUN, str(checkpoint_file), str(folder)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "QThread" not in proc.stderr, proc.stderr
+    rows = int(proc.stdout.split()[1])
+    assert 0 < rows < 300 and "running False" in proc.stdout
