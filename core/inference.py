@@ -156,6 +156,7 @@ class Classifier:
         draft: bool = True,
         keep_logits: bool = False,
         fuse: bool = True,
+        streams: int = 0,
     ):
         self.loaded = loaded
         self.device = resolve_device(device)
@@ -171,6 +172,9 @@ class Classifier:
         self.transform = loaded.transform
         self.summary: RunSummary | None = None
         self.fuse = fuse
+        if streams < 0:
+            raise PigeonholeError("Streams must be positive (0 = automatic).")
+        self.streams = streams
         self.channels_last = (
             self.device.type != "mps" and _family(loaded.arch) not in _NO_CHANNELS_LAST
         )
@@ -252,54 +256,46 @@ class Classifier:
         stats = ScanStats()
         lister = _Lister(paths, stats, should_stop)
         pool = ThreadPoolExecutor(self.workers, thread_name_prefix="pigeonhole-decode")
+        streams, per_stream = self._streams()
+        prev_threads = torch.get_num_threads()
+        fwd_pool = ThreadPoolExecutor(
+            streams,
+            thread_name_prefix="pigeonhole-forward",
+            initializer=(lambda: torch.set_num_threads(per_stream)) if per_stream else None,
+        )
         pending: deque[tuple[int, str, Future]] = deque()
+        inflight: deque[tuple[list, list, list, Future | None]] = deque()
         infer_ms, decode_ms = array("d"), array("d")
         done = processed = skipped = 0
         cancelled = False
-        pin = self.device.type == "cuda"
         try:
             while True:
                 if should_stop_now(should_stop):
                     cancelled = True
                     break
-                # Keep the decode pool PREFETCH_BATCHES ahead; wait on the lister only when a
-                # full batch is not yet queued.
-                target = self.batch_size * (PREFETCH_BATCHES + 1)
-                while len(pending) < target:
-                    path = lister.next(
-                        block=len(pending) < self.batch_size, should_stop=should_stop
-                    )
-                    if path is None:
+                self._feed(pending, lister, pool, thumbnail_size, should_stop, block=True)
+                # Keep `streams` batches in the forward pass: while one stream computes, the
+                # next batch is handed to the other (a partial batch only at the very end).
+                while len(inflight) < streams and pending:
+                    if len(pending) < self.batch_size and not lister.finished and inflight:
                         break
-                    index = lister.taken - 1
-                    pending.append((index, path, pool.submit(self._decode, path, thumbnail_size)))
-                if not pending:
-                    if lister.finished:
+                    n = min(self.batch_size, len(pending))
+                    items = [pending.popleft() for _ in range(n)]
+                    decoded = [fut.result() for _, _, fut in items]
+                    ok = [i for i, d in enumerate(decoded) if d.crop is not None]
+                    crops = [decoded[i].crop for i in ok]
+                    fut = fwd_pool.submit(self._infer, crops) if ok else None
+                    inflight.append((items, decoded, ok, fut))
+                    self._feed(pending, lister, pool, thumbnail_size, should_stop, block=False)
+                if not inflight:
+                    if lister.finished and not pending:
                         break
                     continue  # stopped while waiting for the lister
-                n = min(self.batch_size, len(pending))
-                items = [pending.popleft() for _ in range(n)]
-                decoded = [fut.result() for _, _, fut in items]
+                items, decoded, ok, fut = inflight.popleft()
+                probs, logits, per_image_ms = fut.result() if fut else (None, None, 0.0)
                 if should_stop_now(should_stop):
                     cancelled = True
                     break
-                ok = [i for i, d in enumerate(decoded) if d.crop is not None]
-                per_image_ms = 0.0
-                probs = logits = None
-                if ok:
-                    batch = torch.stack([decoded[i].crop for i in ok])
-                    if pin:
-                        batch = batch.pin_memory()
-                    x = normalize_batch(batch.to(self.device, non_blocking=True), self.transform)
-                    if self.channels_last:
-                        x = x.contiguous(memory_format=torch.channels_last)
-                    synchronize(self.device)
-                    t0 = time.perf_counter()
-                    logits = self._forward(x)
-                    synchronize(self.device)
-                    per_image_ms = (time.perf_counter() - t0) * 1000 / len(ok)
-                    probs = torch.softmax(logits, dim=1).cpu()
-                    logits = logits.cpu() if self.keep_logits else None
                 preds = self._records(items, decoded, ok, probs, logits, per_image_ms)
                 for p in preds:
                     decode_ms.append(p.decode_ms)
@@ -320,11 +316,57 @@ class Classifier:
             for _, _, fut in pending:
                 fut.cancel()
             pool.shutdown(wait=True, cancel_futures=True)
+            fwd_pool.shutdown(wait=True, cancel_futures=True)
+            if per_stream:
+                torch.set_num_threads(prev_threads)  # the forward threads changed the default
         elapsed = time.perf_counter() - start
         self.summary = self._summary(
             stats, done, processed, skipped, elapsed, cancelled, infer_ms, decode_ms
         )
         return self.summary
+
+    def _streams(self) -> tuple[int, int]:
+        """(forward threads, torch threads for each; 0 = leave torch's setting alone).
+
+        On a CPU, two batches run side by side, each on half the cores, instead of one batch
+        on all of them: the cores never wait for each other at the end of every layer, which
+        matters most when decoding (or anything else) takes a core now and then (measured on
+        2 cores under load: 35 vs 20 images/s). On a GPU, one stream."""
+        auto = 2 if self.device.type == "cpu" and torch.get_num_threads() >= 2 else 1
+        n = self.streams or auto
+        if self.device.type != "cpu" or n == 1:
+            return n, 0
+        return n, max(1, torch.get_num_threads() // n)
+
+    def _feed(self, pending, lister, pool, thumbnail_size, should_stop, block: bool) -> None:
+        """Hand paths to the decode pool until PREFETCH_BATCHES batches are queued ahead; wait
+        for the lister (``block``) only while a full batch is not yet queued."""
+        target = self.batch_size * (PREFETCH_BATCHES + 1)
+        while len(pending) < target:
+            path = lister.next(
+                block=block and len(pending) < self.batch_size, should_stop=should_stop
+            )
+            if path is None:
+                return
+            pending.append(
+                (lister.taken - 1, path, pool.submit(self._decode, path, thumbnail_size))
+            )
+
+    def _infer(self, crops: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None, float]:
+        """Normalise and classify one batch of uint8 crops (runs on a forward thread)."""
+        batch = torch.stack(crops)
+        if self.device.type == "cuda":
+            batch = batch.pin_memory()
+        x = normalize_batch(batch.to(self.device, non_blocking=True), self.transform)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        synchronize(self.device)
+        t0 = time.perf_counter()
+        logits = self._forward(x)
+        synchronize(self.device)
+        per_image_ms = (time.perf_counter() - t0) * 1000 / len(crops)
+        probs = torch.softmax(logits, dim=1).cpu()
+        return probs, (logits.cpu() if self.keep_logits else None), per_image_ms
 
     def _records(self, items, decoded, ok, probs, logits, per_image_ms) -> list[Prediction]:
         row_of = {i: r for r, i in enumerate(ok)}
