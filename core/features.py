@@ -5,16 +5,14 @@ The network with its classification layer swapped for ``nn.Identity`` is run onc
 with a forward hook, so every architecture works the same way (SqueezeNet's 1x1-conv head gets
 its spatial map). Decoding runs in a thread pool, overlapped with the forward pass.
 
-Features are cached under ``cache_dir()/features/<model key>/`` in shards of
-``{"keys": [...], "features": tensor}``. The model key covers the architecture, a hash of the
-backbone weights, the transform and the precision; each image key covers the file's path, size,
-modification time and the view (eval, or augmented view *i* of seed *s*), so a changed file is
-extracted again and an unchanged one never is.
+Features are cached on disk (core.feature_cache) under a key covering the architecture, a hash
+of the backbone weights, the transform and the precision, per file path, size, modification time
+and view (eval, or augmented view *i* of seed *s*): a changed file is extracted again, an
+unchanged one never is.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -22,7 +20,6 @@ import math
 import os
 import random
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -35,16 +32,12 @@ from torch import nn
 from .archs import TransformSpec, get_arch, head_info
 from .devices import autocast, resolve_device, resolve_precision, synchronize
 from .errors import Cancelled, ImageLoadError
-from .fileio import atomic_write, cache_dir
+from .feature_cache import AUG_SCALE, FeatureCache, image_key
 
 log = logging.getLogger(__name__)
 
-AUG_SCALE = (0.25, 1.0)  # RandomResizedCrop's area range for augmented views
 AUG_RATIO = (3 / 4, 4 / 3)
 _SHARD_EVERY_S = 20.0  # write a cache shard at least this often during a long extraction
-_MAX_SHARDS = 16  # compact into one shard above this
-_MEMORY_ENTRIES = 2  # backbones whose cached features stay in memory
-_MEMORY: dict[Path, tuple[tuple[str, ...], dict[str, torch.Tensor]]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,85 +126,6 @@ def load_view(path: Path, view: int, spec: TransformSpec, seed: int = 0) -> torc
     if flip:
         img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     return preprocess(img, replace(spec, resize=spec.crop))
-
-
-# ---------------------------------------------------------------------------------------------
-# Cache
-
-
-def image_key(path: Path, view: int, seed: int) -> str | None:
-    """Cache key of one view of one file, or None if the file cannot be stat'ed."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    tag = "eval" if view == 0 else f"aug{AUG_SCALE}:{seed}:{view}"
-    return f"{Path(path).resolve()}|{st.st_size}|{st.st_mtime_ns}|{tag}"
-
-
-class FeatureCache:
-    """Features of one backbone (``model_key``) on disk, as append-only shards."""
-
-    def __init__(self, model_key: str, root: Path | None = None):
-        self.folder = (root or cache_dir() / "features") / model_key
-        self._pending_keys: list[str] = []
-        self._pending: list[torch.Tensor] = []
-
-    def _shards(self) -> list[Path]:
-        return sorted(self.folder.glob("shard-*.pt")) if self.folder.is_dir() else []
-
-    def load(self) -> dict[str, torch.Tensor]:
-        """Every cached feature of this backbone (kept in memory while the shards are unchanged,
-        so a second training in the same session does not read the disk again)."""
-        shards = self._shards()
-        signature = tuple(s.name for s in shards)
-        held = _MEMORY.get(self.folder)
-        if held is not None and held[0] == signature:
-            return dict(held[1])
-        out: dict[str, torch.Tensor] = {}
-        for shard in shards:
-            try:
-                data = torch.load(shard, map_location="cpu", weights_only=True)
-                out.update(zip(data["keys"], data["features"], strict=True))
-            except Exception as e:  # a damaged shard only costs re-extraction
-                log.warning("ignoring damaged feature cache shard %s: %s", shard, e)
-        _MEMORY.pop(self.folder, None)
-        while len(_MEMORY) >= _MEMORY_ENTRIES:
-            _MEMORY.pop(next(iter(_MEMORY)))
-        _MEMORY[self.folder] = (signature, out)
-        return dict(out)
-
-    def add(self, key: str, feature: torch.Tensor) -> None:
-        self._pending_keys.append(key)
-        self._pending.append(feature)
-
-    def flush(self) -> None:
-        if not self._pending:
-            return
-        data = {"keys": self._pending_keys, "features": torch.stack(self._pending)}
-        name = f"shard-{time.time_ns():020d}-{uuid.uuid4().hex[:6]}.pt"
-        with atomic_write(self.folder / name, "wb") as fh:
-            torch.save(data, fh)
-        self._pending_keys, self._pending = [], []
-        if len(self._shards()) > _MAX_SHARDS:
-            self.compact()
-
-    def compact(self) -> None:
-        shards = self._shards()
-        merged = self.load()
-        if not merged:
-            return
-        data = {"keys": list(merged), "features": torch.stack(list(merged.values()))}
-        with atomic_write(self.folder / f"shard-{time.time_ns():020d}-all.pt", "wb") as fh:
-            torch.save(data, fh)
-        for s in shards:
-            with contextlib.suppress(OSError):
-                s.unlink()
-
-    def clear(self) -> None:
-        for s in self._shards():
-            with contextlib.suppress(OSError):
-                s.unlink()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -33,8 +33,9 @@ from core.features import ExtractionProgress
 from core.head import EpochStats
 from core.training import TrainResult, TrainStage
 
-from .train_panels import DataPanel, NetworkPanel, OptionsPanel, ResultsPanel, train_task
+from .train_panels import DataPanel, NetworkPanel, OptionsPanel, train_task
 from .train_plots import TrainingCurves
+from .train_results import ResultsPanel
 from .workers import TaskWorker, start_worker, stop_and_wait
 
 log = logging.getLogger(__name__)
