@@ -68,7 +68,8 @@ def main() -> int:
     try:
         r18 = run_bench(
             str(folder), "resnet18", images=args.images, precision="fp32",
-            batch_size=args.batch_size, workers=args.workers, out=lambda s: print(s, flush=True),
+            batch_size=args.batch_size, workers=args.workers, extra_bf16=True,
+            out=lambda s: print(s, flush=True),
         )  # fmt: skip
         r50 = resnet50_share(folder, args.r50_images, args.batch_size, args.workers)
     finally:

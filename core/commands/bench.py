@@ -213,7 +213,7 @@ def run_bench(
     batch_size: int = 0,
     workers: int = 0,
     images: int = 96,
-    extra_bf16: bool = True,
+    extra_bf16: bool | None = None,
     draft: bool = True,
     out=print,
 ) -> BenchResult:
@@ -272,8 +272,8 @@ def run_bench(
         res.naive_ips = naive_ips
         out(f"  naive loop (PIL + transforms, batch 1, fp32): {naive_ips:7.1f} img/s")
         precisions = [clf.precision]
-        if extra_bf16 and clf.device.type == "cpu" and clf.precision == "fp32":
-            if bf16_is_fast():
+        if extra_bf16 is not False and clf.device.type == "cpu" and clf.precision == "fp32":
+            if extra_bf16 or bf16_is_fast():
                 precisions.append("bf16")
             else:
                 out("  (bf16 not run: this CPU has no AMX, where bf16 is slower than fp32; "
