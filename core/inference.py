@@ -13,11 +13,8 @@ from __future__ import annotations
 import logging
 import math
 import os
-import queue
 import statistics
-import threading
 import time
-import weakref
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -31,16 +28,17 @@ import torch
 from .archs import get_arch
 from .devices import autocast, device_name, resolve_device, resolve_precision, synchronize
 from .errors import DataError, ImageLoadError, PigeonholeError
+from .fusion import fuse_conv_bn
 from .images import (
     ScanStats,
     Thumbnail,
     crop_uint8,
-    iter_image_files,
     load_image,
     make_thumbnail,
     normalize_batch,
     should_stop_now,
 )
+from .listing import BackgroundLister
 
 if TYPE_CHECKING:
     from .checkpoints import LoadedModel
@@ -48,8 +46,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PREFETCH_BATCHES = 2  # batches decoded ahead of the forward pass
-_LIST_QUEUE_MAX = 200_000  # paths listed ahead (a few MB of strings at most)
-_DONE = object()
 # Families whose convolutions run faster with channels_last (transformers gain nothing).
 _NO_CHANNELS_LAST = {"ViT", "Swin", "MaxViT"}
 
@@ -181,7 +177,7 @@ class Classifier:
         self.model = self._prepare_model(loaded.model)
 
     def _prepare_model(self, model: torch.nn.Module) -> torch.nn.Module:
-        fused = _fuse_conv_bn(model) if self.fuse else None
+        fused = fuse_conv_bn(model) if self.fuse else None
         if fused is not None:
             model = fused.to(self.device)  # a copy: the caller's model stays as it is
         elif self.device.type != "cpu":
@@ -254,7 +250,7 @@ class Classifier:
         Raises :class:`DataError` when nothing to classify was found."""
         start = time.perf_counter()
         stats = ScanStats()
-        lister = _Lister(paths, stats, should_stop)
+        lister = BackgroundLister(paths, stats, should_stop)
         pool = ThreadPoolExecutor(self.workers, thread_name_prefix="pigeonhole-decode")
         streams, per_stream = self._streams()
         prev_threads = torch.get_num_threads()
@@ -425,51 +421,6 @@ class Classifier:
         )
 
 
-_FUSE_MAX_PARAMS = 150_000_000  # fusing copies the model: not worth it for the giants
-
-
-_fused_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_fused_lock = threading.Lock()
-
-
-def _fingerprint(model: torch.nn.Module) -> tuple:
-    """Changes when any parameter or buffer is replaced or modified in place."""
-    return tuple((t.data_ptr(), t._version) for t in (*model.parameters(), *model.buffers()))
-
-
-def _fuse_conv_bn(model: torch.nn.Module) -> torch.nn.Module | None:
-    """A copy of ``model`` with each BatchNorm folded into the convolution before it (fewer
-    passes over memory: faster, and the same logits within float rounding), or None when the
-    model has no BatchNorm or cannot be traced. Cached per model until its weights change, so
-    running the same model again costs nothing."""
-    with _fused_lock:
-        key = _fingerprint(model)
-        hit = _fused_cache.get(model)
-        if hit is not None and hit[0] == key:
-            return hit[1]
-        fused = _fuse_uncached(model)
-        _fused_cache[model] = (key, fused)
-        return fused
-
-
-def _fuse_uncached(model: torch.nn.Module) -> torch.nn.Module | None:
-    if not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
-        return None
-    if sum(p.numel() for p in model.parameters()) > _FUSE_MAX_PARAMS:
-        return None
-    try:
-        import warnings
-
-        from torch.fx.experimental.optimization import fuse
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return fuse(model.eval(), inplace=False)
-    except Exception:  # models fx cannot trace run as they are
-        log.debug("conv-bn fusion skipped", exc_info=True)
-        return None
-
-
 def _family(arch: str) -> str:
     try:
         return get_arch(arch).family
@@ -489,75 +440,6 @@ def _nothing_found(paths, stats: ScanStats) -> str:
     details.extend(stats.errors[:2])
     extra = f" ({'; '.join(details)})" if details else ""
     return f"No images found in {names or 'the selection'}{extra}."
-
-
-class _Lister:
-    """Lists candidates on a background thread into a bounded queue (strings only)."""
-
-    def __init__(self, paths, stats: ScanStats, should_stop):
-        self._queue: queue.Queue = queue.Queue(maxsize=_LIST_QUEUE_MAX)
-        self._stop = threading.Event()
-        self._outer_stop = should_stop
-        self._stats = stats
-        self.total: int | None = None
-        self.finished = False
-        self.taken = 0
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(
-            target=self._run, args=(paths,), name="pigeonhole-list", daemon=True
-        )
-        self._thread.start()
-
-    def _stopped(self) -> bool:
-        return self._stop.is_set() or should_stop_now(self._outer_stop)
-
-    def _run(self, paths) -> None:
-        count = 0
-        try:
-            for p in iter_image_files(paths, self._stats, should_stop=self._stopped):
-                while True:
-                    if self._stopped():
-                        return
-                    try:
-                        self._queue.put(str(p), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                count += 1
-            self.total = count
-        except BaseException as e:  # surfaced to the consumer
-            self.error = e
-            log.exception("listing failed")
-        finally:
-            while not self._stop.is_set():  # the consumer may be slow: wait for room
-                try:
-                    self._queue.put(_DONE, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-
-    def next(self, block: bool, should_stop=None) -> str | None:
-        """The next path, or None (listing finished, nothing ready without blocking, stopped)."""
-        if self.finished:
-            return None
-        while True:
-            try:
-                item = self._queue.get(block=block, timeout=0.1 if block else None)
-            except queue.Empty:
-                if not block or should_stop_now(should_stop):
-                    return None
-                continue
-            if item is _DONE:
-                self.finished = True
-                if self.error is not None:
-                    raise PigeonholeError(f"Could not list the images: {self.error}")
-                return None
-            self.taken += 1
-            return item
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
 
 
 def classify_paths(

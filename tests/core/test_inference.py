@@ -15,6 +15,7 @@ from core import inference
 from core.archs import TransformSpec, build_model
 from core.checkpoints import LoadedModel
 from core.errors import DataError, PigeonholeError
+from core.fusion import fuse_conv_bn
 from core.inference import BatchResult, Classifier, RunSummary, classify_paths
 from core.synthetic import class_image, make_class_folders, photo_like
 from tests.core.broken_images import write_corpus
@@ -190,13 +191,13 @@ def test_bf16_and_bad_settings(tmp_path):
 def test_fused_copy_follows_weight_changes():
     torch.manual_seed(1)
     model = build_model("resnet18", 3)
-    fused = inference._fuse_conv_bn(model)
-    assert inference._fuse_conv_bn(model) is fused  # cached: a second run costs nothing
+    fused = fuse_conv_bn(model)
+    assert fuse_conv_bn(model) is fused  # cached: a second run costs nothing
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())  # caller's intact
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
     with torch.no_grad():
         model.fc.weight.add_(0.5)  # e.g. a head trained in place
-    refreshed = inference._fuse_conv_bn(model)
+    refreshed = fuse_conv_bn(model)
     assert refreshed is not fused
     x = torch.randn(2, 3, 64, 64)
     with torch.inference_mode():
