@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
 from core.errors import Cancelled, PigeonholeError
 
@@ -70,6 +70,12 @@ class TaskWorker(QObject):
         except Exception as e:  # unexpected: log the traceback, show one line
             log.exception("worker failed")
             self.failed.emit(f"Unexpected error: {type(e).__name__}: {e} (details in the log file)")
+        finally:
+            # Back to the GUI thread, so deleteLater (on thread.finished) destroys this object
+            # there rather than in a thread that is winding down while Python holds the GIL.
+            app = QCoreApplication.instance()
+            if app is not None:
+                self.moveToThread(app.thread())
 
 
 def start_worker(worker: TaskWorker, parent: QObject | None = None) -> QThread:
