@@ -26,6 +26,14 @@ class NeedsTrust:
 
 
 def load_task(req: LoadRequest, *, should_stop=None, progress=None):
+    """Worker body: load the model, then prepare it for inference (see prepare_for_inference)."""
+    result = _load(req, should_stop=should_stop, progress=progress)
+    if not isinstance(result, NeedsTrust):
+        prepare_for_inference(result)
+    return result
+
+
+def _load(req: LoadRequest, *, should_stop=None, progress=None):
     """Worker body: core.checkpoints.load_model. An untrusted pickle becomes a NeedsTrust."""
     from core.checkpoints import load_model
     from core.errors import ArchitectureError, Cancelled, CheckpointError, UntrustedCheckpointError
@@ -64,6 +72,19 @@ def load_task(req: LoadRequest, *, should_stop=None, progress=None):
                 raise first from None
     except UntrustedCheckpointError as e:
         return NeedsTrust(str(e))
+
+
+def prepare_for_inference(loaded) -> None:
+    """Do now, while "Loading…" shows, the one-time work the first run would otherwise do
+    (conv+BN fusion: a copy and an fx trace that keep the GIL busy for a moment)."""
+    try:
+        from core.fusion import fuse_conv_bn
+    except ImportError:
+        return
+    try:
+        fuse_conv_bn(loaded.model)  # cached per model; the Classifier reuses it
+    except Exception:  # an optimisation only
+        pass
 
 
 def found_checkpoints() -> list[str]:
