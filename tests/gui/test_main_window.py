@@ -25,10 +25,10 @@ def test_geometry_persists(qtbot, qsettings_isolated):
 
     w = MainWindow()
     qtbot.addWidget(w)
-    w.resize(700, 500)
+    w.resize(780, 560)
     w.show()
     w.close()
     assert not QSettings().value("window/geometry").isEmpty()
     w2 = MainWindow()
     qtbot.addWidget(w2)
-    assert (w2.width(), w2.height()) == (700, 500)
+    assert (w2.width(), w2.height()) == (780, 560)
