@@ -6,9 +6,9 @@ import logging
 import logging.handlers
 import sys
 
-from PySide6.QtCore import QCoreApplication, QSettings
-from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSettings, Qt
+from PySide6.QtGui import QGuiApplication, QIcon, QPixmap
+from PySide6.QtWidgets import QApplication, QSplashScreen
 
 from core import __version__
 from core.fileio import data_dir, log_file, resources_dir
@@ -42,10 +42,44 @@ def ensure_app(argv: list[str] | None = None) -> QApplication:
         QCoreApplication.setApplicationVersion(__version__)
         QSettings.setDefaultFormat(QSettings.Format.IniFormat)
         app = QApplication(argv if argv is not None else sys.argv[:1])
+        QGuiApplication.setDesktopFileName("pigeonhole")  # window icon on Wayland
         icon = resources_dir() / "icons" / "pigeonhole.png"
         if icon.exists():
             app.setWindowIcon(QIcon(str(icon)))
     return app
+
+
+class FileOpenForwarder(QObject):
+    """macOS Finder's "Open with" sends QFileOpenEvent, not command-line arguments: classify
+    the opened files and folders like a drop."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        self._window = window
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt API)
+        if event.type() == QEvent.Type.FileOpen and event.file():
+            classify = getattr(self._window.classify_tab, "classify_paths", None)
+            if classify is not None:
+                self._window.tabs.setCurrentWidget(self._window.classify_tab)
+                classify([event.file()])
+                return True
+        return False
+
+
+def _splash() -> QSplashScreen | None:
+    """Shown while torch imports (seconds on a cold start), so a double-click answers at once."""
+    icon = resources_dir() / "icons" / "pigeonhole-256.png"
+    if not icon.exists():
+        return None
+    splash = QSplashScreen(QPixmap(str(icon)))
+    splash.showMessage(
+        f"Pigeonhole {__version__}: loading PyTorch…",
+        Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter,
+    )
+    splash.show()
+    QApplication.processEvents()
+    return splash
 
 
 def run_gui(args=None) -> int:
@@ -53,10 +87,14 @@ def run_gui(args=None) -> int:
     configure_logging()
     data_dir()
     app = ensure_app()
+    splash = _splash()
     from .main_window import MainWindow
 
     window = MainWindow()
+    app.installEventFilter(FileOpenForwarder(window))
     window.show()
+    if splash is not None:
+        splash.finish(window)
     if args is not None:
         window.apply_command_line(args)
     return app.exec()

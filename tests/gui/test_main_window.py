@@ -32,3 +32,26 @@ def test_geometry_persists(qtbot, qsettings_isolated):
     w2 = MainWindow()
     qtbot.addWidget(w2)
     assert (w2.width(), w2.height()) == (780, 560)
+
+
+def test_file_open_event_classifies_the_folder(qtbot, qsettings_isolated, tmp_path, monkeypatch):
+    """macOS "Open with Pigeonhole" arrives as a QFileOpenEvent: it starts a run on that path."""
+    from PySide6.QtCore import QCoreApplication
+    from PySide6.QtGui import QFileOpenEvent
+
+    from gui.app import FileOpenForwarder
+    from gui.main_window import MainWindow
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.tabs.setCurrentWidget(w.train_tab)
+    opened = []
+    monkeypatch.setattr(w.classify_tab, "classify_paths", opened.append)
+    forwarder = FileOpenForwarder(w)
+    QCoreApplication.instance().installEventFilter(forwarder)
+    try:
+        QCoreApplication.sendEvent(QCoreApplication.instance(), QFileOpenEvent(str(tmp_path)))
+    finally:
+        QCoreApplication.instance().removeEventFilter(forwarder)
+    assert opened == [[str(tmp_path)]]
+    assert w.tabs.currentWidget() is w.classify_tab
