@@ -14,7 +14,7 @@ import multiprocessing
 import sys
 
 from . import __version__
-from .errors import PigeonholeError
+from .errors import PigeonholeError, UntrustedCheckpointError
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
@@ -132,7 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(_COMMANDS[args.command])
         return int(module.run(args) or 0)
     except PigeonholeError as e:
-        print(f"pigeonhole: error: {e}", file=sys.stderr)
+        hint = ""
+        if isinstance(e, UntrustedCheckpointError) and "--trust-checkpoint" not in str(e):
+            hint = " If you trust this file, add --trust-checkpoint."
+        print(f"pigeonhole: error: {e}{hint}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `pigeonhole models | head`
         sys.stderr = open(__import__("os").devnull, "w")  # noqa: SIM115

@@ -188,3 +188,17 @@ def test_bench_reports_all_three(tmp_path, capsys, monkeypatch):
     assert row["precision"] == "fp32" and row["pipeline_ips"] > 0 and row["model_only_ips"] > 0
     assert row["top1_identical_pct"] == 100.0 and row["max_logit_diff"] < 1e-3
     assert 0 <= doc["draft"]["top1_agreement"] <= 100
+
+
+def test_whole_pickled_model_needs_trust_checkpoint(tmp_path, photos, capsys):
+    """A torch.save(model) file is refused (with the flag to use named), and loads when trusted."""
+    root, _, _ = photos
+    torch.manual_seed(0)
+    whole = tmp_path / "whole.pth"
+    torch.save(build_model("resnet18", 2), whole)
+    args = ["predict", str(root / "good"), "--arch", "resnet18", "--checkpoint", str(whole)]
+    assert main(args + ["--quiet"]) == 2
+    _one_error_line(capsys.readouterr().err, "--trust-checkpoint")
+    out = tmp_path / "r.csv"
+    assert main(args + ["--quiet", "--trust-checkpoint", "--out", str(out)]) == 0
+    assert len(out.read_text().strip().splitlines()) == 1 + 6
