@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
@@ -42,7 +42,8 @@ def drop(widget, urls: list[QUrl]) -> None:
     """Drag ``urls`` onto ``widget`` and drop them: real QDragEnterEvent + QDropEvent."""
     mime = QMimeData()
     mime.setUrls(urls)
-    pos = QPointF(widget.width() / 2, widget.height() / 2)
+    # Qt's C++ API: QDragEnterEvent takes a QPoint, QDropEvent a QPointF (PySide6 6.11 insists)
+    pos = QPoint(widget.width() // 2, widget.height() // 2)
     args = (
         Qt.DropAction.CopyAction,
         mime,
@@ -50,7 +51,7 @@ def drop(widget, urls: list[QUrl]) -> None:
         Qt.KeyboardModifier.NoModifier,
     )
     QApplication.sendEvent(widget, QDragEnterEvent(pos, *args))
-    QApplication.sendEvent(widget, QDropEvent(pos, *args))
+    QApplication.sendEvent(widget, QDropEvent(QPointF(pos), *args))
 
 
 def drop_paths(widget, paths) -> None:
