@@ -33,6 +33,24 @@ def configure_logging() -> None:
     root.setLevel(min(root.level or logging.INFO, logging.INFO))
 
 
+_gc_timer = None
+
+
+def collect_garbage_in_gui_thread() -> None:
+    """Run Python's cyclic garbage collector only in the GUI thread.
+
+    Automatic collection runs in whichever thread happens to allocate. When it frees a Qt
+    wrapper from a worker thread, Qt can deadlock (seen here: a model-loading thread destroying
+    a leftover widget inside QObject::~QObject while the GUI thread held Qt's lock and waited
+    for the GIL). pyqtgraph's GarbageCollector disables automatic collection and collects from
+    a timer in the GUI thread instead. Needs a QApplication."""
+    global _gc_timer
+    if _gc_timer is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        _gc_timer = GarbageCollector(interval=1.0)
+
+
 def ensure_app(argv: list[str] | None = None) -> QApplication:
     """The one QApplication, created with the names QSettings uses."""
     app = QApplication.instance()
@@ -43,6 +61,7 @@ def ensure_app(argv: list[str] | None = None) -> QApplication:
         QSettings.setDefaultFormat(QSettings.Format.IniFormat)
         app = QApplication(argv if argv is not None else sys.argv[:1])
         QGuiApplication.setDesktopFileName("pigeonhole")  # window icon on Wayland
+        collect_garbage_in_gui_thread()
         icon = resources_dir() / "icons" / "pigeonhole.png"
         if icon.exists():
             app.setWindowIcon(QIcon(str(icon)))

@@ -3,6 +3,7 @@ window with isolated settings, and helpers to drop paths and wait for runs."""
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,19 @@ from classify_helpers import CLASSES, FAST_ARCH, SMALL, make_images
 from core.archs import build_model
 from core.checkpoints import save_checkpoint
 from core.synthetic import class_image
+
+
+@pytest.fixture(autouse=True)
+def _garbage_collected_in_the_gui_thread(qapp):
+    """As in the app (gui.app.collect_garbage_in_gui_thread): no automatic collection, which
+    could free a previous test's widgets from a worker thread and deadlock Qt; collect here,
+    in the GUI thread, after each test instead."""
+    from gui.app import collect_garbage_in_gui_thread
+
+    collect_garbage_in_gui_thread()
+    gc.collect()
+    yield
+    gc.collect()
 
 
 def fitted_colour_model():
