@@ -406,8 +406,9 @@ def crop_uint8(img: Image.Image, spec: TransformSpec) -> torch.Tensor:
 def normalize_batch(batch: torch.Tensor, spec: TransformSpec) -> torch.Tensor:
     """uint8 (..., 3, H, W) -> float32 normalised, exactly ToTensor() then Normalize()."""
     x = batch.to(torch.float32).div_(255)
-    mean = torch.as_tensor(spec.mean, dtype=torch.float32).view(-1, 1, 1)
-    std = torch.as_tensor(spec.std, dtype=torch.float32).view(-1, 1, 1)
+    # The constants are made on the batch's device: a CPU tensor meeting a CUDA batch fails.
+    mean = torch.tensor(spec.mean, dtype=torch.float32, device=x.device).view(-1, 1, 1)
+    std = torch.tensor(spec.std, dtype=torch.float32, device=x.device).view(-1, 1, 1)
     return x.sub_(mean).div_(std)
 
 
