@@ -31,14 +31,14 @@ if str(ROOT) not in sys.path:
 
 import torch  # noqa: E402
 
-from core.commands.bench import _load, model_only, pipeline, run_bench  # noqa: E402
-from core.images import iter_image_files  # noqa: E402
-from core.inference import Classifier  # noqa: E402
-from core.synthetic import make_photo_folder  # noqa: E402
+from pigeonhole.core.bench import load_bench_model, model_only, pipeline, run_bench  # noqa: E402
+from pigeonhole.core.images import iter_image_files  # noqa: E402
+from pigeonhole.core.inference import Classifier  # noqa: E402
+from pigeonhole.core.synthetic import make_photo_folder  # noqa: E402
 
 
 def resnet50_share(folder: Path, n: int, batch_size: int, workers: int) -> dict:
-    loaded = _load("resnet50", None)
+    loaded = load_bench_model("resnet50", None)
     files = [f for _, f in zip(range(n), iter_image_files([folder]), strict=False)]
     clf = Classifier(loaded, "cpu", "fp32", batch_size, workers, topk=1, keep_logits=True)
     mo = model_only(clf, files)

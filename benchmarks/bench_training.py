@@ -80,7 +80,7 @@ def shape_image(label: int, seed: int, size=(300, 225)) -> Image.Image:
 def make_dataset(root: Path, train_per_class: int, val_per_class: int, task: str) -> Path:
     """``colours``: core.synthetic.class_image red vs blue (shape and colour differ);
     ``shapes``: :func:`shape_image` (overlapping hues, harder for random weights)."""
-    from core.synthetic import class_image
+    from pigeonhole.core.synthetic import class_image
 
     names = ("red", "blue") if task == "colours" else ("circles", "squares")
     for split, n, offset in (("train", train_per_class, 0), ("val", val_per_class, 10_000)):
@@ -98,8 +98,8 @@ def make_dataset(root: Path, train_per_class: int, val_per_class: int, task: str
 
 def base_model(pretrained: bool, seed: int):
     """The same starting network for both recipes (a core.checkpoints.LoadedModel)."""
-    from core.archs import build_model, get_arch
-    from core.checkpoints import LoadedModel, load_pretrained
+    from pigeonhole.core.models.archs import build_model, get_arch
+    from pigeonhole.core.models.checkpoints import LoadedModel, load_pretrained
 
     if pretrained:
         return load_pretrained("resnet18")
@@ -190,7 +190,8 @@ def _cpu_since(t0) -> float:
 
 
 def ours(data: Path, base, augment: int) -> dict:
-    from core.training import TrainConfig, run_to_end, train_classifier
+    from pigeonhole.core.tasks import run_to_end
+    from pigeonhole.core.training import TrainConfig, train_classifier
 
     t0 = os.times()
     start = time.perf_counter()
@@ -235,7 +236,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     epochs = args.epochs or (5 if args.quick else 25)
 
-    from core.devices import cpu_name
+    from pigeonhole.core.devices import cpu_name
 
     tmp = tempfile.TemporaryDirectory(prefix="pigeonhole-bench-")
     sizes = (30, 20) if args.quick else (120, 80)

@@ -29,10 +29,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .archs import TransformSpec, get_arch, head_info
 from .devices import autocast, resolve_device, resolve_precision, synchronize
 from .errors import Cancelled, ImageLoadError
 from .feature_cache import AUG_SCALE, FeatureCache, image_key
+from .models.archs import TransformSpec, get_arch, head_info
+from .tasks import stop_check
 
 log = logging.getLogger(__name__)
 
@@ -171,8 +172,6 @@ class FeatureExtractor:
         batch_size: int = 0,
         workers: int = 0,
     ):
-        from .archs import _set_submodule
-
         self.arch = get_arch(arch).name
         self.info = head_info(self.arch)
         self.transform = transform
@@ -183,7 +182,7 @@ class FeatureExtractor:
         self.model = model
         self._head = model.get_submodule(self.info.path)
         self._capture = _Capture()
-        _set_submodule(model, self.info.path, self._capture)
+        model.set_submodule(self.info.path, self._capture)
         model.eval().requires_grad_(False)
         self.key = self._model_key()
         self.model.to(self.device)
@@ -202,9 +201,7 @@ class FeatureExtractor:
 
     def restore_head(self) -> nn.Module:
         """Put the original head back and return the model to the CPU, float32."""
-        from .archs import _set_submodule
-
-        _set_submodule(self.model, self.info.path, self._head)
+        self.model.set_submodule(self.info.path, self._head)
         return self.model.to("cpu", memory_format=torch.contiguous_format).float()
 
     @torch.inference_mode()
@@ -231,7 +228,7 @@ class FeatureExtractor:
         """Generator: yields progress per batch, returns an :class:`ExtractionOutput`.
 
         Raises :class:`Cancelled` (after saving what was extracted) when ``should_stop`` is set."""
-        stop = _stopper(should_stop)
+        stop = stop_check(should_stop)
         start = time.perf_counter()
         known = cache.load() if cache is not None else {}
         keys = [image_key(j.path, j.view, aug_seed) for j in jobs]
@@ -329,11 +326,3 @@ class FeatureExtractor:
             seconds=time.perf_counter() - start,
             ms_per_image=1000 * wall / extracted if extracted else 0.0,
         )
-
-
-def _stopper(should_stop) -> Callable[[], bool]:
-    if should_stop is None:
-        return lambda: False
-    if hasattr(should_stop, "is_set"):
-        return should_stop.is_set
-    return should_stop

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import Cancelled
+from .tasks import stop_check
 
 # Below this many feature values an epoch is a few small matmuls: one thread is faster than
 # several (no fork/join cost, no fight with a busy machine).
@@ -146,9 +147,7 @@ def train_head(
 ) -> Iterator[EpochStats]:
     """Generator: yields an EpochStats per epoch; returns a :class:`HeadOutcome` holding the
     best epoch (lowest validation loss; training loss without validation). Seeded."""
-    from .features import _stopper
-
-    stop = _stopper(should_stop)
+    stop = stop_check(should_stop)
     gen = torch.Generator().manual_seed(cfg.seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)

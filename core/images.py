@@ -17,7 +17,7 @@ import re
 import stat
 import struct
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,8 +27,9 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as TF
 
-from .archs import TransformSpec
 from .errors import ImageLoadError
+from .models.archs import TransformSpec
+from .tasks import StopFlag, stop_requested
 
 log = logging.getLogger(__name__)
 
@@ -53,19 +54,6 @@ def _readable_extensions() -> frozenset[str]:
 
 #: Every extension (lower-case, with the dot) whose files Pillow can decode.
 IMAGE_EXTENSIONS: frozenset[str] = _readable_extensions()
-
-StopFlag = Callable[[], bool] | object | None
-
-
-def should_stop_now(should_stop: StopFlag) -> bool:
-    """``should_stop`` may be a threading.Event, a callable returning bool, or None."""
-    if should_stop is None:
-        return False
-    is_set = getattr(should_stop, "is_set", None)
-    if is_set is not None:
-        return bool(is_set())
-    return bool(should_stop())
-
 
 # ---------------------------------------------------------------------------------------------
 # Finding images
@@ -131,7 +119,7 @@ def iter_image_files(
         return True
 
     for raw in paths:
-        if should_stop_now(should_stop):
+        if stop_requested(should_stop):
             return
         root = Path(raw)
         try:
@@ -179,7 +167,7 @@ def _walk(root, root_stat, stats, should_stop, claim_file, seen_dirs) -> Iterato
             stack.pop()
             continue
         checked += 1
-        if checked % 256 == 0 and should_stop_now(should_stop):
+        if checked % 256 == 0 and stop_requested(should_stop):
             return
         if _is_hidden(entry):
             stats.hidden += 1
@@ -200,7 +188,7 @@ def _walk(root, root_stat, stats, should_stop, claim_file, seen_dirs) -> Iterato
                 stats.duplicates += 1
                 continue
             seen_dirs.add(key)
-            if should_stop_now(should_stop):
+            if stop_requested(should_stop):
                 return
             real = (
                 os.path.realpath(entry.path)
@@ -218,7 +206,7 @@ def _walk(root, root_stat, stats, should_stop, claim_file, seen_dirs) -> Iterato
                 else f"{real_dir}{os.sep}{entry.name}"
             )
             if claim_file(real):
-                if should_stop_now(should_stop):
+                if stop_requested(should_stop):
                     return
                 stats.found += 1
                 yield Path(entry.path)

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from .archs import get_arch
 from .devices import autocast, device_name, resolve_device, resolve_precision, synchronize
 from .errors import DataError, ImageLoadError, PigeonholeError
 from .fusion import fuse_conv_bn
@@ -36,12 +35,13 @@ from .images import (
     load_image,
     make_thumbnail,
     normalize_batch,
-    should_stop_now,
 )
 from .listing import BackgroundLister
+from .models.archs import get_arch
+from .tasks import run_to_end, stop_requested
 
 if TYPE_CHECKING:
-    from .checkpoints import LoadedModel
+    from .models.checkpoints import LoadedModel
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +266,7 @@ class Classifier:
         cancelled = False
         try:
             while True:
-                if should_stop_now(should_stop):
+                if stop_requested(should_stop):
                     cancelled = True
                     break
                 self._feed(pending, lister, pool, thumbnail_size, should_stop, block=True)
@@ -289,7 +289,7 @@ class Classifier:
                     continue  # stopped while waiting for the lister
                 items, decoded, ok, fut = inflight.popleft()
                 probs, logits, per_image_ms = fut.result() if fut else (None, None, 0.0)
-                if should_stop_now(should_stop):
+                if stop_requested(should_stop):
                     cancelled = True
                     break
                 preds = self._records(items, decoded, ok, probs, logits, per_image_ms)
@@ -451,9 +451,5 @@ def classify_paths(
     }
     clf = Classifier(loaded, **kwargs)
     preds: list[Prediction] = []
-    gen = clf.run(paths, **run_kwargs)
-    while True:
-        try:
-            preds.extend(next(gen).predictions)
-        except StopIteration as stop:
-            return preds, stop.value
+    summary = run_to_end(clf.run(paths, **run_kwargs), lambda b: preds.extend(b.predictions))
+    return preds, summary

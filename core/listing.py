@@ -8,7 +8,8 @@ import queue
 import threading
 
 from .errors import PigeonholeError
-from .images import ScanStats, iter_image_files, should_stop_now
+from .images import ScanStats, iter_image_files
+from .tasks import stop_requested
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class BackgroundLister:
         self._thread.start()
 
     def _stopped(self) -> bool:
-        return self._stop.is_set() or should_stop_now(self._outer_stop)
+        return self._stop.is_set() or stop_requested(self._outer_stop)
 
     def _run(self, paths) -> None:
         count = 0
@@ -69,7 +70,7 @@ class BackgroundLister:
             try:
                 item = self._queue.get(block=block, timeout=0.1 if block else None)
             except queue.Empty:
-                if not block or should_stop_now(should_stop):
+                if not block or stop_requested(should_stop):
                     return None
                 continue
             if item is _DONE:

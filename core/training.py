@@ -6,7 +6,8 @@ the full network (frozen backbone + trained head), ready for Pigeonhole's checkp
 
 Usage::
 
-    from core.training import TrainConfig, train_classifier, run_to_end
+    from pigeonhole.core.tasks import run_to_end
+    from pigeonhole.core.training import TrainConfig, train_classifier
 
     gen = train_classifier("data/hymenoptera", "resnet18", pretrained=True,
                            config=TrainConfig(epochs=20, augment=2), should_stop=event)
@@ -25,14 +26,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from .archs import TransformSpec, get_arch, head_info, replace_head
 from .datasets import DatasetPlan, plan_dataset
 from .errors import Cancelled, DataError
 from .features import (
@@ -41,9 +41,10 @@ from .features import (
     FeatureCache,
     FeatureExtractor,
     FeatureJob,
-    _stopper,
 )
 from .head import EpochStats, HeadOutcome, evaluate_head, train_head
+from .models.archs import TransformSpec, get_arch, head_info, replace_head
+from .tasks import stop_check
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,6 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "TrainStage",
-    "run_to_end",
     "train_classifier",
 ]
 
@@ -159,7 +159,7 @@ class TrainResult:
 
     def save(self, path: str | Path) -> Path:
         """Write the Pigeonhole checkpoint (atomic) and return its path."""
-        from .checkpoints import save_checkpoint
+        from .models.checkpoints import save_checkpoint
 
         path = Path(path).expanduser()
         save_checkpoint(
@@ -185,17 +185,8 @@ class TrainResult:
         return "\n".join(lines)
 
 
-def run_to_end(gen: Generator):
-    """Drain a core generator and return its return value."""
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
-
-
 def _load_base(arch, checkpoint, pretrained, classes_file, trust, progress):
-    from .checkpoints import load_model
+    from .models.checkpoints import load_model
 
     if checkpoint is None and not pretrained:
         pretrained = True
@@ -229,7 +220,7 @@ def train_classifier(
     Base weights: ``checkpoint``, else ImageNet (``pretrained``, the default), or an already
     loaded ``base`` (a core.checkpoints.LoadedModel, used as is and modified in place)."""
     cfg = config or TrainConfig()
-    stop = _stopper(should_stop)
+    stop = stop_check(should_stop)
     if plan is None:
         if data_dir is None:
             raise DataError("No training folder given.")

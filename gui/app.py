@@ -10,8 +10,8 @@ from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSettings, Qt
 from PySide6.QtGui import QGuiApplication, QIcon, QPixmap
 from PySide6.QtWidgets import QApplication, QSplashScreen
 
-from core import __version__
-from core.fileio import data_dir, log_file, resources_dir
+from pigeonhole.core import __version__
+from pigeonhole.core.fileio import data_dir, log_file, resources_dir
 
 ORG = "Pigeonhole"
 APP = "Pigeonhole"
@@ -117,14 +117,3 @@ def run_gui(args=None) -> int:
     if args is not None:
         window.apply_command_line(args)
     return app.exec()
-
-
-def main() -> int:
-    """Entry point of the windowed launcher (and the frozen app)."""
-    from core.cli import main as cli_main
-
-    return cli_main()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

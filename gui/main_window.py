@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import __version__
+from pigeonhole.core import __version__
 
 
 def _placeholder(text: str) -> QWidget:
@@ -47,14 +47,14 @@ class MainWindow(QMainWindow):
     # tab's module is visible at once in tests.
     def _make_classify_tab(self) -> QWidget:
         try:
-            from .classify_tab import ClassifyTab
+            from .classify.tab import ClassifyTab
         except ImportError:
             return _placeholder("Classify")
         return ClassifyTab(self)
 
     def _make_train_tab(self) -> QWidget:
         try:
-            from .train_tab import TrainTab
+            from .train.tab import TrainTab
         except ImportError:
             return _placeholder("Train")
         return TrainTab(self)
@@ -92,7 +92,7 @@ class MainWindow(QMainWindow):
         import torchvision
         from PySide6.QtCore import qVersion
 
-        from core.devices import describe_device, resolve_device
+        from pigeonhole.core.devices import describe_device, resolve_device
 
         device = resolve_device("auto")
         return (

@@ -9,7 +9,7 @@ import sys
 import torchvision
 from torchvision.models import list_models
 
-from core.cli import main
+from pigeonhole.cli import main
 
 
 def test_models_table_lists_every_arch(capsys):
@@ -39,6 +39,6 @@ def test_models_family_filter(capsys):
 
 def test_unknown_subcommand_exits_nonzero():
     r = subprocess.run(
-        [sys.executable, "-m", "core.cli", "frobnicate"], capture_output=True, text=True
+        [sys.executable, "-m", "pigeonhole", "frobnicate"], capture_output=True, text=True
     )
     assert r.returncode == 2 and "Traceback" not in r.stderr

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.archs import TransformSpec, build_model
-from core.checkpoints import save_checkpoint
-from core.cli import main
-from core.synthetic import make_class_folders
+from pigeonhole.cli import main
+from pigeonhole.core.models.archs import TransformSpec, build_model
+from pigeonhole.core.models.checkpoints import save_checkpoint
+from pigeonhole.core.synthetic import make_class_folders
 from tests.core.broken_images import write_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -148,7 +148,7 @@ def test_real_exit_code_without_traceback(tmp_path, photos):
     bad.write_bytes(b"not a checkpoint at all")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
-        [sys.executable, "-m", "core.cli", "predict", str(photos[0]), "--checkpoint", str(bad)],
+        [sys.executable, "-m", "pigeonhole", "predict", str(photos[0]), "--checkpoint", str(bad)],
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 2
@@ -156,7 +156,7 @@ def test_real_exit_code_without_traceback(tmp_path, photos):
 
 
 def test_bench_reports_all_three(tmp_path, capsys, monkeypatch):
-    from core.commands import bench
+    from pigeonhole.core import bench
 
     monkeypatch.setattr(bench, "DRAFT_IMAGES", 2)  # keep the test quick; same code path
     monkeypatch.setattr(bench, "bf16_is_fast", lambda: False)

@@ -9,9 +9,9 @@ import os
 import pytest
 import torch
 
-from core.archs import get_arch
-from core.cli import main
-from core.synthetic import make_class_folders
+from pigeonhole.cli import main
+from pigeonhole.core.models.archs import get_arch
+from pigeonhole.core.synthetic import make_class_folders
 from tests.core.train_helpers import colour_folders, save_base_checkpoint
 
 
@@ -91,7 +91,7 @@ def test_pretrained_default_uses_cached_imagenet_weights(tmp_path, capsys):
     spec = get_arch("mobilenet_v3_small")
     target = os.environ["TORCH_HOME"] + "/hub/checkpoints/" + os.path.basename(spec.weights_url)
     os.makedirs(os.path.dirname(target), exist_ok=True)
-    from core.archs import build_model
+    from pigeonhole.core.models.archs import build_model
 
     torch.manual_seed(0)
     torch.save(build_model("mobilenet_v3_small", 1000).state_dict(), target)

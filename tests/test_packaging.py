@@ -256,3 +256,39 @@ def test_frozen_bundle_from_clean_checkout(tmp_path):
     check_install_and_uninstall(
         unpacked, tmp_path / "install-home", expect_version=version.stdout.split()[-1]
     )
+
+
+def test_the_wheel_claims_only_the_pigeonhole_name(tmp_path):
+    """`pip install .` must not put `core`, `gui`, `resources` or `weights` into site-packages:
+    everything lives under `pigeonhole` (setuptools' package-dir mapping in pyproject.toml)."""
+    import zipfile
+
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (wheel,) = tmp_path.glob("pigeonhole-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+    tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert tops == {"pigeonhole"}
+    for needed in ("pigeonhole/cli.py", "pigeonhole/core/models/checkpoints.py",
+                   "pigeonhole/gui/style.qss", "pigeonhole/resources/icons/pigeonhole.png",
+                   "pigeonhole/weights/README.md"):  # fmt: skip
+        assert needed in names
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    with zipfile.ZipFile(wheel) as zf:
+        assert "pigeonhole = pigeonhole.cli:main" in zf.read(entry_points).decode()

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core import selftest
+from pigeonhole import selftest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,7 +24,7 @@ def test_self_test_passes_offscreen_and_leaves_user_folders_alone(tmp_path):
     }
     env.update(HOME=str(home), QT_QPA_PLATFORM="offscreen", TORCH_HOME=str(tmp_path / "torch"))
     proc = subprocess.run(
-        [sys.executable, "-m", "core", "--self-test", "--report", str(report)],
+        [sys.executable, "-m", "pigeonhole", "--self-test", "--report", str(report)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -122,7 +122,7 @@ def test_process_age_is_positive_on_linux():
 
 def test_self_test_runs_without_console_streams(tmp_path, monkeypatch):
     """A windowed frozen app has sys.stdout/sys.stderr = None: printing must not crash it."""
-    from core import cli
+    from pigeonhole import cli
 
     def tiny(ctx):
         return "ran", {"workdir_exists": ctx.workdir.is_dir()}

@@ -21,8 +21,8 @@ import pytest
 import torch
 from torch import nn
 
-from core.archs import build_model, get_arch
-from core.checkpoints import save_checkpoint
+from pigeonhole.core.models.archs import build_model, get_arch
+from pigeonhole.core.models.checkpoints import save_checkpoint
 
 _MODELS: dict[tuple[str, int], nn.Module] = {}
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.archs import (
+from pigeonhole.core.errors import ArchitectureError
+from pigeonhole.core.models.archs import (
     SEED_ARCHS,
     TransformSpec,
     arch_names,
@@ -18,7 +19,6 @@ from core.archs import (
     make_head,
     replace_head,
 )
-from core.errors import ArchitectureError
 
 
 def test_every_torchvision_classifier_is_discovered_seeds_first():

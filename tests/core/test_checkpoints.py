@@ -11,16 +11,20 @@ import pytest
 import torch
 import torchvision
 
-from core import imagenet
-from core.archs import TransformSpec, build_model
-from core.checkpoints import (
+from pigeonhole.core.errors import (
+    CheckpointError,
+    UntrustedCheckpointError,
+    WeightsUnavailableError,
+)
+from pigeonhole.core.models import imagenet
+from pigeonhole.core.models.archs import TransformSpec, build_model
+from pigeonhole.core.models.checkpoints import (
     LoadedModel,
     imagenet_weights_cached,
     load_checkpoint,
     load_model,
     save_checkpoint,
 )
-from core.errors import CheckpointError, UntrustedCheckpointError, WeightsUnavailableError
 from tests.core.conftest import tiny_model
 
 ARCH = "mobilenet_v3_small"  # small and quick to save; resnet18 where its key names matter
@@ -122,7 +126,7 @@ def test_save_is_atomic(tmp_path, monkeypatch):
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("core.fileio.os.replace", crash)
+    monkeypatch.setattr("pigeonhole.core.fileio.os.replace", crash)
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint(path, tiny_model(ARCH), ARCH, ["a", "b"], TransformSpec())
     assert path.read_bytes() == b"old content"

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from core.errors import PigeonholeError
-from core.export import COLUMNS, columns, write_csv, write_json, write_results
-from core.inference import Prediction, RunSummary
+from pigeonhole.core.errors import PigeonholeError
+from pigeonhole.core.export import COLUMNS, columns, write_csv, write_json, write_results
+from pigeonhole.core.inference import Prediction, RunSummary
 
 PREDS = [
     Prediction(

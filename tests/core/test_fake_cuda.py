@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from core.archs import TransformSpec
-from core.images import normalize_batch
+from pigeonhole.core.images import normalize_batch
+from pigeonhole.core.models.archs import TransformSpec
 from tests.core.fake_cuda import fake_cuda
 
 SPEC = TransformSpec(resize=72, crop=64)

@@ -8,16 +8,16 @@ import os
 import pytest
 import torch
 
-from core.errors import Cancelled
-from core.features import (
+from pigeonhole.core.errors import Cancelled
+from pigeonhole.core.features import (
     FeatureCache,
     FeatureExtractor,
     FeatureJob,
     augment_params,
     load_view,
 )
-from core.synthetic import class_image, make_class_folders
-from core.training import run_to_end
+from pigeonhole.core.synthetic import class_image, make_class_folders
+from pigeonhole.core.tasks import run_to_end
 from tests.core.train_helpers import SMALL, small_base
 
 

@@ -6,11 +6,11 @@ import pytest
 import torch
 import torchvision
 
-from core import identify
-from core.archs import arch_names, build_meta_model, head_info, list_archs
-from core.errors import CheckpointError
-from core.fileio import cache_dir
-from core.identify import _HINTS, closest_arch, identify_arch, mismatch, signature
+from pigeonhole.core.errors import CheckpointError
+from pigeonhole.core.fileio import cache_dir
+from pigeonhole.core.models import identify
+from pigeonhole.core.models.archs import arch_names, build_meta_model, head_info, list_archs
+from pigeonhole.core.models.identify import _HINTS, closest_arch, identify_arch, mismatch, signature
 
 
 def meta_state(arch: str, num_classes: int = 5) -> dict[str, torch.Tensor]:

@@ -11,10 +11,9 @@ import torch
 from PIL import Image
 from torchvision import transforms as T
 
-from core import images
-from core.archs import TransformSpec
-from core.errors import ImageLoadError
-from core.images import (
+from pigeonhole.core import images
+from pigeonhole.core.errors import ImageLoadError
+from pigeonhole.core.images import (
     IMAGE_EXTENSIONS,
     ScanStats,
     iter_image_files,
@@ -22,7 +21,8 @@ from core.images import (
     make_thumbnail,
     preprocess,
 )
-from core.synthetic import class_image, photo_like
+from pigeonhole.core.models.archs import TransformSpec
+from pigeonhole.core.synthetic import class_image, photo_like
 from tests.core.broken_images import exif_rotated_jpeg, write_corpus
 
 

@@ -11,13 +11,14 @@ import torch
 from PIL import Image
 from torchvision import transforms as T
 
-from core import inference
-from core.archs import TransformSpec, build_model
-from core.checkpoints import LoadedModel
-from core.errors import DataError, PigeonholeError
-from core.fusion import fuse_conv_bn
-from core.inference import BatchResult, Classifier, RunSummary, classify_paths
-from core.synthetic import class_image, make_class_folders, photo_like
+from pigeonhole.core import inference
+from pigeonhole.core.errors import DataError, PigeonholeError
+from pigeonhole.core.fusion import fuse_conv_bn
+from pigeonhole.core.inference import BatchResult, Classifier, RunSummary, classify_paths
+from pigeonhole.core.models.archs import TransformSpec, build_model
+from pigeonhole.core.models.checkpoints import LoadedModel
+from pigeonhole.core.synthetic import class_image, make_class_folders, photo_like
+from pigeonhole.core.tasks import run_to_end
 from tests.core.broken_images import write_corpus
 
 SMALL = TransformSpec(resize=72, crop=64)  # small crops keep the forward passes cheap
@@ -42,12 +43,8 @@ def corpus(tmp_path_factory):
 
 def _run(clf: Classifier, paths, **kw) -> tuple[list[BatchResult], RunSummary]:
     batches = []
-    gen = clf.run(paths, **kw)
-    while True:
-        try:
-            batches.append(next(gen))
-        except StopIteration as stop:
-            return batches, stop.value
+    summary = run_to_end(clf.run(paths, **kw), batches.append)
+    return batches, summary
 
 
 @pytest.mark.parametrize("spec", [SMALL, TransformSpec()], ids=["small", "imagenet"])

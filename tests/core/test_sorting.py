@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from core import sorting
-from core.sorting import SortItem, safe_folder_name, sort_into_folders, undo_move
-from core.synthetic import class_image
+from pigeonhole.core import sorting
+from pigeonhole.core.sorting import SortItem, safe_folder_name, sort_into_folders, undo_move
+from pigeonhole.core.synthetic import class_image
 
 
 def make_images(folder: Path, names: list[str]) -> dict[str, bytes]:

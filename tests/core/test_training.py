@@ -8,12 +8,18 @@ import threading
 import pytest
 import torch
 
-from core.checkpoints import load_model
-from core.errors import Cancelled
-from core.head import EpochStats, StandardisedHead, class_weights, evaluate_head
-from core.images import load_image, preprocess
-from core.synthetic import class_image, make_class_folders
-from core.training import TrainConfig, TrainResult, TrainStage, run_to_end, train_classifier
+from pigeonhole.core.errors import Cancelled
+from pigeonhole.core.head import EpochStats, StandardisedHead, class_weights, evaluate_head
+from pigeonhole.core.images import load_image, preprocess
+from pigeonhole.core.models.checkpoints import load_model
+from pigeonhole.core.synthetic import class_image, make_class_folders
+from pigeonhole.core.tasks import run_to_end
+from pigeonhole.core.training import (
+    TrainConfig,
+    TrainResult,
+    TrainStage,
+    train_classifier,
+)
 from tests.core.train_helpers import colour_folders, small_base
 
 
@@ -21,13 +27,7 @@ def _train(data, cfg=None, arch="resnet18", should_stop=None, records=None):
     gen = train_classifier(
         data, base=small_base(arch), config=cfg or TrainConfig(epochs=12), should_stop=should_stop
     )
-    while True:
-        try:
-            r = next(gen)
-        except StopIteration as done:
-            return done.value
-        if records is not None:
-            records.append(r)
+    return run_to_end(gen, records.append if records is not None else None)
 
 
 @pytest.fixture(scope="module")

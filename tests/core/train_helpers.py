@@ -10,15 +10,15 @@ from pathlib import Path
 
 import torch
 
-from core.archs import TransformSpec, build_model
-from core.synthetic import make_class_folders
+from pigeonhole.core.models.archs import TransformSpec, build_model
+from pigeonhole.core.synthetic import make_class_folders
 
 SMALL = TransformSpec(resize=72, crop=64)
 
 
 def small_base(arch: str = "resnet18", seed: int = 0, transform: TransformSpec = SMALL):
     """A LoadedModel with random weights (seeded) and a small input size."""
-    from core.checkpoints import LoadedModel
+    from pigeonhole.core.models.checkpoints import LoadedModel
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -36,7 +36,7 @@ def small_base(arch: str = "resnet18", seed: int = 0, transform: TransformSpec =
 
 def save_base_checkpoint(path: Path, arch: str = "resnet18", seed: int = 0) -> Path:
     """A Pigeonhole checkpoint of a random-weight network (small transform) to train from."""
-    from core.checkpoints import save_checkpoint
+    from pigeonhole.core.models.checkpoints import save_checkpoint
 
     base = small_base(arch, seed)
     save_checkpoint(path, base.model, arch, base.class_names, base.transform)

@@ -10,9 +10,9 @@ import pytest
 import torch
 from classify_helpers import CLASSES, FAST_ARCH, SMALL, make_images
 
-from core.archs import build_model
-from core.checkpoints import save_checkpoint
-from core.synthetic import class_image
+from pigeonhole.core.models.archs import build_model
+from pigeonhole.core.models.checkpoints import save_checkpoint
+from pigeonhole.core.synthetic import class_image
 
 
 @pytest.fixture(autouse=True)
@@ -20,7 +20,7 @@ def _garbage_collected_in_the_gui_thread(qapp):
     """As in the app (gui.app.collect_garbage_in_gui_thread): no automatic collection, which
     could free a previous test's widgets from a worker thread and deadlock Qt; collect here,
     in the GUI thread, after each test instead."""
-    from gui.app import collect_garbage_in_gui_thread
+    from pigeonhole.gui.app import collect_garbage_in_gui_thread
 
     collect_garbage_in_gui_thread()
     gc.collect()
@@ -31,7 +31,7 @@ def _garbage_collected_in_the_gui_thread(qapp):
 def fitted_colour_model():
     """ResNet-18 (random backbone, small input) whose head is fitted by least squares to the
     synthetic colour classes: real, varied predictions and confidences in a few seconds."""
-    from core.images import crop_uint8, normalize_batch
+    from pigeonhole.core.images import crop_uint8, normalize_batch
 
     torch.manual_seed(0)
     model = build_model(FAST_ARCH, len(CLASSES))
@@ -73,7 +73,7 @@ def image_folder(tmp_path) -> Path:
 
 @pytest.fixture
 def window(qtbot, qsettings_isolated):
-    from gui.main_window import MainWindow
+    from pigeonhole.gui.main_window import MainWindow
 
     w = MainWindow()
     qtbot.addWidget(w)

@@ -15,7 +15,7 @@ from classify_helpers import CLASSES, load, make_images
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QImage
 
-from core.archs import build_model, get_arch
+from pigeonhole.core.models.archs import build_model, get_arch
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -87,7 +87,7 @@ def test_arch_picker_is_grouped_and_searchable(tab):
 
 
 def test_model_choice_and_run_settings_persist(qtbot, qsettings_isolated, checkpoint_file):
-    from gui.main_window import MainWindow
+    from pigeonhole.gui.main_window import MainWindow
 
     w = MainWindow()
     qtbot.addWidget(w)
@@ -174,7 +174,7 @@ def test_pigeonhole_gui_end_to_end_exits_cleanly(checkpoint_file, tmp_path):
         [
             sys.executable,
             "-m",
-            "core",
+            "pigeonhole",
             "gui",
             str(folder),
             "--checkpoint",

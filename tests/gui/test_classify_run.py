@@ -10,7 +10,7 @@ from pathlib import Path
 from classify_helpers import CLASSES, FAST_ARCH, drop, drop_paths, load, make_images, run_and_wait
 from PySide6.QtCore import QUrl
 
-from gui.results_model import CorrectedRole, ErrorRole, LabelRole, PathRole
+from pigeonhole.gui.classify.results_model import CorrectedRole, ErrorRole, LabelRole, PathRole
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -157,8 +157,8 @@ def test_closing_the_window_mid_run_cancels_and_waits(qtbot, window, checkpoint_
 CLOSE_MID_RUN = """
 import sys
 from PySide6.QtCore import QMimeData, QUrl
-from gui.app import ensure_app
-from gui.main_window import MainWindow
+from pigeonhole.gui.app import ensure_app
+from pigeonhole.gui.main_window import MainWindow
 
 app = ensure_app()
 w = MainWindow()

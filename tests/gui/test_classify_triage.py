@@ -12,8 +12,8 @@ import pytest
 from classify_helpers import CLASSES, load, run_and_wait
 from PySide6.QtCore import QItemSelectionModel
 
-from gui.results_model import CorrectedRole
-from gui.sort_dialog import ALL, SELECTED, SortOptions
+from pigeonhole.gui.classify.results_model import CorrectedRole
+from pigeonhole.gui.classify.sort_dialog import ALL, SELECTED, SortOptions
 
 
 def digest(path: Path) -> str:

@@ -8,7 +8,7 @@ from PySide6.QtCore import QSettings
 
 
 def test_window_has_tabs_and_about(qtbot, qsettings_isolated):
-    from gui.main_window import MainWindow
+    from pigeonhole.gui.main_window import MainWindow
 
     w = MainWindow()
     qtbot.addWidget(w)
@@ -21,7 +21,7 @@ def test_window_has_tabs_and_about(qtbot, qsettings_isolated):
 
 
 def test_geometry_persists(qtbot, qsettings_isolated):
-    from gui.main_window import MainWindow
+    from pigeonhole.gui.main_window import MainWindow
 
     w = MainWindow()
     qtbot.addWidget(w)
@@ -39,8 +39,8 @@ def test_file_open_event_classifies_the_folder(qtbot, qsettings_isolated, tmp_pa
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtGui import QFileOpenEvent
 
-    from gui.app import FileOpenForwarder
-    from gui.main_window import MainWindow
+    from pigeonhole.gui.app import FileOpenForwarder
+    from pigeonhole.gui.main_window import MainWindow
 
     w = MainWindow()
     qtbot.addWidget(w)

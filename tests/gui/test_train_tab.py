@@ -7,15 +7,15 @@ import pytest
 import torch
 from PySide6.QtCore import Qt
 
-from core.checkpoints import load_model
-from core.head import EpochStats
-from core.synthetic import make_class_folders
+from pigeonhole.core.head import EpochStats
+from pigeonhole.core.models.checkpoints import load_model
+from pigeonhole.core.synthetic import make_class_folders
 from tests.core.train_helpers import colour_folders, save_base_checkpoint
 
 
 @pytest.fixture
 def tab(qtbot, qsettings_isolated, tmp_path):
-    from gui.train_tab import TrainTab
+    from pigeonhole.gui.train.tab import TrainTab
 
     w = TrainTab()
     qtbot.addWidget(w)

@@ -1,0 +1,342 @@
+"""Registry of every torchvision classification architecture, discovered from torchvision.
+
+Each :class:`ArchSpec` carries what the rest of the app needs: family, display name, the eval
+transform, ImageNet metadata, and (computed lazily, from a weightless "meta" build) where the
+classification head is and how many features it takes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import re
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+import torchvision
+from torch import nn
+from torchvision.models import get_model, get_model_weights, list_models
+
+from ..errors import ArchitectureError
+
+#: The architectures the product card names first; the GUI and `models` table put them on top.
+SEED_ARCHS = (
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "resnext50_32x4d",
+    "vgg16",
+    "mobilenet_v2",
+)
+
+# Models with auxiliary classifiers: we build them without (inference and head training never
+# use them) and with ``transform_input=True``, as torchvision's ImageNet weights (and so nearly
+# every fine-tune of them) expect.
+_AUX_MODELS = {"googlenet", "inception_v3"}
+
+_FAMILY_NAMES = {
+    "resnet": "ResNet",
+    "resnext": "ResNeXt",
+    "wide_resnet": "Wide ResNet",
+    "vgg": "VGG",
+    "mobilenet": "MobileNet",
+    "efficientnet": "EfficientNet",
+    "convnext": "ConvNeXt",
+    "vit": "ViT",
+    "swin": "Swin",
+    "maxvit": "MaxViT",
+    "regnet": "RegNet",
+    "densenet": "DenseNet",
+    "googlenet": "GoogLeNet",
+    "inception": "Inception",
+    "squeezenet": "SqueezeNet",
+    "shufflenet": "ShuffleNet",
+    "mnasnet": "MNASNet",
+    "alexnet": "AlexNet",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TransformSpec:
+    """The eval transform: resize shorter side, centre crop, normalise."""
+
+    resize: int = 256
+    crop: int = 224
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    interpolation: str = "bilinear"  # "bilinear" | "bicubic" | "nearest"
+
+    def to_dict(self) -> dict:
+        return {
+            "resize": self.resize,
+            "crop": self.crop,
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "interpolation": self.interpolation,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TransformSpec:
+        return cls(
+            resize=int(d.get("resize", 256)),
+            crop=int(d.get("crop", 224)),
+            mean=tuple(float(x) for x in d.get("mean", (0.485, 0.456, 0.406))),
+            std=tuple(float(x) for x in d.get("std", (0.229, 0.224, 0.225))),
+            interpolation=str(d.get("interpolation", "bilinear")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HeadInfo:
+    path: str  # dotted module path, e.g. "fc", "classifier.6", "heads.head"
+    in_features: int
+    kind: str  # "linear" or "conv" (SqueezeNet's 1x1 conv classifier)
+
+
+@dataclass(frozen=True, slots=True)
+class ArchSpec:
+    name: str  # torchvision's name: "resnet18"
+    family: str  # "ResNet"
+    display_name: str  # "ResNet18"
+    transform: TransformSpec
+    params: int | None  # parameter count with the 1000-class head
+    gflops: float | None
+    top1: float | None  # ImageNet-1K acc@1 of the default weights
+    top5: float | None
+    has_pretrained: bool
+    weights_name: str | None  # "ResNet18_Weights.IMAGENET1K_V1"
+    weights_url: str | None
+    weights_size_mb: float | None
+    is_seed: bool
+
+    @property
+    def head(self) -> HeadInfo:
+        return head_info(self.name)
+
+
+def _family_key(name: str) -> str:
+    m = re.match(r"(wide_resnet|[a-z]+)", name)
+    key = m.group(1) if m else name
+    return "inception" if key == "inception" else key
+
+
+def _transform_of(weights) -> TransformSpec:
+    if weights is None:
+        return TransformSpec()
+    t = weights.transforms()
+    interp = getattr(t, "interpolation", None)
+    return TransformSpec(
+        resize=int(t.resize_size[0]),
+        crop=int(t.crop_size[0]),
+        mean=tuple(float(x) for x in t.mean),
+        std=tuple(float(x) for x in t.std),
+        interpolation=getattr(interp, "value", "bilinear"),
+    )
+
+
+def _make_spec(name: str) -> ArchSpec:
+    try:
+        weights_enum = get_model_weights(name)
+        weights = weights_enum.DEFAULT
+    except Exception:  # an architecture without registered weights
+        weights_enum, weights = None, None
+    meta = weights.meta if weights is not None else {}
+    metrics = meta.get("_metrics", {}).get("ImageNet-1K", {})
+    family_key = _family_key(name)
+    display = weights_enum.__name__.removesuffix("_Weights") if weights_enum else name
+    return ArchSpec(
+        name=name,
+        family=_FAMILY_NAMES.get(family_key, family_key.replace("_", " ").title()),
+        display_name=display.replace("_", "-"),
+        transform=_transform_of(weights),
+        params=meta.get("num_params"),
+        gflops=meta.get("_ops"),
+        top1=metrics.get("acc@1"),
+        top5=metrics.get("acc@5"),
+        has_pretrained=weights is not None,
+        weights_name=str(weights) if weights is not None else None,
+        weights_url=getattr(weights, "url", None),
+        weights_size_mb=meta.get("_file_size"),
+        is_seed=name in SEED_ARCHS,
+    )
+
+
+@functools.cache
+def _registry() -> dict[str, ArchSpec]:
+    names = list_models(module=torchvision.models)
+    return {n: _make_spec(n) for n in names}
+
+
+def list_archs() -> list[ArchSpec]:
+    """All architectures: seeds first (in the card's order), then the rest by family and name."""
+    reg = _registry()
+    seeds = [reg[n] for n in SEED_ARCHS if n in reg]
+    rest = sorted(
+        (s for s in reg.values() if not s.is_seed), key=lambda s: (s.family, _natural(s.name))
+    )
+    return seeds + rest
+
+
+def arch_names() -> list[str]:
+    return [s.name for s in list_archs()]
+
+
+def get_arch(name: str) -> ArchSpec:
+    """Look an architecture up by torchvision name (case-insensitive, '-' accepted for '_')."""
+    reg = _registry()
+    key = str(name).strip().lower().replace("-", "_")
+    if key in reg:
+        return reg[key]
+    import difflib
+
+    close = difflib.get_close_matches(key, list(reg), n=3)
+    hint = (
+        f" Did you mean {', '.join(close)}?" if close else " Run `pigeonhole models` for the list."
+    )
+    raise ArchitectureError(f"Unknown architecture '{name}'.{hint}")
+
+
+def _natural(s: str) -> list:
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Building models
+
+
+def _builder_kwargs(name: str, num_classes: int) -> dict:
+    kwargs: dict = {"num_classes": num_classes}
+    if name in _AUX_MODELS:
+        kwargs.update(aux_logits=False, transform_input=True, init_weights=False)
+    return kwargs
+
+
+_meta_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _params_on_meta() -> Iterator[None]:
+    """Create parameters and buffers on the meta device (for builders that fail under
+    ``torch.device('meta')`` because they compute sizes with tensors)."""
+    orig_param, orig_buffer = nn.Module.register_parameter, nn.Module.register_buffer
+
+    def register_parameter(self, name, param):
+        orig_param(self, name, param)
+        if param is not None:
+            p = self._parameters[name]
+            self._parameters[name] = type(p)(p.to("meta"), requires_grad=p.requires_grad)
+
+    def register_buffer(self, name, tensor, persistent=True):
+        orig_buffer(self, name, tensor.to("meta") if tensor is not None else None, persistent)
+
+    with _meta_lock:
+        nn.Module.register_parameter = register_parameter
+        nn.Module.register_buffer = register_buffer
+        try:
+            yield
+        finally:
+            nn.Module.register_parameter = orig_param
+            nn.Module.register_buffer = orig_buffer
+
+
+def build_meta_model(name: str, num_classes: int = 1000) -> nn.Module:
+    """A weightless model (no memory, no init time) to inspect shapes and key names."""
+    spec = get_arch(name)
+    kwargs = _builder_kwargs(spec.name, num_classes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            with torch.device("meta"):
+                return get_model(spec.name, **kwargs)
+        except (NotImplementedError, RuntimeError):
+            with _params_on_meta():
+                return get_model(spec.name, **kwargs)
+
+
+def _find_head(model: nn.Module, num_classes: int) -> tuple[str, nn.Module]:
+    last = None
+    for path, module in model.named_modules():
+        if (
+            isinstance(module, nn.Linear)
+            and module.out_features == num_classes
+            or isinstance(module, nn.Conv2d)
+            and module.out_channels == num_classes
+        ):
+            last = (path, module)
+    if last is None:
+        raise ArchitectureError("Could not find the classification layer of this network.")
+    return last
+
+
+@functools.cache
+def head_info(name: str) -> HeadInfo:
+    model = build_meta_model(name, 1000)
+    path, module = _find_head(model, 1000)
+    if isinstance(module, nn.Linear):
+        return HeadInfo(path, module.in_features, "linear")
+    return HeadInfo(path, module.in_channels, "conv")
+
+
+def get_head(model: nn.Module, arch: str) -> nn.Module:
+    return model.get_submodule(head_info(get_arch(arch).name).path)
+
+
+def make_head(arch: str, num_classes: int) -> nn.Module:
+    """A fresh classification layer for ``num_classes`` that fits ``arch``."""
+    info = head_info(get_arch(arch).name)
+    if info.kind == "linear":
+        return nn.Linear(info.in_features, num_classes)
+    return nn.Conv2d(info.in_features, num_classes, kernel_size=1)
+
+
+def replace_head(model: nn.Module, arch: str, num_classes: int) -> nn.Module:
+    """Swap the classification layer for a new one with ``num_classes`` outputs (in place)."""
+    info = head_info(get_arch(arch).name)
+    old = model.get_submodule(info.path)
+    new = make_head(arch, num_classes)
+    ref = next(old.parameters(), None)
+    if ref is not None and ref.device.type != "meta":
+        new = new.to(device=ref.device, dtype=ref.dtype)
+    model.set_submodule(info.path, new)
+    if hasattr(model, "num_classes"):
+        model.num_classes = num_classes
+    return model
+
+
+def build_model(
+    arch: str,
+    num_classes: int = 1000,
+    pretrained: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> nn.Module:
+    """Build ``arch`` in eval mode: random weights, or ImageNet weights with a new head when
+    ``num_classes`` differs from 1000. Weights download once (see core.checkpoints)."""
+    spec = get_arch(arch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = get_model(
+            spec.name, **_builder_kwargs(spec.name, 1000 if pretrained else num_classes)
+        )
+    if pretrained:
+        from .checkpoints import imagenet_state_dict
+
+        state = imagenet_state_dict(spec.name, progress=progress)
+        state = {k: v for k, v in state.items() if not is_aux_key(k)}
+        model.load_state_dict(state, strict=True)
+        if num_classes != 1000:
+            replace_head(model, spec.name, num_classes)
+    return model.eval()
+
+
+def is_aux_key(key: str) -> bool:
+    """A weight of an auxiliary classifier (GoogLeNet, Inception v3): never loaded or saved."""
+    return key.startswith(("AuxLogits.", "aux1.", "aux2."))
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,331 @@
+"""Load a model from whatever people have (checkpoint files in every common format, or
+torchvision's ImageNet weights), and save Pigeonhole's own checkpoints atomically.
+
+Loading never touches anything shared: each call builds a fresh model (on the meta device, then
+the file's tensors are assigned, so there is no random initialisation to pay for), and any error
+is a one-line :class:`~core.errors.CheckpointError` that leaves the caller's current model as is.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import __version__
+from ..errors import ArchitectureError, CheckpointError
+from ..fileio import atomic_write, write_bytes_atomic
+from .archs import TransformSpec, build_meta_model, get_arch
+from .formats import (
+    PIGEONHOLE_FORMAT,
+    RawCheckpoint,
+    find_sidecar,
+    read_checkpoint,
+    read_class_file,
+)
+from .identify import (
+    WRAPPER_PREFIXES,
+    closest_arch,
+    identify_arch,
+    mismatch,
+    normalize_state_dict,
+    num_classes_of,
+    try_identify,
+    unwrap_common_prefix,
+)
+from .imagenet import (
+    imagenet_categories,
+    imagenet_state_dict,
+    imagenet_weights_cached,
+    weights_file,
+)
+
+__all__ = [
+    "LoadedModel",
+    "identify_arch",
+    "imagenet_state_dict",
+    "imagenet_weights_cached",
+    "load_checkpoint",
+    "load_model",
+    "load_pretrained",
+    "save_checkpoint",
+]
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(slots=True)
+class LoadedModel:
+    model: nn.Module  # eval mode, CPU, float32, head sized for class_names
+    arch: str
+    class_names: list[str]
+    transform: TransformSpec
+    source: str  # the file path, or "ImageNet weights (ResNet18_Weights.IMAGENET1K_V1)"
+    notes: list[str] = field(default_factory=list)
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+# ---------------------------------------------------------------------------------------------
+# Public entry points
+
+
+def load_model(
+    arch: str | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    *,
+    pretrained: bool = False,
+    classes_file: str | os.PathLike | None = None,
+    trust: bool = False,
+    progress: Progress | None = None,
+) -> LoadedModel:
+    """A checkpoint file if given, else ``arch`` with ImageNet weights (the default weights)."""
+    if checkpoint is not None and str(checkpoint):
+        return load_checkpoint(checkpoint, arch=arch, classes_file=classes_file, trust=trust)
+    if not arch:
+        raise CheckpointError("Choose an architecture (for ImageNet weights) or a checkpoint file.")
+    loaded = load_pretrained(arch, progress=progress)
+    if classes_file is not None:
+        loaded.class_names = _check_count(
+            read_class_file(classes_file), 1000, Path(classes_file).name
+        )
+        loaded.notes.append(f"class names from {Path(classes_file).name}")
+    return loaded
+
+
+def load_checkpoint(
+    path: str | os.PathLike,
+    arch: str | None = None,
+    classes_file: str | os.PathLike | None = None,
+    trust: bool = False,
+) -> LoadedModel:
+    """Load any accepted checkpoint file (see core.checkpoint_formats)."""
+    path = Path(path)
+    raw = read_checkpoint(path, trust=trust)
+    state = normalize_state_dict(raw.state)
+    if not state:
+        raise CheckpointError(f"{path.name} holds no weight tensors.")
+    notes: list[str] = []
+    if raw.trusted_load:
+        notes.append("loaded with Python code allowed, because you trusted this file")
+    unwrapped = unwrap_common_prefix(state)
+    if unwrapped is not None:
+        state = unwrapped[1]
+        notes.append(f"the weights are stored under '{unwrapped[0]}'")
+    if str(raw.metadata.get("format_version", "1")) not in ("1", "None"):
+        notes.append("saved by a newer Pigeonhole: some details may be ignored")
+    chosen = _choose_arch(state, arch, raw.arch, path.name, notes)
+    n = num_classes_of(state, chosen)
+    model = _materialize(chosen, n, state, path.name)
+    names = _class_names(raw, path, classes_file, n, notes)
+    transform = (
+        TransformSpec.from_dict(raw.transform) if raw.transform else get_arch(chosen).transform
+    )
+    return LoadedModel(model, chosen, names, transform, str(path), notes, dict(raw.metadata))
+
+
+def load_pretrained(arch: str, progress: Progress | None = None) -> LoadedModel:
+    """``arch`` with torchvision's ImageNet weights (downloaded once into torch's cache)."""
+    spec = get_arch(arch)
+    state = normalize_state_dict(imagenet_state_dict(spec.name, progress=progress))
+    model = _materialize(spec.name, 1000, state, weights_file(spec.name).name)
+    return LoadedModel(
+        model=model,
+        arch=spec.name,
+        class_names=list(imagenet_categories(spec.name)),
+        transform=spec.transform,
+        source=f"ImageNet weights ({spec.weights_name})",
+    )
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: nn.Module,
+    arch: str,
+    class_names: list[str],
+    transform: TransformSpec,
+    metrics: dict | None = None,
+    extra: dict | None = None,
+) -> None:
+    """Write Pigeonhole's format (atomically): a dict the classic scripts can read too (they
+    look for ``model_state_dict``). A ``.safetensors`` path gets the same facts as metadata."""
+    path = Path(path)
+    name = get_arch(arch).name
+    state = OrderedDict(
+        (_strip(k), v.detach().to("cpu").contiguous().clone())
+        for k, v in model.state_dict().items()
+    )
+    problem = mismatch(state, name)
+    if problem is not None:
+        raise CheckpointError(f"This network is not a {name} ({problem}); nothing was saved.")
+    _check_count(list(class_names), num_classes_of(state, name), "class_names")
+    facts = {
+        "format": PIGEONHOLE_FORMAT,
+        "format_version": 1,
+        "arch": name,
+        "class_names": [str(c) for c in class_names],
+        "transform": transform.to_dict(),
+        "metrics": _plain(metrics or {}),
+        "app_version": __version__,
+        "torch_version": str(torch.__version__),
+        "saved_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        **_plain(extra or {}),
+    }
+    if path.suffix.lower() == ".safetensors":
+        from safetensors.torch import save
+
+        meta = {k: v if isinstance(v, str) else json.dumps(v) for k, v in facts.items()}
+        write_bytes_atomic(path, save(dict(state), metadata=meta))
+        return
+    with atomic_write(path, "wb") as fh:
+        torch.save({**facts, "model_state_dict": state}, fh)
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _strip(key: str) -> str:
+    for prefix in WRAPPER_PREFIXES:
+        while key.startswith(prefix):
+            key = key[len(prefix) :]
+    return key
+
+
+def _plain(value):
+    """Only types ``torch.load(weights_only=True)`` and JSON accept (numpy -> Python)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, torch.Tensor):
+        return value.item() if value.numel() == 1 else value.tolist()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def _choose_arch(
+    state: Mapping[str, torch.Tensor],
+    given: str | None,
+    from_file: str | None,
+    fname: str,
+    notes: list[str],
+) -> str:
+    """The architecture the weights fit: the user's, else the file's, else identified."""
+    tried: list[tuple[str, str]] = []
+    for candidate, is_users in ((given, True), (from_file, False)):
+        if not candidate:
+            continue
+        try:
+            name = get_arch(candidate).name
+        except ArchitectureError:
+            if is_users:
+                raise
+            notes.append(f"the file names an unknown architecture '{candidate}'")
+            continue
+        if any(name == t for t, _ in tried):
+            continue
+        problem = mismatch(state, name)
+        if problem is None:
+            if tried:
+                notes.append(f"the weights are {name}, not {tried[0][0]}")
+            return name
+        tried.append((name, problem))
+    found = try_identify(state)
+    if found:
+        if tried:
+            notes.append(f"the weights are {found}, not {tried[0][0]}")
+        else:
+            notes.append(f"architecture identified as {found} from the weights")
+        return found
+    if tried:
+        name, problem = tried[0]
+        raise CheckpointError(
+            f"{fname} does not fit {name}: {problem}; no other architecture fits."
+        )
+    closest = closest_arch(state)
+    if closest:
+        raise CheckpointError(
+            f"Could not tell the architecture of {fname}: closest is {closest}, but "
+            f"{mismatch(state, closest)}."
+        )
+    found = identify_arch(state)  # raises, describing the keys
+    notes.append(f"architecture identified as {found} from the weights")
+    return found
+
+
+def _materialize(
+    arch: str, num_classes: int, state: Mapping[str, torch.Tensor], fname: str
+) -> nn.Module:
+    """Build ``arch`` weightless, then assign the file's tensors (float32, CPU); eval mode."""
+    model = build_meta_model(arch, num_classes)
+    final: OrderedDict = OrderedDict()
+    for key, value in state.items():
+        final[key] = value.to(torch.float32) if value.is_floating_point() else value
+    for key in model.state_dict():
+        if key.endswith("num_batches_tracked") and key not in final:
+            final[key] = torch.zeros((), dtype=torch.long)
+    # Per-module versions tell layers how to read older key names; files without them (e.g.
+    # .safetensors) are taken to be current (MNASNet refuses to load with no version at all).
+    final._metadata = getattr(state, "_metadata", None) or model.state_dict()._metadata
+    try:
+        model.load_state_dict(final, strict=True, assign=True)
+    except RuntimeError as e:
+        lines = str(e).strip().splitlines()
+        detail = (lines[1] if len(lines) > 1 else lines[0]).strip()[:300]
+        raise CheckpointError(f"{fname} does not fit {arch}: {detail}") from None
+    stray = [
+        n for n, t in list(model.named_parameters()) + list(model.named_buffers()) if t.is_meta
+    ]
+    if stray:
+        raise CheckpointError(
+            f"{fname} does not fit {arch}: {stray[0]} has no weights in the file."
+        )
+    return model.eval()
+
+
+def _check_count(names: list[str], n: int, source: str) -> list[str]:
+    if len(names) != n:
+        raise CheckpointError(
+            f"{source} lists {len(names)} class names but the network has {n} outputs."
+        )
+    return names
+
+
+def _class_names(
+    raw: RawCheckpoint, path: Path, classes_file, n: int, notes: list[str]
+) -> list[str]:
+    if classes_file is not None:
+        source = Path(classes_file).name
+        notes.append(f"class names from {source}")
+        return _check_count(read_class_file(classes_file), n, source)
+    if raw.class_names:
+        return _check_count(raw.class_names, n, path.name)
+    sidecar = find_sidecar(path)
+    if sidecar is not None:
+        notes.append(f"class names from {sidecar.name}")
+        return _check_count(read_class_file(sidecar), n, sidecar.name)
+    if n == 1000:
+        notes.append("no class names in the file: using the ImageNet categories (1000 outputs)")
+        return list(imagenet_categories("resnet18"))
+    notes.append(f"no class names found: using class_0 .. class_{n - 1} (pick a class names file)")
+    return [f"class_{i}" for i in range(n)]

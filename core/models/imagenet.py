@@ -1,0 +1,102 @@
+"""torchvision's ImageNet weights: where torch keeps them, the download (with progress, atomic,
+hash-checked), and the 1000 category names.
+
+The cache is torch's own (``torch.hub.get_dir()/checkpoints``, which follows ``TORCH_HOME``), with
+the file name torchvision uses, so weights downloaded by other torchvision programs are reused.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from ..errors import CheckpointError, WeightsUnavailableError
+from ..fileio import atomic_write
+from .archs import get_arch
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+_CHUNK = 1 << 20
+
+
+def imagenet_weights_cached(arch: str) -> bool:
+    spec = get_arch(arch)
+    return spec.weights_url is not None and weights_file(spec.name).is_file()
+
+
+def imagenet_state_dict(arch: str, progress: Progress | None = None) -> dict:
+    """torchvision's ImageNet state_dict for ``arch``: from torch's cache, else downloaded."""
+    spec = get_arch(arch)
+    if not spec.weights_url:
+        raise WeightsUnavailableError(f"torchvision has no ImageNet weights for {spec.name}.")
+    target = weights_file(spec.name)
+    if not target.is_file():
+        download(spec.weights_url, target, progress, spec.weights_size_mb)
+    try:
+        return torch.load(target, map_location="cpu", weights_only=True)
+    except Exception as e:
+        log.debug("cached weights %s unreadable", target, exc_info=True)
+        raise CheckpointError(
+            f"The downloaded weights {target} are damaged; delete that file and try again."
+        ) from e
+
+
+@functools.cache
+def imagenet_categories(arch: str) -> tuple[str, ...]:
+    from torchvision.models import get_model_weights
+
+    for name in (arch, "resnet18"):
+        try:
+            cats = get_model_weights(name).DEFAULT.meta.get("categories")
+        except Exception:
+            continue
+        if cats and len(cats) == 1000:
+            return tuple(cats)
+    return tuple(f"class_{i}" for i in range(1000))
+
+
+def weights_file(arch: str) -> Path:
+    url = get_arch(arch).weights_url or ""
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+
+
+_HASH = re.compile(r"-([a-f0-9]*)\.")
+
+
+def download(url: str, target: Path, progress: Progress | None, size_mb: float | None) -> None:
+    """Fetch ``url`` in chunks into ``target`` (atomically), checking torchvision's hash prefix."""
+    log.info("Downloading %s to %s", url, target)
+    digest = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            total = int(response.headers.get("Content-Length") or 0)
+            done = 0
+            with atomic_write(target, "wb") as fh:
+                while chunk := response.read(_CHUNK):
+                    fh.write(chunk)
+                    digest.update(chunk)
+                    done += len(chunk)
+                    if progress is not None:
+                        progress(done, total)
+                m = _HASH.search(os.path.basename(url))
+                if m and m.group(1) and not digest.hexdigest().startswith(m.group(1)):
+                    raise CheckpointError(
+                        f"The download of {target.name} was corrupted; try again."
+                    )
+    except OSError as e:  # URLError, timeouts, connection resets
+        size = f" ({size_mb:.0f} MB)" if size_mb else ""
+        reason = str(getattr(e, "reason", e)).splitlines()[0] if str(e) else type(e).__name__
+        raise WeightsUnavailableError(
+            f"The weights file {target.name}{size} could not be downloaded (no internet? {reason}). "
+            f"Put the file {target.name} in {target.parent} or pick a checkpoint."
+        ) from None

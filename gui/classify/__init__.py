@@ -1,0 +1,1 @@
+"""The Classify tab: layout, runs, triage and output, the scripted start."""

@@ -1,0 +1,1 @@
+"""The Train tab: its panels, plots and results."""

@@ -1,0 +1,341 @@
+"""The Train tab's parts: data (folder, classes table, warnings), network and base weights,
+options; and the task the worker thread runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+)
+
+from pigeonhole.core.datasets import MIN_PER_CLASS, DatasetPlan
+from pigeonhole.core.training import TrainConfig, train_classifier
+
+from ..widgets.arch_picker import ArchPicker
+from ..widgets.tables import read_only_table, table_item
+
+THUMB_SIDE = 96
+MAX_THUMBS = 60
+
+
+def train_task(plan, arch, checkpoint, config, *, should_stop=None, progress=None):
+    """Worker-thread generator: train, then make thumbnails of the misclassified images.
+    Returns (TrainResult, {path: Thumbnail})."""
+    from pigeonhole.core.errors import ImageLoadError
+    from pigeonhole.core.images import load_image, make_thumbnail
+
+    result = yield from train_classifier(
+        None,
+        arch,
+        checkpoint=checkpoint,
+        pretrained=checkpoint is None,
+        config=config,
+        plan=plan,
+        should_stop=should_stop,
+        progress=progress,
+    )
+    thumbs = {}
+    for m in result.misclassified[:MAX_THUMBS]:
+        try:
+            thumbs[m.path] = make_thumbnail(load_image(m.path, draft_size=THUMB_SIDE), THUMB_SIDE)
+        except ImageLoadError:
+            pass
+    return result, thumbs
+
+
+class DataPanel(QGroupBox):
+    folder_chosen = Signal(str)
+    split_changed = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__("Data", parent)
+        self.path = QLineEdit(placeholderText="Drop a folder here, or choose one…")
+        self.path.returnPressed.connect(lambda: self.folder_chosen.emit(self.path.text().strip()))
+        choose = QPushButton("Choose…")
+        choose.clicked.connect(self._choose)
+        row = QHBoxLayout()
+        row.addWidget(self.path, 1)
+        row.addWidget(choose)
+        self.layout_label = QLabel("One sub-folder per class, or train/ and val/ folders of them.")
+        self.layout_label.setObjectName("hint")
+        self.layout_label.setWordWrap(True)
+        self.table = read_only_table(["Class", "Train", "Val"])
+        self.table.setMinimumHeight(110)
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        self.warnings = QLabel()
+        self.warnings.setObjectName("dropMessage")
+        self.warnings.setWordWrap(True)
+        self.warnings.hide()
+        self.split = QSpinBox(suffix=" %", minimum=0, maximum=50, value=20)
+        self.split.setToolTip("Share of each class held out for validation (stratified, seeded)")
+        self.split.valueChanged.connect(lambda _v: self.split_changed.emit())
+        split_row = QHBoxLayout()
+        split_row.addWidget(QLabel("Validation split"))
+        split_row.addWidget(self.split)
+        split_row.addStretch(1)
+        lay = QVBoxLayout(self)
+        lay.addLayout(row)
+        lay.addWidget(self.layout_label)
+        lay.addLayout(split_row)
+        lay.addWidget(self.table, 1)
+        lay.addWidget(self.warnings)
+
+    def _choose(self) -> None:
+        start = self.path.text() or str(Path.home())
+        folder = QFileDialog.getExistingDirectory(self, "Training data folder", start)
+        if folder:
+            self.folder_chosen.emit(folder)
+
+    def set_folder(self, folder: str) -> None:
+        self.path.setText(folder)
+
+    def folder(self) -> str:
+        return self.path.text().strip()
+
+    def val_split(self) -> float:
+        return self.split.value() / 100
+
+    def show_plan(self, plan: DatasetPlan | None, error: str = "") -> None:
+        self.table.setRowCount(0)
+        if plan is None:
+            self.layout_label.setText(error or "Choose a folder.")
+            self.layout_label.setStyleSheet("color:#b91c1c" if error else "")
+            self.warnings.hide()
+            return
+        self.layout_label.setStyleSheet("")
+        self.layout_label.setText(f"{plan.num_classes} classes · {plan.layout}")
+        self.split.setEnabled(plan.val_dir is None)
+        counts = plan.counts()
+        self.table.setRowCount(len(counts) + 1)
+        for r, c in enumerate(counts):
+            cells = [table_item(c.name, False), table_item(c.train), table_item(c.val)]
+            if c.train < MIN_PER_CLASS:
+                for cell in cells:
+                    cell.setForeground(QBrush(QColor("#b45309")))
+                cells[0].setToolTip(f"Fewer than {MIN_PER_CLASS} training images")
+            for k, cell in enumerate(cells):
+                self.table.setItem(r, k, cell)
+        total = [table_item("Total", False), table_item(len(plan.train)), table_item(len(plan.val))]
+        for k, cell in enumerate(total):
+            font = cell.font()
+            font.setBold(True)
+            cell.setFont(font)
+            self.table.setItem(len(counts), k, cell)
+        notes = list(plan.warnings)
+        if plan.ignored:
+            notes.append(f"{plan.ignored} non-image file(s) ignored.")
+        self.warnings.setText("\n".join(f"⚠ {w}" for w in notes))
+        self.warnings.setVisible(bool(notes))
+
+
+class NetworkPanel(QGroupBox):
+    def __init__(self, parent=None):
+        super().__init__("Network", parent)
+        self.picker = ArchPicker()
+        for combo in (self.picker,):
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(16)
+        self.weights = QComboBox()
+        self.weights.addItem("ImageNet weights", "imagenet")
+        self.weights.addItem("A checkpoint file", "checkpoint")
+        self.weights.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.weights.setMinimumContentsLength(12)
+        self.weights.currentIndexChanged.connect(self._sync)
+        self.picker.arch_changed.connect(lambda _n: self._sync())
+        self.checkpoint_edit = QLineEdit(placeholderText="Base checkpoint (.pth, .safetensors…)")
+        self.browse = QPushButton("…")
+        self.browse.setFixedWidth(32)
+        self.browse.clicked.connect(self._choose)
+        row = QHBoxLayout()
+        row.addWidget(self.checkpoint_edit, 1)
+        row.addWidget(self.browse)
+        self.note = QLabel()
+        self.note.setObjectName("hint")
+        self.note.setWordWrap(True)
+        form = QFormLayout(self)
+        form.addRow("Architecture", self.picker)
+        form.addRow("Base weights", self.weights)
+        form.addRow("", row)
+        form.addRow(self.note)
+        self._sync()
+
+    def _choose(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Base checkpoint", "", "Checkpoints (*.pth *.pt *.pkl *.safetensors *.ckpt)"
+        )
+        if path:
+            self.set_checkpoint(path)
+
+    def set_checkpoint(self, path: str) -> None:
+        self.checkpoint_edit.setText(path)
+        self.weights.setCurrentIndex(self.weights.findData("checkpoint"))
+        self._sync()
+
+    def mode(self) -> str:
+        return self.weights.currentData()
+
+    def arch(self) -> str | None:
+        """The picked architecture; None when a checkpoint says which it is."""
+        return None if self.mode() == "checkpoint" else self.picker.current_arch()
+
+    def checkpoint(self) -> str:
+        return self.checkpoint_edit.text().strip()
+
+    def _sync(self) -> None:
+        from pigeonhole.core.models.checkpoints import imagenet_weights_cached
+
+        ckpt = self.mode() == "checkpoint"
+        self.picker.setEnabled(not ckpt)
+        self.checkpoint_edit.setEnabled(ckpt)
+        self.browse.setEnabled(ckpt)
+        if ckpt:
+            self.note.setText("The architecture is read from the checkpoint; its head is replaced.")
+            return
+        spec = self.picker.spec()
+        if spec is None:
+            return
+        if not spec.has_pretrained:
+            self.note.setText(f"{spec.display_name} has no ImageNet weights: choose a checkpoint.")
+        elif imagenet_weights_cached(spec.name):
+            self.note.setText("ImageNet weights are on this computer.")
+        else:
+            size = f" ({spec.weights_size_mb:.0f} MB)" if spec.weights_size_mb else ""
+            self.note.setText(f"ImageNet weights download once{size} when training starts.")
+
+    def save_settings(self) -> None:
+        s = QSettings()
+        s.setValue("train/arch", self.picker.current_arch())
+        s.setValue("train/weights", self.mode())
+        s.setValue("train/checkpoint", self.checkpoint())
+
+    def restore_settings(self) -> None:
+        s = QSettings()
+        self.picker.set_arch(s.value("train/arch", "resnet18", type=str))
+        self.checkpoint_edit.setText(s.value("train/checkpoint", "", type=str))
+        idx = self.weights.findData(s.value("train/weights", "imagenet", type=str))
+        self.weights.setCurrentIndex(max(0, idx))
+        self._sync()
+
+
+class OptionsPanel(QGroupBox):
+    _KEYS = ("epochs", "lr", "batch", "wd", "optimizer", "augment", "balanced", "patience", "seed")
+
+    def __init__(self, parent=None):
+        super().__init__("Training", parent)
+        d = TrainConfig()
+        self.epochs_spin = QSpinBox(minimum=1, maximum=1000, value=d.epochs)
+        self.lr = QDoubleSpinBox(decimals=5, minimum=1e-5, maximum=1.0, singleStep=1e-3, value=d.lr)
+        self.batch = QSpinBox(minimum=1, maximum=4096, value=d.batch_size)
+        self.wd = QDoubleSpinBox(
+            decimals=5, minimum=0.0, maximum=1.0, singleStep=1e-4, value=d.weight_decay
+        )
+        self.optimizer = QComboBox()
+        self.optimizer.addItem("AdamW", "adamw")
+        self.optimizer.addItem("SGD + momentum", "sgd")
+        self.optimizer.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.optimizer.setMinimumContentsLength(6)
+        self.augment = QSpinBox(minimum=0, maximum=20, value=d.augment)
+        self.augment.setSpecialValueText("none")
+        self.augment.setToolTip(
+            "Random resized crops and flips per training image, extracted once and cached"
+        )
+        self.balanced = QCheckBox("Class-balanced loss")
+        self.patience = QSpinBox(minimum=0, maximum=1000, value=d.patience)
+        self.patience.setSpecialValueText("off")
+        self.patience.setToolTip(
+            "Early stopping: stop after this many epochs without a better validation loss"
+        )
+        self.seed_spin = QSpinBox(minimum=0, maximum=999_999, value=d.seed)
+        grid = QGridLayout(self)
+        rows = (
+            ("Epochs", self.epochs_spin, "Learning rate", self.lr),
+            ("Batch size", self.batch, "Weight decay", self.wd),
+            ("Augmented views", self.augment, "Patience", self.patience),
+            ("Seed", self.seed_spin, "Optimizer", self.optimizer),
+        )
+        for r, (a, wa, b, wb) in enumerate(rows):
+            grid.addWidget(QLabel(a), r, 0)
+            grid.addWidget(wa, r, 1)
+            grid.addWidget(QLabel(b), r, 2)
+            grid.addWidget(wb, r, 3)
+        grid.addWidget(self.balanced, len(rows), 0, 1, 4)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(3, 1)
+
+    def epochs(self) -> int:
+        return self.epochs_spin.value()
+
+    def seed(self) -> int:
+        return self.seed_spin.value()
+
+    def config(self, val_split: float) -> TrainConfig:
+        return TrainConfig(
+            epochs=self.epochs_spin.value(),
+            lr=self.lr.value(),
+            batch_size=self.batch.value(),
+            weight_decay=self.wd.value(),
+            optimizer=self.optimizer.currentData(),
+            augment=self.augment.value(),
+            balanced=self.balanced.isChecked(),
+            patience=self.patience.value(),
+            seed=self.seed_spin.value(),
+            val_split=val_split,
+        )
+
+    def _widgets(self):
+        return (
+            self.epochs_spin,
+            self.lr,
+            self.batch,
+            self.wd,
+            self.optimizer,
+            self.augment,
+            self.balanced,
+            self.patience,
+            self.seed_spin,
+        )
+
+    def save_settings(self) -> None:
+        s = QSettings()
+        for key, w in zip(self._KEYS, self._widgets(), strict=True):
+            if isinstance(w, QComboBox):
+                s.setValue(f"train/{key}", w.currentData())
+            elif isinstance(w, QCheckBox):
+                s.setValue(f"train/{key}", w.isChecked())
+            else:
+                s.setValue(f"train/{key}", w.value())
+
+    def restore_settings(self) -> None:
+        s = QSettings()
+        for key, w in zip(self._KEYS, self._widgets(), strict=True):
+            if not s.contains(f"train/{key}"):
+                continue
+            if isinstance(w, QComboBox):
+                w.setCurrentIndex(max(0, w.findData(s.value(f"train/{key}", type=str))))
+            elif isinstance(w, QCheckBox):
+                w.setChecked(s.value(f"train/{key}", False, type=bool))
+            elif isinstance(w, QDoubleSpinBox):
+                w.setValue(s.value(f"train/{key}", w.value(), type=float))
+            else:
+                w.setValue(s.value(f"train/{key}", w.value(), type=int))

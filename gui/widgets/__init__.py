@@ -1,0 +1,1 @@
+"""Shared Qt pieces: drop zone, model panel, plots, thumbnails, preview, tables, workers."""

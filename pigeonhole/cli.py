@@ -1,0 +1,162 @@
+"""`pigeonhole` command line: argparse front end for every subcommand.
+
+No arguments opens the window. Subcommand implementations live in ``pigeonhole.commands.*`` and are
+imported only when used, so `pigeonhole models` never pays for Qt and `gui` pays for torch only
+when it needs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing
+import sys
+
+from pigeonhole.core import __version__
+from pigeonhole.core.errors import PigeonholeError, UntrustedCheckpointError
+
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+
+
+def _add_model_args(p: argparse.ArgumentParser, require_weights: bool = False) -> None:
+    p.add_argument("--arch", help="architecture name (see `pigeonhole models`)")
+    g = p.add_mutually_exclusive_group(required=False)
+    g.add_argument("--checkpoint", metavar="FILE", help=".pth/.pt/.pkl/.safetensors file")
+    g.add_argument("--pretrained", action="store_true", help="torchvision ImageNet weights")
+    p.add_argument("--classes", metavar="FILE", help="class names, one per line")
+    p.add_argument(
+        "--trust-checkpoint",
+        action="store_true",
+        help="allow a checkpoint that needs arbitrary pickle code (only for files you trust)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pigeonhole",
+        description="Pigeonhole: classify folders of images with any torchvision network.",
+    )
+    parser.add_argument("--version", action="version", version=f"pigeonhole {__version__}")
+    parser.add_argument(
+        "--self-test", action="store_true", help="check this installation works, then exit"
+    )
+    parser.add_argument("--report", metavar="FILE.json", help="with --self-test: write a report")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("gui", help="open the window (the default)")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="folders or images to classify")
+    p.add_argument("--arch")
+    p.add_argument("--checkpoint", metavar="FILE")
+    p.add_argument("--classes", metavar="FILE")
+    p.add_argument("--screenshot", metavar="FILE.png", help="save the window when the run is done")
+    p.add_argument("--quit-when-done", action="store_true", help="exit when the run is done")
+
+    p = sub.add_parser("models", help="list the available architectures")
+    p.add_argument("--family", help="only this family (e.g. ResNet)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("predict", help="classify images and folders")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    _add_model_args(p)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--precision", default="auto", choices=PRECISIONS)
+    p.add_argument("--batch-size", type=int, default=0, help="0 = automatic")
+    p.add_argument("--workers", type=int, default=0, help="decode threads, 0 = automatic")
+    p.add_argument("--topk", type=int, default=5)
+    p.add_argument("--out", metavar="FILE", help="write results to FILE.csv or FILE.json")
+    p.add_argument("--no-draft", action="store_true", help="always decode JPEGs at full size")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("train", help="fine-tune the final layer on folders of images")
+    p.add_argument("data_dir", metavar="DATA_DIR")
+    _add_model_args(p)
+    p.add_argument("--val-dir", metavar="DIR")
+    p.add_argument("--val-split", type=float, default=0.2)
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument(
+        "--lr", type=float, default=1e-2, help="learning rate (features are standardised)"
+    )
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--optimizer", default="adamw", choices=("adamw", "sgd"))
+    p.add_argument("--augment", type=int, default=0, help="augmented views per training image")
+    p.add_argument("--balanced", action="store_true", help="class-balanced loss")
+    p.add_argument("--patience", type=int, default=5, help="early-stopping patience (0 = off)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--precision", default="auto", choices=PRECISIONS)
+    p.add_argument("--no-cache", action="store_true", help="do not use the feature cache")
+    p.add_argument("--out", metavar="FILE", help="where to save the checkpoint")
+
+    p = sub.add_parser("bench", help="measure throughput: model only, pipeline, naive loop")
+    p.add_argument("folder", nargs="?", metavar="FOLDER")
+    p.add_argument("--arch", default="resnet18")
+    p.add_argument("--checkpoint", metavar="FILE")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--precision", default="auto", choices=PRECISIONS)
+    p.add_argument("--batch-size", type=int, default=0)
+    p.add_argument("--workers", type=int, default=0)
+    p.add_argument("--images", type=int, default=96, help="images to time")
+    p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    return parser
+
+
+def _command(name: str):
+    """The subcommand's module, imported only when it runs (`models` never pays for Qt, and
+    argument errors never pay for torch)."""
+    if name == "models":
+        from .commands import models as command
+    elif name == "predict":
+        from .commands import predict as command
+    elif name == "train":
+        from .commands import train as command
+    else:
+        from .commands import bench as command
+    return command
+
+
+def main(argv: list[str] | None = None) -> int:
+    multiprocessing.freeze_support()
+    _ensure_streams()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        if args.self_test:
+            from . import selftest
+
+            return selftest.run(report=args.report)
+        if args.command in (None, "gui"):
+            from pigeonhole.gui.app import run_gui  # imported lazily: other commands never need Qt
+
+            return run_gui(args if args.command == "gui" else None)
+        return int(_command(args.command).run(args) or 0)
+    except PigeonholeError as e:
+        hint = ""
+        if isinstance(e, UntrustedCheckpointError) and "--trust-checkpoint" not in str(e):
+            hint = " If you trust this file, add --trust-checkpoint."
+        print(f"pigeonhole: error: {e}{hint}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `pigeonhole models | head`
+        sys.stderr = open(__import__("os").devnull, "w")  # noqa: SIM115
+        return 0
+    except KeyboardInterrupt:
+        print("pigeonhole: interrupted", file=sys.stderr)
+        return 130
+
+
+def _ensure_streams() -> None:
+    """A windowed frozen build has no console: sys.stdout/stderr are None there."""
+    import os
+
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The subcommands of `pigeonhole`: each module has ``run(args) -> exit code``."""

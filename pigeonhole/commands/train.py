@@ -1,0 +1,193 @@
+"""`pigeonhole train DATA_DIR --arch NAME`: train a new final layer and save a checkpoint.
+
+Prints the classes found, extraction progress (on a terminal), one line per epoch, the per-class
+table of the kept epoch and where the checkpoint went. The first Ctrl-C stops training and keeps
+the best epoch so far; a second one aborts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from pigeonhole.core.datasets import DatasetPlan, plan_dataset
+from pigeonhole.core.errors import Cancelled, PigeonholeError
+from pigeonhole.core.features import ExtractionProgress
+from pigeonhole.core.head import EpochStats
+from pigeonhole.core.models.archs import get_arch
+from pigeonhole.core.tasks import run_to_end
+from pigeonhole.core.training import TrainConfig, TrainResult, TrainStage, train_classifier
+
+
+def default_out(plan: DatasetPlan, arch: str, folder: Path | None = None) -> Path:
+    """``<data folder name>-<arch>.pth`` in the current folder, never replacing a file."""
+    folder = folder or Path.cwd()
+    stem = f"{plan.root.resolve().name or 'model'}-{arch}"
+    path = folder / f"{stem}.pth"
+    n = 2
+    while path.exists():
+        path = folder / f"{stem}-{n}.pth"
+        n += 1
+    return path
+
+
+def print_plan(plan: DatasetPlan) -> None:
+    counts = plan.counts()
+    width = max([5, *(len(c.name) for c in counts)])
+    print(f"data: {plan.root} ({plan.layout})")
+    print(f"  {'class':<{width}}  {'train':>6}  {'val':>5}")
+    for c in counts:
+        print(f"  {c.name:<{width}}  {c.train:>6}  {c.val:>5}")
+    if plan.ignored:
+        print(f"  ({plan.ignored} non-image files ignored)")
+    for w in plan.warnings:
+        print(f"warning: {w}")
+
+
+@contextlib.contextmanager
+def _ctrl_c_stops(event: threading.Event):
+    """First Ctrl-C sets ``event``; the second raises KeyboardInterrupt as usual."""
+
+    def handler(signum, frame):
+        if event.is_set():
+            raise KeyboardInterrupt
+        event.set()
+        print("\nstopping (Ctrl-C again to abort)...", file=sys.stderr, flush=True)
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _config(args) -> TrainConfig:
+    if args.epochs < 1:
+        raise PigeonholeError("--epochs must be at least 1.")
+    if args.batch_size < 1:
+        raise PigeonholeError("--batch-size must be at least 1.")
+    if args.lr <= 0:
+        raise PigeonholeError("--lr must be positive.")
+    if args.augment < 0:
+        raise PigeonholeError("--augment must be 0 or more.")
+    return TrainConfig(
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        weight_decay=args.weight_decay,
+        optimizer=args.optimizer,
+        augment=args.augment,
+        balanced=args.balanced,
+        patience=max(0, args.patience),
+        seed=args.seed,
+        val_split=args.val_split,
+        device=args.device,
+        precision=args.precision,
+        use_cache=not args.no_cache,
+    )
+
+
+def run(args) -> int:
+    if not args.arch and not args.checkpoint:
+        raise PigeonholeError(
+            "Choose an architecture with --arch NAME (see `pigeonhole models`), "
+            "or a base network with --checkpoint FILE."
+        )
+    cfg = _config(args)
+    plan = plan_dataset(
+        args.data_dir, val_dir=args.val_dir, val_split=args.val_split, seed=args.seed
+    )
+    print_plan(plan)
+    arch_label = get_arch(args.arch).name if args.arch else "checkpoint"
+    tty = sys.stderr.isatty()
+    stop = threading.Event()
+    gen = train_classifier(
+        None,
+        args.arch,
+        checkpoint=args.checkpoint,
+        pretrained=args.pretrained or not args.checkpoint,
+        classes_file=args.classes,
+        trust=args.trust_checkpoint,
+        config=cfg,
+        plan=plan,
+        should_stop=stop,
+    )
+    result: TrainResult | None = None
+    last: ExtractionProgress | None = None
+
+    def show(record) -> None:
+        nonlocal last
+        if isinstance(record, ExtractionProgress):
+            last = record
+            if tty:
+                print(f"\r{record.line():<70}", end="", file=sys.stderr, flush=True)
+            return
+        if last is not None:
+            if tty:
+                print(file=sys.stderr)
+            print(_extraction_summary(last))
+            last = None
+        if isinstance(record, TrainStage) and record.stage == "weights":
+            print(f"{record.message}...")
+        elif isinstance(record, EpochStats):
+            print(record.line(), flush=True)
+
+    with _ctrl_c_stops(stop):
+        try:
+            result = run_to_end(gen, show)
+        except Cancelled:
+            if tty:
+                print(file=sys.stderr)
+            print(
+                "pigeonhole: cancelled before training finished; nothing saved "
+                "(features extracted so far are cached for next time)",
+                file=sys.stderr,
+            )
+            return 130
+    assert result is not None
+    _print_result(result)
+    out = Path(args.out).expanduser() if args.out else default_out(plan, result.arch or arch_label)
+    result.save(out)
+    print(f"checkpoint saved to {out}")
+    print(f"use it: pigeonhole predict --checkpoint {_quote(out)} IMAGES...")
+    return 0
+
+
+def _extraction_summary(p: ExtractionProgress) -> str:
+    extracted = p.done - p.cached - p.skipped
+    parts = [f"features: {extracted} extracted"]
+    if p.cached:
+        parts.append(f"{p.cached} from the cache")
+    if p.skipped:
+        parts.append(f"{p.skipped} unreadable, skipped")
+    per = f", {p.ms_per_image:.1f} ms/image" if extracted else ""
+    return ", ".join(parts) + f" in {p.elapsed_s:.1f} s{per}"
+
+
+def _print_result(r: TrainResult) -> None:
+    if r.cancelled:
+        print(f"stopped by Ctrl-C: keeping the best epoch so far (epoch {r.best_epoch})")
+    elif r.stopped_early:
+        print(f"early stop: no better validation loss for {r.config.patience} epochs")
+    split = "validation" if r.eval_split == "val" else "training (no validation set)"
+    acc = f"{r.val_accuracy:.2%}" if r.val_accuracy is not None else "-"
+    print(f"kept epoch {r.best_epoch}: {split} accuracy {acc}, loss {r.val_loss:.4f}")
+    print(r.table())
+    if r.skipped:
+        print(f"{len(r.skipped)} unreadable image(s) skipped:")
+        for path, reason in r.skipped[:20]:
+            print(f"  {path}: {reason}")
+        if len(r.skipped) > 20:
+            print(f"  ... and {len(r.skipped) - 20} more")
+
+
+def _quote(p: Path) -> str:
+    s = str(p)
+    return f'"{s}"' if " " in s else s
