@@ -54,13 +54,13 @@ def bf16_is_fast() -> bool:
 
 def load_bench_model(arch: str, checkpoint: str | None):
     """The checkpoint, else cached ImageNet weights, else random weights with a fixed seed."""
-    from .models.checkpoints import LoadedModel, imagenet_weights_cached, load_model
+    from .models.checkpoints import LoadedModel, ModelSource, imagenet_weights_cached, load_model
 
     if checkpoint:
-        return load_model(arch=arch, checkpoint=checkpoint)
+        return load_model(ModelSource(checkpoint=checkpoint, arch=arch))
     spec = get_arch(arch)
     if spec.has_pretrained and imagenet_weights_cached(spec.name):
-        return load_model(arch=spec.name, pretrained=True)
+        return load_model(ModelSource.imagenet(spec.name))
     torch.manual_seed(0)  # offline: random weights with a fixed seed (stated in the output)
     model = build_model(spec.name, 1000)
     names = [f"class_{i}" for i in range(1000)]

@@ -6,15 +6,16 @@ the full network (frozen backbone + trained head), ready for Pigeonhole's checkp
 
 Usage::
 
+    from pigeonhole.core.models.checkpoints import ModelSource
     from pigeonhole.core.tasks import run_to_end
     from pigeonhole.core.training import TrainConfig, train_classifier
 
-    gen = train_classifier("data/hymenoptera", "resnet18", pretrained=True,
+    gen = train_classifier("data/hymenoptera", ModelSource.imagenet("resnet18"),
                            config=TrainConfig(epochs=20, augment=2), should_stop=event)
     for record in gen:            # TrainStage | ExtractionProgress | EpochStats
         print(record)
     # the generator's return value (StopIteration.value) is the TrainResult; or, in one call:
-    result = run_to_end(train_classifier("data", "resnet18", checkpoint="base.pth"))
+    result = run_to_end(train_classifier("data", ModelSource(checkpoint="base.pth")))
     result.save("my-model.pth")   # atomic; loads with `pigeonhole predict --checkpoint`
 
 ``should_stop`` (threading.Event or callable) stops extraction within one batch (raises
@@ -44,6 +45,7 @@ from .features import (
 )
 from .head import EpochStats, HeadOutcome, evaluate_head, train_head
 from .models.archs import TransformSpec, get_arch, head_info, replace_head
+from .models.checkpoints import ModelSource, load_model, save_checkpoint
 from .tasks import stop_check
 
 log = logging.getLogger(__name__)
@@ -159,7 +161,6 @@ class TrainResult:
 
     def save(self, path: str | Path) -> Path:
         """Write the Pigeonhole checkpoint (atomic) and return its path."""
-        from .models.checkpoints import save_checkpoint
 
         path = Path(path).expanduser()
         save_checkpoint(
@@ -185,29 +186,10 @@ class TrainResult:
         return "\n".join(lines)
 
 
-def _load_base(arch, checkpoint, pretrained, classes_file, trust, progress):
-    from .models.checkpoints import load_model
-
-    if checkpoint is None and not pretrained:
-        pretrained = True
-    return load_model(
-        arch,
-        checkpoint,
-        pretrained=pretrained and checkpoint is None,
-        classes_file=classes_file,
-        trust=trust,
-        progress=progress,
-    )
-
-
 def train_classifier(
     data_dir: str | Path | None,
-    arch: str | None = None,
+    source: ModelSource | None = None,
     *,
-    checkpoint: str | Path | None = None,
-    pretrained: bool = False,
-    classes_file: str | Path | None = None,
-    trust: bool = False,
     val_dir: str | Path | None = None,
     config: TrainConfig | None = None,
     plan: DatasetPlan | None = None,
@@ -217,8 +199,8 @@ def train_classifier(
 ) -> Iterator[TrainStage | ExtractionProgress | EpochStats]:
     """Generator: train a head for the classes under ``data_dir``; returns a TrainResult.
 
-    Base weights: ``checkpoint``, else ImageNet (``pretrained``, the default), or an already
-    loaded ``base`` (a core.checkpoints.LoadedModel, used as is and modified in place)."""
+    Base weights: what ``source`` describes (a checkpoint, or an architecture's ImageNet
+    weights), or an already loaded ``base`` (a LoadedModel, used as is and modified in place)."""
     cfg = config or TrainConfig()
     stop = stop_check(should_stop)
     if plan is None:
@@ -228,9 +210,10 @@ def train_classifier(
     if not plan.train:
         raise DataError("No training images.")
     if base is None:
-        name = get_arch(arch).display_name if arch else "the checkpoint"
-        yield TrainStage("weights", f"Loading {name} weights")
-        base = _load_base(arch, checkpoint, pretrained, classes_file, trust, progress)
+        if source is None:
+            raise DataError("No base network given (an architecture or a checkpoint).")
+        yield TrainStage("weights", f"Loading {source.describe()}")
+        base = load_model(source, progress=progress)
     arch_name = get_arch(base.arch).name
     if stop():
         raise Cancelled("Training cancelled.")

@@ -177,7 +177,7 @@ def step_model(ctx: Context) -> tuple[str, dict]:
 
     from pigeonhole.core.models.archs import build_model, count_params
 
-    model = build_model(ARCH, num_classes=len(CLASSES), pretrained=False)
+    model = build_model(ARCH, num_classes=len(CLASSES))
     with torch.no_grad():
         out = model(torch.rand(2, 3, 224, 224))
     check(tuple(out.shape) == (2, len(CLASSES)), f"output shape {tuple(out.shape)}")
@@ -190,14 +190,14 @@ def step_checkpoint(ctx: Context) -> tuple[str, dict]:
     import torch
 
     from pigeonhole.core.models.archs import get_arch
-    from pigeonhole.core.models.checkpoints import load_model, save_checkpoint
+    from pigeonhole.core.models.checkpoints import ModelSource, load_model, save_checkpoint
 
     model = ctx.need("model")
     path = ctx.workdir / "selftest.pth"
     save_checkpoint(
         path, model, ARCH, list(CLASSES), get_arch(ARCH).transform, metrics={"selftest": True}
     )
-    loaded = load_model(checkpoint=path)
+    loaded = load_model(ModelSource(checkpoint=str(path)))
     check(loaded.arch == ARCH, f"reloaded as {loaded.arch}")
     check(list(loaded.class_names) == list(CLASSES), f"class names {loaded.class_names}")
     x = torch.rand(1, 3, 224, 224)
@@ -233,14 +233,14 @@ def step_classify(ctx: Context) -> tuple[str, dict]:
 def step_train(ctx: Context) -> tuple[str, dict]:
     import math
 
-    from pigeonhole.core.models.checkpoints import load_model
+    from pigeonhole.core.models.checkpoints import ModelSource, load_model
     from pigeonhole.core.synthetic import make_train_val
     from pigeonhole.core.tasks import run_to_end
     from pigeonhole.core.training import TrainConfig, train_classifier
 
     checkpoint = ctx.need("checkpoint")
     data = make_train_val(ctx.workdir / "train", train=6, val=3, classes=CLASSES)
-    base = load_model(checkpoint=checkpoint)  # a fresh copy: training modifies it in place
+    base = load_model(ModelSource(checkpoint=str(checkpoint)))  # training modifies it in place
     config = TrainConfig(epochs=2, patience=0, device="cpu", precision="fp32", use_cache=False)
     result = run_to_end(
         train_classifier(data / "train", val_dir=data / "val", base=base, config=config)
@@ -249,7 +249,7 @@ def step_train(ctx: Context) -> tuple[str, dict]:
     check(all(math.isfinite(e.train_loss) for e in result.history), "training loss not finite")
     check(result.val_accuracy is not None, "no validation accuracy")
     saved = result.save(ctx.workdir / "trained.pth")
-    reloaded = load_model(checkpoint=saved)
+    reloaded = load_model(ModelSource(checkpoint=str(saved)))
     check(
         sorted(reloaded.class_names) == sorted(CLASSES), f"trained classes {reloaded.class_names}"
     )

@@ -287,6 +287,7 @@ def test_the_wheel_claims_only_the_pigeonhole_name(tmp_path):
     assert tops == {"pigeonhole"}
     for needed in ("pigeonhole/cli.py", "pigeonhole/core/models/checkpoints.py",
                    "pigeonhole/gui/style.qss", "pigeonhole/resources/icons/pigeonhole.png",
+                   "pigeonhole/core/models/identity_hints.json",
                    "pigeonhole/weights/README.md"):  # fmt: skip
         assert needed in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))

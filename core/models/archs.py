@@ -1,19 +1,22 @@
 """Registry of every torchvision classification architecture, discovered from torchvision.
 
-Each :class:`ArchSpec` carries what the rest of the app needs: family, display name, the eval
-transform, ImageNet metadata, and (computed lazily, from a weightless "meta" build) where the
-classification head is and how many features it takes.
+Each :class:`ArchSpec` carries every per-architecture fact the rest of the app needs (one record,
+no side tables): family, display name, the eval transform, ImageNet metadata, whether
+channels_last helps it, its auxiliary heads, the hint that identifies its weights, and (computed
+lazily, from a weightless "meta" build) where the classification head is and its input size.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import re
 import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torchvision
@@ -34,10 +37,13 @@ SEED_ARCHS = (
     "mobilenet_v2",
 )
 
-# Models with auxiliary classifiers: we build them without (inference and head training never
-# use them) and with ``transform_input=True``, as torchvision's ImageNet weights (and so nearly
-# every fine-tune of them) expect.
-_AUX_MODELS = {"googlenet", "inception_v3"}
+# Auxiliary classifiers (key prefixes in their state dicts). These models are built without them
+# (inference and head training never use them) and with ``transform_input=True``, as
+# torchvision's ImageNet weights (and so nearly every fine-tune of them) expect.
+_AUX_PREFIXES = {"googlenet": ("aux1.", "aux2."), "inception_v3": ("AuxLogits.",)}
+# Transformers gain nothing from channels_last (measured); convolutional families do.
+_NO_CHANNELS_LAST = {"ViT", "Swin", "MaxViT"}
+IDENTITY_HINTS_FILE = Path(__file__).with_name("identity_hints.json")
 
 _FAMILY_NAMES = {
     "resnet": "ResNet",
@@ -99,6 +105,16 @@ class HeadInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class IdentityHint:
+    """What picks an architecture's weights out cheaply: how many tensors its state dict has
+    (BatchNorm step counters and auxiliary heads left out), its first and its last key."""
+
+    tensors: int
+    first_key: str
+    last_key: str
+
+
+@dataclass(frozen=True, slots=True)
 class ArchSpec:
     name: str  # torchvision's name: "resnet18"
     family: str  # "ResNet"
@@ -113,10 +129,20 @@ class ArchSpec:
     weights_url: str | None
     weights_size_mb: float | None
     is_seed: bool
+    channels_last: bool = True  # convolutions run faster in channels_last memory format
+    aux_prefixes: tuple[str, ...] = ()  # key prefixes of auxiliary classifiers
+    identity_hint: IdentityHint | None = None  # shipped for this torchvision; else computed
 
     @property
     def head(self) -> HeadInfo:
         return head_info(self.name)
+
+    def builder_kwargs(self, num_classes: int) -> dict:
+        """Arguments for torchvision's builder: the class count, and no auxiliary heads."""
+        kwargs: dict = {"num_classes": num_classes}
+        if self.aux_prefixes:
+            kwargs.update(aux_logits=False, transform_input=True, init_weights=False)
+        return kwargs
 
 
 def _family_key(name: str) -> str:
@@ -139,6 +165,17 @@ def _transform_of(weights) -> TransformSpec:
     )
 
 
+@functools.cache
+def _shipped_hints() -> dict[str, IdentityHint]:
+    """The identity hints measured for the torchvision they name, if it is the one installed."""
+    data = json.loads(IDENTITY_HINTS_FILE.read_text(encoding="utf-8"))
+    if torchvision.__version__.split("+")[0] != data["torchvision"]:
+        return {}
+    return {
+        name: IdentityHint(int(n), first, last) for name, (n, first, last) in data["archs"].items()
+    }
+
+
 def _make_spec(name: str) -> ArchSpec:
     try:
         weights_enum = get_model_weights(name)
@@ -148,10 +185,11 @@ def _make_spec(name: str) -> ArchSpec:
     meta = weights.meta if weights is not None else {}
     metrics = meta.get("_metrics", {}).get("ImageNet-1K", {})
     family_key = _family_key(name)
+    family = _FAMILY_NAMES.get(family_key, family_key.replace("_", " ").title())
     display = weights_enum.__name__.removesuffix("_Weights") if weights_enum else name
     return ArchSpec(
         name=name,
-        family=_FAMILY_NAMES.get(family_key, family_key.replace("_", " ").title()),
+        family=family,
         display_name=display.replace("_", "-"),
         transform=_transform_of(weights),
         params=meta.get("num_params"),
@@ -163,6 +201,9 @@ def _make_spec(name: str) -> ArchSpec:
         weights_url=getattr(weights, "url", None),
         weights_size_mb=meta.get("_file_size"),
         is_seed=name in SEED_ARCHS,
+        channels_last=family not in _NO_CHANNELS_LAST,
+        aux_prefixes=_AUX_PREFIXES.get(name, ()),
+        identity_hint=_shipped_hints().get(name),
     )
 
 
@@ -209,13 +250,6 @@ def _natural(s: str) -> list:
 # Building models
 
 
-def _builder_kwargs(name: str, num_classes: int) -> dict:
-    kwargs: dict = {"num_classes": num_classes}
-    if name in _AUX_MODELS:
-        kwargs.update(aux_logits=False, transform_input=True, init_weights=False)
-    return kwargs
-
-
 _meta_lock = threading.Lock()
 
 
@@ -247,7 +281,7 @@ def _params_on_meta() -> Iterator[None]:
 def build_meta_model(name: str, num_classes: int = 1000) -> nn.Module:
     """A weightless model (no memory, no init time) to inspect shapes and key names."""
     spec = get_arch(name)
-    kwargs = _builder_kwargs(spec.name, num_classes)
+    kwargs = spec.builder_kwargs(num_classes)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -308,34 +342,23 @@ def replace_head(model: nn.Module, arch: str, num_classes: int) -> nn.Module:
     return model
 
 
-def build_model(
-    arch: str,
-    num_classes: int = 1000,
-    pretrained: bool = False,
-    progress: Callable[[int, int], None] | None = None,
-) -> nn.Module:
-    """Build ``arch`` in eval mode: random weights, or ImageNet weights with a new head when
-    ``num_classes`` differs from 1000. Weights download once (see core.checkpoints)."""
+def build_model(arch: str, num_classes: int = 1000) -> nn.Module:
+    """Build ``arch`` with random weights, in eval mode (ImageNet weights: core.models.imagenet)."""
     spec = get_arch(arch)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = get_model(
-            spec.name, **_builder_kwargs(spec.name, 1000 if pretrained else num_classes)
-        )
-    if pretrained:
-        from .checkpoints import imagenet_state_dict
-
-        state = imagenet_state_dict(spec.name, progress=progress)
-        state = {k: v for k, v in state.items() if not is_aux_key(k)}
-        model.load_state_dict(state, strict=True)
-        if num_classes != 1000:
-            replace_head(model, spec.name, num_classes)
+        model = get_model(spec.name, **spec.builder_kwargs(num_classes))
     return model.eval()
 
 
 def is_aux_key(key: str) -> bool:
     """A weight of an auxiliary classifier (GoogLeNet, Inception v3): never loaded or saved."""
-    return key.startswith(("AuxLogits.", "aux1.", "aux2."))
+    return key.startswith(_all_aux_prefixes())
+
+
+@functools.cache
+def _all_aux_prefixes() -> tuple[str, ...]:
+    return tuple(p for spec in _registry().values() for p in spec.aux_prefixes)
 
 
 def count_params(model: nn.Module) -> int:

@@ -51,6 +51,7 @@ from .imagenet import (
 
 __all__ = [
     "LoadedModel",
+    "ModelSource",
     "identify_arch",
     "imagenet_state_dict",
     "imagenet_weights_cached",
@@ -65,8 +66,41 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 
 
+@dataclass(frozen=True, slots=True)
+class ModelSource:
+    """What to load, described once for the CLI and the app alike: a checkpoint file (with an
+    optional architecture hint), or an architecture's ImageNet weights (no file).
+
+    With a file, ``arch`` is a lower-priority hint: the architecture the file names comes first,
+    then the hint, then what the weights show (see :func:`load_checkpoint`)."""
+
+    checkpoint: str | None = None
+    arch: str | None = None
+    classes_file: str | None = None
+    trust: bool = False  # allow a file that needs arbitrary pickle code (the user said so)
+
+    @classmethod
+    def imagenet(cls, arch: str) -> ModelSource:
+        return cls(arch=arch)
+
+    @property
+    def is_file(self) -> bool:
+        return bool(self.checkpoint)
+
+    def describe(self) -> str:
+        """A few words for a status line: the file's name, or "resnet18 ImageNet weights"."""
+        if self.checkpoint:
+            return Path(self.checkpoint).name
+        try:
+            return f"{get_arch(self.arch or '').display_name} ImageNet weights"
+        except ArchitectureError:
+            return f"{self.arch} ImageNet weights"
+
+
 @dataclass(slots=True)
 class LoadedModel:
+    """Weights, class names and preprocessing, travelling together."""
+
     model: nn.Module  # eval mode, CPU, float32, head sized for class_names
     arch: str
     class_names: list[str]
@@ -74,6 +108,9 @@ class LoadedModel:
     source: str  # the file path, or "ImageNet weights (ResNet18_Weights.IMAGENET1K_V1)"
     notes: list[str] = field(default_factory=list)
     metadata: dict = field(default_factory=dict)
+    # A copy prepared for inference (conv+BN folded), made once by core.runtime.fuse_for_inference
+    # and carried here so every run of this model reuses it; None until then.
+    fused: nn.Module | None = None
 
     @property
     def num_classes(self) -> int:
@@ -84,26 +121,24 @@ class LoadedModel:
 # Public entry points
 
 
-def load_model(
-    arch: str | None = None,
-    checkpoint: str | os.PathLike | None = None,
-    *,
-    pretrained: bool = False,
-    classes_file: str | os.PathLike | None = None,
-    trust: bool = False,
-    progress: Progress | None = None,
-) -> LoadedModel:
-    """A checkpoint file if given, else ``arch`` with ImageNet weights (the default weights)."""
-    if checkpoint is not None and str(checkpoint):
-        return load_checkpoint(checkpoint, arch=arch, classes_file=classes_file, trust=trust)
-    if not arch:
-        raise CheckpointError("Choose an architecture (for ImageNet weights) or a checkpoint file.")
-    loaded = load_pretrained(arch, progress=progress)
-    if classes_file is not None:
-        loaded.class_names = _check_count(
-            read_class_file(classes_file), 1000, Path(classes_file).name
+def load_model(source: ModelSource, *, progress: Progress | None = None) -> LoadedModel:
+    """Load what ``source`` describes; any problem is a one-line CheckpointError (or
+    ArchitectureError) and nothing of the caller's is touched. ``progress(done, total)`` follows
+    a weights download."""
+    if source.is_file:
+        return load_checkpoint(
+            source.checkpoint,
+            arch=source.arch,
+            classes_file=source.classes_file,
+            trust=source.trust,
         )
-        loaded.notes.append(f"class names from {Path(classes_file).name}")
+    if not source.arch:
+        raise CheckpointError("Choose an architecture (for ImageNet weights) or a checkpoint file.")
+    loaded = load_pretrained(source.arch, progress=progress)
+    if source.classes_file:
+        name = Path(source.classes_file).name
+        loaded.class_names = _check_count(read_class_file(source.classes_file), 1000, name)
+        loaded.notes.append(f"class names from {name}")
     return loaded
 
 
@@ -113,7 +148,7 @@ def load_checkpoint(
     classes_file: str | os.PathLike | None = None,
     trust: bool = False,
 ) -> LoadedModel:
-    """Load any accepted checkpoint file (see core.checkpoint_formats)."""
+    """Load any accepted checkpoint file (see core.models.formats); ``arch`` is a hint."""
     path = Path(path)
     raw = read_checkpoint(path, trust=trust)
     state = normalize_state_dict(raw.state)
@@ -230,47 +265,44 @@ def _choose_arch(
     fname: str,
     notes: list[str],
 ) -> str:
-    """The architecture the weights fit: the user's, else the file's, else identified."""
-    tried: list[tuple[str, str]] = []
-    for candidate, is_users in ((given, True), (from_file, False)):
-        if not candidate:
-            continue
+    """The one order of guesses: the architecture the file names, then the caller's hint, then
+    what the weights show; the first that the weights fit wins, and the notes say why."""
+    hint = get_arch(given).name if given else None  # an unknown name is the caller's error
+    named = None
+    if from_file:
         try:
-            name = get_arch(candidate).name
+            named = get_arch(from_file).name
         except ArchitectureError:
-            if is_users:
-                raise
-            notes.append(f"the file names an unknown architecture '{candidate}'")
-            continue
-        if any(name == t for t, _ in tried):
-            continue
-        problem = mismatch(state, name)
+            notes.append(f"the file names an unknown architecture '{from_file}'")
+    tried: list[tuple[str, str]] = []
+    chosen = None
+    for candidate in dict.fromkeys(c for c in (named, hint) if c):
+        problem = mismatch(state, candidate)
         if problem is None:
-            if tried:
-                notes.append(f"the weights are {name}, not {tried[0][0]}")
-            return name
-        tried.append((name, problem))
-    found = try_identify(state)
-    if found:
+            chosen = candidate
+            break
+        tried.append((candidate, problem))
+    if chosen is None:
+        chosen = try_identify(state)
+        if chosen is not None and not tried:
+            notes.append(f"architecture identified as {chosen} from the weights")
+    if chosen is None:
         if tried:
-            notes.append(f"the weights are {found}, not {tried[0][0]}")
-        else:
-            notes.append(f"architecture identified as {found} from the weights")
-        return found
-    if tried:
-        name, problem = tried[0]
-        raise CheckpointError(
-            f"{fname} does not fit {name}: {problem}; no other architecture fits."
-        )
-    closest = closest_arch(state)
-    if closest:
-        raise CheckpointError(
-            f"Could not tell the architecture of {fname}: closest is {closest}, but "
-            f"{mismatch(state, closest)}."
-        )
-    found = identify_arch(state)  # raises, describing the keys
-    notes.append(f"architecture identified as {found} from the weights")
-    return found
+            name, problem = tried[0]
+            raise CheckpointError(
+                f"{fname} does not fit {name}: {problem}; no other architecture fits."
+            )
+        closest = closest_arch(state)
+        if closest:
+            raise CheckpointError(
+                f"Could not tell the architecture of {fname}: closest is {closest}, but "
+                f"{mismatch(state, closest)}."
+            )
+        chosen = identify_arch(state)  # raises, describing the keys
+    wrong = [name for name in (named, hint) if name and name != chosen]
+    if wrong:
+        notes.append(f"the weights are {chosen}, not {wrong[0]}")
+    return chosen
 
 
 def _materialize(

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from pigeonhole.core.datasets import MIN_PER_CLASS, DatasetPlan
+from pigeonhole.core.models.checkpoints import ModelSource
 from pigeonhole.core.training import TrainConfig, train_classifier
 
 from ..widgets.arch_picker import ArchPicker
@@ -41,9 +42,7 @@ def train_task(plan, arch, checkpoint, config, *, should_stop=None, progress=Non
 
     result = yield from train_classifier(
         None,
-        arch,
-        checkpoint=checkpoint,
-        pretrained=checkpoint is None,
+        ModelSource(checkpoint=checkpoint, arch=arch),
         config=config,
         plan=plan,
         should_stop=should_stop,

@@ -34,14 +34,10 @@ def load_task(req: LoadRequest, *, should_stop=None, progress=None):
 
 
 def _load(req: LoadRequest, *, should_stop=None, progress=None):
-    """Worker body: core.checkpoints.load_model. An untrusted pickle becomes a NeedsTrust."""
-    from pigeonhole.core.errors import (
-        ArchitectureError,
-        Cancelled,
-        CheckpointError,
-        UntrustedCheckpointError,
-    )
-    from pigeonhole.core.models.checkpoints import load_model
+    """Worker body: core's load_model, the same call the CLI makes (the order of guesses lives
+    there, not here). An untrusted pickle becomes a NeedsTrust."""
+    from pigeonhole.core.errors import Cancelled, UntrustedCheckpointError
+    from pigeonhole.core.models.checkpoints import ModelSource, load_model
 
     outer = progress
 
@@ -51,30 +47,11 @@ def _load(req: LoadRequest, *, should_stop=None, progress=None):
         if outer is not None:
             outer(done, total)
 
+    source = ModelSource(
+        checkpoint=req.checkpoint, arch=req.arch, classes_file=req.classes, trust=req.trust
+    )
     try:
-        if req.checkpoint is None:
-            return load_model(req.arch, pretrained=True, progress=progress)
-        try:  # the checkpoint says (or its weights show) which network it is
-            return load_model(
-                None, req.checkpoint, classes_file=req.classes, trust=req.trust, progress=progress
-            )
-        except UntrustedCheckpointError:
-            raise
-        except (CheckpointError, ArchitectureError) as first:
-            if not req.arch:
-                raise
-            try:
-                return load_model(
-                    req.arch,
-                    req.checkpoint,
-                    classes_file=req.classes,
-                    trust=req.trust,
-                    progress=progress,
-                )
-            except UntrustedCheckpointError:
-                raise
-            except (CheckpointError, ArchitectureError):
-                raise first from None
+        return load_model(source, progress=progress)
     except UntrustedCheckpointError as e:
         return NeedsTrust(str(e))
 

@@ -15,6 +15,8 @@ import time
 from pigeonhole.core.errors import PigeonholeError
 from pigeonhole.core.tasks import run_to_end
 
+from . import model_source
+
 log = logging.getLogger(__name__)
 
 
@@ -65,15 +67,12 @@ def run(args) -> int:
         results_format(args.out)  # a bad suffix fails now, not after an hour of work
     if args.topk < 1:
         raise PigeonholeError("--topk must be at least 1.")
-    if args.pretrained and not args.arch:
-        raise PigeonholeError("--pretrained needs --arch NAME (see `pigeonhole models`).")
-    loaded = load_model(
-        arch=args.arch,
-        checkpoint=args.checkpoint,
-        pretrained=bool(args.pretrained),
-        classes_file=args.classes,
-        trust=bool(args.trust_checkpoint),
-    )
+    source = model_source(args)
+    if not source.is_file and not source.arch:
+        raise PigeonholeError(
+            "Choose a model: --checkpoint FILE, or --arch NAME for its ImageNet weights."
+        )
+    loaded = load_model(source)
     for note in loaded.notes:
         print(f"pigeonhole: {note}", file=sys.stderr)
     clf = Classifier(

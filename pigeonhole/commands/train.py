@@ -21,6 +21,8 @@ from pigeonhole.core.models.archs import get_arch
 from pigeonhole.core.tasks import run_to_end
 from pigeonhole.core.training import TrainConfig, TrainResult, TrainStage, train_classifier
 
+from . import model_source
+
 
 def default_out(plan: DatasetPlan, arch: str, folder: Path | None = None) -> Path:
     """``<data folder name>-<arch>.pth`` in the current folder, never replacing a file."""
@@ -110,11 +112,7 @@ def run(args) -> int:
     stop = threading.Event()
     gen = train_classifier(
         None,
-        args.arch,
-        checkpoint=args.checkpoint,
-        pretrained=args.pretrained or not args.checkpoint,
-        classes_file=args.classes,
-        trust=args.trust_checkpoint,
+        model_source(args),
         config=cfg,
         plan=plan,
         should_stop=stop,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 import torchvision
@@ -9,8 +11,21 @@ import torchvision
 from pigeonhole.core.errors import CheckpointError
 from pigeonhole.core.fileio import cache_dir
 from pigeonhole.core.models import identify
-from pigeonhole.core.models.archs import arch_names, build_meta_model, head_info, list_archs
-from pigeonhole.core.models.identify import _HINTS, closest_arch, identify_arch, mismatch, signature
+from pigeonhole.core.models.archs import (
+    IdentityHint,
+    arch_names,
+    build_meta_model,
+    get_arch,
+    head_info,
+    list_archs,
+)
+from pigeonhole.core.models.identify import (
+    closest_arch,
+    hint_of,
+    identify_arch,
+    mismatch,
+    signature,
+)
 
 
 def meta_state(arch: str, num_classes: int = 5) -> dict[str, torch.Tensor]:
@@ -71,12 +86,12 @@ def test_candidate_table_matches_this_torchvision():
     """Every architecture up to 30M parameters (the big ones cost seconds of meta building
     and follow the same code paths) identifies as itself, and its table row is right."""
     names = arch_names()
-    assert set(names) == set(_HINTS)
+    assert all(get_arch(n).identity_hint is not None for n in names)  # shipped for this one
     small = [s.name for s in list_archs() if (s.params or 0) < 30_000_000]
     assert len(small) > 35
     for name in small:
         keys = [k for k, _ in signature(name)]
-        assert _HINTS[name] == (len(keys), keys[0], keys[-1]), name
+        assert get_arch(name).identity_hint == hint_of(keys), name
         state = {k: torch.empty(shape, device="meta") for k, shape in signature(name)}
         for key in (f"{head_info(name).path}.weight", f"{head_info(name).path}.bias"):
             if key in state:  # a 3-class head
@@ -84,19 +99,21 @@ def test_candidate_table_matches_this_torchvision():
         assert identify_arch(state) == name, name
 
 
-def test_table_is_computed_and_cached_for_another_torchvision(monkeypatch):
-    monkeypatch.setattr(identify, "_HINTS_VERSION", "0.0.0")
+def test_hints_are_computed_and_cached_for_another_torchvision(monkeypatch):
+    """Records without a shipped hint (another torchvision) get one computed, kept on disk."""
+    unhinted = [dataclasses.replace(s, identity_hint=None) for s in list_archs()]
+    monkeypatch.setattr(identify, "list_archs", lambda: unhinted)
     monkeypatch.setattr(
         identify, "signature", lambda name: (("a.weight", (1,)), (f"{name}.b", (2,)))
     )
     identify._computed_hints.cache_clear()
     try:
-        table = identify._hints()
-        assert table["resnet18"] == (2, "a.weight", "resnet18.b")
+        table = identify.identity_hints()
+        assert table["resnet18"] == IdentityHint(2, "a.weight", "resnet18.b")
         stored = list(cache_dir().glob("arch-hints-torchvision-*.json"))
         assert len(stored) == 1
         identify._computed_hints.cache_clear()
         monkeypatch.setattr(identify, "signature", None)  # now read back from the cache file
-        assert identify._hints() == table
+        assert identify.identity_hints() == table
     finally:
         identify._computed_hints.cache_clear()

@@ -11,7 +11,7 @@ import torch
 from pigeonhole.core.errors import Cancelled
 from pigeonhole.core.head import EpochStats, StandardisedHead, class_weights, evaluate_head
 from pigeonhole.core.images import load_image, preprocess
-from pigeonhole.core.models.checkpoints import load_model
+from pigeonhole.core.models.checkpoints import ModelSource, load_model
 from pigeonhole.core.synthetic import class_image, make_class_folders
 from pigeonhole.core.tasks import run_to_end
 from pigeonhole.core.training import (
@@ -131,7 +131,7 @@ def test_save_is_atomic_and_reloads(colours, tmp_path, monkeypatch):
     monkeypatch.undo()
 
     assert result.save(out) == out
-    loaded = load_model(checkpoint=out)
+    loaded = load_model(ModelSource(checkpoint=str(out)))
     assert loaded.arch == "resnet18" and loaded.class_names == ["blue", "green", "red"]
     assert loaded.transform == result.transform
     assert loaded.metadata["metrics"]["best_epoch"] == result.best_epoch

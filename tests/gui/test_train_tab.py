@@ -8,7 +8,7 @@ import torch
 from PySide6.QtCore import Qt
 
 from pigeonhole.core.head import EpochStats
-from pigeonhole.core.models.checkpoints import load_model
+from pigeonhole.core.models.checkpoints import ModelSource, load_model
 from pigeonhole.core.synthetic import make_class_folders
 from tests.core.train_helpers import colour_folders, save_base_checkpoint
 
@@ -69,7 +69,7 @@ def test_train_tab_drives_a_run(qtbot, ready, tmp_path):
 
     out = tab.save_result(tmp_path / "saved" / "colours")
     assert out == tmp_path / "saved" / "colours.pth" and out.is_file()
-    loaded = load_model(checkpoint=out)
+    loaded = load_model(ModelSource(checkpoint=str(out)))
     assert loaded.class_names == ["blue", "red"] and loaded.arch == "resnet18"
     with qtbot.waitSignal(tab.use_in_classify) as used:
         tab.use_result_in_classify()
