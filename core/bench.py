@@ -96,29 +96,31 @@ def naive_loop(model, files: list[Path], spec) -> tuple[float, torch.Tensor]:
 
 
 def model_only(clf, files: list[Path]) -> float:
-    """Batched forward on tensors already in memory (decode excluded), run the way the
-    pipeline runs it (same forward threads and torch threads per thread)."""
+    """Batched forward on crops already in memory (on the GPU for a GPU run: decode and upload
+    excluded), run the way the pipeline runs it (same forward threads, same torch threads each,
+    the same device step: normalise, memory format, forward)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from .devices import synchronize
-    from .images import load_image, preprocess
+    from .images import crop_uint8, load_image
 
-    spec = clf.transform
-    data = torch.stack([preprocess(load_image(f), spec) for f in files])
-    bs = clf.batch_size
-    batches = [data[i : i + bs] for i in range(0, len(data), bs)]
-    streams, per_stream = clf._streams()
+    plan = clf.plan
+    crops = torch.stack([crop_uint8(load_image(f), clf.transform) for f in files])
+    if plan.device.type != "cpu":
+        crops = crops.to(plan.device)
+    batches = list(crops.split(plan.batch_size))
     prev = torch.get_num_threads()
-    init = (lambda: torch.set_num_threads(per_stream)) if per_stream else None
+    per = plan.threads_per_stream
+    init = (lambda: torch.set_num_threads(per)) if per else None
     try:
-        with ThreadPoolExecutor(streams, initializer=init) as pool:
-            list(pool.map(clf.predict_tensor, batches[:streams]))  # warm-up
+        with ThreadPoolExecutor(plan.forward_streams, initializer=init) as pool:
+            list(pool.map(clf.forward_crops, batches[: plan.forward_streams]))  # warm-up
             t0 = time.perf_counter()
-            list(pool.map(clf.predict_tensor, batches))
-            synchronize(clf.device)
-            return len(data) / (time.perf_counter() - t0)
+            list(pool.map(clf.forward_crops, batches))
+            synchronize(plan.device)
+            return len(crops) / (time.perf_counter() - t0)
     finally:
-        if per_stream:
+        if per:
             torch.set_num_threads(prev)
 
 
@@ -127,8 +129,7 @@ def pipeline(clf, files: list[Path]) -> tuple[float, torch.Tensor, int]:
     from .inference import classify_paths
 
     warm = files[: clf.batch_size]
-    classify_paths(clf.loaded, warm, device=clf.device, precision=clf.precision,
-                   batch_size=clf.batch_size, workers=clf.workers)  # fmt: skip
+    classify_paths(clf.loaded, warm, plan=clf.plan)
     gen = clf.run(files)
     logits: list[tuple[float, ...]] = []
     skipped = 0
@@ -158,7 +159,8 @@ def draft_agreement(loaded, folder: Path | None, n: int = 0) -> dict:
     """Top-1 agreement of draft-mode decoding with full decoding on JPEGs >= 3x the resize."""
     from PIL import Image
 
-    from .images import crop_uint8, iter_image_files, load_image, normalize_batch
+    from .images import crop_uint8, load_image, normalize_batch
+    from .listing import iter_image_files
     from .synthetic import make_photo_folder
 
     n = n or DRAFT_IMAGES
@@ -216,8 +218,9 @@ def run_bench(
     draft: bool = True,
     out=print,
 ) -> BenchResult:
-    from .images import iter_image_files, load_image
+    from .images import load_image
     from .inference import Classifier
+    from .listing import iter_image_files
     from .synthetic import make_photo_folder
 
     loaded = load_bench_model(arch, checkpoint)

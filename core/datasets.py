@@ -113,7 +113,7 @@ def detect_layout(root: str | Path) -> tuple[Path, Path | None]:
 
 def list_class_folders(folder: Path) -> tuple[dict[str, list[Path]], int]:
     """{class name: image files (natural order)} for each sub-folder, and non-image files seen."""
-    from .images import ScanStats, iter_image_files
+    from .listing import ScanStats, iter_image_files
 
     classes: dict[str, list[Path]] = {}
     ignored = 0

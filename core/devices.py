@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import platform
 from dataclasses import dataclass
@@ -106,7 +105,7 @@ def has_amx() -> bool:
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """`auto` is fp16 autocast on CUDA, fp32 elsewhere. Returns fp32, fp16 or bf16."""
+    """`auto` is fp16 on CUDA, fp32 elsewhere. Returns fp32, fp16 or bf16."""
     precision = (precision or "auto").lower()
     if precision not in PRECISIONS:
         raise PigeonholeError(f"Unknown precision '{precision}': use {', '.join(PRECISIONS)}.")
@@ -117,17 +116,10 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return precision
 
 
-def autocast(device: torch.device, precision: str):
-    """Autocast context for the forward pass (a no-op for fp32)."""
-    if precision == "fp32":
-        return contextlib.nullcontext()
-    dtype = torch.float16 if precision == "fp16" else torch.bfloat16
-    return torch.autocast(device_type=device.type, dtype=dtype)
-
-
 def synchronize(device: torch.device) -> None:
-    """Wait for queued GPU work so wall-clock timing is honest."""
+    """Wait for the work this thread queued on the GPU (its current CUDA stream), so wall-clock
+    timing is honest without waiting for other threads' batches."""
     if device.type == "cuda":
-        torch.cuda.synchronize(device)
+        torch.cuda.current_stream(device).synchronize()
     elif device.type == "mps":
         torch.mps.synchronize()

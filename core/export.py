@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .errors import PigeonholeError
 from .fileio import atomic_write
-from .inference import Prediction, RunSummary
+from .predictions import Prediction, RunSummary
 
 BASE_COLUMNS = (
     "path",

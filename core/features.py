@@ -1,9 +1,9 @@
 """Frozen-backbone feature extraction with a disk cache.
 
-The network with its classification layer swapped for ``nn.Identity`` is run once per image
-(and once per augmented view); what the classification layer would have received is captured
-with a forward hook, so every architecture works the same way (SqueezeNet's 1x1-conv head gets
-its spatial map). Decoding runs in a thread pool, overlapped with the forward pass.
+The network runs once per image (and once per augmented view) through the same pipeline and
+device step as inference (core.runtime); what its classification layer would have received is
+captured there, and the rest of the network is skipped, so every architecture works the same way
+(SqueezeNet's 1x1-conv head gets its spatial map).
 
 Features are cached on disk (core.feature_cache) under a key covering the architecture, a hash
 of the backbone weights, the transform and the precision, per file path, size, modification time
@@ -17,23 +17,25 @@ import hashlib
 import json
 import logging
 import math
-import os
 import random
 import time
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
+from PIL import Image
 from torch import nn
 
-from .devices import autocast, resolve_device, resolve_precision, synchronize
+from .devices import synchronize
 from .errors import Cancelled, ImageLoadError
 from .feature_cache import AUG_SCALE, FeatureCache, image_key
+from .images import crop_uint8, load_image
 from .models.archs import TransformSpec, get_arch, head_info
-from .tasks import stop_check
+from .runtime.fusion import fuse_conv_bn
+from .runtime.pipeline import ListSource, run_pipeline
+from .runtime.plan import plan_run
+from .runtime.step import DeviceStep, pin, prepare_model
 
 log = logging.getLogger(__name__)
 
@@ -112,37 +114,51 @@ def augment_params(path: Path, view: int, seed: int, width: int, height: int) ->
 
 
 def load_view(path: Path, view: int, spec: TransformSpec, seed: int = 0) -> torch.Tensor:
-    """The input tensor for one view of one image (raises ImageLoadError)."""
-    from PIL import Image
-
-    from .images import load_image, preprocess
-
+    """uint8 (3, crop, crop) for one view of one image (raises ImageLoadError): view 0 is the
+    eval transform, views 1.. are seeded augmentations (random resized crop, flip)."""
     img = load_image(path, draft_size=spec.resize)
     if view == 0:
-        return preprocess(img, spec)
+        return crop_uint8(img, spec)
     top, left, h, w, flip = augment_params(path, view, seed, img.width, img.height)
     img = img.resize(
         (spec.crop, spec.crop), Image.Resampling.BILINEAR, box=(left, top, left + w, top + h)
     )
     if flip:
         img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    return preprocess(img, replace(spec, resize=spec.crop))
+    return crop_uint8(img, replace(spec, resize=spec.crop))
 
 
 # ---------------------------------------------------------------------------------------------
 # Extraction
 
 
-class _Capture(nn.Module):
-    """Stands where the head was; remembers its input (the features)."""
-
-    def __init__(self) -> None:
+class _Captured(Exception):  # noqa: N818 (not an error: it carries the features out)
+    def __init__(self, features: torch.Tensor):
         super().__init__()
-        self.last: torch.Tensor | None = None
+        self.features = features
+
+
+class _HeadInput(nn.Module):
+    """Stands where the head was: hands its input (the features) out of the network at once.
+    An exception rather than a stored attribute, so concurrent forward passes never mix."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.last = x
-        return x
+        raise _Captured(x)
+
+
+class _FeatureNet(nn.Module):
+    """A network whose head is a :class:`_HeadInput`: returns what the head would receive."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        try:
+            self.model(x)
+        except _Captured as found:
+            return found.features
+        raise RuntimeError("the classification layer was never reached")
 
 
 def weights_fingerprint(model: nn.Module) -> str:
@@ -157,10 +173,10 @@ def weights_fingerprint(model: nn.Module) -> str:
 
 
 class FeatureExtractor:
-    """Runs ``model`` (whose head is replaced, in place, by a capturing identity) over images.
-
-    The caller keeps ``model``: :func:`core.archs.replace_head` or :meth:`restore_head` later puts
-    a head back."""
+    """Runs ``model`` without its head over images (the run's plan, pipeline and device step are
+    core.runtime's, as for inference). The head is swapped out of ``model`` while the extractor
+    lives (on a conv+BN-fused copy when the model can be fused); :meth:`restore_head` puts it back
+    and returns the model on the CPU, float32."""
 
     def __init__(
         self,
@@ -175,46 +191,44 @@ class FeatureExtractor:
         self.arch = get_arch(arch).name
         self.info = head_info(self.arch)
         self.transform = transform
-        self.device = resolve_device(device)
-        self.precision = resolve_precision(precision, self.device)
-        self.batch_size = batch_size or (64 if self.device.type == "cuda" else 32)
-        self.workers = workers or max(1, min(4, (os.cpu_count() or 2)))
-        self.model = model
-        self._head = model.get_submodule(self.info.path)
-        self._capture = _Capture()
-        model.set_submodule(self.info.path, self._capture)
-        model.eval().requires_grad_(False)
+        self.plan = plan_run(self.arch, device, precision, batch_size, workers, decode="cpu")
+        self.model = model.eval().requires_grad_(False)
         self.key = self._model_key()
-        self.model.to(self.device)
-        if self.device.type != "mps":
-            self.model.to(memory_format=torch.channels_last)
+        self._head = model.get_submodule(self.info.path)
+        work = fuse_conv_bn(model) or model  # fused: a copy of our own
+        work.set_submodule(self.info.path, _HeadInput())
+        self.step = DeviceStep(prepare_model(_FeatureNet(work), self.plan), self.plan, transform)
+
+    @property
+    def device(self) -> torch.device:
+        return self.plan.device
+
+    @property
+    def batch_size(self) -> int:
+        return self.plan.batch_size
 
     def _model_key(self) -> str:
         desc = {
             "arch": self.arch,
             "weights": weights_fingerprint(self.model),
             "transform": self.transform.to_dict(),
-            "precision": self.precision,
-            "v": 1,
+            "precision": self.plan.precision,
+            "v": 2,
         }
         return hashlib.sha1(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:20]
 
     def restore_head(self) -> nn.Module:
-        """Put the original head back and return the model to the CPU, float32."""
+        """Put the original head back and return the model on the CPU, float32."""
         self.model.set_submodule(self.info.path, self._head)
         return self.model.to("cpu", memory_format=torch.contiguous_format).float()
 
-    @torch.inference_mode()
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
-        batch = batch.to(self.device, non_blocking=True)
-        if self.device.type != "mps":
-            batch = batch.contiguous(memory_format=torch.channels_last)
-        with autocast(self.device, self.precision):
-            self.model(batch)
-        feats = self._capture.last
-        self._capture.last = None
+        """Features (float32, CPU) of a batch of uint8 crops; big spatial maps are rounded to
+        fp16 precision, the precision the cache keeps them in."""
+        feats = self.step.forward(self.step.to_input(pin(batch, self.device)))
+        synchronize(self.device)
         out = feats.float().cpu().contiguous()
-        return out.half().float() if out[0].numel() > 4096 else out  # big maps are cached in fp16
+        return out.half().float() if out[0].numel() > 4096 else out
 
     def extract(
         self,
@@ -228,7 +242,6 @@ class FeatureExtractor:
         """Generator: yields progress per batch, returns an :class:`ExtractionOutput`.
 
         Raises :class:`Cancelled` (after saving what was extracted) when ``should_stop`` is set."""
-        stop = stop_check(should_stop)
         start = time.perf_counter()
         known = cache.load() if cache is not None else {}
         keys = [image_key(j.path, j.view, aug_seed) for j in jobs]
@@ -249,69 +262,54 @@ class FeatureExtractor:
             progress(done, len(jobs))
         yield ExtractionProgress(done, len(jobs), cached, len(skipped), 0.0, 0.0, None)
 
-        def prepare(i: int):
+        def prepare(i: int) -> torch.Tensor | str:
             try:
                 return load_view(jobs[i].path, jobs[i].view, self.transform, aug_seed)
             except ImageLoadError as e:
                 return str(e)
             except Exception as e:  # any other decoder failure: skip the file, never crash
+                log.debug("unexpected error decoding %s", jobs[i].path, exc_info=True)
                 return f"{type(e).__name__}: {e}"
 
+        def compute(views: list) -> torch.Tensor | None:
+            crops = [v for v in views if not isinstance(v, str)]
+            return self.forward(torch.stack(crops)) if crops else None
+
         ex_start = time.perf_counter()
+        pipeline = run_pipeline(
+            ListSource(todo), prepare, compute, self.plan, should_stop=should_stop
+        )
         try:
-            with ThreadPoolExecutor(self.workers, thread_name_prefix="features") as pool:
-                pending: deque = deque()
-                it = iter(todo)
-                for i in it:  # keep two batches in flight
-                    pending.append((i, pool.submit(prepare, i)))
-                    if len(pending) >= 2 * self.batch_size:
-                        break
-                while pending:
-                    if stop():
-                        for _, f in pending:
-                            f.cancel()
-                        raise Cancelled("Feature extraction cancelled.")
-                    batch_idx, tensors = [], []
-                    while pending and len(tensors) < self.batch_size:
-                        i, fut = pending.popleft()
-                        nxt = next(it, None)
-                        if nxt is not None:
-                            pending.append((nxt, pool.submit(prepare, nxt)))
-                        value = fut.result()
-                        if isinstance(value, str):
-                            skipped[i] = value
-                            done += 1
-                        else:
-                            batch_idx.append(i)
-                            tensors.append(value)
-                    if tensors:
-                        feats = self.forward(torch.stack(tensors))
-                        synchronize(self.device)
-                        for i, f in zip(batch_idx, feats, strict=True):
-                            results[i] = f
-                            if cache is not None:
-                                cache.add(keys[i], f)
-                        extracted += len(tensors)
-                        done += len(tensors)
-                    wall = time.perf_counter() - ex_start
-                    per = wall / extracted if extracted else 0.0
-                    remaining = len(jobs) - done
-                    eta = remaining * per if extracted else None
-                    if cache is not None and time.perf_counter() - last_flush > _SHARD_EVERY_S:
-                        cache.flush()
-                        last_flush = time.perf_counter()
-                    if progress:
-                        progress(done, len(jobs))
-                    yield ExtractionProgress(
-                        done,
-                        len(jobs),
-                        cached,
-                        len(skipped),
-                        time.perf_counter() - start,
-                        per * 1000,
-                        eta,
-                    )
+            while True:
+                try:
+                    batch, views, feats = next(pipeline)
+                except StopIteration as end:
+                    if end.value:
+                        raise Cancelled("Feature extraction cancelled.") from None
+                    break
+                rows = iter(feats if feats is not None else ())
+                for i, view in zip(batch, views, strict=True):
+                    if isinstance(view, str):
+                        skipped[i] = view
+                        continue
+                    results[i] = next(rows)
+                    if cache is not None:
+                        cache.add(keys[i], results[i])
+                    extracted += 1
+                done += len(batch)
+                per = (time.perf_counter() - ex_start) / extracted if extracted else 0.0
+                eta = (len(jobs) - done) * per if extracted else None
+                if cache is not None and time.perf_counter() - last_flush > _SHARD_EVERY_S:
+                    cache.flush()
+                    last_flush = time.perf_counter()
+                if progress:
+                    progress(done, len(jobs))
+                elapsed = time.perf_counter() - start
+                yield ExtractionProgress(
+                    done, len(jobs), cached, len(skipped), elapsed, per * 1000, eta
+                )
         finally:
+            pipeline.close()
             if cache is not None:
                 cache.flush()
         ok = [i for i in range(len(jobs)) if results[i] is not None]

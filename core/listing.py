@@ -1,17 +1,211 @@
-"""Listing image files on a background thread, so classifying starts at once and the total is
-known as soon as the listing ends (see core.images.iter_image_files for the order and rules)."""
+"""Finding images: every candidate under folders and files, in a stable natural order, streamed
+one directory at a time (so the first results arrive long before a big folder is listed), and
+listed on a background thread by :class:`BackgroundLister` so classifying starts at once and the
+total is known as soon as the listing ends.
+
+Candidates are files with an extension Pillow can decode; hidden files and folders are skipped,
+symlink loops and duplicates too.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import re
+import stat
 import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image, ImageFile
 
 from .errors import PigeonholeError
-from .images import ScanStats, iter_image_files
-from .tasks import stop_requested
+from .tasks import StopFlag, stop_requested
 
 log = logging.getLogger(__name__)
+
+# Formats Pillow registers but cannot decode pixels of (stub plugins, MPEG identifies only): a
+# video or a weather file in a photo folder is not an image candidate.
+_UNDECODABLE = {"BUFR", "GRIB", "HDF5", "MPEG", "FITSSTUB"}
+
+
+def _readable_extensions() -> frozenset[str]:
+    Image.init()
+    exts = set()
+    for ext, fmt in Image.registered_extensions().items():
+        factory = Image.OPEN.get(fmt)
+        if factory is None or fmt in _UNDECODABLE:
+            continue
+        cls = factory[0] if isinstance(factory, tuple) else factory
+        if isinstance(cls, type) and issubclass(cls, ImageFile.StubImageFile):
+            continue
+        exts.add(ext.lower())
+    return frozenset(exts)
+
+
+#: Every extension (lower-case, with the dot) whose files Pillow can decode.
+IMAGE_EXTENSIONS: frozenset[str] = _readable_extensions()
+
+
+@dataclass(slots=True)
+class ScanStats:
+    found: int = 0  # image candidates yielded
+    ignored: int = 0  # non-image files
+    hidden: int = 0  # hidden files and folders skipped
+    duplicates: int = 0  # same file reached twice (symlinks, a path given twice, loops)
+    errors: list[str] = field(default_factory=list)  # unreadable folders, missing paths
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(name: str) -> tuple:
+    """'img2' before 'img10', case-insensitive, ties broken by the exact name."""
+    parts = _DIGITS.split(name.casefold())
+    return (tuple(int(p) if i % 2 else p for i, p in enumerate(parts)), name)
+
+
+def is_image_name(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def _is_hidden(entry: os.DirEntry) -> bool:
+    if entry.name.startswith("."):
+        return True
+    if os.name == "nt":
+        try:
+            attrs = entry.stat(follow_symlinks=False).st_file_attributes
+            return bool(attrs & (stat.FILE_ATTRIBUTE_HIDDEN | stat.FILE_ATTRIBUTE_SYSTEM))
+        except (OSError, AttributeError):
+            return False
+    return False
+
+
+def iter_image_files(
+    paths: Iterable[str | os.PathLike] | str | os.PathLike,
+    stats: ScanStats | None = None,
+    should_stop: StopFlag = None,
+) -> Iterator[Path]:
+    """Yield image candidates under ``paths`` (files and folders, recursive), streaming.
+
+    Order: the arguments in the order given; inside a folder, entries in natural order and
+    each subfolder listed where its name sorts (so the order equals a natural sort of relative
+    paths). Symlinks are followed, but a folder is never entered twice and a file never
+    yielded twice (compared by real path: hard links are distinct files).
+    """
+    stats = stats if stats is not None else ScanStats()
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    seen_files: set[str] = set()
+    seen_dirs: set[tuple[int, int]] = set()
+
+    def claim_file(real: str) -> bool:
+        if real in seen_files:
+            stats.duplicates += 1
+            return False
+        seen_files.add(real)
+        return True
+
+    for raw in paths:
+        if stop_requested(should_stop):
+            return
+        root = Path(raw)
+        try:
+            st = root.stat()
+        except FileNotFoundError:
+            stats.errors.append(f"{root}: no such file or folder")
+            continue
+        except OSError as e:
+            stats.errors.append(f"{root}: {e.strerror or e}")
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            yield from _walk(root, st, stats, should_stop, claim_file, seen_dirs)
+        elif is_image_name(root.name):
+            if claim_file(os.path.realpath(root)):
+                stats.found += 1
+                yield root
+        else:
+            stats.ignored += 1
+
+
+def _sorted_entries(folder: Path, stats: ScanStats) -> list[os.DirEntry]:
+    try:
+        with os.scandir(folder) as it:
+            entries = list(it)
+    except OSError as e:
+        stats.errors.append(f"{folder}: cannot list folder ({e.strerror or e})")
+        return []
+    entries.sort(key=lambda e: natural_key(e.name))
+    return entries
+
+
+def _walk(root, root_stat, stats, should_stop, claim_file, seen_dirs) -> Iterator[Path]:
+    key = (root_stat.st_dev, root_stat.st_ino)
+    if key in seen_dirs:
+        stats.duplicates += 1
+        return
+    seen_dirs.add(key)
+    # A stack of (real folder path, iterator over its sorted entries): depth-first, streaming.
+    stack = [(os.path.realpath(root), iter(_sorted_entries(root, stats)))]
+    checked = 0
+    while stack:
+        real_dir, entries = stack[-1]
+        entry = next(entries, None)
+        if entry is None:
+            stack.pop()
+            continue
+        checked += 1
+        if checked % 256 == 0 and stop_requested(should_stop):
+            return
+        if _is_hidden(entry):
+            stats.hidden += 1
+            continue
+        try:
+            is_dir = entry.is_dir()
+            is_file = not is_dir and entry.is_file()
+        except OSError:
+            is_dir = is_file = False
+        if is_dir:
+            try:
+                st = entry.stat()
+            except OSError as e:
+                stats.errors.append(f"{entry.path}: {e.strerror or e}")
+                continue
+            key = (st.st_dev, st.st_ino)
+            if key in seen_dirs:  # a symlink loop or a folder reached twice
+                stats.duplicates += 1
+                continue
+            seen_dirs.add(key)
+            if stop_requested(should_stop):
+                return
+            real = (
+                os.path.realpath(entry.path)
+                if entry.is_symlink()
+                else f"{real_dir}{os.sep}{entry.name}"
+            )
+            stack.append((real, iter(_sorted_entries(Path(entry.path), stats))))
+        elif is_file:
+            if not is_image_name(entry.name):
+                stats.ignored += 1
+                continue
+            real = (
+                os.path.realpath(entry.path)
+                if entry.is_symlink()
+                else f"{real_dir}{os.sep}{entry.name}"
+            )
+            if claim_file(real):
+                if stop_requested(should_stop):
+                    return
+                stats.found += 1
+                yield Path(entry.path)
+        else:  # broken symlink, socket, fifo...
+            if is_image_name(entry.name) and entry.is_symlink():
+                stats.errors.append(f"{entry.path}: broken link")
+            else:
+                stats.ignored += 1
+
 
 _LIST_QUEUE_MAX = 200_000  # paths listed ahead (a few MB of strings at most)
 _DONE = object()

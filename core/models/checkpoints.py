@@ -108,9 +108,11 @@ class LoadedModel:
     source: str  # the file path, or "ImageNet weights (ResNet18_Weights.IMAGENET1K_V1)"
     notes: list[str] = field(default_factory=list)
     metadata: dict = field(default_factory=dict)
-    # A copy prepared for inference (conv+BN folded), made once by core.runtime.fuse_for_inference
-    # and carried here so every run of this model reuses it; None until then.
+    # A copy prepared for inference (conv+BN folded), made once by core.runtime.fusion's
+    # fuse_for_inference and carried here so every run of this model reuses it (None until then),
+    # with the weights' version it was made from (a head trained in place makes it stale).
     fused: nn.Module | None = None
+    fused_from: tuple = ()
 
     @property
     def num_classes(self) -> int:

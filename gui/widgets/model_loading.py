@@ -59,14 +59,9 @@ def _load(req: LoadRequest, *, should_stop=None, progress=None):
 def prepare_for_inference(loaded) -> None:
     """Do now, while "Loading…" shows, the one-time work the first run would otherwise do
     (conv+BN fusion: a copy and an fx trace that keep the GIL busy for a moment)."""
-    try:
-        from pigeonhole.core.fusion import fuse_conv_bn
-    except ImportError:
-        return
-    try:
-        fuse_conv_bn(loaded.model)  # cached per model; the Classifier reuses it
-    except Exception:  # an optimisation only
-        pass
+    from pigeonhole.core.runtime.fusion import fuse_for_inference
+
+    fuse_for_inference(loaded)  # kept on the LoadedModel; every Classifier of it reuses it
 
 
 def found_checkpoints() -> list[str]:

@@ -13,7 +13,11 @@ from collections.abc import Iterator
 
 import torch
 from torch import nn
-from torch._subclasses.fake_tensor import FakeTensorDeviceMismatchError, FakeTensorMode
+from torch._subclasses.fake_tensor import (
+    FakeTensorDeviceMismatchError,
+    FakeTensorMode,
+    unset_fake_temporarily,
+)
 
 __all__ = ["FakeTensorDeviceMismatchError", "fake_cuda", "to_fake_cuda"]
 
@@ -30,8 +34,10 @@ def to_fake_cuda(
 ) -> nn.Module:
     """Move ``model`` (in place) to the fake CUDA device: its state is converted and assigned,
     because ``module.to("cuda")`` fails inside the mode. ``dtype`` casts floating tensors."""
+    with unset_fake_temporarily():  # the real tensors are read outside the mode
+        real = {k: v.detach() for k, v in model.state_dict().items()}
     state = {}
-    for key, value in model.state_dict(keep_vars=False).items():
+    for key, value in real.items():
         fake = mode.from_tensor(value)
         if dtype is not None and value.is_floating_point():
             state[key] = fake.to("cuda", dtype)

@@ -9,7 +9,7 @@ import pytest
 
 from pigeonhole.core.errors import PigeonholeError
 from pigeonhole.core.export import COLUMNS, columns, write_csv, write_json, write_results
-from pigeonhole.core.inference import Prediction, RunSummary
+from pigeonhole.core.predictions import Prediction, RunSummary
 
 PREDS = [
     Prediction(

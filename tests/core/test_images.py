@@ -13,14 +13,8 @@ from torchvision import transforms as T
 
 from pigeonhole.core import images
 from pigeonhole.core.errors import ImageLoadError
-from pigeonhole.core.images import (
-    IMAGE_EXTENSIONS,
-    ScanStats,
-    iter_image_files,
-    load_image,
-    make_thumbnail,
-    preprocess,
-)
+from pigeonhole.core.images import load_image, make_thumbnail, preprocess
+from pigeonhole.core.listing import IMAGE_EXTENSIONS, ScanStats, iter_image_files
 from pigeonhole.core.models.archs import TransformSpec
 from pigeonhole.core.synthetic import class_image, photo_like
 from tests.core.broken_images import exif_rotated_jpeg, write_corpus

@@ -13,10 +13,10 @@ from torchvision import transforms as T
 
 from pigeonhole.core import inference
 from pigeonhole.core.errors import DataError, PigeonholeError
-from pigeonhole.core.fusion import fuse_conv_bn
 from pigeonhole.core.inference import BatchResult, Classifier, RunSummary, classify_paths
 from pigeonhole.core.models.archs import TransformSpec, build_model
 from pigeonhole.core.models.checkpoints import LoadedModel
+from pigeonhole.core.runtime.fusion import fuse_for_inference
 from pigeonhole.core.synthetic import class_image, make_class_folders, photo_like
 from pigeonhole.core.tasks import run_to_end
 from tests.core.broken_images import write_corpus
@@ -185,16 +185,17 @@ def test_bf16_and_bad_settings(tmp_path):
         Classifier(_loaded(), batch_size=-1)
 
 
-def test_fused_copy_follows_weight_changes():
+def test_fused_copy_travels_on_the_loaded_model_and_follows_weight_changes():
     torch.manual_seed(1)
     model = build_model("resnet18", 3)
-    fused = fuse_conv_bn(model)
-    assert fuse_conv_bn(model) is fused  # cached: a second run costs nothing
+    loaded = LoadedModel(model, "resnet18", list(CLASSES), SMALL, "test")
+    fused = fuse_for_inference(loaded)
+    assert loaded.fused is fused and fuse_for_inference(loaded) is fused  # made once
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())  # caller's intact
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
     with torch.no_grad():
         model.fc.weight.add_(0.5)  # e.g. a head trained in place
-    refreshed = fuse_conv_bn(model)
+    refreshed = fuse_for_inference(loaded)
     assert refreshed is not fused
     x = torch.randn(2, 3, 64, 64)
     with torch.inference_mode():

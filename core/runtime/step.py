@@ -1,0 +1,103 @@
+"""The device-side steps of a batch, in one place for inference and feature extraction: upload,
+normalise, memory format, forward (with out-of-memory back-off) and softmax/top-k.
+
+Every tensor that meets a batch is made on the batch's device. Nothing here reads a tensor's
+values, so the whole step also runs on a fake CUDA device (tests/core/fake_cuda.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..errors import PigeonholeError
+from ..images import normalize_batch
+from ..models.archs import TransformSpec
+from .plan import RunPlan
+
+log = logging.getLogger(__name__)
+
+
+def prepare_model(model: nn.Module, plan: RunPlan) -> nn.Module:
+    """``model`` ready for the plan's device, dtype and memory format, in eval mode. Off the CPU
+    (or in another dtype) it is a copy: the caller's model stays on the CPU in float32."""
+    if plan.device.type != "cpu" or plan.model_dtype != torch.float32:
+        model = copy.deepcopy(model).to(plan.device, plan.model_dtype)
+    if plan.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if plan.device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    return model.eval()
+
+
+@dataclass(frozen=True, slots=True)
+class TopK:
+    """Softmax top-k of a batch, still on the batch's device."""
+
+    scores: torch.Tensor  # (N, k) float32
+    indices: torch.Tensor  # (N, k) int64
+    logits: torch.Tensor  # (N, classes) float32
+
+
+class DeviceStep:
+    """Runs a prepared model (see :func:`prepare_model`) on batches of uint8 crops."""
+
+    def __init__(self, model: nn.Module, plan: RunPlan, transform: TransformSpec):
+        self.model = model
+        self.plan = plan
+        self.transform = transform
+        self.max_batch = plan.batch_size  # lowered for good after an out-of-memory error
+
+    def to_input(self, batch: torch.Tensor) -> torch.Tensor:
+        """uint8 (N, 3, H, W) anywhere -> the model's input on the plan's device: normalised,
+        in the model's dtype and memory format."""
+        x = normalize_batch(batch.to(self.plan.device, non_blocking=True), self.transform)
+        x = x.to(self.plan.model_dtype)
+        if self.plan.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The model's output for an input batch, float32, on the device; on CUDA the batch is
+        split in halves on out-of-memory (and later batches stay that small)."""
+        if x.shape[0] > self.max_batch:
+            parts = x.split(self.max_batch)
+            return torch.cat([self.forward(p) for p in parts])
+        try:
+            with torch.inference_mode(), self._autocast():
+                out = self.model(x)
+        except torch.cuda.OutOfMemoryError:
+            if x.shape[0] <= 1:
+                raise PigeonholeError(
+                    "The GPU ran out of memory even with one image per batch: use a smaller "
+                    "model, --precision fp16, or --device cpu."
+                ) from None
+            torch.cuda.empty_cache()
+            self.max_batch = max(1, x.shape[0] // 2)
+            log.warning("GPU out of memory: batch size lowered to %d", self.max_batch)
+            return self.forward(x)
+        if isinstance(out, tuple | list):
+            out = out[0]
+        elif not isinstance(out, torch.Tensor) and hasattr(out, "logits"):
+            out = out.logits
+        return out.float()
+
+    def classify(self, batch: torch.Tensor, k: int) -> TopK:
+        """uint8 crops -> softmax top-k on the device."""
+        logits = self.forward(self.to_input(batch))
+        scores, indices = torch.softmax(logits, dim=1).topk(k, dim=1)
+        return TopK(scores, indices, logits)
+
+    def _autocast(self):
+        if self.plan.autocast:
+            return torch.autocast(device_type="cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+
+def pin(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Page-locked memory for a batch about to be uploaded to a GPU (so the copy can overlap)."""
+    return batch.pin_memory() if device.type == "cuda" else batch

@@ -1,0 +1,122 @@
+"""The GPU decoding path, run on the CPU: torchvision's decode_jpeg takes a list of byte tensors
+on either device, and resize/crop/normalise run on tensors anywhere, so only the device argument
+differs on CUDA. Checked here: EXIF orientation, the Pillow fallback for everything that is not a
+plain JPEG, failed rows for broken files, thumbnails, and top-1 agreement with the Pillow path on
+a decisive model."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageOps
+from torchvision.io import ImageReadMode, decode_jpeg
+
+from pigeonhole.core.inference import classify_paths
+from pigeonhole.core.runtime.gpu_decode import JpegDecoder, read_jpeg, upright
+from pigeonhole.core.runtime.plan import plan_run
+from pigeonhole.core.synthetic import class_image, make_class_folders
+from pigeonhole.core.tasks import run_to_end
+from pigeonhole.core.training import TrainConfig, train_classifier
+from tests.core.broken_images import jpeg_bytes, write_corpus
+from tests.core.train_helpers import SMALL, small_base
+
+CLASSES = ("red", "green", "blue")
+
+
+def gpu_path_on_cpu(arch: str = "resnet18", batch_size: int = 8):
+    """The plan a CUDA run gets (decode on the device), with the CPU as the device."""
+    return dataclasses.replace(plan_run(arch, "cpu", batch_size=batch_size), gpu_decode=True)
+
+
+@pytest.fixture(scope="module")
+def decisive(tmp_path_factory):
+    """A model trained the way `pigeonhole train` trains, on learnable colour images."""
+    data = make_class_folders(tmp_path_factory.mktemp("train"), 12, CLASSES, size=(320, 240))
+    result = run_to_end(
+        train_classifier(data, base=small_base(), config=TrainConfig(epochs=20, patience=0))
+    )
+    base = small_base()
+    base.model, base.class_names = result.model, list(result.class_names)
+    return base
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_matches_pillow(tmp_path, orientation):
+    img = Image.new("RGB", (80, 40), (220, 20, 20))
+    img.paste((20, 20, 220), (40, 0, 80, 20))  # asymmetric: every turn and flip differs
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"o{orientation}.jpg"
+    img.save(path, "JPEG", quality=95, exif=exif)
+    jpeg = read_jpeg(str(path))
+    assert jpeg is not None and jpeg.orientation == orientation
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torchvision 0.29's codecs
+        ours = upright(decode_jpeg(jpeg.data, mode=ImageReadMode.RGB), orientation)
+    with Image.open(path) as im:
+        want = torch.from_numpy(np.array(ImageOps.exif_transpose(im))).permute(2, 0, 1)
+    assert ours.shape == want.shape
+    assert (ours.float() - want.float()).abs().mean() < 2.0
+
+
+def test_not_plain_jpegs_are_left_to_pillow(tmp_path):
+    img = class_image("red", 1, (64, 48))
+    img.save(tmp_path / "a.png")
+    img.convert("CMYK").save(tmp_path / "c.jpg", "JPEG")
+    (tmp_path / "p.jpg").write_bytes(b"\x89PNG" + b"0" * 40)
+    assert read_jpeg(str(tmp_path / "a.png")) is None
+    assert read_jpeg(str(tmp_path / "c.jpg")) is None  # CMYK: Pillow converts it properly
+    assert read_jpeg(str(tmp_path / "p.jpg")) is None
+    img.save(tmp_path / "g.jpg", "JPEG")
+    assert read_jpeg(str(tmp_path / "g.jpg")) is not None
+
+
+def test_one_bad_jpeg_does_not_fail_its_batch(tmp_path, caplog):
+    good = [jpeg_bytes(class_image(c, i, (96, 72))) for i, c in enumerate(CLASSES)]
+    bad = good[0][:700] + bytes(200)  # the headers, then zeros where the picture should be
+    paths = []
+    for i, data in enumerate([*good, bad]):
+        paths.append(tmp_path / f"{i}.jpg")
+        paths[-1].write_bytes(data)
+    jpegs = {i: read_jpeg(str(p)) for i, p in enumerate(paths)}
+    out = JpegDecoder(torch.device("cpu"), SMALL).decode(jpegs, thumbnail_size=32)
+    assert sorted(out.crops) == [0, 1, 2] and out.failed == [3]
+    assert all(c.shape == (3, 64, 64) and c.dtype == torch.uint8 for c in out.crops.values())
+    assert max(out.thumbnails[0].width, out.thumbnails[0].height) == 32
+
+
+def test_every_corpus_file_ends_as_with_pillow(tmp_path, decisive):
+    """Broken files are failed rows with the same reasons; good ones are classified."""
+    corpus = write_corpus(tmp_path)
+    preds, summary = classify_paths(decisive, [tmp_path], plan=gpu_path_on_cpu(), topk=1)
+    by_name = {p.path.rsplit("/", 1)[-1]: p for p in preds}
+    assert set(by_name) == set(corpus.expected)
+    for name, expect in corpus.expected.items():
+        p = by_name[name]
+        if expect is None:
+            assert p.ok, (name, p.error)
+        else:
+            assert not p.ok and expect in p.error, (name, p.error)
+    assert summary.decode == "gpu" and "(on the GPU)" in summary.line()
+
+
+def test_gpu_decoding_agrees_with_pillow_on_a_decisive_model(tmp_path, decisive):
+    """Different decoders and resize kernels differ by a few grey levels: labels must not."""
+    for i in range(99):
+        label = CLASSES[i % 3]
+        class_image(label, 100 + i, (320, 240)).save(tmp_path / f"{label}_{i:03d}.jpg", quality=88)
+    cpu, _ = classify_paths(decisive, [tmp_path], device="cpu", batch_size=8, topk=1)
+    gpu, _ = classify_paths(decisive, [tmp_path], plan=gpu_path_on_cpu(), topk=1, thumbnail_size=48)
+    assert [p.path for p in cpu] == [p.path for p in gpu]
+    same = sum(a.label == b.label for a, b in zip(cpu, gpu, strict=True)) / len(cpu)
+    assert same >= 0.99
+    right = sum(p.label == p.path.rsplit("/", 1)[-1].split("_")[0] for p in gpu) / len(gpu)
+    assert right >= 0.9  # the model is decisive, so agreement means something
+    assert all(
+        p.thumbnail is not None and max(p.thumbnail.width, p.thumbnail.height) == 48 for p in gpu
+    )
+    assert all(p.read_ms > 0 and p.decode_ms >= p.read_ms for p in gpu)
