@@ -1,4 +1,5 @@
-"""Throughput measurements behind `pigeonhole bench`: model-only vs pipeline vs the naive loop.
+"""`pigeonhole bench` in one run: model-only vs pipeline vs the naive loop (measured by
+core.measure).
 
 All three see the same images with the same torch thread settings:
 * naive loop: what the classic inference script does, one image at a time: ``Image.open``,
@@ -14,14 +15,22 @@ from __future__ import annotations
 import logging
 import math
 import tempfile
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
-from .devices import device_name, has_amx
+from .devices import device_name, has_amx, resolve_device
 from .errors import DataError, ImageLoadError
+from .measure import (
+    compare,
+    decode_ceiling_cpu,
+    decode_ceiling_device,
+    draft_agreement,
+    model_only,
+    naive_loop,
+    pipeline,
+)
 from .models.archs import build_model, get_arch
 
 log = logging.getLogger(__name__)
@@ -39,8 +48,9 @@ class BenchResult:
     workers: int
     batch_size: int
     naive_ips: float = 0.0
-    rows: list[dict] = field(default_factory=list)  # one per precision
+    rows: list[dict] = field(default_factory=list)  # one per precision (and decoder on CUDA)
     draft: dict | None = None
+    decode: dict = field(default_factory=dict)  # decoding ceilings, images/s
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -67,142 +77,9 @@ def load_bench_model(arch: str, checkpoint: str | None):
     return LoadedModel(model, spec.name, names, spec.transform, "random weights (seed 0)")
 
 
-def naive_loop(model, files: list[Path], spec) -> tuple[float, torch.Tensor]:
-    """The classic script: PIL open, torchvision transforms, one forward per image."""
-    from PIL import Image
-    from torchvision import transforms
-
-    tf = transforms.Compose(
-        [
-            transforms.Resize(
-                spec.resize, interpolation=transforms.InterpolationMode(spec.interpolation)
-            ),
-            transforms.CenterCrop(spec.crop),
-            transforms.ToTensor(),
-            transforms.Normalize(spec.mean, spec.std),
-        ]
-    )
-    model.eval()
-    outs = []
-    with torch.no_grad():
-        for f in files[:2]:  # warm-up, untimed
-            model(tf(Image.open(f).convert("RGB")).unsqueeze(0))
-        t0 = time.perf_counter()
-        for f in files:
-            img = Image.open(f).convert("RGB")
-            outs.append(model(tf(img).unsqueeze(0))[0].float())
-        elapsed = time.perf_counter() - t0
-    return len(files) / elapsed, torch.stack(outs)
-
-
-def model_only(clf, files: list[Path]) -> float:
-    """Batched forward on crops already in memory (on the GPU for a GPU run: decode and upload
-    excluded), run the way the pipeline runs it (same forward threads, same torch threads each,
-    the same device step: normalise, memory format, forward)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from .devices import synchronize
-    from .images import crop_uint8, load_image
-
-    plan = clf.plan
-    crops = torch.stack([crop_uint8(load_image(f), clf.transform) for f in files])
-    if plan.device.type != "cpu":
-        crops = crops.to(plan.device)
-    batches = list(crops.split(plan.batch_size))
-    prev = torch.get_num_threads()
-    per = plan.threads_per_stream
-    init = (lambda: torch.set_num_threads(per)) if per else None
-    try:
-        with ThreadPoolExecutor(plan.forward_streams, initializer=init) as pool:
-            list(pool.map(clf.forward_crops, batches[: plan.forward_streams]))  # warm-up
-            t0 = time.perf_counter()
-            list(pool.map(clf.forward_crops, batches))
-            synchronize(plan.device)
-            return len(crops) / (time.perf_counter() - t0)
-    finally:
-        if per:
-            torch.set_num_threads(prev)
-
-
-def pipeline(clf, files: list[Path]) -> tuple[float, torch.Tensor, int]:
-    """The real pipeline over the files; returns images/s, logits (listing order), skipped."""
-    from .inference import classify_paths
-
-    warm = files[: clf.batch_size]
-    classify_paths(clf.loaded, warm, plan=clf.plan)
-    gen = clf.run(files)
-    logits: list[tuple[float, ...]] = []
-    skipped = 0
-    t0 = time.perf_counter()
-    for batch in gen:
-        for p in batch.predictions:
-            if p.ok:
-                logits.append(p.logits)
-            else:
-                skipped += 1
-    elapsed = time.perf_counter() - t0
-    return len(files) / elapsed, torch.tensor(logits), skipped
-
-
-def compare(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:
-    """(% identical top-1, max |logit difference|)."""
-    if len(a) == 0 or a.shape != b.shape:
-        return float("nan"), float("nan")
-    same = (a.argmax(1) == b.argmax(1)).float().mean().item() * 100
-    return same, (a - b).abs().max().item()
-
-
-DRAFT_IMAGES = 12  # large JPEGs for the draft-vs-full decoding comparison
-
-
-def draft_agreement(loaded, folder: Path | None, n: int = 0) -> dict:
-    """Top-1 agreement of draft-mode decoding with full decoding on JPEGs >= 3x the resize."""
-    from PIL import Image
-
-    from .images import crop_uint8, load_image, normalize_batch
-    from .listing import iter_image_files
-    from .synthetic import make_photo_folder
-
-    n = n or DRAFT_IMAGES
-    spec = loaded.transform
-    big: list[Path] = []
-    tmp = None
-    if folder is not None:
-        for f in iter_image_files([folder]):
-            try:
-                with Image.open(f) as im:
-                    if im.format == "JPEG" and min(im.size) >= 3 * spec.resize:
-                        big.append(f)
-            except Exception:
-                continue
-            if len(big) >= n:
-                break
-    if not big:
-        tmp = tempfile.TemporaryDirectory(prefix="pigeonhole-draft-")
-        side = 3 * spec.resize
-        make_photo_folder(Path(tmp.name), n, size=(side * 4 // 3, side), seed=1000)
-        big = sorted(Path(tmp.name).iterdir())
-    try:
-        times, tops = {}, {}
-        for draft in (False, True):
-            t0 = time.perf_counter()
-            crops = [crop_uint8(load_image(f, spec.resize if draft else None), spec) for f in big]
-            times[draft] = (time.perf_counter() - t0) / len(big) * 1000
-            with torch.inference_mode():
-                tops[draft] = loaded.model(normalize_batch(torch.stack(crops), spec)).argmax(1)
-        with Image.open(big[0]) as im:
-            size = f"{im.size[0]}x{im.size[1]}"
-        return {
-            "images": len(big),
-            "size": size,
-            "generated": tmp is not None,
-            "full_ms": times[False],
-            "draft_ms": times[True],
-            "top1_agreement": (tops[True] == tops[False]).float().mean().item() * 100,
-        }
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
+def default_images(device: torch.device) -> int:
+    """Enough images to time: 96 on a CPU (under a minute); 2,048 on a GPU (eight batches)."""
+    return 2048 if device.type == "cuda" else 96
 
 
 def run_bench(
@@ -213,17 +90,23 @@ def run_bench(
     precision: str = "auto",
     batch_size: int = 0,
     workers: int = 0,
-    images: int = 96,
+    images: int = 0,
     extra_bf16: bool | None = None,
     draft: bool = True,
+    decode: str = "auto",
     out=print,
 ) -> BenchResult:
+    """Measure and print (through ``out``) the naive loop, decoding ceilings, model-only and
+    the pipeline on the same images; on CUDA also the Pillow-fed pipeline, GPU decoding's
+    agreement with it and peak GPU memory."""
     from .images import load_image
     from .inference import Classifier
     from .listing import iter_image_files
     from .synthetic import make_photo_folder
 
     loaded = load_bench_model(arch, checkpoint)
+    dev = resolve_device(device)
+    images = images or default_images(dev)
     tmp = None
     if folder is None:
         tmp = tempfile.TemporaryDirectory(prefix="pigeonhole-bench-")
@@ -247,8 +130,10 @@ def run_bench(
             raise DataError(f"No readable images found in {folder_path}.")
         # The naive loop first, on the model exactly as loaded (the pipeline may switch it to
         # channels_last in place).
-        naive_ips, naive_logits = naive_loop(loaded.model, files, loaded.transform)
-        clf = Classifier(loaded, device, precision, batch_size, workers, topk=1, keep_logits=True)
+        naive_ips, naive_logits = naive_loop(loaded.model, files, loaded.transform, dev)
+        clf = Classifier(
+            loaded, dev, precision, batch_size, workers, topk=1, keep_logits=True, decode=decode
+        )
         from PIL import Image
 
         with Image.open(files[0]) as im:
@@ -273,6 +158,16 @@ def run_bench(
             out(f"  ({unreadable} unreadable files left out)")
         res.naive_ips = naive_ips
         out(f"  naive loop (PIL + transforms, batch 1, fp32): {naive_ips:7.1f} img/s")
+        res.decode = {"cpu_threads": clf.workers,
+                      "cpu_ips": decode_ceiling_cpu(files, loaded.transform, clf.workers)}  # fmt: skip
+        out(
+            f"  decode ceiling, Pillow on {clf.workers} threads:    {res.decode['cpu_ips']:7.1f} img/s"
+        )
+        if clf.plan.gpu_decode:
+            res.decode["gpu_ips"] = decode_ceiling_device(
+                files, loaded.transform, clf.device, clf.batch_size, clf.workers
+            )
+            out(f"  decode ceiling, on the GPU (nvJPEG):        {res.decode['gpu_ips']:7.1f} img/s")
         precisions = [clf.precision]
         if extra_bf16 is not False and clf.device.type == "cpu" and clf.precision == "fp32":
             if extra_bf16 or bf16_is_fast():
@@ -282,33 +177,22 @@ def run_bench(
                     "--precision bf16 measures it)")  # fmt: skip
         for prec in precisions:
             c = clf if prec == clf.precision else Classifier(
-                loaded, device, prec, batch_size, workers, topk=1, keep_logits=True
+                loaded, dev, prec, batch_size, workers, topk=1, keep_logits=True, decode=decode
             )  # fmt: skip
-            mo = model_only(c, files)
-            pipe, logits, skipped = pipeline(c, files)
-            ok = naive_logits if not skipped else torch.empty(0)
-            same, maxdiff = compare(logits, ok)
-            row = {
-                "precision": prec,
-                "model_only_ips": mo,
-                "pipeline_ips": pipe,
-                "pipeline_vs_model_only": pipe / mo,
-                "pipeline_vs_naive": pipe / naive_ips,
-                "top1_identical_pct": same,
-                "max_logit_diff": maxdiff,
-                "skipped": skipped,
-            }
-            res.rows.append(row)
-            out(f"  model only ({prec}, in-memory tensors):    {mo:7.1f} img/s")
-            out(
-                f"  pipeline ({prec}):                         {pipe:7.1f} img/s  "
-                f"= {pipe / naive_ips:.2f}x naive, {pipe / mo:.0%} of model-only"
+            res.rows.append(_measure(c, files, naive_ips, naive_logits, out))
+        if clf.plan.gpu_decode:  # the same run fed by Pillow, to compare
+            pillow = Classifier(
+                loaded, dev, precision, batch_size, workers, topk=1, keep_logits=True, decode="cpu"
             )
-            if not math.isnan(same):
-                out(
-                    f"    vs naive fp32: top-1 identical {same:.1f}%, "
-                    f"max |logit diff| {maxdiff:.2g}"
-                )
+            row = _measure(pillow, files, naive_ips, naive_logits, out, label="Pillow-fed")
+            ours = torch.tensor(res.rows[0].pop("_logits"))
+            row["gpu_vs_pillow_top1_pct"], _ = compare(ours, torch.tensor(row["_logits"]))
+            out(
+                f"    GPU-decoded vs Pillow-fed pipeline: top-1 identical {row['gpu_vs_pillow_top1_pct']:.1f}%"
+            )
+            res.rows.append(row)
+        for row in res.rows:
+            row.pop("_logits", None)
         if draft:
             d = draft_agreement(loaded, None if tmp is not None else folder_path)
             res.draft = d
@@ -322,3 +206,38 @@ def run_bench(
     finally:
         if tmp is not None:
             tmp.cleanup()
+
+
+def _measure(clf, files, naive_ips, naive_logits, out, label: str = "") -> dict:
+    """Model-only and pipeline figures of one Classifier, against the naive loop."""
+    prec = clf.precision
+    name = f"{prec}{', ' + label if label else ''}"
+    mo = model_only(clf, files)
+    if clf.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(clf.device)
+    pipe, logits, skipped = pipeline(clf, files)
+    peak = torch.cuda.max_memory_allocated(clf.device) if clf.device.type == "cuda" else None
+    same, maxdiff = compare(logits, naive_logits if not skipped else torch.empty(0))
+    row = {
+        "precision": prec,
+        "decode": "gpu" if clf.plan.gpu_decode else "cpu",
+        "model_only_ips": mo,
+        "pipeline_ips": pipe,
+        "pipeline_vs_model_only": pipe / mo,
+        "pipeline_vs_naive": pipe / naive_ips,
+        "top1_identical_pct": same,
+        "max_logit_diff": maxdiff,
+        "skipped": skipped,
+        "peak_gpu_mb": None if peak is None else peak / 2**20,
+        "_logits": logits.tolist(),
+    }
+    out(f"  model only ({prec}, in-memory tensors):    {mo:7.1f} img/s")
+    out(
+        f"  pipeline ({name}):{' ' * max(1, 26 - len(name))}{pipe:7.1f} img/s  "
+        f"= {pipe / naive_ips:.2f}x naive, {pipe / mo:.0%} of model-only"
+    )
+    if peak is not None:
+        out(f"    peak GPU memory {peak / 2**20:,.0f} MB")
+    if not math.isnan(same):
+        out(f"    vs naive fp32: top-1 identical {same:.1f}%, max |logit diff| {maxdiff:.2g}")
+    return row

@@ -16,6 +16,8 @@ from pigeonhole.core import __version__
 from pigeonhole.core.errors import PigeonholeError, UntrustedCheckpointError
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+DECODES = ("auto", "cpu", "gpu")
+DECODE_HELP = "where JPEGs are decoded: auto (the GPU on CUDA), cpu (Pillow) or gpu (nvJPEG)"
 
 
 def _add_model_args(p: argparse.ArgumentParser, require_weights: bool = False) -> None:
@@ -63,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", default="auto", choices=PRECISIONS)
     p.add_argument("--batch-size", type=int, default=0, help="0 = automatic")
     p.add_argument("--workers", type=int, default=0, help="decode threads, 0 = automatic")
+    p.add_argument("--decode", default="auto", choices=DECODES, help=DECODE_HELP)
     p.add_argument("--topk", type=int, default=5)
     p.add_argument("--out", metavar="FILE", help="write results to FILE.csv or FILE.json")
     p.add_argument("--no-draft", action="store_true", help="always decode JPEGs at full size")
@@ -97,7 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", default="auto", choices=PRECISIONS)
     p.add_argument("--batch-size", type=int, default=0)
     p.add_argument("--workers", type=int, default=0)
-    p.add_argument("--images", type=int, default=96, help="images to time")
+    p.add_argument("--decode", default="auto", choices=DECODES, help=DECODE_HELP)
+    p.add_argument(
+        "--images", type=int, default=0, help="images to time (0 = 96 on a CPU, 2048 on a GPU)"
+    )
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     return parser
 

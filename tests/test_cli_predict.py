@@ -101,6 +101,7 @@ def test_predict_json_stdout_and_identified_arch(tmp_path, model_files, photos, 
         "bad_out",
         "offline_pretrained",
         "missing_ckpt",
+        "gpu_decode_without_gpu",
     ],
 )
 def test_predict_errors_are_one_line(tmp_path, model_files, photos, capsys, case):
@@ -137,6 +138,19 @@ def test_predict_errors_are_one_line(tmp_path, model_files, photos, capsys, case
             ["predict", str(root), "--checkpoint", str(tmp_path / "nope.pth")],
             "nope.pth",
         ),
+        "gpu_decode_without_gpu": (
+            [
+                "predict",
+                str(root),
+                "--checkpoint",
+                str(model_files[0]),
+                "--device",
+                "cpu",
+                "--decode",
+                "gpu",
+            ],
+            "--decode gpu needs a CUDA device",
+        ),  # fmt: skip
     }[case]
     assert main(argv) == 2
     _one_error_line(capsys.readouterr().err, words)
@@ -156,9 +170,9 @@ def test_real_exit_code_without_traceback(tmp_path, photos):
 
 
 def test_bench_reports_all_three(tmp_path, capsys, monkeypatch):
-    from pigeonhole.core import bench
+    from pigeonhole.core import bench, measure
 
-    monkeypatch.setattr(bench, "DRAFT_IMAGES", 2)  # keep the test quick; same code path
+    monkeypatch.setattr(measure, "DRAFT_IMAGES", 2)  # keep the test quick; same code path
     monkeypatch.setattr(bench, "bf16_is_fast", lambda: False)
     out = tmp_path / "bench.json"
     argv = [
@@ -178,6 +192,7 @@ def test_bench_reports_all_three(tmp_path, capsys, monkeypatch):
         "naive loop",
         "model only (fp32",
         "pipeline (fp32)",
+        "decode ceiling, Pillow on",
         "top-1 identical 100.0%",
         "draft decode",
     ):

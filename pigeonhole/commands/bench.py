@@ -12,8 +12,8 @@ from pigeonhole.core.fileio import write_text_atomic
 def run(args) -> int:
     from pigeonhole.core.bench import run_bench
 
-    if args.images < 1:
-        raise PigeonholeError("--images must be at least 1.")
+    if args.images < 0:
+        raise PigeonholeError("--images must be 0 (automatic) or more.")
     res = run_bench(
         folder=args.folder,
         arch=args.arch,
@@ -23,6 +23,7 @@ def run(args) -> int:
         batch_size=args.batch_size,
         workers=args.workers,
         images=args.images,
+        decode=args.decode,
     )
     if args.json:
         write_text_atomic(args.json, json.dumps(res.to_dict(), indent=2) + "\n")

@@ -81,6 +81,7 @@ def run(args) -> int:
         precision=args.precision,
         batch_size=args.batch_size,
         workers=args.workers,
+        decode=args.decode,
         topk=args.topk,
         draft=not args.no_draft,
     )

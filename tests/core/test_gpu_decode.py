@@ -18,11 +18,9 @@ from torchvision.io import ImageReadMode, decode_jpeg
 from pigeonhole.core.inference import classify_paths
 from pigeonhole.core.runtime.gpu_decode import JpegDecoder, read_jpeg, upright
 from pigeonhole.core.runtime.plan import plan_run
-from pigeonhole.core.synthetic import class_image, make_class_folders
-from pigeonhole.core.tasks import run_to_end
-from pigeonhole.core.training import TrainConfig, train_classifier
+from pigeonhole.core.synthetic import class_image
 from tests.core.broken_images import jpeg_bytes, write_corpus
-from tests.core.train_helpers import SMALL, small_base
+from tests.core.train_helpers import SMALL
 
 CLASSES = ("red", "green", "blue")
 
@@ -30,18 +28,6 @@ CLASSES = ("red", "green", "blue")
 def gpu_path_on_cpu(arch: str = "resnet18", batch_size: int = 8):
     """The plan a CUDA run gets (decode on the device), with the CPU as the device."""
     return dataclasses.replace(plan_run(arch, "cpu", batch_size=batch_size), gpu_decode=True)
-
-
-@pytest.fixture(scope="module")
-def decisive(tmp_path_factory):
-    """A model trained the way `pigeonhole train` trains, on learnable colour images."""
-    data = make_class_folders(tmp_path_factory.mktemp("train"), 12, CLASSES, size=(320, 240))
-    result = run_to_end(
-        train_classifier(data, base=small_base(), config=TrainConfig(epochs=20, patience=0))
-    )
-    base = small_base()
-    base.model, base.class_names = result.model, list(result.class_names)
-    return base
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))

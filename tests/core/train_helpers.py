@@ -45,3 +45,22 @@ def save_base_checkpoint(path: Path, arch: str = "resnet18", seed: int = 0) -> P
 
 def colour_folders(root: Path, per_class: int = 10, classes=("red", "green", "blue")) -> Path:
     return make_class_folders(root, per_class, classes, size=(96, 72))
+
+
+DECISIVE_CLASSES = ("red", "green", "blue")
+
+
+def decisive_model(folder: Path):
+    """A LoadedModel trained the way `pigeonhole train` trains (frozen random backbone, new
+    head) on learnable colour photos of 320x240: its outputs are decisive, so label agreement
+    between two pipelines means something."""
+    from pigeonhole.core.tasks import run_to_end
+    from pigeonhole.core.training import TrainConfig, train_classifier
+
+    data = make_class_folders(folder, 12, DECISIVE_CLASSES, size=(320, 240))
+    result = run_to_end(
+        train_classifier(data, base=small_base(), config=TrainConfig(epochs=20, patience=0))
+    )
+    base = small_base()
+    base.model, base.class_names = result.model, list(result.class_names)
+    return base
