@@ -31,6 +31,11 @@ def _add_model_args(p: argparse.ArgumentParser, require_weights: bool = False) -
         action="store_true",
         help="allow a checkpoint that needs arbitrary pickle code (only for files you trust)",
     )
+    p.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="with --arch and --checkpoint: load the tensors that fit --arch even if others do not",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -217,3 +217,17 @@ def test_whole_pickled_model_needs_trust_checkpoint(tmp_path, photos, capsys):
     out = tmp_path / "r.csv"
     assert main(args + ["--quiet", "--trust-checkpoint", "--out", str(out)]) == 0
     assert len(out.read_text().strip().splitlines()) == 1 + 6
+
+
+def test_a_forced_arch_that_contradicts_the_weights_is_an_error(
+    tmp_path, model_files, photos, capsys
+):
+    root = photos[0]
+    args = ["predict", str(root / "good"), "--checkpoint", str(model_files[0]), "--quiet"]
+    assert main(args + ["--arch", "resnet34"]) == 2
+    _one_error_line(capsys.readouterr().err, "does not fit resnet34")
+    assert main(args + ["--arch", "resnet34", "--allow-partial"]) == 0
+    err = capsys.readouterr().err
+    assert "partial load into resnet34" in err
+    assert main(["predict", str(root), "--allow-partial", "--arch", "resnet18"]) == 2
+    _one_error_line(capsys.readouterr().err, "--allow-partial needs both")

@@ -24,7 +24,7 @@ from torch import nn
 from .. import __version__
 from ..errors import ArchitectureError, CheckpointError
 from ..fileio import atomic_write, write_bytes_atomic
-from .archs import TransformSpec, build_meta_model, get_arch
+from .archs import TransformSpec, build_meta_model, build_model, get_arch, head_info
 from .formats import (
     PIGEONHOLE_FORMAT,
     RawCheckpoint,
@@ -78,6 +78,10 @@ class ModelSource:
     arch: str | None = None
     classes_file: str | None = None
     trust: bool = False  # allow a file that needs arbitrary pickle code (the user said so)
+    # ``arch`` is a demand, not a hint (the CLI's --arch with --checkpoint): weights that do not
+    # fit it are an error, unless ``partial`` loads the tensors that fit and says what did not.
+    require_arch: bool = False
+    partial: bool = False
 
     @classmethod
     def imagenet(cls, arch: str) -> ModelSource:
@@ -133,6 +137,8 @@ def load_model(source: ModelSource, *, progress: Progress | None = None) -> Load
             arch=source.arch,
             classes_file=source.classes_file,
             trust=source.trust,
+            require_arch=source.require_arch,
+            partial=source.partial,
         )
     if not source.arch:
         raise CheckpointError("Choose an architecture (for ImageNet weights) or a checkpoint file.")
@@ -149,8 +155,11 @@ def load_checkpoint(
     arch: str | None = None,
     classes_file: str | os.PathLike | None = None,
     trust: bool = False,
+    require_arch: bool = False,
+    partial: bool = False,
 ) -> LoadedModel:
-    """Load any accepted checkpoint file (see core.models.formats); ``arch`` is a hint."""
+    """Load any accepted checkpoint file (see core.models.formats); ``arch`` is a hint, or a
+    demand with ``require_arch`` (then ``partial`` loads what fits instead of refusing)."""
     path = Path(path)
     raw = read_checkpoint(path, trust=trust)
     state = normalize_state_dict(raw.state)
@@ -166,8 +175,20 @@ def load_checkpoint(
     if str(raw.metadata.get("format_version", "1")) not in ("1", "None"):
         notes.append("saved by a newer Pigeonhole: some details may be ignored")
     chosen = _choose_arch(state, arch, raw.arch, path.name, notes)
-    n = num_classes_of(state, chosen)
-    model = _materialize(chosen, n, state, path.name)
+    demanded = get_arch(arch).name if arch and require_arch else chosen
+    if demanded != chosen:
+        if not partial:
+            raise CheckpointError(
+                f"{path.name} does not fit {demanded}: {mismatch(state, demanded)}. The weights "
+                f"are {chosen}: leave out --arch to use them, or add --allow-partial to load "
+                f"only the tensors that fit {demanded}."
+            )
+        notes[:] = [n for n in notes if not n.startswith("the weights are ")]
+        model, n = _materialize_partial(demanded, state, path.name, notes)
+        chosen = demanded
+    else:
+        n = num_classes_of(state, chosen)
+        model = _materialize(chosen, n, state, path.name)
     names = _class_names(raw, path, classes_file, n, notes)
     transform = (
         TransformSpec.from_dict(raw.transform) if raw.transform else get_arch(chosen).transform
@@ -335,6 +356,31 @@ def _materialize(
             f"{fname} does not fit {arch}: {stray[0]} has no weights in the file."
         )
     return model.eval()
+
+
+def _materialize_partial(
+    arch: str, state: Mapping[str, torch.Tensor], fname: str, notes: list[str]
+) -> tuple[nn.Module, int]:
+    """``arch`` with every tensor of the file whose name and shape fit, the rest left at their
+    random initial values (the notes list them); eval mode. Returns the model and its class
+    count (the file's head size when its head fits, else 1000)."""
+    head = head_info(arch).path
+    weight = state.get(f"{head}.weight")
+    n = int(weight.shape[0]) if weight is not None else 1000
+    model = build_model(arch, n)
+    target = model.state_dict()
+    fits = {k: v.to(target[k].dtype) for k, v in state.items()
+            if k in target and tuple(v.shape) == tuple(target[k].shape)}  # fmt: skip
+    if not fits:
+        raise CheckpointError(f"{fname}: no tensor fits {arch}; nothing could be loaded.")
+    model.load_state_dict(fits, strict=False)
+    missing = [k for k in target if k not in fits and not k.endswith("num_batches_tracked")]
+    shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+    notes.append(
+        f"partial load into {arch}: {len(fits)} of {len(target)} tensors from the file"
+        + (f"; not loaded (random): {shown}" if missing else "")
+    )
+    return model.eval(), n
 
 
 def _check_count(names: list[str], n: int, source: str) -> list[str]:

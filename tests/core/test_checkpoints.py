@@ -348,3 +348,25 @@ def test_save_refuses_a_mislabelled_architecture(tmp_path):
             tmp_path / "x.pth", tiny_model(ARCH), "resnet18", ["a", "b"], TransformSpec()
         )
     assert not (tmp_path / "x.pth").exists()
+
+
+def test_a_required_arch_that_does_not_fit_is_refused_or_loaded_partially(
+    make_checkpoint, tmp_path
+):
+    path = make_checkpoint("raw", tmp_path / "r.pth", arch=ARCH)  # mobilenet_v3_small weights
+    with pytest.raises(CheckpointError) as info:
+        load_model(ModelSource(checkpoint=str(path), arch="mobilenet_v3_large", require_arch=True))
+    message = str(info.value)
+    assert "does not fit mobilenet_v3_large" in message and f"are {ARCH}" in message
+    assert "--allow-partial" in message and "\n" not in message
+    source = ModelSource(
+        checkpoint=str(path), arch="mobilenet_v3_large", require_arch=True, partial=True
+    )
+    loaded = load_model(source)
+    assert loaded.arch == "mobilenet_v3_large" and loaded.num_classes == 2
+    (note,) = [n for n in loaded.notes if n.startswith("partial load")]
+    assert "not loaded (random)" in note
+    assert not any(n.startswith("the weights are") for n in loaded.notes)
+    # a required arch that fits loads normally, with no note about it
+    ok = load_model(ModelSource(checkpoint=str(path), arch=ARCH, require_arch=True))
+    assert ok.arch == ARCH and not any("partial" in n for n in ok.notes)
