@@ -1,7 +1,12 @@
-"""Write results to CSV or JSON, atomically, with the user's corrections applied.
+"""Write results to CSV or JSON, atomically, keeping apart what the model said and what the
+person decided.
 
-``label`` is what the user ends up with (their correction, or the model's prediction);
-``predicted_label`` is always the model's, and ``corrected`` says whether they differ by hand.
+Columns: ``label`` is what the user ends up with (their correction, or the model's prediction);
+``predicted_label`` and ``predicted_confidence`` are always the model's own (the confidence is the
+model's probability for *its* label, never for a corrected one); ``corrected_label`` is set only
+when the person changed it. With ground truth (evaluation mode) a ``true_label`` column is added;
+results that remember their model get ``model`` and ``stale`` (made by another model than the one
+loaded now). Top-k columns go only as far as the model has classes.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import json
 import math
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import PigeonholeError
@@ -20,18 +26,33 @@ from .predictions import Prediction, RunSummary
 BASE_COLUMNS = (
     "path",
     "label",
-    "confidence",
+    "predicted_label",
+    "predicted_confidence",
+    "corrected_label",
     "decode_ms",
     "infer_ms",
     "error",
-    "predicted_label",
-    "corrected",
 )
 FORMATS = {".csv": "csv", ".json": "json"}
 
 
-def columns(topk: int = 5) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class ExportRow:
+    """One result as exported: the model's prediction and what is known besides it."""
+
+    prediction: Prediction
+    corrected: str | None = None  # the person's label, when it differs from the model's
+    true_label: str | None = None  # from a class-named folder (evaluation mode)
+    model: str | None = None  # the model that made it (ModelIdentity.key)
+    stale: bool = False  # made by another model than the one loaded now
+
+
+def columns(topk: int = 5, truth: bool = False, model: bool = False) -> list[str]:
     cols = list(BASE_COLUMNS)
+    if truth:
+        cols.append("true_label")
+    if model:
+        cols += ["model", "stale"]
     for i in range(1, topk + 1):
         cols += [f"top{i}_label", f"top{i}_score"]
     return cols
@@ -46,67 +67,100 @@ def _num(x: float | None, digits: int) -> float | None:
     return round(float(x), digits)
 
 
-def prediction_row(
-    p: Prediction, topk: int = 5, corrections: Mapping[str, str] | None = None
-) -> dict:
+def as_rows(
+    items: Iterable[Prediction | ExportRow], corrections: Mapping[str, str] | None = None
+) -> list[ExportRow]:
+    """ExportRows from predictions (with ``corrections`` by path) or rows as they are."""
+    rows = []
+    for item in items:
+        if isinstance(item, ExportRow):
+            rows.append(item)
+            continue
+        fixed = corrections.get(item.path) if corrections else None
+        rows.append(ExportRow(item, fixed if fixed != item.label else None))
+    return rows
+
+
+def _shape(rows: list[ExportRow], topk: int) -> tuple[int, bool, bool]:
+    """(top-k columns the results can fill, a true_label column?, model columns?)."""
+    k = min(topk, max((len(r.prediction.topk) for r in rows), default=0))
+    truth = any(r.true_label is not None for r in rows)
+    model = any(r.model is not None for r in rows)
+    return max(k, 1), truth, model
+
+
+def row_dict(row: ExportRow, topk: int = 5, truth: bool = False, model: bool = False) -> dict:
     """One result as a flat dict in :func:`columns` order (numbers rounded, None for blanks)."""
-    corrected = corrections.get(p.path) if corrections else None
-    row = {
+    p = row.prediction
+    out = {
         "path": p.path,
-        "label": corrected if corrected is not None else p.label,
-        "confidence": _num(p.confidence, 6),
+        "label": row.corrected if row.corrected is not None else p.label,
+        "predicted_label": p.label,
+        "predicted_confidence": _num(p.confidence, 6),
+        "corrected_label": row.corrected,
         "decode_ms": _num(p.decode_ms, 3),
         "infer_ms": _num(p.infer_ms, 3) if p.ok else None,
         "error": p.error,
-        "predicted_label": p.label,
-        "corrected": corrected is not None and corrected != p.label,
     }
+    if truth:
+        out["true_label"] = row.true_label
+    if model:
+        out["model"] = row.model
+        out["stale"] = row.stale
     for i in range(topk):
         label, score = p.topk[i] if i < len(p.topk) else (None, None)
-        row[f"top{i + 1}_label"] = label
-        row[f"top{i + 1}_score"] = _num(score, 6)
-    return row
+        out[f"top{i + 1}_label"] = label
+        out[f"top{i + 1}_score"] = _num(score, 6)
+    return out
 
 
 def write_csv(
     path: str | os.PathLike,
-    predictions: Iterable[Prediction],
+    predictions: Iterable[Prediction | ExportRow],
     topk: int = 5,
     corrections: Mapping[str, str] | None = None,
 ) -> None:
-    """CSV with a header row; blanks for missing values, ``yes`` in ``corrected``."""
-    cols = columns(topk)
+    """CSV with a header row; blanks for missing values, ``yes`` in ``stale``."""
+    rows = as_rows(predictions, corrections)
+    k, truth, model = _shape(rows, topk)
+    cols = columns(k, truth, model)
     with atomic_write(path, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(cols)
-        for p in predictions:
-            row = prediction_row(p, topk, corrections)
-            row["corrected"] = "yes" if row["corrected"] else ""
-            writer.writerow(["" if row[c] is None else row[c] for c in cols])
+        for r in rows:
+            d = row_dict(r, k, truth, model)
+            if model:
+                d["stale"] = "yes" if d["stale"] else ""
+            writer.writerow(["" if d[c] is None else d[c] for c in cols])
 
 
 def write_json(
     path: str | os.PathLike,
-    predictions: Iterable[Prediction],
+    predictions: Iterable[Prediction | ExportRow],
     summary: RunSummary | None = None,
     topk: int = 5,
     corrections: Mapping[str, str] | None = None,
+    extra: Mapping | None = None,
 ) -> None:
-    """``{"summary": {...} | null, "topk": K, "columns": [...], "predictions": [{...}]}``;
-    each prediction has the CSV's fields plus ``topk`` as a list of ``{label, score}``."""
-    rows = []
-    for p in predictions:
-        row = prediction_row(p, topk, corrections)
-        row["topk"] = [
-            {"label": row[f"top{i + 1}_label"], "score": row[f"top{i + 1}_score"]}
-            for i in range(min(topk, len(p.topk)))
+    """``{"summary": {...} | null, "topk": K, "columns": [...], "predictions": [{...}], ...}``;
+    each prediction has the CSV's fields plus ``topk`` as a list of ``{label, score}``;
+    ``extra`` adds top-level entries (e.g. ``"evaluation"``)."""
+    rows = as_rows(predictions, corrections)
+    k, truth, model = _shape(rows, topk)
+    out = []
+    for r in rows:
+        d = row_dict(r, k, truth, model)
+        d["topk"] = [
+            {"label": d[f"top{i + 1}_label"], "score": d[f"top{i + 1}_score"]}
+            for i in range(min(k, len(r.prediction.topk)))
         ]
-        rows.append(row)
+        out.append(d)
     doc = {
         "summary": summary.to_dict() if summary is not None else None,
-        "topk": topk,
-        "columns": columns(topk),
-        "predictions": rows,
+        "topk": k,
+        "columns": columns(k, truth, model),
+        "predictions": out,
+        **(dict(extra) if extra else {}),
     }
     with atomic_write(path, "w") as fh:
         json.dump(doc, fh, indent=1, ensure_ascii=False, allow_nan=False)
@@ -125,16 +179,17 @@ def results_format(path: str | os.PathLike) -> str:
 
 def write_results(
     path: str | os.PathLike,
-    predictions: Iterable[Prediction],
+    predictions: Iterable[Prediction | ExportRow],
     summary: RunSummary | None = None,
     topk: int = 5,
     corrections: Mapping[str, str] | None = None,
+    extra: Mapping | None = None,
 ) -> None:
-    """CSV or JSON, chosen by the suffix of ``path``."""
+    """CSV or JSON, chosen by the suffix of ``path`` (``extra`` goes into JSON only)."""
     try:
         if results_format(path) == "csv":
             write_csv(path, predictions, topk, corrections)
         else:
-            write_json(path, predictions, summary, topk, corrections)
+            write_json(path, predictions, summary, topk, corrections, extra)
     except OSError as e:
         raise PigeonholeError(f"Cannot write '{path}': {e.strerror or e}") from None

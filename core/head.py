@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import Cancelled
+from .metrics import classification_metrics
 from .tasks import stop_check
 
 # Below this many feature values an epoch is a few small matmuls: one thread is faster than
@@ -247,23 +248,13 @@ def evaluate_head(
             empty,
         )
     logits = head(x)
-    probs = logits.softmax(1)
-    conf, pred = probs.max(1)
-    cm = torch.zeros(num_classes, num_classes, dtype=torch.long)
-    cm.index_put_((y, pred), torch.ones_like(y), accumulate=True)
-    per_class = []
-    for c in range(num_classes):
-        tp = int(cm[c, c])
-        predicted, support = int(cm[:, c].sum()), int(cm[c].sum())
-        p = tp / predicted if predicted else 0.0
-        r = tp / support if support else 0.0
-        f1 = 2 * p * r / (p + r) if p + r else 0.0
-        per_class.append((round(p, 4), round(r, 4), round(f1, 4), support))
+    conf, pred = logits.softmax(1).max(1)
+    m = classification_metrics(y.tolist(), pred.tolist(), [str(c) for c in range(num_classes)])
     return Evaluation(
-        accuracy=float((pred == y).float().mean()),
+        accuracy=m.accuracy,
         loss=float(F.cross_entropy(logits, y)),
-        confusion=cm.tolist(),
-        per_class=per_class,
+        confusion=[list(row) for row in m.confusion],
+        per_class=[(c.precision, c.recall, c.f1, c.support) for c in m.per_class],
         predicted=pred,
         confidence=conf,
     )

@@ -9,6 +9,7 @@ batch at a time, anything else (and any JPEG the GPU refuses) through Pillow in 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -26,7 +27,7 @@ from .errors import DataError, ImageLoadError
 from .images import Thumbnail, crop_uint8, load_image, make_thumbnail
 from .listing import BackgroundLister, ScanStats
 from .models.checkpoints import LoadedModel
-from .predictions import BatchResult, Prediction, RunSummary
+from .predictions import BatchResult, OutputCheck, Prediction, RunSummary
 from .runtime.fusion import fuse_for_inference
 from .runtime.gpu_decode import EncodedJpeg, JpegDecoder, read_jpeg
 from .runtime.pipeline import run_pipeline
@@ -203,6 +204,7 @@ class Classifier:
         lister = BackgroundLister(paths, stats, should_stop)
         source = _Numbered(lister)
         infer_ms, decode_ms = array("d"), array("d")
+        check = OutputCheck(len(self.class_names))
         done = processed = skipped = 0
         pipeline = run_pipeline(
             source,
@@ -219,6 +221,7 @@ class Classifier:
                 break
             preds = [self._prediction(it, outputs) for it in items]
             for p in preds:
+                check.add(p)
                 decode_ms.append(p.decode_ms)
                 if p.ok:
                     processed += 1
@@ -235,6 +238,7 @@ class Classifier:
         self.summary = self._summary(
             stats, done, processed, skipped, elapsed, cancelled, infer_ms, decode_ms
         )
+        self.summary = dataclasses.replace(self.summary, warnings=tuple(check.warnings()))
         return self.summary
 
     def _prediction(self, it: _Item, out: _Outputs | None) -> Prediction:

@@ -57,6 +57,7 @@ class RunSummary:
     decode: str = "cpu"  # where JPEGs were decoded: "cpu" (Pillow) or "gpu" (on the device)
     hidden: int = 0
     scan_errors: tuple[str, ...] = ()  # folders that could not be listed, missing paths
+    warnings: tuple[str, ...] = ()  # e.g. a model that cannot tell its classes apart
 
     def line(self) -> str:
         what = "Cancelled after" if self.cancelled else "Classified"
@@ -74,3 +75,46 @@ class RunSummary:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+SAME_LABEL_MIN_IMAGES = 20  # below this, one label for every image may well be right
+
+
+class OutputCheck:
+    """Watches a run's predictions (without keeping them) for a model that cannot tell its
+    classes apart: every class gets the same probability on every image, or one class wins on
+    every image of a sizeable folder."""
+
+    def __init__(self, num_classes: int, tolerance: float = 1e-6):
+        self.num_classes = num_classes
+        self.tolerance = tolerance
+        self.images = 0
+        self.all_flat = True
+        self.labels: set[str] = set()
+
+    def add(self, p: Prediction) -> None:
+        if not p.ok:
+            return
+        self.images += 1
+        flat = abs((p.confidence or 0.0) - 1.0 / self.num_classes) < self.tolerance
+        self.all_flat = self.all_flat and flat
+        if len(self.labels) < 2:
+            self.labels.add(p.label or "")
+
+    def warnings(self) -> list[str]:
+        if self.images < 2 or self.num_classes < 2:
+            return []
+        if self.all_flat:
+            return [
+                f"The model gives all {self.num_classes} classes the same probability "
+                f"({1 / self.num_classes:.0%}) on every image: it cannot tell them apart, so its "
+                "labels mean nothing. Check the checkpoint (a head never trained?) and its "
+                "preprocessing."
+            ]
+        if self.images >= SAME_LABEL_MIN_IMAGES and len(self.labels) == 1:
+            return [
+                f"Every one of the {self.images} images got the label '{next(iter(self.labels))}'"
+                ": unless the folder really holds only that class, the model cannot tell the "
+                "classes apart."
+            ]
+        return []

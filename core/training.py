@@ -44,6 +44,7 @@ from .features import (
     FeatureJob,
 )
 from .head import EpochStats, HeadOutcome, evaluate_head, train_head
+from .metrics import ClassMetrics, metrics_table
 from .models.archs import TransformSpec, get_arch, head_info, replace_head
 from .models.checkpoints import ModelSource, load_model, save_checkpoint
 from .tasks import stop_check
@@ -87,15 +88,6 @@ class TrainStage:
 
     stage: str
     message: str
-
-
-@dataclass(frozen=True, slots=True)
-class ClassMetrics:
-    name: str
-    precision: float
-    recall: float
-    f1: float
-    support: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,13 +169,7 @@ class TrainResult:
 
     def table(self) -> str:
         """Per-class precision/recall as a text table."""
-        width = max([5, *(len(c.name) for c in self.per_class)])
-        lines = [f"{'class':<{width}}  precision  recall     f1  support"]
-        for c in self.per_class:
-            lines.append(
-                f"{c.name:<{width}}  {c.precision:9.3f}  {c.recall:6.3f}  {c.f1:5.3f}  {c.support:7d}"
-            )
-        return "\n".join(lines)
+        return metrics_table(self.per_class)
 
 
 def train_classifier(

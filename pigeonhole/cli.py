@@ -74,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--topk", type=int, default=5)
     p.add_argument("--out", metavar="FILE", help="write results to FILE.csv or FILE.json")
     p.add_argument("--no-draft", action="store_true", help="always decode JPEGs at full size")
+    p.add_argument(
+        "--evaluate",
+        action="store_true",
+        help="images in folders named like the classes: report accuracy, per-class metrics, "
+        "and add the true label to each result",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("train", help="fine-tune the final layer on folders of images")

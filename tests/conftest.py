@@ -35,3 +35,11 @@ def qsettings_isolated(tmp_path):
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qs"))
     yield tmp_path / "qs"
+
+
+@pytest.fixture(scope="module")
+def decisive(tmp_path_factory):
+    """A model with decisive outputs on red/green/blue photos (see train_helpers)."""
+    from tests.core.train_helpers import decisive_model
+
+    return decisive_model(tmp_path_factory.mktemp("decisive"))

@@ -43,6 +43,16 @@ def photos(tmp_path_factory):
     return root, corpus, n
 
 
+@pytest.fixture(scope="module")
+def decisive_file(tmp_path_factory, decisive):
+    """A decisive model saved as a Pigeonhole checkpoint, and a labelled folder to check it on."""
+    base = tmp_path_factory.mktemp("decisive-file")
+    path = base / "colours.pth"
+    save_checkpoint(path, decisive.model, "resnet18", decisive.class_names, decisive.transform)
+    folder = make_class_folders(base / "val", 6, ("red", "green", "blue"), size=(320, 240))
+    return path, folder
+
+
 def _one_error_line(err: str, words: str) -> None:
     lines = [ln for ln in err.strip().splitlines() if ln]
     assert len(lines) == 1, err
@@ -56,14 +66,24 @@ def test_predict_csv(tmp_path, model_files, photos, capsys):
     assert main(["predict", str(root), "--checkpoint", str(model_files[0]), "--out", str(out)]) == 0
     rows = list(csv.DictReader(out.open(newline="", encoding="utf-8")))
     assert len(rows) == n
-    for c in ("path", "label", "confidence", "decode_ms", "infer_ms", "error", "top3_score"):
+    for c in (
+        "path",
+        "label",
+        "predicted_confidence",
+        "decode_ms",
+        "infer_ms",
+        "error",
+        "top3_score",
+    ):
         assert c in rows[0]
     assert "top4_label" not in rows[0]  # --topk 5 (the default) capped at the 3 classes
     by_name = {Path(r["path"]).name: r for r in rows}
     for name, words in corpus.expected.items():
         r = by_name[name]
         if words is None:
-            assert r["label"] in ("cat", "dog", "bird") and 0 < float(r["confidence"]) <= 1
+            assert (
+                r["label"] in ("cat", "dog", "bird") and 0 < float(r["predicted_confidence"]) <= 1
+            )
         else:
             assert r["label"] == "" and words in r["error"]
     assert by_name["red_000.jpg"]["top3_label"] != ""
@@ -231,3 +251,23 @@ def test_a_forced_arch_that_contradicts_the_weights_is_an_error(
     assert "partial load into resnet34" in err
     assert main(["predict", str(root), "--allow-partial", "--arch", "resnet18"]) == 2
     _one_error_line(capsys.readouterr().err, "--allow-partial needs both")
+
+
+def test_evaluate_reports_accuracy_and_adds_the_true_label(tmp_path, decisive_file, capsys):
+    """`predict --evaluate` on folder-per-class data: accuracy, the per-class table, and a
+    true_label column; images outside class folders simply have no truth."""
+    path, folder = decisive_file
+    out = tmp_path / "eval.csv"
+    assert (
+        main(["predict", str(folder), "--checkpoint", str(path), "--evaluate", "--out", str(out)])
+        == 0
+    )
+    err = capsys.readouterr().err
+    assert "pigeonhole: evaluation: accuracy" in err and "precision  recall" in err
+    rows = list(csv.DictReader(out.open(newline="", encoding="utf-8")))
+    assert {r["true_label"] for r in rows} == {"red", "green", "blue"}
+    right = sum(r["label"] == r["true_label"] for r in rows) / len(rows)
+    assert f"accuracy {right:.1%} on {len(rows)} images" in err
+    assert main(["predict", str(folder), "--checkpoint", str(path), "--evaluate", "--quiet"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert all(line.split("\t")[3] in ("red", "green", "blue") for line in lines)

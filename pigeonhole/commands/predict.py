@@ -59,7 +59,8 @@ class ProgressBar:
 
 
 def run(args) -> int:
-    from pigeonhole.core.export import results_format, write_results
+    from pigeonhole.core.evaluation import GroundTruth, evaluate
+    from pigeonhole.core.export import ExportRow, results_format, write_results
     from pigeonhole.core.inference import Classifier
     from pigeonhole.core.models.checkpoints import load_model
 
@@ -91,20 +92,25 @@ def run(args) -> int:
     stop = threading.Event()
     keep = [] if args.out else None
     out = sys.stdout
+    truth = GroundTruth(loaded.class_names, args.paths) if args.evaluate else None
+    labelled: list[tuple[str, str | None]] = []  # (path, label) for the evaluation
     gen = clf.run(args.paths, should_stop=stop, progress=bar.update)
     summary = None
     interrupted = False
 
     def take(batch) -> None:
+        if truth is not None:
+            labelled.extend((p.path, p.label) for p in batch.predictions)
         if keep is not None:
             keep.extend(batch.predictions)
         else:
             bar.close()
             for p in batch.predictions:
+                known = f"\t{truth.label_of(p.path) or '-'}" if truth is not None else ""
                 if p.ok:
-                    out.write(f"{p.path}\t{p.label}\t{p.confidence:.4f}\n")
+                    out.write(f"{p.path}\t{p.label}\t{p.confidence:.4f}{known}\n")
                 else:
-                    out.write(f"{p.path}\t-\terror: {p.error}\n")
+                    out.write(f"{p.path}\t-\terror: {p.error}{known}\n")
             out.flush()
         bar.update(batch.done, batch.total)
 
@@ -123,17 +129,36 @@ def run(args) -> int:
         summary = clf.summary
     finally:
         bar.close()
+    report = evaluate(labelled, truth) if truth is not None else None
     if args.out and keep is not None and (keep or summary is not None):
-        write_results(args.out, keep, summary, topk=clf.topk)
+        rows = [ExportRow(p, true_label=truth.label_of(p.path)) for p in keep] if truth else keep
+        extra = {"evaluation": report.to_dict() if report else None} if truth else None
+        write_results(args.out, rows, summary, topk=clf.topk, extra=extra)
         print(f"pigeonhole: wrote {len(keep)} results to {args.out}", file=stderr)
     if summary is not None:
         print(summary.line(), file=stderr)
         for err in getattr(summary, "scan_errors", ())[:5]:
             print(f"pigeonhole: warning: {err}", file=stderr)
+        for warning in summary.warnings:
+            print(f"pigeonhole: warning: {warning}", file=stderr)
+    if truth is not None:
+        _print_evaluation(report, loaded.class_names, stderr)
     if interrupted:
         print("pigeonhole: interrupted", file=stderr)
         return 130
     return 0
+
+
+def _print_evaluation(report, class_names, stream) -> None:
+    if report is None:
+        names = ", ".join(class_names[:4]) + (" ..." if len(class_names) > 4 else "")
+        print(
+            f"pigeonhole: evaluation: no image is in a folder named like a class ({names})",
+            file=stream,
+        )
+        return
+    print(f"pigeonhole: evaluation: {report.line()}", file=stream)
+    print(report.metrics.table(), file=stream)
 
 
 def _isatty(stream) -> bool:

@@ -122,11 +122,3 @@ def imagenet_cache(monkeypatch) -> Callable[[str], Path]:
         return target
 
     return put
-
-
-@pytest.fixture(scope="module")
-def decisive(tmp_path_factory):
-    """A model with decisive outputs on red/green/blue photos (see train_helpers)."""
-    from tests.core.train_helpers import decisive_model
-
-    return decisive_model(tmp_path_factory.mktemp("decisive"))
