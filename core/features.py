@@ -98,8 +98,10 @@ def _fmt_s(s: float | None) -> str:
 
 def augment_params(path: Path, view: int, seed: int, width: int, height: int) -> tuple:
     """Seeded RandomResizedCrop box (top, left, h, w) and flip for one augmented view; the same
-    arguments always give the same view, so augmented features can be cached."""
-    rng = random.Random(f"{seed}:{path}:{view}")
+    arguments always give the same view, so augmented features can be cached. The seed takes
+    the file's class folder and name, not where the dataset lies: a dataset copied or moved
+    elsewhere trains the same way."""
+    rng = random.Random(f"{seed}:{Path(path).parent.name}/{Path(path).name}:{view}")
     area = width * height
     log_ratio = (math.log(AUG_RATIO[0]), math.log(AUG_RATIO[1]))
     for _ in range(10):
