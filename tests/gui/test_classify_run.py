@@ -146,7 +146,7 @@ def test_closing_the_window_mid_run_cancels_and_waits(qtbot, window, checkpoint_
     tab.model_panel.batch.setValue(4)
     with qtbot.waitSignal(tab.runs.batch_added, timeout=30_000):
         drop_paths(tab.drop_zone, [folder])
-    thread = tab.runs._thread
+    thread = tab.runs.classifying.thread
     assert thread is not None and thread.isRunning()
     window.close()  # closeEvent -> shutdown(): cancel and wait
     assert not thread.isRunning()
