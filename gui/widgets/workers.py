@@ -74,7 +74,7 @@ class TaskWorker(QObject):
                 self.moveToThread(app.thread())
 
 
-def start_worker(worker: TaskWorker, parent: QObject | None = None) -> QThread:
+def _start_thread(worker: TaskWorker, parent: QObject | None = None) -> QThread:
     """Move ``worker`` to a new QThread and start it. The thread quits when the worker
     finishes or fails; the worker is deleted later. Keep the returned thread to wait on it."""
     thread = QThread(parent)
@@ -85,7 +85,7 @@ def start_worker(worker: TaskWorker, parent: QObject | None = None) -> QThread:
     worker.moveToThread(thread)
     thread.started.connect(worker.run)
     # Direct: QThread.quit is thread-safe, and a queued quit would never run while the GUI
-    # thread blocks in stop_and_wait() (closing the window mid-run would hang until timeout).
+    # thread blocks in _stop_and_wait() (closing the window mid-run would hang until timeout).
     worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
     worker.failed.connect(thread.quit, Qt.ConnectionType.DirectConnection)
     thread.finished.connect(worker.deleteLater)
@@ -93,7 +93,7 @@ def start_worker(worker: TaskWorker, parent: QObject | None = None) -> QThread:
     return thread
 
 
-def stop_and_wait(
+def _stop_and_wait(
     worker: TaskWorker | None, thread: QThread | None, timeout_ms: int = 60_000
 ) -> bool:
     """Cancel and wait for a running worker (window closing). True if the thread ended."""
@@ -173,7 +173,7 @@ class WorkerSlot(QObject):
         worker.failed.connect(relay.failed)
         self.started.emit(worker)
         self._jobs = [(w, t) for w, t in self._jobs if _thread_running(t)]
-        self._current = (worker, start_worker(worker, self))
+        self._current = (worker, _start_thread(worker, self))
         self._jobs.append(self._current)
         return worker
 
@@ -195,7 +195,7 @@ class WorkerSlot(QObject):
         """Cancel every job, superseded ones included, and wait for their threads (window
         closing). Whatever they still report is dropped. True if all threads ended."""
         self.discard()
-        ended = all([stop_and_wait(w, t, timeout_ms) for w, t in self._jobs])
+        ended = all([_stop_and_wait(w, t, timeout_ms) for w, t in self._jobs])
         self._jobs.clear()
         return ended
 
