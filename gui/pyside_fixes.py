@@ -24,7 +24,3 @@ def make_none_immortal() -> None:
     refcnt = ctypes.c_ssize_t.from_address(id(None))  # ob_refcnt: the first field of PyObject
     if refcnt.value < _IMMORTAL // 2:
         refcnt.value += _IMMORTAL
-
-
-def none_refcount() -> int:
-    return sys.getrefcount(None)

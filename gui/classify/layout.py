@@ -1,6 +1,6 @@
 """The Classify tab's widgets and their arrangement: model and filters on the left, the grid
 (or the drop hint) in the middle with the run's progress above it, details and timing on the
-right. A mixin of :class:`gui.classify_tab.ClassifyTab`, which wires everything up."""
+right. :class:`ClassifyLayout` builds and owns them; the tab wires them up."""
 
 from __future__ import annotations
 
@@ -25,13 +25,24 @@ from ..widgets.model_panel import ModelPanel
 from ..widgets.plots import TimingPanel
 from ..widgets.preview import DetailPane
 from ..widgets.thumbnail_view import MAX_TILE, MIN_TILE, ThumbnailView
+from ..widgets.thumbnails import ThumbnailCache, ThumbnailLoader
 from .filter_panel import FilterPanel
+from .results_filter import ResultsView
 
 
-class ClassifyLayoutMixin:
-    def _build(self) -> None:
+class ClassifyLayout:
+    """Builds the Classify tab's widgets into ``host`` and keeps them as attributes: the model
+    panel and filters, the run's buttons, status and progress, the message banner, the grid in
+    its drop zone, the output buttons and tile slider, the detail and timing panes."""
+
+    def __init__(
+        self,
+        host: QWidget,
+        view_model: ResultsView,
+        cache: ThumbnailCache,
+        loader: ThumbnailLoader,
+    ) -> None:
         self.model_panel = ModelPanel()
-        self.model_panel.ask = lambda q: self._ask(q)
         self.filters = FilterPanel()
         left = QWidget()
         left_lay = QVBoxLayout(left)
@@ -68,8 +79,8 @@ class ClassifyLayoutMixin:
         banner_row.addWidget(self.banner, 1)
         banner_row.addWidget(self.banner_close)
 
-        self.grid = ThumbnailView(self.cache, self.loader)
-        self.grid.setModel(self.view_model)
+        self.grid = ThumbnailView(cache, loader)
+        self.grid.setModel(view_model)
         self.drop_zone = DropZone(self.grid)
 
         self.export_button = QPushButton("Export…", enabled=False)
@@ -95,7 +106,7 @@ class ClassifyLayoutMixin:
         c.addWidget(self.drop_zone, 1)
         c.addLayout(bottom)
 
-        self.detail = DetailPane(self.cache)
+        self.detail = DetailPane(cache)
         self.timing = TimingPanel()
         right = QSplitter(Qt.Orientation.Vertical)
         for title, w in (("Details", self.detail), ("Timing", self.timing)):
@@ -116,12 +127,10 @@ class ClassifyLayoutMixin:
         self.splitter.addWidget(right)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([310, 680, 300])
-        lay = QHBoxLayout(self)
+        lay = QHBoxLayout(host)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.splitter)
         self.drop_zone.show_hint()
         for b in (self.add_folder_button, self.add_files_button):  # the hint has its own
             b.setVisible(False)
-
-    def _apply_style(self) -> None:
-        self.setStyleSheet(style_sheet())
+        host.setStyleSheet(style_sheet())

@@ -6,14 +6,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import time
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..widgets.plots import TimingPanel
 from ..widgets.thumbnails import THUMB_SIDE, ThumbnailCache, thumbnail_to_qimage
-from ..widgets.workers import TaskWorker, start_worker, stop_and_wait
+from ..widgets.workers import WorkerSlot
 from .results_model import ResultsModel
 
 log = logging.getLogger(__name__)
@@ -28,7 +27,8 @@ def classify_task(loaded, paths, options: dict, thumbnail_size: int, *, should_s
     from pigeonhole.core.inference import Classifier
 
     # Leave a core to the window and the decode thread: torch's CPU threads busy-spin, and a
-    # UI that waits for a core stutters. (Per-thread setting: only this worker's forward passes.)
+    # UI that waits for a core stutters. (torch applies this to the calling thread and to every
+    # thread started after it, later workers included; the GUI thread keeps its own count.)
     cores = os.cpu_count() or 1
     if options.get("device", "auto") in ("auto", "cpu") and cores > 1:
         torch.set_num_threads(max(1, min(torch.get_num_threads(), cores - 1)))
@@ -86,7 +86,6 @@ class RunController(QObject):
 
     started = Signal()
     progressed = Signal(object)  # RunProgress
-    listing = Signal(int)  # images found so far, before the first batch
     batch_added = Signal(int)  # rows added
     finished = Signal(object)  # RunSummary, or None when cancelled before it had one
     failed = Signal(str)
@@ -97,13 +96,14 @@ class RunController(QObject):
         self.queue: list[list[str]] = []
         self.summary = None
         self.last_progress: RunProgress | None = None
-        self._run_id = 0
-        self._worker: TaskWorker | None = None
-        self._thread = None
-        self._old: list[tuple[TaskWorker, object]] = []  # replaced runs still winding down
+        self.classifying = WorkerSlot(
+            self,
+            on_item=self._on_item,
+            on_finished=self._on_finished,
+            on_failed=self._on_failed,
+        )
         self._loaded = None
         self._options: dict = {}
-        self._started_at = 0.0
         self._buffer: list = []
         self._switch_interval: float | None = None
         self._flush_timer = QTimer(self, singleShot=True, interval=FLUSH_MS)
@@ -111,14 +111,11 @@ class RunController(QObject):
 
     @property
     def running(self) -> bool:
-        return self._worker is not None
+        return self.classifying.busy
 
     def start(self, loaded, paths: list[str], options: dict, append: bool = False) -> None:
         """Start classifying ``paths`` (a run already going is cancelled and left to finish
         in the background; its late batches are ignored)."""
-        if self.running:
-            self._retire()
-        self._run_id += 1
         self._flush_timer.stop()
         if append:
             self.flush()
@@ -131,15 +128,7 @@ class RunController(QObject):
         self.model.set_class_names(loaded.class_names)
         self.summary = None
         self.last_progress = None
-        self._started_at = time.perf_counter()
-        worker = TaskWorker(classify_task, loaded, list(paths), self._options, THUMB_SIDE)
-        relay = _RunRelay(self, self._run_id)
-        worker.item.connect(relay.item)
-        worker.progress.connect(relay.progress)
-        worker.finished.connect(relay.finished)
-        worker.failed.connect(relay.failed)
-        self._worker = worker
-        self._thread = start_worker(worker, self)
+        self.classifying.start(classify_task, loaded, list(paths), self._options, THUMB_SIDE)
         self._responsive(True)
         self.started.emit()
 
@@ -149,19 +138,14 @@ class RunController(QObject):
     def cancel(self) -> None:
         """Stop within one batch; queued runs are dropped too."""
         self.queue.clear()
-        if self._worker is not None:
-            self._worker.cancel()
+        self.classifying.cancel()
 
     def shutdown(self, timeout_ms: int = 60_000) -> None:
+        """Cancel the run (and replaced runs still winding down) and wait for them."""
         self.queue.clear()
-        self._run_id += 1  # ignore anything still queued for the GUI thread
         self._flush_timer.stop()
         self._buffer = []
-        stop_and_wait(self._worker, self._thread, timeout_ms)
-        for worker, thread in self._old:
-            stop_and_wait(worker, thread, timeout_ms)
-        self._old.clear()
-        self._worker = self._thread = None
+        self.classifying.shutdown(timeout_ms)  # anything still queued for the GUI thread is dropped
         self._responsive(False)
 
     def _responsive(self, on: bool) -> None:
@@ -174,19 +158,11 @@ class RunController(QObject):
             sys.setswitchinterval(self._switch_interval)
             self._switch_interval = None
 
-    def _retire(self) -> None:
-        self._worker.cancel()
-        self._old = [(w, t) for w, t in self._old if _running(t)]
-        self._old.append((self._worker, self._thread))
-        self._worker = self._thread = None
-
-    # -- from the worker (queued to the GUI thread through the relay) -----------------------
-    def _on_item(self, run_id: int, batch) -> None:
+    # -- from the worker, in the GUI thread (a replaced run's reports never arrive) ------------
+    def _on_item(self, batch) -> None:
         """Batches are buffered and handed to the views at most every FLUSH_MS (the first one
         at once): each hand-over relayouts and repaints the grid, which costs the same for
         one batch as for five."""
-        if run_id != self._run_id:
-            return
         self._buffer.append(batch)
         if self.last_progress is None:
             self.flush()
@@ -208,16 +184,9 @@ class RunController(QObject):
         self.progressed.emit(self.last_progress)
         self.batch_added.emit(len(preds))
 
-    def _on_progress(self, run_id: int, done: int, total: int) -> None:
-        if run_id == self._run_id and self.last_progress is None and total < 0:
-            self.listing.emit(done)
-
-    def _on_finished(self, run_id: int, summary) -> None:
-        if run_id != self._run_id:
-            return
+    def _on_finished(self, summary) -> None:
         self._flush_timer.stop()
         self.flush()
-        self._worker = self._thread = None
         self.summary = summary
         if summary is not None:
             self.plots.set_summary(summary)
@@ -229,48 +198,12 @@ class RunController(QObject):
         self._responsive(False)
         self.finished.emit(summary)
 
-    def _on_failed(self, run_id: int, message: str) -> None:
-        if run_id != self._run_id:
-            return
+    def _on_failed(self, message: str) -> None:
         self._flush_timer.stop()
         self.flush()
-        self._worker = self._thread = None
         if self.queue:  # e.g. "No images found" in one drop: go on with the next
             self.failed.emit(message)
             self.start(self._loaded, self.queue.pop(0), self._options, append=True)
             return
         self._responsive(False)
         self.failed.emit(message)
-
-
-class _RunRelay(QObject):
-    """Lives in the GUI thread; tags a worker's signals with its run id."""
-
-    def __init__(self, ctl: RunController, run_id: int):
-        super().__init__(ctl)
-        self.ctl, self.run_id = ctl, run_id
-
-    @Slot(object)
-    def item(self, batch) -> None:
-        self.ctl._on_item(self.run_id, batch)
-
-    @Slot(int, int)
-    def progress(self, done: int, total: int) -> None:
-        self.ctl._on_progress(self.run_id, done, total)
-
-    @Slot(object)
-    def finished(self, summary) -> None:
-        self.ctl._on_finished(self.run_id, summary)
-        self.deleteLater()
-
-    @Slot(str)
-    def failed(self, message: str) -> None:
-        self.ctl._on_failed(self.run_id, message)
-        self.deleteLater()
-
-
-def _running(thread) -> bool:
-    try:
-        return thread is not None and thread.isRunning()
-    except RuntimeError:
-        return False

@@ -1,31 +1,54 @@
 """`pigeonhole gui [PATH...] [--arch] [--checkpoint] [--classes] [--screenshot] [--quit-when-done]`:
-the Classify tab loads that model, classifies those paths, then saves the window and quits.
-
-A mixin of :class:`gui.classify_tab.ClassifyTab` (uses its model panel, pending paths, notify).
-"""
+the Classify tab loads that model, classifies those paths, then saves the window and quits."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
-from ..widgets.model_panel import IMAGENET
+from ..widgets.model_panel import IMAGENET, ModelPanel
 
 
-class ScriptedStartMixin:
-    def apply_command_line(self, args) -> None:
-        """`pigeonhole gui [PATH...] [--arch] [--checkpoint] [--classes] [--screenshot]
-        [--quit-when-done]`: load that model and classify those paths."""
-        self.script = args
+class ScriptedStart:
+    """The command line's part in a Classify tab: which model to load and which paths to
+    classify, and what to do when that is over (save a screenshot, quit with 0 or 1). The tab
+    reports the end through :meth:`done`."""
+
+    def __init__(
+        self,
+        host: QWidget,
+        model_panel: ModelPanel,
+        notify: Callable[..., None],
+        classify_when_loaded: Callable[[Iterable[str]], None],
+        save_screenshot: Callable[[str], bool],
+    ) -> None:
+        self.host, self.model_panel, self.notify = host, model_panel, notify
+        self.classify_when_loaded, self.save_screenshot = classify_when_loaded, save_screenshot
+        self.args = None  # the parsed `pigeonhole gui` namespace while the script runs
+
+    @property
+    def active(self) -> bool:
+        """A scripted start is under way (it has not reported its end yet)."""
+        return self.args is not None
+
+    @property
+    def has_paths(self) -> bool:
+        return bool(getattr(self.args, "paths", None))
+
+    def apply(self, args) -> None:
+        """Load the model the arguments name and queue their paths for it."""
+        self.args = args
         mp = self.model_panel
         arch = getattr(args, "arch", None)
         if arch and not mp.arch.set_arch(arch):
             self.notify(
                 f"Unknown architecture '{arch}'. Run `pigeonhole models` for the list.", True
             )
-            self._script_done(ok=False)
+            self.done(ok=False)
             return
-        self.pending.extend(str(p) for p in (getattr(args, "paths", None) or []))
+        self.classify_when_loaded(str(p) for p in (getattr(args, "paths", None) or []))
         if getattr(args, "checkpoint", None):
             mp.classes.setText(getattr(args, "classes", None) or "")
             mp.set_checkpoint_path(args.checkpoint)
@@ -35,13 +58,14 @@ class ScriptedStartMixin:
             mp.request_load()
         elif not mp.autoload():
             self.notify(mp.status.text(), error=True)
-            self._script_done(ok=False)
+            self.done(ok=False)
 
-    def _script_done(self, ok: bool) -> None:
-        args = self.script
+    def done(self, ok: bool) -> None:
+        """The scripted work is over: take the screenshot and quit, if asked to."""
+        args = self.args
         if args is None:
             return
-        self.script = None
+        self.args = None
         shot = getattr(args, "screenshot", None)
         quit_ = getattr(args, "quit_when_done", False)
         if not shot and not quit_:
@@ -53,10 +77,4 @@ class ScriptedStartMixin:
             if quit_:
                 QApplication.exit(0 if ok else 1)
 
-        QTimer.singleShot(400, self, finish)  # let the grid lay out and the plots redraw first
-
-    def save_screenshot(self, path: str) -> bool:
-        self.timing.redraw()
-        self.grid.doItemsLayout()
-        QApplication.processEvents()
-        return self.window().grab().save(str(path))
+        QTimer.singleShot(400, self.host, finish)  # let the grid lay out and the plots redraw

@@ -1,6 +1,11 @@
 """The Classify tab: model panel and filters on the left, the thumbnail grid in the middle,
-details and timing on the right. Runs, relabelling, export and sorting are wired here; the
-work itself is the core's, on worker threads."""
+details and timing on the right.
+
+The tab is composed of a :class:`ClassifyLayout` (``ui``: the widgets), a
+:class:`RunController` (``runs``: classifying on a worker thread), an
+:class:`OutputController` (``output``: relabel, export, sort, undo, preview) and a
+:class:`ScriptedStart` (``script``: `pigeonhole gui ...`); it wires them together and owns the
+results model, its filtered view and the thumbnail cache they share."""
 
 from __future__ import annotations
 
@@ -8,79 +13,147 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QTimer
-from PySide6.QtWidgets import (
-    QFileDialog,
-    QMessageBox,
-    QWidget,
-)
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox, QWidget
 
 from ..widgets.drop_zone import DropContents, parse_drop
+from ..widgets.preview import PreviewDialog
 from ..widgets.thumbnail_view import DEFAULT_TILE
 from ..widgets.thumbnails import ThumbnailCache, ThumbnailLoader
-from .layout import ClassifyLayoutMixin
-from .output import OutputMixin
+from .layout import ClassifyLayout
+from .output import (
+    OutputController,
+    OutputQuestions,
+    ask_label,
+    ask_save_path,
+    ask_sort_options,
+    make_action,
+)
 from .results_filter import ResultsView
 from .results_model import ResultsModel
 from .run import RunController, RunProgress
-from .script import ScriptedStartMixin
+from .script import ScriptedStart
+from .sort_dialog import SortOptions
 
 log = logging.getLogger(__name__)
 REPLACE, QUEUE = "replace", "queue"
 
 
-class ClassifyTab(OutputMixin, ScriptedStartMixin, ClassifyLayoutMixin, QWidget):
+class ClassifyTab(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setAcceptDrops(True)
         self.pending: list[str] = []  # paths waiting for a model
-        self.script = None  # the `pigeonhole gui` arguments, when started from the command line
         self.results = ResultsModel(self)
         self.view_model = ResultsView(self.results, self)
         self.cache = ThumbnailCache()
         self.loader = ThumbnailLoader(self.cache, parent=self)
-        self._build()
-        self.runs = RunController(self.results, self.cache, self.timing, self)
+        self.ui = ClassifyLayout(self, self.view_model, self.cache, self.loader)
+        self.runs = RunController(self.results, self.cache, self.ui.timing, self)
+        questions = OutputQuestions(  # through the hooks below, which tests replace
+            label=lambda current, choices: self._ask_label(current, choices),
+            save_path=lambda: self._ask_save_path(),
+            sort_options=lambda counts: self._ask_sort_options(counts),
+        )
+        self.output = OutputController(
+            self,
+            self.ui,
+            self.results,
+            self.view_model,
+            self.cache,
+            self.runs,
+            self.notify,
+            questions,
+        )
+        self.script = ScriptedStart(
+            self,
+            self.ui.model_panel,
+            self.notify,
+            lambda paths: self.pending.extend(paths),
+            self.save_screenshot,
+        )
+        self._build_actions()
         self._wire()
-        self.init_output()
-        self._apply_style()
+        self._sync_buttons()
         QTimer.singleShot(0, self, self._autoload)  # after apply_command_line, if any
 
+    def _build_actions(self) -> None:
+        self.act_add_folder = make_action(
+            self, "Classify a &folder…", self.add_folder, QKeySequence("Ctrl+O")
+        )
+        self.act_add_files = make_action(
+            self, "Classify &images…", self.add_files, QKeySequence("Ctrl+Shift+O")
+        )
+        self.act_checkpoint = make_action(
+            self, "Load &checkpoint…", self.ui.model_panel.choose_checkpoint
+        )
+        self.act_cancel = make_action(
+            self, "&Cancel run", self.cancel_run, QKeySequence("Esc"), False
+        )
+
     def _wire(self) -> None:
-        mp = self.model_panel
+        ui, mp = self.ui, self.ui.model_panel
+        mp.ask = lambda q: self._ask(q)
         mp.model_loaded.connect(self._on_model_loaded)
         mp.load_failed.connect(self._on_load_failed)
-        self.add_folder_button.clicked.connect(self.add_folder)
-        self.add_files_button.clicked.connect(self.add_files)
-        self.drop_zone.add_folder_clicked.connect(self.add_folder)
-        self.drop_zone.add_files_clicked.connect(self.add_files)
-        self.drop_zone.dropped.connect(self.handle_drop)
-        self.cancel_button.clicked.connect(self.cancel_run)
-        self.banner_close.clicked.connect(self.hide_banner)
+        ui.add_folder_button.clicked.connect(self.add_folder)
+        ui.add_files_button.clicked.connect(self.add_files)
+        ui.drop_zone.add_folder_clicked.connect(self.add_folder)
+        ui.drop_zone.add_files_clicked.connect(self.add_files)
+        ui.drop_zone.dropped.connect(self.handle_drop)
+        ui.cancel_button.clicked.connect(self.cancel_run)
+        ui.banner_close.clicked.connect(self.hide_banner)
         self.runs.started.connect(self._on_run_started)
         self.runs.progressed.connect(self._on_run_progress)
         self.runs.finished.connect(self._on_run_finished)
         self.runs.failed.connect(self._on_run_failed)
         self.runs.batch_added.connect(self._counts_dirty)
         self.results.corrections_changed.connect(self._counts_dirty)
-        self.filters.filter_changed.connect(self.view_model.set_filter)
-        self.filters.sort_changed.connect(self.view_model.set_sort)
+        self.results.dataChanged.connect(self._show_detail)  # relabelled or moved
+        ui.filters.filter_changed.connect(self.view_model.set_filter)
+        ui.filters.sort_changed.connect(self.view_model.set_sort)
         self.view_model.modelReset.connect(self._update_shown)
         self.view_model.rowsInserted.connect(self._update_shown)
-        self.grid.selectionModel().currentChanged.connect(self._on_current)
-        self.grid.selectionModel().selectionChanged.connect(self._on_selection)
-        self.grid.preview_requested.connect(self.open_preview)
+        ui.grid.selectionModel().currentChanged.connect(self._on_current)
+        ui.grid.selectionModel().selectionChanged.connect(self._on_selection)
+        ui.grid.preview_requested.connect(self.open_preview)
         self.loader.ready.connect(self._on_thumbnail_ready)
-        self.tile_slider.valueChanged.connect(self._on_tile)
-        self.tile_slider.setValue(QSettings().value("classify/tile", DEFAULT_TILE, type=int))
+        ui.tile_slider.valueChanged.connect(self._on_tile)
+        ui.tile_slider.setValue(QSettings().value("classify/tile", DEFAULT_TILE, type=int))
         self._banner_timer = QTimer(self, singleShot=True, interval=12_000)
         self._banner_timer.timeout.connect(self.hide_banner)
         self._counts_timer = QTimer(self, singleShot=True, interval=400)
         self._counts_timer.timeout.connect(self._refresh_counts)
 
-    # -- messages (tests replace _ask and _choose_new_run) -----------------------------------
+    def install_menus(self, menubar) -> QMenu:
+        """Add the "Classify" menu to the main window's menu bar."""
+        menu = menubar.addMenu("&Classify")
+        for group in (
+            (self.act_add_folder, self.act_add_files, self.act_checkpoint, self.act_cancel),
+            self.output.triage_actions,
+            self.output.file_actions,
+        ):
+            menu.addActions(list(group))
+            menu.addSeparator()
+        return menu
+
+    def _sync_buttons(self) -> None:
+        self.act_cancel.setEnabled(self.runs.running)
+        self.output.sync()
+
+    # -- questions and messages (tests replace the _ask* and _choose_new_run hooks) ----------
     def _ask(self, question: str) -> bool:
         answer = QMessageBox.question(self, "Pigeonhole", question)
         return answer == QMessageBox.StandardButton.Yes
+
+    def _ask_label(self, current: str, choices: list[str]) -> str | None:
+        return ask_label(self, current, choices)
+
+    def _ask_save_path(self) -> str | None:
+        return ask_save_path(self)
+
+    def _ask_sort_options(self, counts: dict[str, int]) -> SortOptions | None:
+        return ask_sort_options(self, counts)
 
     def _choose_new_run(self) -> str | None:
         box = QMessageBox(
@@ -101,22 +174,23 @@ class ClassifyTab(OutputMixin, ScriptedStartMixin, ClassifyLayoutMixin, QWidget)
 
     def notify(self, text: str, error: bool = False) -> None:
         """A message above the grid (errors stay until closed; others for 12 s)."""
-        self.banner.setText(text)
-        self.banner.setProperty("error", error)
-        self.banner.style().unpolish(self.banner)
-        self.banner.style().polish(self.banner)
-        self.banner.setVisible(True)
-        self.banner_close.setVisible(True)
+        banner = self.ui.banner
+        banner.setText(text)
+        banner.setProperty("error", error)
+        banner.style().unpolish(banner)
+        banner.style().polish(banner)
+        banner.setVisible(True)
+        self.ui.banner_close.setVisible(True)
         if error:
             self._banner_timer.stop()
         else:
             self._banner_timer.start()
-        if self.drop_zone.currentIndex() == 0:
-            self.drop_zone.set_message(text)
+        if self.ui.drop_zone.currentIndex() == 0:
+            self.ui.drop_zone.set_message(text)
 
     def hide_banner(self) -> None:
-        self.banner.setVisible(False)
-        self.banner_close.setVisible(False)
+        self.ui.banner.setVisible(False)
+        self.ui.banner_close.setVisible(False)
 
     # -- getting images ----------------------------------------------------------------------
     def add_folder(self) -> None:
@@ -153,10 +227,10 @@ class ClassifyTab(OutputMixin, ScriptedStartMixin, ClassifyLayoutMixin, QWidget)
         paths = [str(p) for p in paths]
         first = Path(paths[0])
         QSettings().setValue("classify/last_folder", str(first if first.is_dir() else first.parent))
-        loaded = self.model_panel.loaded
-        if loaded is None:
+        mp = self.ui.model_panel
+        if mp.loaded is None:
             self.pending.extend(paths)
-            if self.model_panel.busy:
+            if mp.busy:
                 self.notify("The images will be classified as soon as the model has loaded.")
             else:
                 self.notify("Choose a model first (left): the images will be classified then.")
@@ -169,24 +243,29 @@ class ClassifyTab(OutputMixin, ScriptedStartMixin, ClassifyLayoutMixin, QWidget)
                 return
             if choice != REPLACE:
                 return
-        self.runs.start(loaded, paths, self.model_panel.run_options())
+        self.runs.start(mp.loaded, paths, mp.run_options())
 
     def cancel_run(self) -> None:
         self.runs.cancel()
-        self.run_status.setText("Cancelling…")
+        self.ui.run_status.setText("Cancelling…")
 
     # -- model -------------------------------------------------------------------------------
     def load_checkpoint_file(self, path: str) -> None:
         """Load a checkpoint (from the Train tab, a drop, or the command line)."""
-        self.model_panel.set_checkpoint_path(str(path))
-        self.model_panel.request_load()
+        self.ui.model_panel.set_checkpoint_path(str(path))
+        self.ui.model_panel.request_load()
+
+    def apply_command_line(self, args) -> None:
+        """`pigeonhole gui [PATH...] [--arch] [--checkpoint] [--classes] [--screenshot]
+        [--quit-when-done]`: load that model and classify those paths."""
+        self.script.apply(args)
 
     def _autoload(self) -> None:
-        mp = self.model_panel
-        if self.script is not None or mp.loaded is not None or mp.busy:
+        mp = self.ui.model_panel
+        if self.script.active or mp.loaded is not None or mp.busy:
             return
         if not mp.autoload():
-            self.drop_zone.set_message(
+            self.ui.drop_zone.set_message(
                 "First choose a model on the left: a checkpoint file, or ImageNet weights."
             )
 
@@ -196,61 +275,62 @@ class ClassifyTab(OutputMixin, ScriptedStartMixin, ClassifyLayoutMixin, QWidget)
         if self.pending:
             paths, self.pending = self.pending, []
             self.classify_paths(paths)
-        elif self.script is not None and not self.script.paths:
-            self._script_done(ok=True)
+        elif self.script.active and not self.script.has_paths:
+            self.script.done(ok=True)
 
     def _on_load_failed(self, message: str) -> None:
         self.notify(message, error=True)
-        if self.script is not None and self.model_panel.loaded is None:
+        if self.script.active and self.ui.model_panel.loaded is None:
             self.pending.clear()
-            self._script_done(ok=False)
+            self.script.done(ok=False)
 
     # -- runs --------------------------------------------------------------------------------
     def _on_run_started(self) -> None:
-        self.drop_zone.show_content()
-        for b in (self.add_folder_button, self.add_files_button):
+        ui = self.ui
+        ui.drop_zone.show_content()
+        for b in (ui.add_folder_button, ui.add_files_button):
             b.setVisible(True)
-        self.cancel_button.setEnabled(True)
-        self.progress.setRange(0, 0)
-        self.run_status.setText("Finding images…")
+        ui.cancel_button.setEnabled(True)
+        ui.progress.setRange(0, 0)
+        ui.run_status.setText("Finding images…")
         self._sync_buttons()
 
     def _on_run_progress(self, p: RunProgress) -> None:
         if p.total:
-            self.progress.setRange(0, p.total)
-            self.progress.setValue(p.done)
-        self.run_status.setText(p.text())
+            self.ui.progress.setRange(0, p.total)
+            self.ui.progress.setValue(p.done)
+        self.ui.run_status.setText(p.text())
 
     def _on_run_finished(self, summary) -> None:
-        self.cancel_button.setEnabled(False)
-        self.progress.setRange(0, 1)
-        self.progress.setValue(1 if summary is not None and not summary.cancelled else 0)
+        ui = self.ui
+        ui.cancel_button.setEnabled(False)
+        ui.progress.setRange(0, 1)
+        ui.progress.setValue(1 if summary is not None and not summary.cancelled else 0)
         if summary is None:
-            self.run_status.setText(f"Cancelled: {self.results.rowCount():,} images classified.")
+            ui.run_status.setText(f"Cancelled: {self.results.rowCount():,} images classified.")
         else:
             what = "Cancelled after" if summary.cancelled else "Done:"
             failed = f", {summary.skipped:,} could not be read" if summary.skipped else ""
-            self.run_status.setText(
+            ui.run_status.setText(
                 f"{what} {summary.processed:,} images in {summary.total_s:.1f} s "
                 f"({summary.images_per_s:.1f} images/s){failed}."
             )
         self._refresh_counts()
         self._sync_buttons()
-        if self.script is not None:
-            self._script_done(ok=summary is not None)
+        self.script.done(ok=summary is not None)
 
     def _on_run_failed(self, message: str) -> None:
         self.notify(message, error=True)
         if not self.runs.running:
-            self.cancel_button.setEnabled(False)
-            self.progress.setRange(0, 1)
-            self.progress.setValue(0)
-            self.run_status.setText("Run stopped.")
+            ui = self.ui
+            ui.cancel_button.setEnabled(False)
+            ui.progress.setRange(0, 1)
+            ui.progress.setValue(0)
+            ui.run_status.setText("Run stopped.")
             if self.results.rowCount() == 0:
-                self.drop_zone.show_hint(message)
+                ui.drop_zone.show_hint(message)
             self._sync_buttons()
-            if self.script is not None:
-                self._script_done(ok=False)
+            self.script.done(ok=False)
 
     # -- grid --------------------------------------------------------------------------------
     def _counts_dirty(self, *_args) -> None:
@@ -259,11 +339,11 @@ class ClassifyTab(OutputMixin, ScriptedStartMixin, ClassifyLayoutMixin, QWidget)
 
     def _refresh_counts(self) -> None:
         r = self.results
-        self.filters.update_counts(r.class_counts(), r.rowCount(), r.error_count())
+        self.ui.filters.update_counts(r.class_counts(), r.rowCount(), r.error_count())
         self._update_shown()
 
     def _update_shown(self, *_args) -> None:
-        self.filters.set_shown(self.view_model.rowCount(), self.results.rowCount())
+        self.ui.filters.set_shown(self.view_model.rowCount(), self.results.rowCount())
 
     def _on_current(self, current, _previous) -> None:
         self._show_detail()
@@ -272,23 +352,47 @@ class ClassifyTab(OutputMixin, ScriptedStartMixin, ClassifyLayoutMixin, QWidget)
         self._show_detail()
         self._sync_buttons()
 
-    def _show_detail(self) -> None:
-        idx = self.grid.currentIndex()
+    def _show_detail(self, *_args) -> None:
+        grid = self.ui.grid
+        idx = grid.currentIndex()
         row = self.results.row_at(self.view_model.source_row(idx.row())) if idx.isValid() else None
-        self.detail.show_row(row, len(self.grid.selectionModel().selectedIndexes()))
+        self.ui.detail.show_row(row, len(grid.selectionModel().selectedIndexes()))
 
     def _on_thumbnail_ready(self, path: str) -> None:
-        if self.detail.row is not None and self.detail.row.path == path:
-            self.detail.refresh_image()
+        if self.ui.detail.row is not None and self.ui.detail.row.path == path:
+            self.ui.detail.refresh_image()
 
     def _on_tile(self, px: int) -> None:
-        self.grid.set_tile_size(px)
+        self.ui.grid.set_tile_size(px)
         QSettings().setValue("classify/tile", px)
+
+    # -- output (the output controller's, here for the menu, main window and tests) -----------
+    def relabel_selected(self, label: str | None = None) -> int:
+        return self.output.relabel_selected(label)
+
+    def export_results(self, path: str | None = None) -> bool:
+        return self.output.export_results(path)
+
+    def sort_results(self, options: SortOptions | None = None) -> bool:
+        return self.output.sort_results(options)
+
+    def undo_last_move(self) -> bool:
+        return self.output.undo_last_move()
+
+    def open_preview(self, index=None) -> PreviewDialog | None:
+        return self.output.open_preview(index)
+
+    def save_screenshot(self, path: str) -> bool:
+        """Save a picture of the whole window (after the grid and plots have caught up)."""
+        self.ui.timing.redraw()
+        self.ui.grid.doItemsLayout()
+        QApplication.processEvents()
+        return self.window().grab().save(str(path))
 
     # -- shutdown ---------------------------------------------------------------------------
     def shutdown(self) -> None:
         """Cancel and wait for every worker (window closing)."""
         self.runs.shutdown()
-        self.model_panel.shutdown()
-        self.shutdown_output()
+        self.ui.model_panel.shutdown()
+        self.output.shutdown()
         self.loader.shutdown()

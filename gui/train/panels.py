@@ -1,5 +1,5 @@
-"""The Train tab's parts: data (folder, classes table, warnings), network and base weights,
-options; and the task the worker thread runs."""
+"""The Train tab's panels: data (folder, classes table, warnings), network and base weights,
+options."""
 
 from __future__ import annotations
 
@@ -24,37 +24,10 @@ from PySide6.QtWidgets import (
 )
 
 from pigeonhole.core.datasets import MIN_PER_CLASS, DatasetPlan
-from pigeonhole.core.models.checkpoints import ModelSource
-from pigeonhole.core.training import TrainConfig, train_classifier
+from pigeonhole.core.training import TrainConfig
 
 from ..widgets.arch_picker import ArchPicker
 from ..widgets.tables import read_only_table, table_item
-
-THUMB_SIDE = 96
-MAX_THUMBS = 60
-
-
-def train_task(plan, arch, checkpoint, config, *, should_stop=None, progress=None):
-    """Worker-thread generator: train, then make thumbnails of the misclassified images.
-    Returns (TrainResult, {path: Thumbnail})."""
-    from pigeonhole.core.errors import ImageLoadError
-    from pigeonhole.core.images import load_image, make_thumbnail
-
-    result = yield from train_classifier(
-        None,
-        ModelSource(checkpoint=checkpoint, arch=arch),
-        config=config,
-        plan=plan,
-        should_stop=should_stop,
-        progress=progress,
-    )
-    thumbs = {}
-    for m in result.misclassified[:MAX_THUMBS]:
-        try:
-            thumbs[m.path] = make_thumbnail(load_image(m.path, draft_size=THUMB_SIDE), THUMB_SIDE)
-        except ImageLoadError:
-            pass
-    return result, thumbs
 
 
 class DataPanel(QGroupBox):

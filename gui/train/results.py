@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
 
 from ..widgets.tables import read_only_table, table_item
 from ..widgets.thumbnails import thumbnail_to_qimage
-from .panels import MAX_THUMBS, THUMB_SIDE
 from .plots import ConfusionMatrixView
+from .tasks import MAX_THUMBS, THUMB_SIDE
 
 
 class ResultsPanel(QWidget):

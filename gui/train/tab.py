@@ -1,18 +1,19 @@
 """The Train tab: choose a folder of class folders, train a new final layer, look at the
 results, save the checkpoint or use it in the Classify tab in one click.
 
-The work runs in core.training.train_classifier on a TaskWorker thread; this module only turns
-clicks into a TrainConfig and records (ExtractionProgress, EpochStats, TrainResult) into views.
+The work (the dataset scan, core.training.train_classifier, the checkpoint save) runs on worker
+threads through WorkerSlots; this module only turns clicks into a TrainConfig and records
+(DatasetPlan, ExtractionProgress, EpochStats, TrainResult) into views.
 """
 
 from __future__ import annotations
 
+import html
 import logging
 import time
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -27,32 +28,53 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pigeonhole.core.datasets import DatasetPlan, plan_dataset
-from pigeonhole.core.errors import PigeonholeError
+from pigeonhole.core.datasets import DatasetPlan
 from pigeonhole.core.features import ExtractionProgress
 from pigeonhole.core.head import EpochStats
 from pigeonhole.core.training import TrainResult, TrainStage
 
 from .. import style_sheet
-from ..widgets.workers import TaskWorker, start_worker, stop_and_wait
-from .panels import DataPanel, NetworkPanel, OptionsPanel, train_task
+from ..widgets.drop_zone import CHECKPOINT_EXTENSIONS
+from ..widgets.workers import WorkerSlot
+from .panels import DataPanel, NetworkPanel, OptionsPanel
 from .plots import TrainingCurves
 from .results import ResultsPanel
+from .tasks import TrainingRequest, save_task, scan_task, train_task
 
 log = logging.getLogger(__name__)
+FOLDER_HINT = "Choose a folder with one sub-folder of images per class."
+
+
+def error_html(message: str) -> str:
+    """``message`` in red for a rich-text label, escaped (paths and errors may hold < or &)."""
+    return f"<span style='color:#b91c1c'>{html.escape(message)}</span>"
 
 
 class TrainTab(QWidget):
     use_in_classify = Signal(str)  # path of a saved checkpoint
     training_done = Signal(object)  # TrainResult, or None when cancelled / failed
+    scanned = Signal(object)  # the DatasetPlan of the data folder, or None when it is unusable
+    saved = Signal(object)  # the checkpoint's Path once written, or None when saving failed
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setAcceptDrops(True)
         self.plan: DatasetPlan | None = None
         self.result: TrainResult | None = None
-        self._worker: TaskWorker | None = None
-        self._thread = None
+        self.scanning = WorkerSlot(
+            self, on_finished=self._on_scanned, on_failed=self._on_scan_failed
+        )
+        self.training = WorkerSlot(
+            self,
+            on_item=self._on_item,
+            on_progress=self._on_progress,
+            on_finished=self._on_finished,
+            on_failed=self._on_failed,
+        )
+        self.saving = WorkerSlot(self, on_finished=self._on_saved, on_failed=self._on_save_failed)
+        self._train_after_scan: TrainingRequest | None = None  # Start waits for a rescan
+        self._use_after_save = False
+        self._saving_to: Path | None = None
         self._started = 0.0
         self._stage = ""
         self._build()
@@ -82,7 +104,7 @@ class TrainTab(QWidget):
         self.progress = QProgressBar()
         self.progress.setTextVisible(False)
         self.progress.setFixedHeight(6)
-        self.status = QLabel("Choose a folder with one sub-folder of images per class.")
+        self.status = QLabel(FOLDER_HINT)
         self.status.setObjectName("runStatus")
         self.status.setWordWrap(True)
 
@@ -124,36 +146,45 @@ class TrainTab(QWidget):
         lay.addWidget(split)
 
     # -- data --------------------------------------------------------------------------------
-    def set_data_folder(self, folder: str) -> bool:
-        """Scan ``folder`` and show its classes; False (and a message) if it cannot be used."""
+    def set_data_folder(self, folder: str) -> None:
+        """Show ``folder`` and scan it off the GUI thread; ``scanned`` tells what was found."""
         self.data.set_folder(folder)
         QSettings().setValue("train/folder", folder)
-        return self._rescan()
+        self._rescan()
 
-    def _rescan(self) -> bool:
+    def _rescan(self) -> None:
+        """Scan the data folder again (a scan still going is replaced); Start waits for it."""
         folder = self.data.folder()
         self.plan = None
         if not folder:
+            self.scanning.discard()
             self.data.show_plan(None)
-            self._sync_buttons()
-            return False
-        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            self.plan = plan_dataset(
-                folder, val_split=self.data.val_split(), seed=self.options.seed()
-            )
-        except PigeonholeError as e:
-            self.data.show_plan(None, error=str(e))
         else:
-            self.data.show_plan(self.plan)
-            self.status.setText(
-                f"{len(self.plan.train)} training and {len(self.plan.val)} validation images "
-                f"in {self.plan.num_classes} classes. Ready."
-            )
-        finally:
-            QGuiApplication.restoreOverrideCursor()
+            self.status.setText(f"Scanning {folder}…")
+            self.scanning.start(scan_task, folder, self.data.val_split(), self.options.seed())
         self._sync_buttons()
-        return self.plan is not None
+
+    def _on_scanned(self, plan: DatasetPlan) -> None:
+        self.plan = plan
+        self.data.show_plan(plan)
+        self.status.setText(
+            f"{len(plan.train)} training and {len(plan.val)} validation images "
+            f"in {plan.num_classes} classes. Ready."
+        )
+        request, self._train_after_scan = self._train_after_scan, None
+        if request is not None:
+            self._start_training(request)
+        self._sync_buttons()
+        self.scanned.emit(plan)
+
+    def _on_scan_failed(self, message: str) -> None:
+        self.data.show_plan(None, error=message)
+        self.status.setText(FOLDER_HINT)
+        request, self._train_after_scan = self._train_after_scan, None
+        self._sync_buttons()
+        if request is not None:
+            self.training_done.emit(None)
+        self.scanned.emit(None)
 
     def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls() and not self.busy:
@@ -164,35 +195,44 @@ class TrainTab(QWidget):
             path = Path(url.toLocalFile())
             if path.is_dir():
                 self.set_data_folder(str(path))
-            elif path.suffix.lower() in (".pth", ".pt", ".pkl", ".safetensors", ".ckpt"):
+            elif path.suffix.lower() in CHECKPOINT_EXTENSIONS:
                 self.network.set_checkpoint(str(path))
         event.acceptProposedAction()
 
     # -- running -----------------------------------------------------------------------------
     @property
     def busy(self) -> bool:
-        return self._worker is not None
+        """Training (or scanning just before it) or saving: the settings are locked meanwhile."""
+        return self.training.busy or self._train_after_scan is not None or self.saving.busy
 
     def _sync_buttons(self) -> None:
-        running = self.busy
-        self.start_button.setEnabled(not running and self.plan is not None)
-        self.cancel_button.setEnabled(running)
+        busy = self.busy
+        self.start_button.setEnabled(not busy and self.plan is not None)
+        self.cancel_button.setEnabled(self.training.busy or self._train_after_scan is not None)
         for w in (self.data, self.network, self.options):
-            w.setEnabled(not running)
-        self.results.set_result_available(self.result is not None and not running)
+            w.setEnabled(not busy)
+        self.results.set_result_available(self.result is not None and not busy)
 
     def start(self) -> bool:
+        """Scan the folder once more (the split may depend on the seed: what is shown is what
+        is trained on), then train. False when there is nothing to start."""
         if self.busy or self.plan is None:
             return False
         if self.network.mode() == "checkpoint" and not self.network.checkpoint():
             self.status.setText("Choose the checkpoint to start from, or ImageNet weights.")
             return False
-        # the split may depend on the seed: rescan so what is shown is what is trained on
-        if not self._rescan():
-            return False
-        cfg = self.options.config(val_split=self.data.val_split())
+        checkpoint = self.network.checkpoint() if self.network.mode() == "checkpoint" else None
+        request = TrainingRequest(
+            self.network.arch(), checkpoint, self.options.config(val_split=self.data.val_split())
+        )
         self.network.save_settings()
         self.options.save_settings()
+        self.progress.setRange(0, 0)
+        self._train_after_scan = request
+        self._rescan()
+        return True
+
+    def _start_training(self, request: TrainingRequest) -> None:
         self.result = None
         self.curves.clear()
         self.results.clear()
@@ -200,26 +240,19 @@ class TrainTab(QWidget):
         self.progress.setRange(0, 0)
         self.status.setText("Starting…")
         self._started = time.perf_counter()
-        self._worker = TaskWorker(
-            train_task,
-            self.plan,
-            self.network.arch(),
-            self.network.checkpoint() if self.network.mode() == "checkpoint" else None,
-            cfg,
-        )
         self._stage = ""
-        self._worker.item.connect(self._on_item)
-        self._worker.progress.connect(self._on_progress)
-        self._worker.finished.connect(self._on_finished)
-        self._worker.failed.connect(self._on_failed)
-        self._thread = start_worker(self._worker, self)
-        self._sync_buttons()
-        return True
+        self.training.start(train_task, self.plan, request)
 
     def cancel(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
+        if self.training.busy:
+            self.training.cancel()
             self.status.setText("Stopping…")
+        elif self._train_after_scan is not None:  # still scanning: do not train after it
+            self._train_after_scan = None
+            self.progress.setRange(0, 1)
+            self.status.setText("Cancelled.")
+            self._sync_buttons()
+            self.training_done.emit(None)
 
     def _on_progress(self, done: int, total: int) -> None:
         """Only the weights download reports through here (bytes); the rest comes as records."""
@@ -274,23 +307,18 @@ class TrainTab(QWidget):
 
     def _on_failed(self, message: str) -> None:
         self._end_run()
-        self.status.setText(f"<span style='color:#b91c1c'>{message}</span>")
+        self.status.setText(error_html(message))
         self.training_done.emit(None)
 
     def _end_run(self) -> None:
-        self._worker = None
-        self._thread = None
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
         self._sync_buttons()
 
     def ask_keep_cancelled(self, result: TrainResult) -> bool:
         """Training was cancelled after some epochs: keep the best one so far?"""
-        acc = (
-            f", validation accuracy {result.val_accuracy:.1%}"
-            if result.val_accuracy is not None
-            else ""
-        )
+        val = result.val_accuracy
+        acc = f", validation accuracy {val:.1%}" if val is not None else ""
         answer = QMessageBox.question(
             self,
             "Training cancelled",
@@ -317,53 +345,53 @@ class TrainTab(QWidget):
             self.save_result(path)
 
     def save_result(self, path: str | Path) -> Path | None:
-        """Save the trained network (atomically); returns the path, None on failure."""
-        if self.result is None:
+        """Save the trained network (atomically, off the GUI thread); returns the path it goes
+        to, None when there is nothing to save. ``saved`` tells when it is written."""
+        return self._save(path, then_use=False)
+
+    def _save(self, path: str | Path, then_use: bool) -> Path | None:
+        if self.result is None or self.saving.busy:
             return None
         path = Path(path)
         if not path.suffix:
             path = path.with_suffix(".pth")
-        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            self.result.save(path)
-        except (OSError, PigeonholeError) as e:
-            self.status.setText(f"<span style='color:#b91c1c'>Could not save {path}: {e}</span>")
-            return None
-        finally:
-            QGuiApplication.restoreOverrideCursor()
+        self._saving_to, self._use_after_save = path, then_use
+        self.saving.start(save_task, self.result, path)
+        self.status.setText(f"Saving {path.name}…")
+        self._sync_buttons()
+        return path
+
+    def _on_saved(self, path: Path) -> None:
         QSettings().setValue("train/save_dir", str(path.parent))
         self.results.set_saved(path)
         self.status.setText(f"Saved to {path}")
-        return path
+        self._sync_buttons()
+        if self._use_after_save:
+            self.use_in_classify.emit(str(path))
+        self.saved.emit(path)
+
+    def _on_save_failed(self, message: str) -> None:
+        self.status.setText(error_html(f"Could not save {self._saving_to}: {message}"))
+        self._sync_buttons()
+        self.saved.emit(None)
 
     def use_result_in_classify(self) -> None:
-        """Save (to the app's models folder if not saved yet) and hand the path to Classify."""
+        """Hand the checkpoint's path to Classify, saving it first (to the app's models folder)
+        if it is not saved yet."""
         if self.result is None:
             return
-        path = self.result.saved_to
-        if path is None:
-            from pigeonhole.core.fileio import data_dir
+        if self.result.saved_to is not None:
+            self.use_in_classify.emit(str(self.result.saved_to))
+            return
+        from pigeonhole.core.fileio import data_dir
 
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            name = self.plan.root.name if self.plan else "model"
-            path = self.save_result(
-                data_dir() / "models" / f"{name}-{self.result.arch}-{stamp}.pth"
-            )
-        if path is not None:
-            self.use_in_classify.emit(str(path))
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        name = self.plan.root.name if self.plan else "model"
+        self._save(data_dir() / "models" / f"{name}-{self.result.arch}-{stamp}.pth", then_use=True)
 
     def shutdown(self) -> None:
-        """Cancel a running training and wait for its thread (window closing)."""
-        if self._worker is not None:
-            for signal, slot in (
-                (self._worker.item, self._on_item),
-                (self._worker.finished, self._on_finished),
-                (self._worker.failed, self._on_failed),
-            ):
-                try:
-                    signal.disconnect(slot)
-                except (RuntimeError, TypeError):
-                    pass
-        stop_and_wait(self._worker, self._thread)
-        self._worker = None
-        self._thread = None
+        """Cancel a scan or a training and wait for their threads, and for a save to complete
+        (window closing)."""
+        self._train_after_scan = None
+        for slot in (self.scanning, self.training, self.saving):
+            slot.shutdown()

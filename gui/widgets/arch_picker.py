@@ -86,11 +86,12 @@ class ArchPicker(QComboBox):
         return self._current
 
     def set_arch(self, name: str) -> bool:
+        from pigeonhole.core.errors import ArchitectureError
         from pigeonhole.core.models.archs import get_arch
 
         try:
             name = get_arch(name).name
-        except Exception:
+        except ArchitectureError:  # an unknown name: the caller says so
             return False
         for row in range(self.model().rowCount()):
             if self.model().item(row).data(NameRole) == name:

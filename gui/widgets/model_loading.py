@@ -1,13 +1,14 @@
-"""Loading a model off the UI thread: the request, the worker body, and the relay that brings
-its result back to the panel."""
+"""Loading a model off the UI thread: the request and the worker body (the model panel runs it
+through a WorkerSlot)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, Slot
-
 from .drop_zone import CHECKPOINT_EXTENSIONS
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,22 +73,3 @@ def found_checkpoints() -> list[str]:
     if not folder.is_dir():
         return []
     return sorted(str(p) for p in folder.iterdir() if p.suffix.lower() in CHECKPOINT_EXTENSIONS)
-
-
-class LoadRelay(QObject):
-    """Lives in the GUI thread and carries which request a worker's result belongs to (a
-    lambda slot would not be guaranteed to run in the GUI thread)."""
-
-    def __init__(self, panel, gen: int, req: LoadRequest):
-        super().__init__(panel)
-        self.panel, self.gen, self.req = panel, gen, req
-
-    @Slot(object)
-    def finished(self, result) -> None:
-        self.panel._on_finished(self.gen, self.req, result)
-        self.deleteLater()
-
-    @Slot(str)
-    def failed(self, message: str) -> None:
-        self.panel._on_failed(self.gen, message)
-        self.deleteLater()

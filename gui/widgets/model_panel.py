@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from .arch_picker import ArchPicker, arch_details
-from .model_loading import LoadRelay, LoadRequest, NeedsTrust, found_checkpoints, load_task
-from .workers import TaskWorker, start_worker, stop_and_wait
+from .model_loading import LoadRequest, NeedsTrust, found_checkpoints, load_task
+from .workers import WorkerSlot
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,13 @@ class ModelPanel(QGroupBox):
         super().__init__("Model", parent)
         self.loaded = None  # the active LoadedModel
         self.ask = None  # callable(question) -> bool; set by the tab (tests replace it)
-        self._gen = 0
-        self._workers: list[tuple[TaskWorker, object]] = []
+        self.loading = WorkerSlot(
+            self,
+            on_progress=self._on_progress,
+            on_finished=self._on_finished,
+            on_failed=self._on_failed,
+        )
+        self._request: LoadRequest | None = None  # what the current load is for
         self._build()
         self.restore_settings()
 
@@ -174,7 +179,8 @@ class ModelPanel(QGroupBox):
 
     @property
     def busy(self) -> bool:
-        return any(t.isRunning() for _, t in self._workers)
+        """A model is loading (a newer request replaces an older one)."""
+        return self.loading.busy
 
     # -- choosing files ----------------------------------------------------------------------
     def choose_checkpoint(self) -> None:
@@ -223,13 +229,9 @@ class ModelPanel(QGroupBox):
         return True
 
     def start_load(self, req: LoadRequest) -> None:
-        self._gen += 1
-        gen = self._gen
-        worker = TaskWorker(load_task, req)
-        worker.progress.connect(self._on_progress)
-        relay = LoadRelay(self, gen, req)
-        worker.finished.connect(relay.finished)
-        worker.failed.connect(relay.failed)
+        """Load ``req`` off the GUI thread; a load still going is replaced (its result dropped)."""
+        self._request = req
+        self.loading.start(load_task, req)
         what = Path(req.checkpoint).name if req.checkpoint else f"{req.arch} ImageNet weights"
         self.status.setText(f"Loading {what}…")
         self.status.setProperty("error", False)
@@ -237,8 +239,6 @@ class ModelPanel(QGroupBox):
         self.progress.setRange(0, 0)
         self.progress.setVisible(True)
         self.load_button.setEnabled(False)
-        self._workers = [(w, t) for w, t in self._workers if _running(t)]
-        self._workers.append((worker, start_worker(worker, self)))
         self.loading_changed.emit(True)
 
     def _on_progress(self, done: int, total: int) -> None:
@@ -252,9 +252,8 @@ class ModelPanel(QGroupBox):
         self.load_button.setEnabled(True)
         self.loading_changed.emit(False)
 
-    def _on_finished(self, gen: int, req: LoadRequest, result) -> None:
-        if gen != self._gen:
-            return  # a newer request replaced this one
+    def _on_finished(self, result) -> None:
+        req = self._request
         self._end_loading()
         if isinstance(result, NeedsTrust):
             question = (
@@ -264,7 +263,7 @@ class ModelPanel(QGroupBox):
             if self.ask is not None and self.ask(question):
                 self.start_load(LoadRequest(req.arch, req.checkpoint, req.classes, trust=True))
             else:
-                self._on_failed(gen, "Not loaded: the checkpoint needs code you did not trust.")
+                self._on_failed("Not loaded: the checkpoint needs code you did not trust.")
             return
         if result is None:
             return
@@ -287,9 +286,7 @@ class ModelPanel(QGroupBox):
         self._remember(req)
         self.model_loaded.emit(result)
 
-    def _on_failed(self, gen: int, message: str) -> None:
-        if gen != self._gen:
-            return
+    def _on_failed(self, message: str) -> None:
         self._end_loading()
         keep = f"<br><small>Still using {self.loaded.arch}.</small>" if self.loaded else ""
         self._show_error(message, keep)
@@ -307,10 +304,8 @@ class ModelPanel(QGroupBox):
         self.status.style().polish(self.status)
 
     def shutdown(self) -> None:
-        self._gen += 1  # ignore whatever is still loading
-        for worker, thread in self._workers:
-            stop_and_wait(worker, thread)
-        self._workers.clear()
+        """Stop loading and wait for the loading threads (window closing)."""
+        self.loading.shutdown()
 
     # -- settings ----------------------------------------------------------------------------
     def _remember(self, req: LoadRequest) -> None:
@@ -375,10 +370,3 @@ def _compact(combo: QComboBox, chars: int = 14) -> None:
     """Let a combo shrink to the panel's width (long CPU or network names are elided)."""
     combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
     combo.setMinimumContentsLength(chars)
-
-
-def _running(thread) -> bool:
-    try:
-        return thread.isRunning()
-    except RuntimeError:
-        return False

@@ -113,9 +113,6 @@ class TimingPanel(QWidget):
         self._dirty = True
         self.redraw()
 
-    def set_running_text(self, text: str) -> None:
-        self.summary.setText(text)
-
     # -- drawing -----------------------------------------------------------------------------
     def _redraw_if_dirty(self) -> None:
         if self._dirty and self.isVisible():

@@ -160,11 +160,6 @@ class ThumbnailLoader(QObject):
         self._pending.add(path)
         self._pool.start(_ThumbJob(path, self.side, self._signals))
 
-    def cancel_pending(self) -> None:
-        """Drop queued jobs (the grid was cleared); running ones finish."""
-        self._pool.clear()
-        self._pending.clear()
-
     def shutdown(self, timeout_ms: int = 10_000) -> None:
         self._pool.clear()
         self._pool.waitForDone(timeout_ms)

@@ -33,9 +33,10 @@ def make_images(
 def load(qtbot, tab, checkpoint: Path, timeout: int = 30_000):
     tab.load_checkpoint_file(str(checkpoint))
     qtbot.waitUntil(
-        lambda: tab.model_panel.loaded is not None and not tab.model_panel.busy, timeout=timeout
+        lambda: tab.ui.model_panel.loaded is not None and not tab.ui.model_panel.busy,
+        timeout=timeout,
     )
-    return tab.model_panel.loaded
+    return tab.ui.model_panel.loaded
 
 
 def drop(widget, urls: list[QUrl]) -> None:
@@ -61,5 +62,5 @@ def drop_paths(widget, paths) -> None:
 def run_and_wait(qtbot, tab, paths, timeout: int = 60_000):
     """Drop ``paths`` on the grid area and wait for the run to finish; returns the summary."""
     with qtbot.waitSignal(tab.runs.finished, timeout=timeout) as blocker:
-        drop_paths(tab.drop_zone, paths)
+        drop_paths(tab.ui.drop_zone, paths)
     return blocker.args[0]

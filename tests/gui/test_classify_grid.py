@@ -54,13 +54,13 @@ def test_20000_rows_only_painted_tiles_ask_for_thumbnails(qtbot, tab, tmp_path):
     ]
     for start in range(0, 20_000, 500):  # as batches arrive
         tab.results.add_predictions(preds[start : start + 500])
-    tab.drop_zone.show_content()
+    tab.ui.drop_zone.show_content()
     assert tab.view_model.rowCount() == 20_000
     requested = []
     real_request = tab.loader.request
     tab.loader.request = lambda path: requested.append(path) or real_request(path)
-    tab.grid.grab()  # paint the first screenful
-    grid = tab.grid
+    tab.ui.grid.grab()  # paint the first screenful
+    grid = tab.ui.grid
 
     def at_bottom() -> bool:  # the batched layout reaches the end in steps
         grid.scrollToBottom()
@@ -73,12 +73,12 @@ def test_20000_rows_only_painted_tiles_ask_for_thumbnails(qtbot, tab, tmp_path):
     qtbot.waitUntil(lambda: tab.loader.pending == 0, timeout=20_000)
     assert len(tab.cache.failed) == len(set(requested))  # missing files: placeholder, no retry
     n = len(requested)
-    tab.grid.grab()
+    tab.ui.grid.grab()
     assert len(requested) == n
     # Filter and sort over 20,000 rows.
-    tab.filters.set_sort("confidence", descending=True)
+    tab.ui.filters.set_sort("confidence", descending=True)
     assert tab.results.row_at(tab.view_model.source_row(0)).pred.confidence == 0.99
-    tab.filters.min_conf.setValue(90)
+    tab.ui.filters.min_conf.setValue(90)
     assert tab.view_model.rowCount() == 20_000 * 9 // 50 + 400  # 0.90 .. 0.99
 
 
@@ -88,16 +88,16 @@ def test_evicted_thumbnails_are_remade_from_the_file(qtbot, tab, checkpoint_file
     ok = [r.path for r in tab.results.rows if r.ok]
     assert all(tab.cache.get(p) is not None for p in ok)
     tab.cache.clear()  # as if evicted
-    tab.grid.set_tile_size(96)
-    tab.grid.grab()  # painting asks the loader for what is on screen
+    tab.ui.grid.set_tile_size(96)
+    tab.ui.grid.grab()  # painting asks the loader for what is on screen
     qtbot.waitUntil(lambda: all(p in tab.cache for p in ok), timeout=20_000)
     img = tab.cache.get(ok[0])
     assert max(img.width(), img.height()) <= THUMB_SIDE
     bad = next(r.path for r in tab.results.rows if not r.ok)
     assert bad not in tab.cache and bad not in tab.cache.failed  # failed tiles never ask
-    tab.tile_slider.setValue(200)
-    assert tab.grid.tile_size == 200
-    assert tab.grid.sizeHintForIndex(tab.view_model.index(0)).width() == 200
+    tab.ui.tile_slider.setValue(200)
+    assert tab.ui.grid.tile_size == 200
+    assert tab.ui.grid.sizeHintForIndex(tab.view_model.index(0)).width() == 200
 
 
 def test_preview_opens_on_double_click_with_the_full_image(
@@ -107,11 +107,11 @@ def test_preview_opens_on_double_click_with_the_full_image(
     run_and_wait(qtbot, tab, [image_folder])
     row = next(i for i, r in enumerate(tab.results.rows) if r.ok)
     idx = tab.view_model.index(row)
-    tab.grid.setCurrentIndex(idx)
-    assert "decode" in tab.detail.text.text() and "%" in tab.detail.text.text()
-    with qtbot.waitSignal(tab.grid.preview_requested):
-        tab.grid.doubleClicked.emit(idx)
-    dialog = tab._preview
+    tab.ui.grid.setCurrentIndex(idx)
+    assert "decode" in tab.ui.detail.text.text() and "%" in tab.ui.detail.text.text()
+    with qtbot.waitSignal(tab.ui.grid.preview_requested):
+        tab.ui.grid.doubleClicked.emit(idx)
+    dialog = tab.output.preview
     assert dialog is not None and dialog.isVisible()
     qtbot.waitUntil(lambda: dialog._image is not None, timeout=10_000)
     assert (dialog._image.width(), dialog._image.height()) == (
@@ -144,7 +144,7 @@ def test_event_loop_never_stalls_during_a_2000_image_run(qtbot, tab, checkpoint_
     finally:
         heartbeat.stop()
     assert summary.processed == 2000 and tab.results.rowCount() == 2000
-    assert tab.timing.redraws >= 2  # the plots were updated live
+    assert tab.ui.timing.redraws >= 2  # the plots were updated live
     worst = sorted(gaps, reverse=True)[:3]
     where = ", ".join(f"{g * 1000:.0f} ms at {t:.2f} s" for g, t in worst)
     print(f"heartbeats: {len(gaps)} in {summary.total_s:.1f} s; worst gaps: {where}")

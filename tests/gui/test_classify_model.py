@@ -24,13 +24,13 @@ def test_failed_load_keeps_the_previous_model(qtbot, tab, checkpoint_file, tmp_p
     first = load(qtbot, tab, checkpoint_file)
     bad = tmp_path / "damaged.pth"
     bad.write_bytes(os.urandom(2048))
-    with qtbot.waitSignal(tab.model_panel.load_failed, timeout=30_000) as blocker:
+    with qtbot.waitSignal(tab.ui.model_panel.load_failed, timeout=30_000) as blocker:
         tab.load_checkpoint_file(str(bad))
     assert "damaged.pth" in blocker.args[0]
-    assert tab.model_panel.loaded is first  # still the old model
-    assert tab.banner.isVisible() and tab.banner.property("error")
-    assert "Still using resnet18" in tab.model_panel.status.text()
-    assert tab.model_panel.load_button.isEnabled()
+    assert tab.ui.model_panel.loaded is first  # still the old model
+    assert tab.ui.banner.isVisible() and tab.ui.banner.property("error")
+    assert "Still using resnet18" in tab.ui.model_panel.status.text()
+    assert tab.ui.model_panel.load_button.isEnabled()
 
 
 def test_untrusted_checkpoint_asks_before_loading(qtbot, tab, tmp_path, monkeypatch):
@@ -38,13 +38,13 @@ def test_untrusted_checkpoint_asks_before_loading(qtbot, tab, tmp_path, monkeypa
     torch.save(build_model("squeezenet1_1", 3), path)  # a pickled module: needs code to load
     questions = []
     monkeypatch.setattr(tab, "_ask", lambda q: questions.append(q) or False)
-    with qtbot.waitSignal(tab.model_panel.load_failed, timeout=30_000):
+    with qtbot.waitSignal(tab.ui.model_panel.load_failed, timeout=30_000):
         tab.load_checkpoint_file(str(path))
     assert questions and "Only for files you trust" in questions[0]
-    assert tab.model_panel.loaded is None
+    assert tab.ui.model_panel.loaded is None
 
     monkeypatch.setattr(tab, "_ask", lambda q: questions.append(q) or True)
-    with qtbot.waitSignal(tab.model_panel.model_loaded, timeout=30_000) as blocker:
+    with qtbot.waitSignal(tab.ui.model_panel.model_loaded, timeout=30_000) as blocker:
         tab.load_checkpoint_file(str(path))
     assert len(questions) == 2
     loaded = blocker.args[0]
@@ -57,7 +57,7 @@ def test_imagenet_weights_from_the_cache(qtbot, tab):
     target = Path(os.environ["TORCH_HOME"]) / "hub" / "checkpoints" / Path(spec.weights_url).name
     target.parent.mkdir(parents=True, exist_ok=True)
     torch.save(build_model("squeezenet1_1", 1000).state_dict(), target)
-    mp = tab.model_panel
+    mp = tab.ui.model_panel
     assert mp.arch.set_arch("squeezenet1_1")
     assert mp.weights.itemText(0) == "ImageNet pretrained (downloaded)"
     mp.set_weights_mode("imagenet")
@@ -70,7 +70,7 @@ def test_imagenet_weights_from_the_cache(qtbot, tab):
 
 
 def test_arch_picker_is_grouped_and_searchable(tab):
-    picker = tab.model_panel.arch
+    picker = tab.ui.model_panel.arch
     model = picker.model()
     assert model.item(0).text().startswith("Popular")
     assert not model.item(0).isEnabled()  # a group header
@@ -82,7 +82,7 @@ def test_arch_picker_is_grouped_and_searchable(tab):
     picker.lineEdit().setText("mobilenet_v3_s")
     picker.lineEdit().editingFinished.emit()
     assert picker.current_arch() == "mobilenet_v3_small"
-    assert "MobileNet" in tab.model_panel.arch_info.text()
+    assert "MobileNet" in tab.ui.model_panel.arch_info.text()
     assert picker.set_arch("VGG16") and picker.current_arch() == "vgg16"
 
 
@@ -93,26 +93,26 @@ def test_model_choice_and_run_settings_persist(qtbot, qsettings_isolated, checkp
     qtbot.addWidget(w)
     tab = w.classify_tab
     # First start, no ImageNet weights cached: the person is asked to choose.
-    qtbot.waitUntil(lambda: "No model loaded yet" in tab.model_panel.status.text())
-    assert "choose a model" in tab.drop_zone.message.text().lower()
-    assert tab.model_panel.weights_mode() == "checkpoint"
+    qtbot.waitUntil(lambda: "No model loaded yet" in tab.ui.model_panel.status.text())
+    assert "choose a model" in tab.ui.drop_zone.message.text().lower()
+    assert tab.ui.model_panel.weights_mode() == "checkpoint"
     load(qtbot, tab, checkpoint_file)
-    tab.model_panel.batch.setValue(8)
-    tab.model_panel.precision.setCurrentIndex(tab.model_panel.precision.findData("bf16"))
+    tab.ui.model_panel.batch.setValue(8)
+    tab.ui.model_panel.precision.setCurrentIndex(tab.ui.model_panel.precision.findData("bf16"))
     w.close()
     assert QSettings().value("model/checkpoint", type=str) == str(checkpoint_file)
 
     w2 = MainWindow()  # loads the last model by itself
     qtbot.addWidget(w2)
     tab2 = w2.classify_tab
-    qtbot.waitUntil(lambda: tab2.model_panel.loaded is not None, timeout=30_000)
-    assert tab2.model_panel.loaded.class_names == list(CLASSES)
-    assert tab2.model_panel.run_options() == {
+    qtbot.waitUntil(lambda: tab2.ui.model_panel.loaded is not None, timeout=30_000)
+    assert tab2.ui.model_panel.loaded.class_names == list(CLASSES)
+    assert tab2.ui.model_panel.run_options() == {
         "device": "auto",
         "precision": "bf16",
         "batch_size": 8,
     }
-    assert tab2.model_panel.checkpoint.itemData(0) == str(checkpoint_file)  # recent files
+    assert tab2.ui.model_panel.checkpoint.itemData(0) == str(checkpoint_file)  # recent files
     w2.close()
 
 
@@ -159,7 +159,7 @@ def test_command_line_with_a_bad_checkpoint_exits_non_zero(qtbot, window, tmp_pa
     )
     qtbot.waitUntil(lambda: bool(codes), timeout=30_000)
     assert codes == [1]
-    assert window.classify_tab.banner.property("error")
+    assert window.classify_tab.ui.banner.property("error")
 
 
 @pytest.mark.slow

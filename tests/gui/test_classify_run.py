@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_dropped_folder_gives_one_row_per_image_and_marks_the_bad_file(
     qtbot, tab, checkpoint_file, image_folder
 ):
-    assert tab.drop_zone.currentIndex() == 0  # the hint shows while there are no results
+    assert tab.ui.drop_zone.currentIndex() == 0  # the hint shows while there are no results
     loaded = load(qtbot, tab, checkpoint_file)
     assert loaded.arch == FAST_ARCH and loaded.class_names == list(CLASSES)
 
@@ -29,7 +29,7 @@ def test_dropped_folder_gives_one_row_per_image_and_marks_the_bad_file(
     rows = tab.results.rows
     assert len(rows) == 13 == tab.view_model.rowCount()
     assert len({r.path for r in rows}) == 13
-    assert tab.drop_zone.currentIndex() == 1  # the grid replaced the hint
+    assert tab.ui.drop_zone.currentIndex() == 1  # the grid replaced the hint
     bad = [r for r in rows if not r.ok]
     assert [r.name for r in bad] == ["broken.jpg"]
     i = rows.index(bad[0])
@@ -45,61 +45,61 @@ def test_dropped_folder_gives_one_row_per_image_and_marks_the_bad_file(
             assert tab.cache.get(r.path) is not None
     assert not idx.data(CorrectedRole) and tab.results.data(idx, LabelRole) is None
     # The per-class counts reach the filter, the summary reaches the timing panel.
-    qtbot.waitUntil(lambda: tab.filters.label.count() > 1)
+    qtbot.waitUntil(lambda: tab.ui.filters.label.count() > 1)
     counted = sum(
-        int(tab.filters.label.itemText(i).rsplit("(", 1)[1].rstrip(")"))
-        for i in range(1, tab.filters.label.count())
+        int(tab.ui.filters.label.itemText(i).rsplit("(", 1)[1].rstrip(")"))
+        for i in range(1, tab.ui.filters.label.count())
     )
     assert counted == 12
-    assert "12 images" in tab.timing.summary.text()
-    assert tab.timing.infer.n == 12
-    assert "Done: 12 images" in tab.run_status.text()
-    assert tab.export_button.isEnabled() and tab.sort_button.isEnabled()
+    assert "12 images" in tab.ui.timing.summary.text()
+    assert tab.ui.timing.infer.n == 12
+    assert "Done: 12 images" in tab.ui.run_status.text()
+    assert tab.ui.export_button.isEnabled() and tab.ui.sort_button.isEnabled()
     # Painting the grid (thumbnails, failed mark, bars) works.
-    assert not tab.grid.grab().isNull()
+    assert not tab.ui.grid.grab().isNull()
 
 
 def test_non_local_urls_are_refused_with_a_message(qtbot, tab, checkpoint_file):
     load(qtbot, tab, checkpoint_file)
-    drop(tab.drop_zone, [QUrl("https://example.com/cat.jpg")])
-    assert tab.banner.isVisible()
-    assert "not a local file" in tab.banner.text()
+    drop(tab.ui.drop_zone, [QUrl("https://example.com/cat.jpg")])
+    assert tab.ui.banner.isVisible()
+    assert "not a local file" in tab.ui.banner.text()
     assert not tab.runs.running and tab.results.rowCount() == 0
 
 
 def test_images_dropped_before_a_model_wait_for_it(qtbot, tab, checkpoint_file, image_folder):
-    drop_paths(tab.drop_zone, [image_folder])
+    drop_paths(tab.ui.drop_zone, [image_folder])
     assert tab.pending == [str(image_folder)]
-    assert "model" in tab.banner.text().lower()
+    assert "model" in tab.ui.banner.text().lower()
     with qtbot.waitSignal(tab.runs.finished, timeout=60_000):
         tab.load_checkpoint_file(str(checkpoint_file))
     assert tab.results.rowCount() == 13
 
 
 def test_dropping_a_checkpoint_loads_it(qtbot, tab, checkpoint_file):
-    with qtbot.waitSignal(tab.model_panel.model_loaded, timeout=30_000):
-        drop_paths(tab.drop_zone, [checkpoint_file])
-    assert tab.model_panel.loaded.class_names == list(CLASSES)
-    assert str(checkpoint_file) in tab.model_panel.recent()
+    with qtbot.waitSignal(tab.ui.model_panel.model_loaded, timeout=30_000):
+        drop_paths(tab.ui.drop_zone, [checkpoint_file])
+    assert tab.ui.model_panel.loaded.class_names == list(CLASSES)
+    assert str(checkpoint_file) in tab.ui.model_panel.recent()
 
 
 def test_cancel_stops_within_a_batch(qtbot, tab, checkpoint_file, tmp_path):
     folder = tmp_path / "many"
     make_images(folder, 240, size=(40, 30))
     load(qtbot, tab, checkpoint_file)
-    tab.model_panel.batch.setValue(4)
+    tab.ui.model_panel.batch.setValue(4)
     with qtbot.waitSignal(tab.runs.batch_added, timeout=30_000):
-        drop_paths(tab.drop_zone, [folder])
+        drop_paths(tab.ui.drop_zone, [folder])
     with qtbot.waitSignal(tab.runs.finished, timeout=30_000) as blocker:
-        tab.cancel_button.click()
+        tab.ui.cancel_button.click()
     summary = blocker.args[0]
     assert summary is None or summary.cancelled
     n = tab.results.rowCount()
     assert 4 <= n < 240
     qtbot.wait(200)  # nothing arrives after the run has ended
     assert tab.results.rowCount() == n
-    assert not tab.runs.running and not tab.cancel_button.isEnabled()
-    assert "Cancelled" in tab.run_status.text()
+    assert not tab.runs.running and not tab.ui.cancel_button.isEnabled()
+    assert "Cancelled" in tab.ui.run_status.text()
 
 
 def test_new_run_while_running_asks_then_queues_or_replaces(
@@ -110,29 +110,29 @@ def test_new_run_while_running_asks_then_queues_or_replaces(
     make_images(second, 5, size=(40, 30), start=100)
     make_images(third, 7, size=(40, 30), start=200)
     load(qtbot, tab, checkpoint_file)
-    tab.model_panel.batch.setValue(4)
+    tab.ui.model_panel.batch.setValue(4)
     asked = []
     monkeypatch.setattr(tab, "_choose_new_run", lambda: asked.append(1) or "queue")
     with qtbot.waitSignal(tab.runs.batch_added, timeout=30_000):
-        drop_paths(tab.drop_zone, [first])
+        drop_paths(tab.ui.drop_zone, [first])
     with qtbot.waitSignal(tab.runs.finished, timeout=60_000):
-        drop_paths(tab.drop_zone, [second])  # queued behind the first run
+        drop_paths(tab.ui.drop_zone, [second])  # queued behind the first run
     assert asked == [1]
     assert tab.results.rowCount() == 65  # the queued run appended to the results
 
     monkeypatch.setattr(tab, "_choose_new_run", lambda: asked.append(2) or "replace")
     with qtbot.waitSignal(tab.runs.batch_added, timeout=30_000):
-        drop_paths(tab.drop_zone, [first])
+        drop_paths(tab.ui.drop_zone, [first])
     with qtbot.waitSignal(tab.runs.finished, timeout=60_000):
-        drop_paths(tab.drop_zone, [third])
+        drop_paths(tab.ui.drop_zone, [third])
     assert asked == [1, 2]
     paths = {r.path for r in tab.results.rows}
     assert len(paths) == 7 and all("/c/" in p for p in paths)  # the old run's rows are gone
 
     monkeypatch.setattr(tab, "_choose_new_run", lambda: None)  # "Cancel" leaves things alone
     with qtbot.waitSignal(tab.runs.batch_added, timeout=30_000):
-        drop_paths(tab.drop_zone, [first])
-    drop_paths(tab.drop_zone, [second])
+        drop_paths(tab.ui.drop_zone, [first])
+    drop_paths(tab.ui.drop_zone, [second])
     with qtbot.waitSignal(tab.runs.finished, timeout=60_000):
         pass
     assert all("/a/" in r.path for r in tab.results.rows)
@@ -143,10 +143,10 @@ def test_closing_the_window_mid_run_cancels_and_waits(qtbot, window, checkpoint_
     folder = tmp_path / "many"
     make_images(folder, 200, size=(40, 30))
     load(qtbot, tab, checkpoint_file)
-    tab.model_panel.batch.setValue(4)
+    tab.ui.model_panel.batch.setValue(4)
     with qtbot.waitSignal(tab.runs.batch_added, timeout=30_000):
-        drop_paths(tab.drop_zone, [folder])
-    thread = tab.runs._thread
+        drop_paths(tab.ui.drop_zone, [folder])
+    thread = tab.runs.classifying.thread
     assert thread is not None and thread.isRunning()
     window.close()  # closeEvent -> shutdown(): cancel and wait
     assert not thread.isRunning()
@@ -164,9 +164,9 @@ app = ensure_app()
 w = MainWindow()
 w.show()
 tab = w.classify_tab
-tab.model_panel.batch.setValue(2)
+tab.ui.model_panel.batch.setValue(2)
 tab.runs.batch_added.connect(lambda n: w.close())  # close as soon as results arrive
-tab.model_panel.model_loaded.connect(lambda m: tab.classify_paths([sys.argv[2]]))
+tab.ui.model_panel.model_loaded.connect(lambda m: tab.classify_paths([sys.argv[2]]))
 tab.load_checkpoint_file(sys.argv[1])
 code = app.exec()
 print("rows", tab.results.rowCount(), "running", tab.runs.running)

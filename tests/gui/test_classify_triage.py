@@ -25,12 +25,12 @@ def finished(qtbot, tab, checkpoint_file, image_folder):
     """A tab with a finished run over ``image_folder`` (12 images + 1 broken)."""
     load(qtbot, tab, checkpoint_file)
     run_and_wait(qtbot, tab, [image_folder])
-    qtbot.waitUntil(lambda: tab.filters.label.count() > 1)
+    qtbot.waitUntil(lambda: tab.ui.filters.label.count() > 1)
     return tab
 
 
 def select(tab, view_rows: list[int]) -> None:
-    sel = tab.grid.selectionModel()
+    sel = tab.ui.grid.selectionModel()
     sel.clearSelection()
     for i, row in enumerate(view_rows):
         idx = tab.view_model.index(row)
@@ -50,47 +50,47 @@ def test_filter_by_class_confidence_text_and_errors(qtbot, finished):
     counts = tab.results.class_counts()
     label, n = counts.most_common(1)[0]
     # The class combo lists counts; choosing a class shows exactly its images.
-    i = tab.filters.label.findData(label)
-    assert tab.filters.label.itemText(i) == f"{label} ({n})"
-    tab.filters.label.setCurrentIndex(i)
+    i = tab.ui.filters.label.findData(label)
+    assert tab.ui.filters.label.itemText(i) == f"{label} ({n})"
+    tab.ui.filters.label.setCurrentIndex(i)
     assert tab.view_model.rowCount() == n
     assert all(tab.results.row_at(s).label == label for s in tab.view_model.source_rows())
-    assert tab.filters.shown.text() == f"Showing {n} of 13"
-    tab.filters.clear()
+    assert tab.ui.filters.shown.text() == f"Showing {n} of 13"
+    tab.ui.filters.clear()
     assert tab.view_model.rowCount() == 13
 
     # Confidence range: only rows inside it (failed rows have no confidence).
     confs = sorted(r.pred.confidence for r in rows if r.ok)
     lo = confs[len(confs) // 2]
-    tab.filters.min_conf.setValue(int(lo * 100))
+    tab.ui.filters.min_conf.setValue(int(lo * 100))
     expected = [r.path for r in rows if r.ok and r.pred.confidence >= int(lo * 100) / 100]
     assert 0 < len(expected) < 12
     assert sorted(shown_paths(tab)) == sorted(expected)
-    tab.filters.clear()
+    tab.ui.filters.clear()
 
-    tab.filters.text.setText("IMG_00011")  # case-insensitive, debounced
+    tab.ui.filters.text.setText("IMG_00011")  # case-insensitive, debounced
     qtbot.waitUntil(lambda: tab.view_model.rowCount() == 1)
     assert shown_paths(tab)[0].endswith("img_00011.jpg")
-    tab.filters.clear()
+    tab.ui.filters.clear()
 
-    tab.filters.errors_only.setChecked(True)
+    tab.ui.filters.errors_only.setChecked(True)
     assert [Path(p).name for p in shown_paths(tab)] == ["broken.jpg"]
-    assert "(1)" in tab.filters.errors_only.text()
-    tab.filters.clear()
+    assert "(1)" in tab.ui.filters.errors_only.text()
+    tab.ui.filters.clear()
     assert tab.view_model.rowCount() == 13
-    assert not tab.grid.grab().isNull()
+    assert not tab.ui.grid.grab().isNull()
 
 
 def test_sort_by_confidence_and_name(finished):
     tab = finished
-    tab.filters.set_sort("confidence", descending=True)
+    tab.ui.filters.set_sort("confidence", descending=True)
     confs = [tab.results.row_at(i).pred.confidence for i in tab.view_model.source_rows()]
     ok = [c for c in confs if c is not None]
     assert ok == sorted(ok, reverse=True)
-    tab.filters.set_sort("name")
+    tab.ui.filters.set_sort("name")
     names = [Path(p).name for p in shown_paths(tab)]
     assert names == sorted(names)
-    tab.filters.set_sort("order")
+    tab.ui.filters.set_sort("order")
     assert tab.view_model.source_rows() == list(range(13))
 
 
@@ -106,7 +106,7 @@ def test_relabel_selected_tiles_and_export_uses_corrections(qtbot, finished, tmp
     )
     offered = []
     monkeypatch.setattr(tab, "_ask_label", lambda cur, choices: offered.extend(choices) or new)
-    tab.act_relabel.trigger()  # the menu action (F2 / Ctrl+L)
+    tab.output.act_relabel.trigger()  # the menu action (F2 / Ctrl+L)
     assert set(CLASSES) <= set(offered)
     for k, i in enumerate((a, b)):
         r = tab.results.row_at(i)
@@ -115,11 +115,11 @@ def test_relabel_selected_tiles_and_export_uses_corrections(qtbot, finished, tmp
     assert not tab.view_model.index(c).data(CorrectedRole)
     assert tab.results.corrections() == {tab.results.row_at(i).path: new for i in (a, b)}
     # The corrected class shows up in the per-class counts.
-    qtbot.waitUntil(lambda: tab.filters.label.findData(new) >= 0)
+    qtbot.waitUntil(lambda: tab.ui.filters.label.findData(new) >= 0)
 
     out_csv = tmp_path / "out" / "results.csv"
     monkeypatch.setattr(tab, "_ask_save_path", lambda: str(out_csv))
-    tab.act_export.trigger()
+    tab.output.act_export.trigger()
     with open(out_csv, newline="", encoding="utf-8") as fh:
         table = list(csv.DictReader(fh))
     assert len(table) == 13
@@ -140,7 +140,7 @@ def test_relabel_selected_tiles_and_export_uses_corrections(qtbot, finished, tmp
 
     # Removing the correction restores the model's label.
     select(tab, [a])
-    tab.act_unlabel.trigger()
+    tab.output.act_unlabel.trigger()
     assert tab.results.row_at(a).corrected is None
     assert tab.results.row_at(a).label == originals[0]
 
@@ -153,8 +153,8 @@ def test_copy_into_folders_leaves_sources_identical_and_never_overwrites(finishe
     (dest / first.label).mkdir(parents=True)
     (dest / first.label / first.name).write_bytes(b"already here")  # a name collision
     assert tab.sort_results(SortOptions(str(dest), "copy", None, "unsure", ALL))
-    assert not tab.sort_button.isEnabled()  # one file operation at a time
-    qtbot.waitUntil(lambda: tab._file_worker is None, timeout=30_000)
+    assert not tab.ui.sort_button.isEnabled()  # one file operation at a time
+    qtbot.waitUntil(lambda: not tab.output.busy, timeout=30_000)
     assert {r.path: digest(r.path) for r in tab.results.rows} == before  # sources untouched
     copied = sorted(p for p in dest.rglob("*") if p.is_file())
     assert len(copied) == 13  # 12 copies + the file that was there
@@ -163,8 +163,8 @@ def test_copy_into_folders_leaves_sources_identical_and_never_overwrites(finishe
         if r.ok:
             matches = [p for p in (dest / r.label).iterdir() if digest(p) == before[r.path]]
             assert len(matches) == 1
-    assert not tab.undo_button.isEnabled()  # a copy has nothing to undo
-    assert "12 images copied" in tab.run_status.text()
+    assert not tab.ui.undo_button.isEnabled()  # a copy has nothing to undo
+    assert "12 images copied" in tab.ui.run_status.text()
 
 
 def test_move_with_unsure_folder_then_undo(finished, qtbot, tmp_path):
@@ -175,7 +175,7 @@ def test_move_with_unsure_folder_then_undo(finished, qtbot, tmp_path):
     select(tab, [tab.view_model.view_row(tab.results.rows.index(r)) for r in ok_rows])
     dest = tmp_path / "sorted"
     assert tab.sort_results(SortOptions(str(dest), "move", threshold, "unsure", SELECTED))
-    qtbot.waitUntil(lambda: tab._file_worker is None, timeout=30_000)
+    qtbot.waitUntil(lambda: not tab.output.busy, timeout=30_000)
     assert all(not Path(p).exists() for p in before)  # moved away
     moved = {r.path for r in tab.results.rows if r.ok}  # rows follow their files
     assert all(Path(p).is_file() and dest in Path(p).parents for p in moved)
@@ -184,13 +184,13 @@ def test_move_with_unsure_folder_then_undo(finished, qtbot, tmp_path):
         Path(p).name for p, r in zip(before, ok_rows, strict=True) if r.pred.confidence < threshold
     }
     assert unsure == expect_unsure
-    assert tab.undo_button.isEnabled() and tab.act_undo.isEnabled()
-    manifest = Path(tab.last_manifest)
+    assert tab.ui.undo_button.isEnabled() and tab.output.act_undo.isEnabled()
+    manifest = Path(tab.output.last_manifest)
     assert manifest.is_file()
 
     assert tab.undo_last_move()
-    qtbot.waitUntil(lambda: tab._file_worker is None, timeout=30_000)
+    qtbot.waitUntil(lambda: not tab.output.busy, timeout=30_000)
     assert {p: digest(p) for p in before} == before  # back, byte-identical
     assert {r.path for r in tab.results.rows if r.ok} == set(before)
-    assert not tab.undo_button.isEnabled()
+    assert not tab.ui.undo_button.isEnabled()
     assert not any(p.is_file() and p != manifest for p in dest.rglob("*"))

@@ -1,7 +1,10 @@
 """The Train tab drives a real training run: classes table, curves receiving points, results,
-save, Use in Classify, cancel (keep or discard the best epoch), shutdown mid-run."""
+save, Use in Classify, cancel (keep or discard the best epoch), shutdown mid-run; the dataset
+scan and the checkpoint save run off the GUI thread."""
 
 from __future__ import annotations
+
+import threading
 
 import pytest
 import torch
@@ -10,6 +13,7 @@ from PySide6.QtCore import Qt
 from pigeonhole.core.head import EpochStats
 from pigeonhole.core.models.checkpoints import ModelSource, load_model
 from pigeonhole.core.synthetic import make_class_folders
+from pigeonhole.core.training import TrainResult
 from tests.core.train_helpers import colour_folders, save_base_checkpoint
 
 
@@ -25,27 +29,52 @@ def tab(qtbot, qsettings_isolated, tmp_path):
     w.shutdown()
 
 
+def scan(qtbot, tab, folder):
+    """Set the data folder and wait for its scan; returns the plan (None when unusable)."""
+    with qtbot.waitSignal(tab.scanned, timeout=30_000) as scanned:
+        tab.set_data_folder(str(folder))
+    return scanned.args[0]
+
+
 @pytest.fixture
-def ready(tab, tmp_path):
+def ready(qtbot, tab, tmp_path):
     data = colour_folders(tmp_path / "colours", per_class=6, classes=("red", "blue"))
-    tab.set_data_folder(str(data))
+    assert scan(qtbot, tab, data) is not None
     tab.network.set_checkpoint(str(save_base_checkpoint(tmp_path / "base.pth")))
     tab.options.patience.setValue(0)
     return tab
 
 
 def _cancel_after(tab, epochs: int) -> None:
-    """Set the stop flag from the worker thread itself once ``epochs`` epochs are done."""
+    """Set the stop flag from the worker thread itself once ``epochs`` epochs are done (the
+    training worker starts after the folder's rescan: hook it as it starts)."""
 
-    def on_item(record):
-        if isinstance(record, EpochStats) and record.epoch == epochs:
-            tab._worker.stop_event.set()
+    def on_started(worker):
+        def on_item(record):
+            if isinstance(record, EpochStats) and record.epoch == epochs:
+                worker.stop_event.set()
 
-    tab._worker.item.connect(on_item, Qt.ConnectionType.DirectConnection)
+        worker.item.connect(on_item, Qt.ConnectionType.DirectConnection)
+
+    tab.training.started.connect(on_started)
 
 
-def test_train_tab_drives_a_run(qtbot, ready, tmp_path):
+def _record_threads(monkeypatch, target, name: str) -> list[threading.Thread]:
+    """Replace ``target.name`` by a wrapper that records the thread it runs in."""
+    real = getattr(target, name)
+    threads = []
+
+    def recording(*args, **kwargs):
+        threads.append(threading.current_thread())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, recording)
+    return threads
+
+
+def test_train_tab_drives_a_run(qtbot, ready, tmp_path, monkeypatch):
     tab = ready
+    save_threads = _record_threads(monkeypatch, TrainResult, "save")
     assert tab.data.table.rowCount() == 3  # two classes and the total
     assert [tab.data.table.item(r, 0).text() for r in range(3)] == ["blue", "red", "Total"]
     assert tab.data.table.item(2, 1).text() == "10" and tab.data.table.item(2, 2).text() == "2"
@@ -67,8 +96,13 @@ def test_train_tab_drives_a_run(qtbot, ready, tmp_path):
     assert tab.results.save_button.isEnabled()
     tab.grab().save(str(tmp_path / "train_tab.png"))
 
-    out = tab.save_result(tmp_path / "saved" / "colours")
+    with qtbot.waitSignal(tab.saved, timeout=30_000) as saved:
+        out = tab.save_result(tmp_path / "saved" / "colours")
+        assert "Saving" in tab.status.text() and not tab.results.save_button.isEnabled()
+    assert saved.args == [out]
     assert out == tmp_path / "saved" / "colours.pth" and out.is_file()
+    assert len(save_threads) == 1 and save_threads[0] is not threading.main_thread()
+    assert tab.results.save_button.isEnabled() and "Saved to" in tab.status.text()
     loaded = load_model(ModelSource(checkpoint=str(out)))
     assert loaded.class_names == ["blue", "red"] and loaded.arch == "resnet18"
     with qtbot.waitSignal(tab.use_in_classify) as used:
@@ -111,11 +145,11 @@ def test_cancel_during_head_training_asks_to_keep(qtbot, ready, monkeypatch, kee
 
 def test_unusable_folder_and_bad_checkpoint_are_reported(qtbot, tab, tmp_path):
     one = make_class_folders(tmp_path / "one", 3, ("red",), size=(32, 24))
-    assert not tab.set_data_folder(str(one))
+    assert scan(qtbot, tab, one) is None
     assert "at least 2 classes" in tab.data.layout_label.text()
     assert not tab.start_button.isEnabled()
     two = make_class_folders(tmp_path / "two", 3, ("red", "blue"), size=(32, 24))
-    assert tab.set_data_folder(str(two))
+    assert scan(qtbot, tab, two) is not None
     assert "Fewer than 5" in tab.data.warnings.text()
     bad = tmp_path / "bad.pth"
     bad.write_bytes(b"not a checkpoint")
@@ -130,7 +164,50 @@ def test_shutdown_mid_run_stops_the_worker(qtbot, ready):
     tab = ready
     tab.options.epochs_spin.setValue(1000)
     tab.start()
-    thread = tab._thread
     qtbot.waitUntil(lambda: len(tab.curves.epochs) > 0, timeout=120_000)
+    thread = tab.training.thread
     tab.shutdown()
     assert not thread.isRunning()
+
+
+def test_the_dataset_scan_runs_off_the_gui_thread(qtbot, tab, tmp_path, monkeypatch):
+    from pigeonhole.gui.train import tasks
+
+    threads = _record_threads(monkeypatch, tasks, "plan_dataset")
+    data = colour_folders(tmp_path / "colours", per_class=6, classes=("red", "blue"))
+    with qtbot.waitSignal(tab.scanned, timeout=30_000) as scanned:
+        tab.set_data_folder(str(data))
+        assert "Scanning" in tab.status.text() and not tab.start_button.isEnabled()
+    plan = scanned.args[0]
+    assert plan is not None and plan.num_classes == 2 and tab.plan is plan
+    assert len(threads) == 1 and threads[0] is not threading.main_thread()
+    assert tab.data.table.rowCount() == 3 and "Ready" in tab.status.text()
+    assert tab.start_button.isEnabled()
+
+
+def test_a_failed_training_shows_its_message_escaped(qtbot, tab, tmp_path):
+    """The status label is rich text: a message with markup-like characters shows as text."""
+    data = colour_folders(tmp_path / "colours", per_class=6, classes=("red", "blue"))
+    scan(qtbot, tab, data)
+    tab.network.set_checkpoint(str(tmp_path / "<missing> & gone.pth"))
+    with qtbot.waitSignal(tab.training_done, timeout=60_000) as done:
+        assert tab.start()
+    assert done.args[0] is None
+    assert "&lt;missing&gt; &amp; gone.pth" in tab.status.text()
+    assert "<missing>" not in tab.status.text()
+
+
+def test_a_rescan_that_fails_at_start_ends_the_training(qtbot, ready, monkeypatch):
+    from pigeonhole.core.errors import DataError
+    from pigeonhole.gui.train import tasks
+
+    def unusable(*_args, **_kwargs):
+        raise DataError("The folder went away.")
+
+    monkeypatch.setattr(tasks, "plan_dataset", unusable)
+    with qtbot.waitSignal(ready.training_done, timeout=30_000) as done:
+        assert ready.start()
+        assert "Scanning" in ready.status.text() and ready.cancel_button.isEnabled()
+    assert done.args[0] is None and ready.plan is None
+    assert "went away" in ready.data.layout_label.text()
+    assert not ready.start_button.isEnabled() and not ready.cancel_button.isEnabled()

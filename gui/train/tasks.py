@@ -1,0 +1,63 @@
+"""What the Train tab's worker threads run: the dataset scan, the training itself (with
+thumbnails of what it got wrong), and the checkpoint save. Nothing here touches Qt widgets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pigeonhole.core.datasets import DatasetPlan, plan_dataset
+from pigeonhole.core.errors import ImageLoadError, PigeonholeError
+from pigeonhole.core.models.checkpoints import ModelSource
+from pigeonhole.core.training import TrainConfig, TrainResult, train_classifier
+
+THUMB_SIDE = 96  # the misclassified images' thumbnails
+MAX_THUMBS = 60
+
+
+def scan_task(
+    folder: str, val_split: float, seed: int, *, should_stop=None, progress=None
+) -> DatasetPlan:
+    """Worker body: find the classes and images under ``folder`` and split them."""
+    return plan_dataset(folder, val_split=val_split, seed=seed)
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingRequest:
+    """What to train: the network (None when the checkpoint says), the base checkpoint (None
+    for ImageNet weights) and the options."""
+
+    arch: str | None
+    checkpoint: str | None
+    config: TrainConfig
+
+
+def train_task(plan: DatasetPlan, request: TrainingRequest, *, should_stop=None, progress=None):
+    """Worker-thread generator: train, then make thumbnails of the misclassified images.
+    Returns (TrainResult, {path: Thumbnail})."""
+    from pigeonhole.core.images import load_image, make_thumbnail
+
+    result = yield from train_classifier(
+        None,
+        ModelSource(checkpoint=request.checkpoint, arch=request.arch),
+        config=request.config,
+        plan=plan,
+        should_stop=should_stop,
+        progress=progress,
+    )
+    thumbs = {}
+    for m in result.misclassified[:MAX_THUMBS]:
+        try:
+            thumbs[m.path] = make_thumbnail(load_image(m.path, draft_size=THUMB_SIDE), THUMB_SIDE)
+        except ImageLoadError:
+            pass
+    return result, thumbs
+
+
+def save_task(result: TrainResult, path: Path, *, should_stop=None, progress=None) -> Path:
+    """Worker body: write the checkpoint (atomically); a file-system error becomes a message
+    for the person. Not cancellable: a save in progress always completes."""
+    try:
+        return result.save(path)
+    except OSError as e:
+        raise PigeonholeError(str(e)) from e
