@@ -169,7 +169,7 @@ def test_predict_errors_are_one_line(tmp_path, model_files, photos, capsys, case
                 "--decode",
                 "gpu",
             ],
-            "--decode gpu needs a CUDA device",
+            "Decoding on the GPU (--decode gpu) needs a CUDA device",
         ),  # fmt: skip
     }[case]
     assert main(argv) == 2

@@ -99,7 +99,10 @@ def plan_run(
     if decode not in DECODE_CHOICES:
         raise PigeonholeError(f"Unknown decode '{decode}': use {', '.join(DECODE_CHOICES)}.")
     if decode == "gpu" and dev.type != "cuda":
-        raise PigeonholeError("--decode gpu needs a CUDA device (decoding on the CPU is 'cpu').")
+        raise PigeonholeError(
+            "Decoding on the GPU (--decode gpu) needs a CUDA device: choose one, or decode on "
+            "the CPU (--decode cpu)."
+        )
     n_streams, per_stream = forward_streams(dev, streams)
     return RunPlan(
         device=dev,

@@ -37,6 +37,7 @@ def classify_task(loaded, paths, options: dict, thumbnail_size: int, *, should_s
         device=options.get("device", "auto"),
         precision=options.get("precision", "auto"),
         batch_size=int(options.get("batch_size", 0)),
+        decode=options.get("decode", "auto"),
         topk=5,
     )
     summary = yield from clf.run(

@@ -99,6 +99,7 @@ def test_model_choice_and_run_settings_persist(qtbot, qsettings_isolated, checkp
     load(qtbot, tab, checkpoint_file)
     tab.ui.model_panel.batch.setValue(8)
     tab.ui.model_panel.precision.setCurrentIndex(tab.ui.model_panel.precision.findData("bf16"))
+    tab.ui.model_panel.decode.setCurrentIndex(tab.ui.model_panel.decode.findData("cpu"))
     w.close()
     assert QSettings().value("model/checkpoint", type=str) == str(checkpoint_file)
 
@@ -110,6 +111,7 @@ def test_model_choice_and_run_settings_persist(qtbot, qsettings_isolated, checkp
     assert tab2.ui.model_panel.run_options() == {
         "device": "auto",
         "precision": "bf16",
+        "decode": "cpu",
         "batch_size": 8,
     }
     assert tab2.ui.model_panel.checkpoint.itemData(0) == str(checkpoint_file)  # recent files
