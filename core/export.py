@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from .errors import PigeonholeError
+from .errors import OutputPathError
 from .fileio import atomic_write
 from .inference import Prediction, RunSummary
 
@@ -117,7 +117,7 @@ def results_format(path: str | os.PathLike) -> str:
     """'csv' or 'json' from the file's suffix; a clear error for anything else."""
     fmt = FORMATS.get(Path(path).suffix.lower())
     if fmt is None:
-        raise PigeonholeError(
+        raise OutputPathError(
             f"Cannot write results to '{path}': the name must end in .csv or .json."
         )
     return fmt
@@ -137,4 +137,4 @@ def write_results(
         else:
             write_json(path, predictions, summary, topk, corrections)
     except OSError as e:
-        raise PigeonholeError(f"Cannot write '{path}': {e.strerror or e}") from None
+        raise OutputPathError(f"Cannot write '{path}': {e.strerror or e}") from None
