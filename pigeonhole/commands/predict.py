@@ -1,8 +1,13 @@
 """`pigeonhole predict PATH...`: classify images and folders, stream results, write CSV/JSON.
 
 stdout gets one tab-separated line per image (path, label, confidence or the error) unless
-``--out`` is given; stderr gets the progress bar (on a terminal) and the summary line.
-Exit 0 when the run completed (skipped files included), 2 on errors, 130 when interrupted.
+``--out`` is given; a tab or newline inside a name is escaped (``\t``, ``\n``), so there is
+always exactly one line per image. stderr gets the progress bar (on a terminal) and the summary.
+
+``--out`` is checked before the model loads. If it turns bad during the run, the results are
+written to the current folder (or the app's data folder) and the message says where.
+Exit 0 when the run completed (skipped files included), 1 when the results had to go elsewhere,
+2 on errors, 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -11,9 +16,12 @@ import logging
 import sys
 import threading
 import time
+from pathlib import Path
 
-from pigeonhole.core.errors import PigeonholeError
+from pigeonhole.core.fileio import check_output_file, data_dir, write_with_fallback
 from pigeonhole.core.tasks import run_to_end
+
+from .output import printable, tsv_line
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +65,14 @@ class ProgressBar:
 
 
 def run(args) -> int:
-    from pigeonhole.core.export import results_format, write_results
+    from pigeonhole.core.errors import PigeonholeError
+    from pigeonhole.core.export import FORMATS, write_results
     from pigeonhole.core.inference import Classifier
     from pigeonhole.core.models.checkpoints import load_model
 
-    if args.out:
-        results_format(args.out)  # a bad suffix fails now, not after an hour of work
-    if args.topk < 1:
-        raise PigeonholeError("--topk must be at least 1.")
+    # A bad --out fails now, not after an hour of work (numbers were checked when parsed).
+    out_path = check_output_file(args.out, "--out", FORMATS) if args.out else None
+
     if args.pretrained and not args.arch:
         raise PigeonholeError("--pretrained needs --arch NAME (see `pigeonhole models`).")
     loaded = load_model(
@@ -75,7 +83,7 @@ def run(args) -> int:
         trust=bool(args.trust_checkpoint),
     )
     for note in loaded.notes:
-        print(f"pigeonhole: {note}", file=sys.stderr)
+        print(f"pigeonhole: {printable(note)}", file=sys.stderr)
     clf = Classifier(
         loaded,
         device=args.device,
@@ -102,9 +110,9 @@ def run(args) -> int:
             bar.close()
             for p in batch.predictions:
                 if p.ok:
-                    out.write(f"{p.path}\t{p.label}\t{p.confidence:.4f}\n")
+                    out.write(tsv_line((p.path, p.label, f"{p.confidence:.4f}")))
                 else:
-                    out.write(f"{p.path}\t-\terror: {p.error}\n")
+                    out.write(tsv_line((p.path, "-", f"error: {p.error}")))
             out.flush()
         bar.update(batch.done, batch.total)
 
@@ -123,17 +131,29 @@ def run(args) -> int:
         summary = clf.summary
     finally:
         bar.close()
-    if args.out and keep is not None and (keep or summary is not None):
-        write_results(args.out, keep, summary, topk=clf.topk)
-        print(f"pigeonhole: wrote {len(keep)} results to {args.out}", file=stderr)
+    code = 0
+    if out_path is not None and keep is not None and (keep or summary is not None):
+        saved = write_with_fallback(
+            out_path,
+            lambda path: write_results(path, keep, summary, topk=clf.topk),
+            [Path.cwd, lambda: data_dir() / "results"],
+        )
+        if saved.fell_back:
+            print(
+                f"pigeonhole: could not write {printable(str(out_path))} ({saved.problem}); "
+                f"the results went to {printable(str(saved.path))} instead",
+                file=stderr,
+            )
+            code = 1
+        print(f"pigeonhole: wrote {len(keep)} results to {printable(str(saved.path))}", file=stderr)
     if summary is not None:
         print(summary.line(), file=stderr)
         for err in getattr(summary, "scan_errors", ())[:5]:
-            print(f"pigeonhole: warning: {err}", file=stderr)
+            print(f"pigeonhole: warning: {printable(err)}", file=stderr)
     if interrupted:
         print("pigeonhole: interrupted", file=stderr)
         return 130
-    return 0
+    return code
 
 
 def _isatty(stream) -> bool:

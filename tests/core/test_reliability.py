@@ -2,7 +2,7 @@
 
 Output paths checked before the work and written where they can be when they turn bad; files
 that respect the umask and keep an overwritten file's mode; temp files of killed writes cleaned;
-names with newlines and tabs kept exact in CSV/JSON.
+names with newlines and tabs kept exact in CSV/JSON; a diverging training is not "cancelled".
 
 Tests run as root here, and root may write anywhere: an unwritable folder is simulated by
 making ``os.open``/``os.mkdir`` refuse paths under it, as the kernel would for another user.
@@ -19,13 +19,21 @@ import stat
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 
 from pigeonhole.core import errors, export, fileio, sorting
+from pigeonhole.core.errors import (
+    Cancelled,
+    PigeonholeError,
+)
+from pigeonhole.core.head import train_head
 from pigeonhole.core.inference import Prediction
 from pigeonhole.core.synthetic import class_image
+from pigeonhole.core.training import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -277,3 +285,59 @@ def test_exports_keep_odd_names_exact(tmp_path):
     export.write_results(tmp_path / "r.json", preds, None, topk=1)
     doc = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
     assert [r["path"] for r in doc["predictions"]] == names
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Training that diverges is not "cancelled"
+
+
+def _features(n: int = 24, dim: int = 8):
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(n) % 2
+    x = torch.randn(n, dim, generator=g) + y[:, None] * 2.0
+    return x, y
+
+
+def test_divergence_at_once_is_its_own_error_not_cancelled():
+    x, y = _features()
+    cfg = TrainConfig(epochs=3, lr=float("inf"), patience=0)  # what `--lr inf` handed over
+    gen = train_head(x, y, x[:4], y[:4], 2, cfg)
+    with pytest.raises(PigeonholeError, match="diverged.*lower learning rate") as info:
+        list(gen)
+    assert not isinstance(info.value, Cancelled)
+
+
+def test_divergence_after_a_good_epoch_keeps_that_epoch():
+    x, y = _features()
+    gen = train_head(x, y, x[:4], y[:4], 2, TrainConfig(epochs=5, patience=0))
+    first = next(gen)
+    x[0, 0] = float("inf")  # the loss turns NaN from the next epoch on
+    try:
+        while True:
+            next(gen)
+    except StopIteration as stop:
+        outcome = stop.value
+    assert first.epoch == 1 and outcome.best_epoch == 1 and len(outcome.history) == 1
+    assert "diverged" in outcome.diverged and "epoch 2" in outcome.diverged
+    assert not outcome.cancelled
+    assert all(torch.isfinite(t).all() for t in outcome.folded)
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"lr": float("nan")}, "learning rate"),
+        ({"lr": float("inf")}, "learning rate"),
+        ({"lr": 0.0}, "learning rate"),
+        ({"weight_decay": -1.0}, "weight decay"),
+        ({"weight_decay": float("nan")}, "weight decay"),
+        ({"val_split": 1.0}, "validation share"),
+        ({"epochs": 0}, "epochs"),
+        ({"batch_size": 0}, "batch size"),
+        ({"patience": -1}, "patience"),
+        ({"optimizer": "adam"}, "optimizer"),
+    ],
+)
+def test_train_config_refuses_impossible_settings(change, words):
+    with pytest.raises(PigeonholeError, match=words):
+        replace(TrainConfig(), **change).validate()
