@@ -255,7 +255,9 @@ class FeatureExtractor:
             except ImageLoadError as e:
                 return str(e)
             except Exception as e:  # any other decoder failure: skip the file, never crash
-                return f"{type(e).__name__}: {e}"
+                log.debug("unexpected error preparing %s", jobs[i].path, exc_info=True)
+                first = (str(e).strip().splitlines() or [""])[0][:200]
+                return f"cannot decode ({type(e).__name__}: {first})"
 
         ex_start = time.perf_counter()
         try:

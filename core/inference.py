@@ -233,8 +233,11 @@ class Classifier:
         except ImageLoadError as e:
             return _Decoded(None, None, (time.perf_counter() - t0) * 1000, str(e))
         except Exception as e:  # a Pillow bug on a weird file must not end the run
-            log.warning("unexpected error decoding %s", path, exc_info=True)
-            return _Decoded(None, None, (time.perf_counter() - t0) * 1000, f"cannot decode ({e})")
+            # One line on the row; the stack trace only in the log, at debug level.
+            log.debug("unexpected error preparing %s", path, exc_info=True)
+            first = (str(e).strip().splitlines() or [""])[0][:200]
+            reason = f"cannot decode ({type(e).__name__}: {first})"
+            return _Decoded(None, None, (time.perf_counter() - t0) * 1000, reason)
 
     def run(
         self,

@@ -214,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # Pillow logs what it meets in odd files at ERROR (e.g. "More samples per pixel than can be
+    # decoded"); the file becomes a failed row with its reason, so that is noise here.
+    logging.getLogger("PIL").setLevel(logging.INFO if args.verbose else logging.CRITICAL)
     try:
         if args.self_test:
             from . import selftest

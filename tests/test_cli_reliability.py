@@ -3,7 +3,7 @@
 A trained model or an hour of results is never lost to a bad ``--out``: refused before the
 work, or written elsewhere (and said where) when the path turns bad during the run; every
 number is checked where it is parsed, before torch is imported; exit 130 only on Ctrl-C; one
-line per image on stdout whatever the names.
+line per image on stdout whatever the names; no library noise on the terminal.
 
 Paths "turning bad during the run" are real file-system changes made between two records of
 the run (the folder removed and replaced by a file; the current folder deleted).
@@ -28,6 +28,7 @@ from pigeonhole.core.fileio import data_dir
 from pigeonhole.core.inference import Classifier
 from pigeonhole.core.models.checkpoints import load_model
 from pigeonhole.core.synthetic import class_image, make_class_folders
+from tests.core.broken_images import dds_unimplemented, tiff_with_oversized_tag
 from tests.core.train_helpers import save_base_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -268,3 +269,26 @@ def test_stdout_has_one_line_per_image_whatever_the_names(tmp_path, base_ckpt, c
     assert str(folder / "new\\nline.png") in paths and str(folder / "tab\\there.png") in paths
     assert str(folder / "esc\\x1b[31m.png") in paths and "\x1b" not in captured.out
     assert any(line.endswith("error: empty file (0 bytes)") for line in lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. The terminal, as a person sees it
+
+
+def test_no_warnings_or_tracebacks_on_the_terminal(tmp_path, base_ckpt):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    dds_unimplemented(folder / "texture.dds")
+    tiff_with_oversized_tag(folder / "scan.tif")
+    class_image("blue", 0, (48, 36)).save(folder / "photo.png")
+    env = {**os.environ, "PYTHONWARNINGS": "default"}  # show every warning that is not filtered
+    proc = subprocess.run(
+        [sys.executable, "-m", "pigeonhole", "predict", str(folder), "--checkpoint",
+         str(base_ckpt), "--quiet"],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.startswith("Classified 2 of 3 images (1 skipped)"), proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    rows = dict(line.split("\t", 1) for line in proc.stdout.splitlines())
+    assert "NotImplementedError" in rows[str(folder / "texture.dds")]

@@ -2,7 +2,8 @@
 
 Output paths checked before the work and written where they can be when they turn bad; files
 that respect the umask and keep an overwritten file's mode; temp files of killed writes cleaned;
-names with newlines and tabs kept exact in CSV/JSON; a diverging training is not "cancelled".
+names with newlines and tabs kept exact in CSV/JSON; a diverging training is not "cancelled";
+library noise off the terminal; huge images refused or decoded small, never copied at full size.
 
 Tests run as root here, and root may write anywhere: an unwritable folder is simulated by
 making ``os.open``/``os.mkdir`` refuse paths under it, as the kernel would for another user.
@@ -13,27 +14,36 @@ from __future__ import annotations
 import csv
 import errno
 import json
+import logging
 import os
+import pickle
 import signal
 import stat
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image, ImageStat
 
-from pigeonhole.core import errors, export, fileio, sorting
+from pigeonhole.core import errors, export, fileio, images, sorting
 from pigeonhole.core.errors import (
     Cancelled,
+    ImageLoadError,
     PigeonholeError,
+    UntrustedCheckpointError,
 )
 from pigeonhole.core.head import train_head
-from pigeonhole.core.inference import Prediction
+from pigeonhole.core.inference import Prediction, classify_paths
+from pigeonhole.core.models.formats import read_checkpoint
 from pigeonhole.core.synthetic import class_image
 from pigeonhole.core.training import TrainConfig
+from tests.core.broken_images import dds_unimplemented, tiff_with_oversized_tag
+from tests.core.train_helpers import small_base
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -341,3 +351,113 @@ def test_divergence_after_a_good_epoch_keeps_that_epoch():
 def test_train_config_refuses_impossible_settings(change, words):
     with pytest.raises(PigeonholeError, match=words):
         replace(TrainConfig(), **change).validate()
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. Library noise: warnings and decoder exceptions
+
+
+def test_protocol_4_pickle_refused_without_a_warning(tmp_path):
+    path = tmp_path / "p4.pkl"
+    with open(path, "wb") as fh:
+        pickle.dump({"state_dict": {"w": [1.0, 2.0]}}, fh, protocol=4)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(UntrustedCheckpointError, match="plain Python pickle"):
+            read_checkpoint(path)
+    assert [str(w.message) for w in caught] == []
+
+
+def test_decoder_exception_is_a_one_line_reason(tmp_path, caplog):
+    path = dds_unimplemented(tmp_path / "odd.dds")
+    with caplog.at_level(logging.DEBUG), pytest.raises(ImageLoadError) as info:
+        images.load_image(path)
+    reason = str(info.value)
+    assert "NotImplementedError" in reason and "\n" not in reason and len(reason) < 250
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any(r.exc_info and r.levelno == logging.DEBUG for r in caplog.records)
+
+
+def test_pipeline_failures_become_rows_without_stack_traces(tmp_path, caplog, monkeypatch):
+    dds_unimplemented(tmp_path / "a.dds")
+    class_image("red", 0, (40, 30)).save(tmp_path / "b.png")
+    class_image("red", 1, (40, 30)).save(tmp_path / "c.png")
+    base = small_base()
+    real_crop = images.crop_uint8
+
+    def crop_fails_once(img, spec):  # a bug deeper in the decode step, for one image
+        if img.size == (40, 30) and not getattr(crop_fails_once, "done", False):
+            crop_fails_once.done = True
+            raise RuntimeError("resampler exploded\nsecond line")
+        return real_crop(img, spec)
+
+    monkeypatch.setattr("pigeonhole.core.inference.crop_uint8", crop_fails_once)
+    with caplog.at_level(logging.DEBUG):
+        preds, summary = classify_paths(base, [tmp_path], batch_size=2, workers=1)
+    by_name = {Path(p.path).name: p for p in preds}
+    assert "NotImplementedError" in by_name["a.dds"].error
+    assert by_name["b.png"].error == "cannot decode (RuntimeError: resampler exploded)"
+    assert by_name["c.png"].ok and summary.skipped == 2
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING and r.exc_info]
+
+
+def test_pillow_warnings_do_not_reach_the_terminal(tmp_path):
+    path = tiff_with_oversized_tag(tmp_path / "tags.tif")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        from pigeonhole.core.pillow_setup import quiet_pillow
+
+        quiet_pillow()  # what importing core.images does once per process
+        img = images.load_image(path)
+    assert img.size == (8, 8)
+    assert [str(w.message) for w in caught] == []
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. Huge images
+
+
+def test_pixel_limit_makes_a_failed_row_before_decoding(tmp_path, monkeypatch):
+    monkeypatch.setattr(images, "MAX_PIXELS", 100_000)
+    big = tmp_path / "big.png"
+    Image.new("RGB", (400, 300), (10, 200, 10)).save(big)
+    with pytest.raises(ImageLoadError, match=r"too large .*400 x 300 = 120,000 pixels"):
+        images.load_image(big)
+    jpeg = tmp_path / "big.jpg"
+    Image.new("RGB", (400, 300), (10, 200, 10)).save(jpeg, quality=90)
+    img = images.load_image(jpeg, draft_size=64)  # decoded at 1/2 or 1/4: under the limit
+    assert img.size[0] < 400
+    long = tmp_path / "long.png"
+    Image.new("L", (3000, 3), 128).save(long)
+    with pytest.raises(ImageLoadError, match="too elongated"):
+        images.load_image(long, draft_size=64)  # 64 x 64,000 once resized
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "P", "L", "I;16"])
+def test_big_images_are_reduced_right_after_decoding(tmp_path, mode):
+    path = tmp_path / f"big-{mode.replace(';', '')}.png"
+    src = Image.new("RGB", (1300, 1000), (200, 40, 40))
+    if mode == "RGBA":
+        src = src.convert("RGBA")
+        src.putalpha(255)
+    elif mode in ("P", "L", "I;16"):
+        src = src.convert("L").convert(mode) if mode != "P" else src.convert("P")
+    src.save(path)
+    img = images.load_image(path, draft_size=100)
+    assert img.mode == "RGB" and img.size == (1300 // 5, 1000 // 5)  # shorter side >= 200
+    full = images.load_image(path)  # no draft size: full size, as before
+    assert full.size == (1300, 1000)
+    small_mean, full_mean = ImageStat.Stat(img).mean, ImageStat.Stat(full).mean  # P is dithered
+    assert all(abs(a - b) <= 1 for a, b in zip(small_mean, full_mean, strict=True))
+
+
+def test_an_upright_image_is_not_copied_after_decoding(tmp_path, monkeypatch):
+    path = tmp_path / "upright.png"
+    Image.new("RGB", (300, 200), (1, 2, 3)).save(path)
+    copies = []
+    real_copy = Image.Image.copy
+    monkeypatch.setattr(
+        Image.Image, "copy", lambda self: copies.append(self.size) or real_copy(self)
+    )
+    images.load_image(path)
+    assert copies == []
