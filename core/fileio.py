@@ -196,26 +196,29 @@ def _probe_writable(folder: Path, name: str) -> None:
     os.unlink(tmp)
 
 
-def _check_folder(folder: Path, option: str, target: Path) -> None:
-    """``folder`` exists as a writable folder, or can be created under one."""
+def _folder_problem(folder: Path, name: str) -> str | None:
+    """Why a file called ``name`` cannot be created in ``folder`` (missing folders included,
+    as they would be created), or None when it can."""
     existing = folder
     while not existing.exists():
         if existing.is_symlink():  # a link to nowhere: creating the folder would fail
-            raise OutputPathError(f"{option}: cannot write {target}: {existing} is a broken link.")
+            return f"{existing} is a broken link"
         if existing.parent == existing:
             break
         existing = existing.parent
     if not existing.is_dir():
-        raise OutputPathError(
-            f"{option}: cannot write {target}: {existing} is a file, not a folder."
-        )
+        return f"{existing} is a file, not a folder"
     try:
-        _probe_writable(existing, target.name or "output")
+        _probe_writable(existing, name or "output")
     except OSError as e:
-        reason = e.strerror or str(e)
-        raise OutputPathError(
-            f"{option}: cannot write {target}: the folder {existing} is not writable ({reason})."
-        ) from None
+        return f"the folder {existing} is not writable ({e.strerror or e})"
+    return None
+
+
+def _check_folder(folder: Path, option: str, target: Path) -> None:
+    problem = _folder_problem(folder, target.name)
+    if problem:
+        raise OutputPathError(f"{option}: cannot write {target}: {problem}.")
 
 
 def check_output_file(
@@ -284,9 +287,16 @@ def _free_name(folder: Path, name: str) -> Path:
     return path
 
 
-def _reason(e: BaseException) -> str:
+def _reason(e: BaseException, path: Path) -> str:
+    """Why writing ``path`` failed, in words: what is wrong with the path if something is (the
+    folder became a file, turned read-only...), else the system's own message."""
+    if path.is_dir():
+        return f"{path} is a folder"
+    problem = _folder_problem(path.parent, path.name)
+    if problem:
+        return problem
     if isinstance(e, OSError):
-        return f"{e.strerror or type(e).__name__}" + (f": {e.filename}" if e.filename else "")
+        return e.strerror or type(e).__name__
     return str(e)
 
 
@@ -305,7 +315,7 @@ def write_with_fallback(
         write(wanted)
         return SavedOutput(wanted, wanted)
     except (OSError, OutputPathError) as e:
-        problem = _reason(e)
+        problem = _reason(e, wanted)
         log.info("could not write %s (%s); trying elsewhere", wanted, problem)
     if fallback_folders is None:
         fallback_folders = [Path.cwd, data_dir]
@@ -318,7 +328,7 @@ def write_with_fallback(
             tried.append(str(target))
             write(target)
         except (OSError, OutputPathError) as e:
-            log.info("could not write the fallback copy in %s: %s", where, _reason(e))
+            log.info("could not write the fallback copy in %s: %s", where, e)
             continue
         return SavedOutput(target, wanted, problem)
     raise OutputPathError(f"Could not write {wanted} ({problem}), nor {', '.join(tried[1:])}.")

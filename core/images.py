@@ -365,7 +365,7 @@ def _oriented(img: Image.Image) -> Image.Image:
 def _on_white(img: Image.Image) -> Image.Image:
     rgba = img if img.mode == "RGBA" else img.convert("RGBA")  # convert() would copy an RGBA
     on_white = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-    del rgba  # the white background is gone already; one full-size image less at the peak
+    del rgba  # a converted copy goes before the last conversion: one image less at the peak
     return on_white.convert("RGB")
 
 

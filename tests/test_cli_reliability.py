@@ -109,7 +109,9 @@ def test_train_saves_elsewhere_when_out_turns_bad_during_the_run(
     code = main(_train_args(data, base_ckpt, "--out", str(models / "m.pth")))
     captured = capsys.readouterr()
     assert code == 1, captured.err
-    assert f"could not save to {models / 'm.pth'}" in captured.err
+    assert (
+        f"could not save to {models / 'm.pth'} ({models} is a file, not a folder)" in captured.err
+    )
     assert f"the checkpoint was saved to {work / 'm.pth'} instead" in captured.err
     assert f"checkpoint saved to {work / 'm.pth'}" in captured.out
     assert load_model(checkpoint=work / "m.pth").class_names == ["blue", "red"]

@@ -48,15 +48,16 @@ def default_out(plan: DatasetPlan, arch: str, folder: Path | None = None) -> Pat
 
 def print_plan(plan: DatasetPlan) -> None:
     counts = plan.counts()
-    width = max([5, *(len(c.name) for c in counts)])
-    print(f"data: {plan.root} ({plan.layout})")
+    names = [printable(c.name) for c in counts]  # folder names: no line breaks in the table
+    width = max([5, *(len(n) for n in names)])
+    print(f"data: {printable(str(plan.root))} ({plan.layout})")
     print(f"  {'class':<{width}}  {'train':>6}  {'val':>5}")
-    for c in counts:
-        print(f"  {c.name:<{width}}  {c.train:>6}  {c.val:>5}")
+    for name, c in zip(names, counts, strict=True):
+        print(f"  {name:<{width}}  {c.train:>6}  {c.val:>5}")
     if plan.ignored:
         print(f"  ({plan.ignored} non-image files ignored)")
     for w in plan.warnings:
-        print(f"warning: {w}")
+        print(f"warning: {printable(w)}")
 
 
 @contextlib.contextmanager
