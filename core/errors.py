@@ -32,5 +32,13 @@ class DataError(PigeonholeError):
     """A dataset folder that cannot be used (no images, fewer than two classes...)."""
 
 
+class OutputPathError(PigeonholeError):
+    """An output file or folder that cannot be written (checked before the work starts)."""
+
+
+class TrainingDiverged(PigeonholeError):
+    """The training loss became NaN or infinite: nothing worth keeping was learned."""
+
+
 class Cancelled(PigeonholeError):
     """Long work stopped because the user asked."""

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import PigeonholeError
+from .errors import OutputPathError
 from .fileio import atomic_write
 from .predictions import Prediction, RunSummary
 
@@ -171,7 +171,7 @@ def results_format(path: str | os.PathLike) -> str:
     """'csv' or 'json' from the file's suffix; a clear error for anything else."""
     fmt = FORMATS.get(Path(path).suffix.lower())
     if fmt is None:
-        raise PigeonholeError(
+        raise OutputPathError(
             f"Cannot write results to '{path}': the name must end in .csv or .json."
         )
     return fmt
@@ -192,4 +192,4 @@ def write_results(
         else:
             write_json(path, predictions, summary, topk, corrections, extra)
     except OSError as e:
-        raise PigeonholeError(f"Cannot write '{path}': {e.strerror or e}") from None
+        raise OutputPathError(f"Cannot write '{path}': {e.strerror or e}") from None

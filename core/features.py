@@ -270,8 +270,9 @@ class FeatureExtractor:
             except ImageLoadError as e:
                 return str(e)
             except Exception as e:  # any other decoder failure: skip the file, never crash
-                log.debug("unexpected error decoding %s", jobs[i].path, exc_info=True)
-                return f"{type(e).__name__}: {e}"
+                log.debug("unexpected error preparing %s", jobs[i].path, exc_info=True)
+                first = (str(e).strip().splitlines() or [""])[0][:200]
+                return f"cannot decode ({type(e).__name__}: {first})"
 
         def compute(views: list) -> torch.Tensor | None:
             crops = [v for v in views if not isinstance(v, str)]

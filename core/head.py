@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import Cancelled
+from .errors import Cancelled, TrainingDiverged
 from .metrics import classification_metrics
 from .tasks import stop_check
 
@@ -101,6 +101,7 @@ class HeadOutcome:
     best_epoch: int
     stopped_early: bool
     cancelled: bool
+    diverged: str | None = None  # why training stopped early on a NaN/inf loss, if it did
 
     @property
     def folded(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -147,7 +148,11 @@ def train_head(
     progress: Callable | None = None,
 ) -> Iterator[EpochStats]:
     """Generator: yields an EpochStats per epoch; returns a :class:`HeadOutcome` holding the
-    best epoch (lowest validation loss; training loss without validation). Seeded."""
+    best epoch (lowest validation loss; training loss without validation). Seeded.
+
+    A loss that becomes NaN or infinite (a learning rate far too high) stops training: with a
+    good epoch before it, that epoch is kept and ``diverged`` says what happened; without one,
+    :class:`TrainingDiverged` is raised. Only ``should_stop`` ever means cancelled."""
     stop = stop_check(should_stop)
     gen = torch.Generator().manual_seed(cfg.seed)
     with torch.random.fork_rng(devices=[]):
@@ -169,6 +174,7 @@ def train_head(
     history: list[EpochStats] = []
     best_loss, best_epoch, best_state, since_best = math.inf, 0, None, 0
     stopped_early = cancelled = False
+    diverged: str | None = None
     small = train_x.numel() + val_x.numel() < _SMALL_WORK
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
@@ -183,13 +189,17 @@ def train_head(
                 idx = perm[start : start + bs]
                 logits = head(train_x[idx])
                 loss = F.cross_entropy(logits, train_y[idx], weight=weight)
+                value = loss.item()
+                if not math.isfinite(value):
+                    diverged = f"the training loss became {value} in epoch {epoch}"
+                    break
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                total_loss += loss.item() * idx.numel()
+                total_loss += value * idx.numel()
                 correct += int((logits.argmax(1) == train_y[idx]).sum())
                 seen += idx.numel()
-            if cancelled:
+            if cancelled or diverged:
                 break
             lr = opt.param_groups[0]["lr"]
             sched.step()
@@ -200,6 +210,9 @@ def train_head(
                     logits = head(val_x)
                     val_loss = float(F.cross_entropy(logits, val_y, weight=weight))
                     val_acc = float((logits.argmax(1) == val_y).float().mean())
+            if val_loss is not None and not math.isfinite(val_loss):
+                diverged = f"the validation loss became {val_loss} in epoch {epoch}"
+                break
         watched = val_loss if has_val else total_loss / seen
         is_best = watched < best_loss - 1e-7
         if is_best:
@@ -224,11 +237,21 @@ def train_head(
         if cfg.patience and since_best >= cfg.patience and epoch < epochs:
             stopped_early = True
             break
+    if diverged and best_state is None:
+        raise TrainingDiverged(
+            f"Training diverged: {diverged}, so nothing was learned. "
+            f"Try a lower learning rate (it was {cfg.lr:g})."
+        )
     if best_state is None:
         raise Cancelled("Training cancelled before the first epoch finished.")
+    if diverged:
+        diverged = (
+            f"training diverged ({diverged}); keeping epoch {best_epoch}, the best before it. "
+            f"A lower learning rate (it was {cfg.lr:g}) may train further."
+        )
     head.load_state_dict(best_state)
     head.eval()
-    return HeadOutcome(head, history, best_epoch, stopped_early, cancelled)
+    return HeadOutcome(head, history, best_epoch, stopped_early, cancelled, diverged)
 
 
 @torch.no_grad()

@@ -14,7 +14,6 @@ import logging
 import os
 import re
 import struct
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,40 +25,51 @@ from torchvision.transforms import functional as TF
 
 from .errors import ImageLoadError
 from .models.archs import TransformSpec
+from .pillow_setup import quiet_pillow
 
 log = logging.getLogger(__name__)
+quiet_pillow()  # Pillow's and libtiff's warnings off the terminal; MAX_PIXELS is enforced here
 
 
 # ---------------------------------------------------------------------------------------------
 # Decoding
 
 
+#: Above this many pixels, as decoded (a JPEG counts at its draft size), a file is a failed row
+#: instead of a memory spike: Pillow's own hard limit (twice its warning limit), enforced here,
+#: once, with a reason a person reads.
+MAX_PIXELS = 178_956_970
+
+# Modes Image.reduce() averages correctly (it refuses "P", "1", "I;16"; palette indices of "PA"
+# must not be averaged).
+_REDUCIBLE = {"L", "LA", "La", "RGB", "RGBA", "RGBa", "CMYK", "YCbCr", "I", "F"}
+
+
 def load_image(path: str | os.PathLike, draft_size: int | None = None) -> Image.Image:
     """Decode ``path`` to an RGB image, EXIF orientation applied.
 
     ``draft_size``: the size the image will be resized to (shorter side). JPEGs at least 3x that
-    are decoded at 1/2, 1/4 or 1/8 scale (Pillow draft mode), never below ``draft_size``.
+    are decoded at 1/2, 1/4 or 1/8 scale (Pillow draft mode), never below ``draft_size``; other
+    images at least 4x that are box-reduced right after decoding, to at least twice
+    ``draft_size``, so a huge image is held at full size once, never copied at full size.
     Raises :class:`ImageLoadError` with the reason (missing, unreadable, empty, not an image,
-    truncated, too large...).
+    truncated, over :data:`MAX_PIXELS`, a decoder's own failure...); the stack trace of an
+    unexpected decoder exception goes to the log at debug level, never to the terminal.
     """
     path = Path(path)
     try:
         with open(path, "rb") as fh:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                try:
-                    img = Image.open(fh)
-                except Image.DecompressionBombWarning:
-                    # Pillow allows up to 2x its limit with a warning; open again and keep going.
-                    fh.seek(0)
-                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                    img = Image.open(fh)
-                    log.warning("%s: very large image (%d x %d)", path, *img.size)
+            img = Image.open(fh)  # reads the header only; pixels come with load()
+            drafted = False
             if draft_size and img.format == "JPEG" and min(img.size) >= 3 * draft_size:
                 w, h = img.size
                 scale = draft_size / min(w, h)
                 img.draft(None, (max(1, int(w * scale)), max(1, int(h * scale))))
+                drafted = True
+            _check_size(img.size, draft_size)
             img.load()
+    except ImageLoadError:
+        raise
     except FileNotFoundError:
         raise ImageLoadError("file not found (moved or deleted since it was listed)") from None
     except PermissionError:
@@ -67,9 +77,8 @@ def load_image(path: str | os.PathLike, draft_size: int | None = None) -> Image.
     except IsADirectoryError:
         raise ImageLoadError("is a folder, not a file") from None
     except Image.DecompressionBombError as e:
-        limit = Image.MAX_IMAGE_PIXELS or 0
         raise ImageLoadError(
-            f"image too large to decode safely ({_bomb_pixels(e)}; limit {2 * limit:,} pixels)"
+            f"image too large to decode safely ({_bomb_pixels(e)}; limit {MAX_PIXELS:,} pixels)"
         ) from None
     except UnidentifiedImageError:
         empty = _is_empty(path)
@@ -81,16 +90,68 @@ def load_image(path: str | os.PathLike, draft_size: int | None = None) -> Image.
         if "truncated" in msg or isinstance(e, EOFError):
             reason = "truncated or incomplete image file"
         else:
-            reason = f"corrupt image ({msg or type(e).__name__})"
+            reason = f"corrupt image ({_first_line(e)})"
         raise ImageLoadError(reason) from None
     except MemoryError:
         raise ImageLoadError("not enough memory to decode this image") from None
+    except Exception as e:  # a decoder's own failure, e.g. NotImplementedError on some .dds
+        log.debug("unexpected error decoding %s", path, exc_info=True)
+        raise ImageLoadError(f"cannot decode this file ({_first_line(e)})") from None
     try:
-        return to_rgb(_oriented(img))
+        img = _oriented(img)
+        if not drafted:
+            img = _reduced(img, draft_size)
+        return to_rgb(img)
     except ImageLoadError:
         raise
+    except MemoryError:
+        raise ImageLoadError("not enough memory to decode this image") from None
     except Exception as e:  # an exotic mode Pillow cannot convert
-        raise ImageLoadError(f"cannot convert colour mode {img.mode} ({e})") from None
+        log.debug("cannot convert %s (mode %s)", path, img.mode, exc_info=True)
+        raise ImageLoadError(f"cannot convert colour mode {img.mode} ({_first_line(e)})") from None
+
+
+def _first_line(e: BaseException) -> str:
+    """``Type: first line of the message`` (at most 200 characters), for a one-line reason."""
+    lines = str(e).strip().splitlines()
+    text = lines[0][:200] if lines else ""
+    name = type(e).__name__
+    if isinstance(e, OSError | SyntaxError | ValueError | struct.error):
+        return text or name  # Pillow's own wording reads well on its own
+    return f"{name}: {text}" if text else name
+
+
+def _check_size(size: tuple[int, int], draft_size: int | None) -> None:
+    """Refuse, before any pixel is decoded, an image over :data:`MAX_PIXELS`, or one so
+    elongated that resizing its shorter side to ``draft_size`` would exceed it."""
+    w, h = size
+    if w * h > MAX_PIXELS:
+        raise ImageLoadError(
+            f"image too large to decode safely ({w:,} x {h:,} = {w * h:,} pixels; "
+            f"limit {MAX_PIXELS:,})"
+        )
+    if (
+        draft_size
+        and min(w, h) > 0
+        and draft_size * draft_size * max(w, h) / min(w, h) > MAX_PIXELS
+    ):
+        raise ImageLoadError(
+            f"image too elongated to resize safely ({w:,} x {h:,}: resized, it would exceed "
+            f"{MAX_PIXELS:,} pixels)"
+        )
+
+
+def _reduced(img: Image.Image, draft_size: int | None) -> Image.Image:
+    """A big image box-reduced by a whole factor, shorter side still >= 2 x ``draft_size``;
+    the full-size one is dropped as soon as the small one exists."""
+    if not draft_size:
+        return img
+    factor = min(img.size) // (2 * draft_size)
+    if factor < 2:
+        return img
+    if img.mode not in _REDUCIBLE:
+        img = to_rgb(img)  # the one full-size copy (palette, 1-bit, 16-bit modes)
+    return img.reduce(factor)
 
 
 def _bomb_pixels(e: Exception) -> str:
@@ -106,17 +167,19 @@ def _is_empty(path: Path) -> bool:
 
 
 def _oriented(img: Image.Image) -> Image.Image:
+    """``img`` turned as its EXIF says, in place: no copy at all when it is upright."""
     try:
-        return ImageOps.exif_transpose(img) or img
+        ImageOps.exif_transpose(img, in_place=True)
     except Exception:  # broken EXIF: keep the pixels as stored
         log.debug("ignoring unreadable EXIF orientation", exc_info=True)
-        return img
+    return img
 
 
 def _on_white(img: Image.Image) -> Image.Image:
-    rgba = img.convert("RGBA")
-    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    return Image.alpha_composite(background, rgba).convert("RGB")
+    rgba = img if img.mode == "RGBA" else img.convert("RGBA")  # convert() would copy an RGBA
+    on_white = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    del rgba  # a converted copy goes before the last conversion: one image less at the peak
+    return on_white.convert("RGB")
 
 
 def to_rgb(img: Image.Image) -> Image.Image:

@@ -141,8 +141,10 @@ class Classifier:
         except ImageLoadError as e:
             item.error = str(e)
         except Exception as e:  # a decoder bug on a weird file must not end the run
+            # One line on the row; the stack trace only in the log, at debug level.
             log.debug("unexpected error decoding %s", item.path, exc_info=True)
-            item.error = f"cannot decode ({type(e).__name__}: {e})"
+            first = (str(e).strip().splitlines() or [""])[0][:200]
+            item.error = f"cannot decode ({type(e).__name__}: {first})"
         item.decode_ms += (time.perf_counter() - t0) * 1000
         return item
 

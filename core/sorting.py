@@ -2,8 +2,10 @@
 
 Nothing is ever overwritten: a name already taken (on disk, or earlier in the same run) gets a
 suffix, ``name_1.jpg``, ``name_2.jpg``. Copies go to a hidden temp name first, so the final name
-never holds half a file. A move writes its manifest (every planned move) before touching the
-first file, so :func:`undo_move` can put each file back even after a crash.
+never holds half a file; the temp files a killed run left behind are removed by the next sort
+into the same folders (core.fileio's rules: ours only, once stale). A move writes its manifest
+(every planned move) before touching the first file, so :func:`undo_move` can put each file
+back even after a crash. The destination is checked before anything is planned.
 """
 
 from __future__ import annotations
@@ -16,13 +18,17 @@ import os
 import re
 import shutil
 import threading
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import PigeonholeError
-from .fileio import write_text_atomic
+from .fileio import (
+    check_output_folder,
+    remove_stale_temp_files,
+    temp_path_for,
+    write_text_atomic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +87,15 @@ def sort_into_folders(
     unsure_name: str = "unsure",
     should_stop: threading.Event | Callable[[], bool] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    option: str = "Sort destination",
 ) -> SortReport:
     """Copy or move each item into ``dest/<label>/`` (``dest/<unsure_name>/`` when its
-    confidence is below ``unsure_threshold``). Per-file problems become ``errors``."""
+    confidence is below ``unsure_threshold``). Per-file problems become ``errors``; a
+    destination that cannot be written raises :class:`OutputPathError` (its message starts
+    with ``option``) before any file is touched."""
     if mode not in ("copy", "move"):
         raise ValueError(f"mode must be 'copy' or 'move', not {mode!r}")
-    dest = Path(dest)
+    dest = check_output_folder(dest, option)
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -201,6 +210,7 @@ def _plan(
             continue
         names = taken.get(folder)
         if names is None:  # names already there, case-blind as on macOS/Windows
+            remove_stale_temp_files(folder)  # once per folder: copies a killed run left
             names = taken[folder] = {n.casefold() for n in _listdir(folder)}
         plan.append((src, folder / _unique_name(folder, src.name, names)))
     return plan
@@ -225,7 +235,7 @@ def _listdir(folder: Path) -> list[str]:
 
 
 def _copy_file(src: Path, dst: Path) -> None:
-    tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex[:8]}.part")
+    tmp = temp_path_for(dst, "part")
     try:
         shutil.copy2(src, tmp)
         if dst.exists():

@@ -26,6 +26,7 @@ Usage::
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -35,7 +36,7 @@ import torch
 from torch import nn
 
 from .datasets import DatasetPlan, plan_dataset
-from .errors import Cancelled, DataError
+from .errors import Cancelled, DataError, PigeonholeError
 from .features import (
     ExtractionOutput,
     ExtractionProgress,
@@ -81,6 +82,36 @@ class TrainConfig:
     extract_batch_size: int = 0  # 0 = automatic
     workers: int = 0  # decode threads, 0 = automatic
 
+    def validate(self) -> None:
+        """Refuse settings that cannot train (NaN, infinite, out of range) with one line,
+        before any work; the CLI and the app check their own fields first, this is the net."""
+        problems = []
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            problems.append(f"the learning rate must be a finite number above 0 (got {self.lr})")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            problems.append(
+                f"the weight decay must be a finite number >= 0 (got {self.weight_decay})"
+            )
+        if not (math.isfinite(self.val_split) and 0 <= self.val_split < 1):
+            problems.append(
+                f"the validation share must be from 0 to below 1 (got {self.val_split})"
+            )
+        for name, value, low in (
+            ("epochs", self.epochs, 1),
+            ("batch size", self.batch_size, 1),
+            ("augmented views", self.augment, 0),
+            ("patience", self.patience, 0),
+            ("seed", self.seed, 0),
+            ("extraction batch size", self.extract_batch_size, 0),
+            ("decode threads", self.workers, 0),
+        ):
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                problems.append(f"the {name} must be a whole number >= {low} (got {value!r})")
+        if self.optimizer not in ("adamw", "sgd"):
+            problems.append(f"the optimizer must be 'adamw' or 'sgd' (got {self.optimizer!r})")
+        if problems:
+            raise PigeonholeError("Cannot train: " + "; ".join(problems) + ".")
+
 
 @dataclass(frozen=True, slots=True)
 class TrainStage:
@@ -125,6 +156,7 @@ class TrainResult:
     ms_per_image: float = 0.0
     warnings: list[str] = field(default_factory=list)
     saved_to: Path | None = None
+    diverged: str | None = None  # training stopped on a NaN/inf loss; the epoch before is kept
 
     @property
     def accuracy(self) -> float | None:
@@ -140,6 +172,7 @@ class TrainResult:
             "eval_split": self.eval_split,
             "stopped_early": self.stopped_early,
             "cancelled": self.cancelled,
+            "diverged": self.diverged,
             "history": [asdict(e) for e in self.history],
             "per_class": [asdict(c) for c in self.per_class],
             "confusion": self.confusion,
@@ -188,6 +221,7 @@ def train_classifier(
     Base weights: what ``source`` describes (a checkpoint, or an architecture's ImageNet
     weights), or an already loaded ``base`` (a LoadedModel, used as is and modified in place)."""
     cfg = config or TrainConfig()
+    cfg.validate()
     stop = stop_check(should_stop)
     if plan is None:
         if data_dir is None:
@@ -311,5 +345,6 @@ def train_classifier(
         features_cached=out.cached,
         features_extracted=out.extracted,
         ms_per_image=out.ms_per_image,
-        warnings=warnings,
+        warnings=warnings + ([outcome.diverged] if outcome.diverged else []),
+        diverged=outcome.diverged,
     )

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import multiprocessing
 import sys
+from collections.abc import Callable
 
 from pigeonhole.core import __version__
 from pigeonhole.core.errors import PigeonholeError, UntrustedCheckpointError
@@ -18,6 +20,72 @@ from pigeonhole.core.errors import PigeonholeError, UntrustedCheckpointError
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 DECODES = ("auto", "cpu", "gpu")
 DECODE_HELP = "where JPEGs are decoded: auto (the GPU on CUDA), cpu (Pillow) or gpu (nvJPEG)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (``pigeonhole: error: argument --lr: ...``), the same
+    shape as every other error of the command line; the usage is one ``--help`` away."""
+
+    def error(self, message: str):
+        self.exit(2, f"pigeonhole: error: {message} (see `{self.prog} --help`)\n")
+
+
+def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
+    """argparse ``type=``: an integer in [low, high], or a one-line error saying the range."""
+    rule = (
+        f"a whole number from {low} to {high}" if high is not None else f"a whole number >= {low}"
+    )
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {rule}, not {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be {rule}, not {text!r}")
+        return value
+
+    parse.__name__ = "whole number"  # argparse names the type in some messages
+    return parse
+
+
+def finite_number(
+    low: float, high: float | None = None, low_open: bool = False, high_open: bool = False
+) -> Callable[[str], float]:
+    """argparse ``type=``: a finite float in the range (``*_open``: the bound excluded)."""
+    if high is None:
+        rule = f"a finite number {'above' if low_open else 'of at least'} {low:g}"
+    else:
+        lo = f"above {low:g} and" if low_open else f"from {low:g}"
+        hi = (
+            f"below {high:g}"
+            if high_open
+            else (f"at most {high:g}" if low_open else f"to {high:g}")
+        )
+        rule = f"a finite number {lo} {'to ' if high_open and not low_open else ''}{hi}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {rule}, not {text!r}") from None
+        bad = (
+            not math.isfinite(value)
+            or (value <= low if low_open else value < low)
+            or (high is not None and (value >= high if high_open else value > high))
+        )
+        if bad:
+            raise argparse.ArgumentTypeError(f"must be {rule}, not {text!r}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+# Ranges: wide enough for any real use, narrow enough that no value can exhaust memory or run
+# for ever before a check deeper down would catch it.
+BATCH_SIZE_AUTO = whole_number(0, 4096)  # 0 = automatic
+WORKERS = whole_number(0, 256)  # 0 = automatic
 
 
 def _add_model_args(p: argparse.ArgumentParser, require_weights: bool = False) -> None:
@@ -39,7 +107,7 @@ def _add_model_args(p: argparse.ArgumentParser, require_weights: bool = False) -
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="pigeonhole",
         description="Pigeonhole: classify folders of images with any torchvision network.",
     )
@@ -49,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--report", metavar="FILE.json", help="with --self-test: write a report")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("gui", help="open the window (the default)")
     p.add_argument("paths", nargs="*", metavar="PATH", help="folders or images to classify")
@@ -68,10 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(p)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--precision", default="auto", choices=PRECISIONS)
-    p.add_argument("--batch-size", type=int, default=0, help="0 = automatic")
-    p.add_argument("--workers", type=int, default=0, help="decode threads, 0 = automatic")
+    p.add_argument("--batch-size", type=BATCH_SIZE_AUTO, default=0, help="0 = automatic")
+    p.add_argument("--workers", type=WORKERS, default=0, help="decode threads, 0 = automatic")
     p.add_argument("--decode", default="auto", choices=DECODES, help=DECODE_HELP)
-    p.add_argument("--topk", type=int, default=5)
+    p.add_argument("--topk", type=whole_number(1, 1000), default=5)
     p.add_argument("--out", metavar="FILE", help="write results to FILE.csv or FILE.json")
     p.add_argument("--no-draft", action="store_true", help="always decode JPEGs at full size")
     p.add_argument(
@@ -86,18 +154,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data_dir", metavar="DATA_DIR")
     _add_model_args(p)
     p.add_argument("--val-dir", metavar="DIR")
-    p.add_argument("--val-split", type=float, default=0.2)
-    p.add_argument("--epochs", type=int, default=30)
     p.add_argument(
-        "--lr", type=float, default=1e-2, help="learning rate (features are standardised)"
+        "--val-split",
+        type=finite_number(0, 1, high_open=True),
+        default=0.2,
+        help="share of each class kept for validation (0 = none)",
     )
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--epochs", type=whole_number(1, 100_000), default=30)
+    p.add_argument(
+        "--lr",
+        type=finite_number(0, 100, low_open=True),
+        default=1e-2,
+        help="learning rate (features are standardised)",
+    )
+    p.add_argument("--batch-size", type=whole_number(1, 65_536), default=64)
+    p.add_argument("--weight-decay", type=finite_number(0, 100), default=1e-4)
     p.add_argument("--optimizer", default="adamw", choices=("adamw", "sgd"))
-    p.add_argument("--augment", type=int, default=0, help="augmented views per training image")
+    p.add_argument(
+        "--augment",
+        type=whole_number(0, 100),
+        default=0,
+        help="augmented views per training image",
+    )
     p.add_argument("--balanced", action="store_true", help="class-balanced loss")
-    p.add_argument("--patience", type=int, default=5, help="early-stopping patience (0 = off)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--patience",
+        type=whole_number(0, 100_000),
+        default=5,
+        help="early-stopping patience (0 = off)",
+    )
+    p.add_argument("--seed", type=whole_number(0, 2**63 - 1), default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", default="auto", choices=PRECISIONS)
     p.add_argument("--no-cache", action="store_true", help="do not use the feature cache")
@@ -109,11 +195,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", metavar="FILE")
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", default="auto", choices=PRECISIONS)
-    p.add_argument("--batch-size", type=int, default=0)
-    p.add_argument("--workers", type=int, default=0)
+    p.add_argument("--batch-size", type=BATCH_SIZE_AUTO, default=0, help="0 = automatic")
+    p.add_argument("--workers", type=WORKERS, default=0, help="decode threads, 0 = automatic")
     p.add_argument("--decode", default="auto", choices=DECODES, help=DECODE_HELP)
     p.add_argument(
-        "--images", type=int, default=0, help="images to time (0 = 96 on a CPU, 2048 on a GPU)"
+        "--images",
+        type=whole_number(0, 1_000_000),
+        default=0,
+        help="images to time (0 = 96 on a CPU, 2048 on a GPU)",
     )
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     return parser
@@ -137,14 +226,25 @@ def main(argv: list[str] | None = None) -> int:
     multiprocessing.freeze_support()
     _ensure_streams()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # a bad argument (one line already printed), --help, --version
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # Pillow logs what it meets in odd files at ERROR (e.g. "More samples per pixel than can be
+    # decoded"); the file becomes a failed row with its reason, so that is noise here.
+    logging.getLogger("PIL").setLevel(logging.INFO if args.verbose else logging.CRITICAL)
     try:
         if args.self_test:
             from . import selftest
+
+            if args.report:
+                from pigeonhole.core.fileio import check_output_file
+
+                check_output_file(args.report, "--report")
 
             return selftest.run(report=args.report)
         if args.command in (None, "gui"):

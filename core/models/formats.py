@@ -14,6 +14,7 @@ import logging
 import os
 import pickle
 import re
+import warnings
 import zipfile
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -143,11 +144,24 @@ def _json_field(meta: dict, key: str, name: str):
         raise CheckpointError(f"{name}: the '{key}' metadata is not valid JSON.") from e
 
 
+def _load_quietly(path: Path, weights_only: bool) -> object:
+    """torch.load on the CPU; the warnings torch raises on the way (e.g. "Detected pickle
+    protocol 4" before a refusal that gets its own clear message) go to the log at debug level,
+    not to the terminal: the person can do nothing about them."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            return torch.load(path, map_location="cpu", weights_only=weights_only)
+        finally:
+            for w in caught:
+                log.debug("%s: %s: %s", path.name, w.category.__name__, w.message)
+
+
 def _torch_load(path: Path, trust: bool) -> tuple[object, bool]:
     """torch.load with weights_only=True; weights_only=False only if refused and ``trust``."""
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
-            return torch.load(path, map_location="cpu", weights_only=True), False
+            return _load_quietly(path, weights_only=True), False
     except UntrustedCheckpointError:
         raise
     except Exception as e:  # anything a corrupt or foreign file can raise
@@ -163,7 +177,7 @@ def _torch_load(path: Path, trust: bool) -> tuple[object, bool]:
             ) from None
     log.warning("Loading %s with weights_only=False because the user trusts it", path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=False), True
+        return _load_quietly(path, weights_only=False), True
     except Exception as e:
         log.debug("trusted load of %s failed", path, exc_info=True)
         if _starts_with_pickle(path):
@@ -171,7 +185,7 @@ def _torch_load(path: Path, trust: bool) -> tuple[object, bool]:
                 with open(path, "rb") as fh:
                     return pickle.load(fh), True  # noqa: S301 - the user trusts this file
             except Exception:
-                pass
+                log.debug("plain pickle load of %s failed too", path, exc_info=True)
         if isinstance(e, AttributeError | ImportError):  # e.g. the script's own `class Net`
             raise CheckpointError(
                 f"{path.name} needs Python code that is not available here ({_one_line(e)}); "

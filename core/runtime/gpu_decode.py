@@ -21,7 +21,7 @@ from torchvision.io import ImageReadMode, decode_jpeg
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as F
 
-from ..images import INTERPOLATIONS, Thumbnail
+from ..images import INTERPOLATIONS, MAX_PIXELS, Thumbnail
 from ..models.archs import TransformSpec
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,8 @@ def read_jpeg(path: str) -> EncodedJpeg | None:
         with Image.open(io.BytesIO(data)) as img:  # headers only: cheap
             if img.format != "JPEG" or img.mode not in ("RGB", "L"):
                 return None  # CMYK, YCCK...: Pillow converts these properly
+            if img.size[0] * img.size[1] > MAX_PIXELS:
+                return None  # Pillow's path refuses it with the reason, before any decoding
             orientation = int(img.getexif().get(_EXIF_ORIENTATION, 1) or 1)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         return None  # let Pillow produce the precise error for this file

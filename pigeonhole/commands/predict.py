@@ -1,8 +1,13 @@
 """`pigeonhole predict PATH...`: classify images and folders, stream results, write CSV/JSON.
 
 stdout gets one tab-separated line per image (path, label, confidence or the error) unless
-``--out`` is given; stderr gets the progress bar (on a terminal) and the summary line.
-Exit 0 when the run completed (skipped files included), 2 on errors, 130 when interrupted.
+``--out`` is given; a tab or newline inside a name is escaped (``\t``, ``\n``), so there is
+always exactly one line per image. stderr gets the progress bar (on a terminal) and the summary.
+
+``--out`` is checked before the model loads. If it turns bad during the run, the results are
+written to the current folder (or the app's data folder) and the message says where.
+Exit 0 when the run completed (skipped files included), 1 when the results had to go elsewhere,
+2 on errors, 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -11,11 +16,14 @@ import logging
 import sys
 import threading
 import time
+from pathlib import Path
 
 from pigeonhole.core.errors import PigeonholeError
+from pigeonhole.core.fileio import check_output_file, data_dir, write_with_fallback
 from pigeonhole.core.tasks import run_to_end
 
 from . import model_source
+from .output import printable, tsv_line
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +68,12 @@ class ProgressBar:
 
 def run(args) -> int:
     from pigeonhole.core.evaluation import GroundTruth, evaluate
-    from pigeonhole.core.export import ExportRow, results_format, write_results
+    from pigeonhole.core.export import FORMATS, ExportRow, write_results
     from pigeonhole.core.inference import Classifier
     from pigeonhole.core.models.checkpoints import load_model
 
-    if args.out:
-        results_format(args.out)  # a bad suffix fails now, not after an hour of work
-    if args.topk < 1:
-        raise PigeonholeError("--topk must be at least 1.")
+    # A bad --out fails now, not after an hour of work (numbers were checked when parsed).
+    out_path = check_output_file(args.out, "--out", FORMATS) if args.out else None
     source = model_source(args)
     if not source.is_file and not source.arch:
         raise PigeonholeError(
@@ -75,7 +81,7 @@ def run(args) -> int:
         )
     loaded = load_model(source)
     for note in loaded.notes:
-        print(f"pigeonhole: {note}", file=sys.stderr)
+        print(f"pigeonhole: {printable(note)}", file=sys.stderr)
     clf = Classifier(
         loaded,
         device=args.device,
@@ -106,11 +112,11 @@ def run(args) -> int:
         else:
             bar.close()
             for p in batch.predictions:
-                known = f"\t{truth.label_of(p.path) or '-'}" if truth is not None else ""
+                known = (truth.label_of(p.path) or "-",) if truth is not None else ()
                 if p.ok:
-                    out.write(f"{p.path}\t{p.label}\t{p.confidence:.4f}{known}\n")
+                    out.write(tsv_line((p.path, p.label, f"{p.confidence:.4f}", *known)))
                 else:
-                    out.write(f"{p.path}\t-\terror: {p.error}{known}\n")
+                    out.write(tsv_line((p.path, "-", f"error: {p.error}", *known)))
             out.flush()
         bar.update(batch.done, batch.total)
 
@@ -130,15 +136,27 @@ def run(args) -> int:
     finally:
         bar.close()
     report = evaluate(labelled, truth) if truth is not None else None
-    if args.out and keep is not None and (keep or summary is not None):
+    code = 0
+    if out_path is not None and keep is not None and (keep or summary is not None):
         rows = [ExportRow(p, true_label=truth.label_of(p.path)) for p in keep] if truth else keep
         extra = {"evaluation": report.to_dict() if report else None} if truth else None
-        write_results(args.out, rows, summary, topk=clf.topk, extra=extra)
-        print(f"pigeonhole: wrote {len(keep)} results to {args.out}", file=stderr)
+        saved = write_with_fallback(
+            out_path,
+            lambda path: write_results(path, rows, summary, topk=clf.topk, extra=extra),
+            [Path.cwd, lambda: data_dir() / "results"],
+        )
+        if saved.fell_back:
+            print(
+                f"pigeonhole: could not write {printable(str(out_path))} ({saved.problem}); "
+                f"the results went to {printable(str(saved.path))} instead",
+                file=stderr,
+            )
+            code = 1
+        print(f"pigeonhole: wrote {len(keep)} results to {printable(str(saved.path))}", file=stderr)
     if summary is not None:
         print(summary.line(), file=stderr)
         for err in getattr(summary, "scan_errors", ())[:5]:
-            print(f"pigeonhole: warning: {err}", file=stderr)
+            print(f"pigeonhole: warning: {printable(err)}", file=stderr)
         for warning in summary.warnings:
             print(f"pigeonhole: warning: {warning}", file=stderr)
     if truth is not None:
@@ -146,7 +164,7 @@ def run(args) -> int:
     if interrupted:
         print("pigeonhole: interrupted", file=stderr)
         return 130
-    return 0
+    return code
 
 
 def _print_evaluation(report, class_names, stream) -> None:

@@ -3,6 +3,12 @@
 Prints the classes found, extraction progress (on a terminal), one line per epoch, the per-class
 table of the kept epoch and where the checkpoint went. The first Ctrl-C stops training and keeps
 the best epoch so far; a second one aborts.
+
+``--out`` is checked before anything runs. If it turns bad during the run (its folder removed,
+made read-only, replaced by a file), the model is saved in the current folder or, failing that,
+in the app's data folder, and the message says where. Exit codes: 0 saved where asked; 1 saved
+elsewhere, or training diverged after a good epoch (that epoch is saved); 2 errors (a run whose
+loss became NaN at once included); 130 only when the user cancelled.
 """
 
 from __future__ import annotations
@@ -16,12 +22,17 @@ from pathlib import Path
 from pigeonhole.core.datasets import DatasetPlan, plan_dataset
 from pigeonhole.core.errors import Cancelled, PigeonholeError
 from pigeonhole.core.features import ExtractionProgress
+from pigeonhole.core.fileio import check_output_file, data_dir, write_with_fallback
 from pigeonhole.core.head import EpochStats
 from pigeonhole.core.models.archs import get_arch
 from pigeonhole.core.tasks import run_to_end
 from pigeonhole.core.training import TrainConfig, TrainResult, TrainStage, train_classifier
 
 from . import model_source
+from .output import printable
+
+#: What `train --out` may end in: ``.safetensors`` saves in that format, the others torch.save.
+CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors")
 
 
 def default_out(plan: DatasetPlan, arch: str, folder: Path | None = None) -> Path:
@@ -38,15 +49,16 @@ def default_out(plan: DatasetPlan, arch: str, folder: Path | None = None) -> Pat
 
 def print_plan(plan: DatasetPlan) -> None:
     counts = plan.counts()
-    width = max([5, *(len(c.name) for c in counts)])
-    print(f"data: {plan.root} ({plan.layout})")
+    names = [printable(c.name) for c in counts]  # folder names: no line breaks in the table
+    width = max([5, *(len(n) for n in names)])
+    print(f"data: {printable(str(plan.root))} ({plan.layout})")
     print(f"  {'class':<{width}}  {'train':>6}  {'val':>5}")
-    for c in counts:
-        print(f"  {c.name:<{width}}  {c.train:>6}  {c.val:>5}")
+    for name, c in zip(names, counts, strict=True):
+        print(f"  {name:<{width}}  {c.train:>6}  {c.val:>5}")
     if plan.ignored:
         print(f"  ({plan.ignored} non-image files ignored)")
     for w in plan.warnings:
-        print(f"warning: {w}")
+        print(f"warning: {printable(w)}")
 
 
 @contextlib.contextmanager
@@ -71,14 +83,7 @@ def _ctrl_c_stops(event: threading.Event):
 
 
 def _config(args) -> TrainConfig:
-    if args.epochs < 1:
-        raise PigeonholeError("--epochs must be at least 1.")
-    if args.batch_size < 1:
-        raise PigeonholeError("--batch-size must be at least 1.")
-    if args.lr <= 0:
-        raise PigeonholeError("--lr must be positive.")
-    if args.augment < 0:
-        raise PigeonholeError("--augment must be 0 or more.")
+    """The options were range-checked when parsed (pigeonhole.cli); the config checks again."""
     return TrainConfig(
         epochs=args.epochs,
         lr=args.lr,
@@ -87,7 +92,7 @@ def _config(args) -> TrainConfig:
         optimizer=args.optimizer,
         augment=args.augment,
         balanced=args.balanced,
-        patience=max(0, args.patience),
+        patience=args.patience,
         seed=args.seed,
         val_split=args.val_split,
         device=args.device,
@@ -103,6 +108,8 @@ def run(args) -> int:
             "or a base network with --checkpoint FILE."
         )
     cfg = _config(args)
+    cfg.validate()
+    out = check_output_file(args.out, "--out", CHECKPOINT_SUFFIXES) if args.out else None
     plan = plan_dataset(
         args.data_dir, val_dir=args.val_dir, val_split=args.val_split, seed=args.seed
     )
@@ -151,11 +158,22 @@ def run(args) -> int:
             return 130
     assert result is not None
     _print_result(result)
-    out = Path(args.out).expanduser() if args.out else default_out(plan, result.arch or arch_label)
-    result.save(out)
-    print(f"checkpoint saved to {out}")
-    print(f"use it: pigeonhole predict --checkpoint {_quote(out)} IMAGES...")
-    return 0
+    code = 0
+    if result.diverged:
+        print(f"pigeonhole: warning: {result.diverged}", file=sys.stderr)
+        code = 1
+    wanted = out or default_out(plan, result.arch or arch_label)
+    saved = write_with_fallback(wanted, result.save, [Path.cwd, lambda: data_dir() / "models"])
+    if saved.fell_back:
+        print(
+            f"pigeonhole: could not save to {printable(str(wanted))} ({saved.problem}); "
+            f"the checkpoint was saved to {printable(str(saved.path))} instead",
+            file=sys.stderr,
+        )
+        code = 1
+    print(f"checkpoint saved to {printable(str(saved.path))}")
+    print(f"use it: pigeonhole predict --checkpoint {_quote(saved.path)} IMAGES...")
+    return code
 
 
 def _extraction_summary(p: ExtractionProgress) -> str:
@@ -181,11 +199,11 @@ def _print_result(r: TrainResult) -> None:
     if r.skipped:
         print(f"{len(r.skipped)} unreadable image(s) skipped:")
         for path, reason in r.skipped[:20]:
-            print(f"  {path}: {reason}")
+            print(f"  {printable(str(path))}: {printable(reason)}")
         if len(r.skipped) > 20:
             print(f"  ... and {len(r.skipped) - 20} more")
 
 
 def _quote(p: Path) -> str:
-    s = str(p)
+    s = printable(str(p))
     return f'"{s}"' if " " in s else s

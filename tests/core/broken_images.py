@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, TiffImagePlugin
 
 from pigeonhole.core.synthetic import class_image
 
@@ -116,3 +116,31 @@ def write_corpus(root: str | os.PathLike) -> Corpus:
     (root / ".hidden.jpg").write_bytes(jpeg_bytes(base))
     c.hidden.append(".hidden.jpg")
     return c
+
+
+def dds_unimplemented(path: Path) -> Path:
+    """A DDS header with pixel-format flags Pillow does not implement: Image.open raises
+    NotImplementedError (as on Pillow's own ``unimplemented_pfflags.dds``)."""
+    header = bytearray(120)
+    header[0:12] = struct.pack("<3I", 0x1007, 4, 4)  # flags, height, width
+    header[68:84] = struct.pack("<4I", 32, 0x8, 0, 0)  # pfsize, pfflags 8 (unknown)...
+    path.write_bytes(b"DDS " + struct.pack("<I", 124) + bytes(header))
+    return path
+
+
+def tiff_with_oversized_tag(path: Path) -> Path:
+    """A valid 8x8 TIFF whose tag 37500 claims more data than the file holds: Pillow decodes it
+    and warns "Tag data larger than file" (a UserWarning) on the way."""
+    info = TiffImagePlugin.ImageFileDirectory_v2()
+    info[37500] = b"x" * 40
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(buf, "TIFF", tiffinfo=info)
+    data = bytearray(buf.getvalue())
+    (ifd,) = struct.unpack("<I", data[4:8])
+    (count,) = struct.unpack("<H", data[ifd : ifd + 2])
+    for i in range(count):
+        entry = ifd + 2 + 12 * i
+        if struct.unpack("<H", data[entry : entry + 2])[0] == 37500:
+            data[entry + 4 : entry + 8] = struct.pack("<I", 10_000_000)
+    path.write_bytes(bytes(data))
+    return path
