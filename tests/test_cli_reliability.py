@@ -248,7 +248,10 @@ def test_divergence_after_a_good_epoch_saves_it_and_says_so(
     code = main(_train_args(data, base_ckpt, "--epochs", "4", "--out", str(out)))
     captured = capsys.readouterr()
     assert code == 1 and "training diverged" in captured.err and "keeping epoch 1" in captured.err
-    assert out.is_file() and load_model(ModelSource(checkpoint=str(out))).metadata["metrics"]["best_epoch"] == 1
+    assert (
+        out.is_file()
+        and load_model(ModelSource(checkpoint=str(out))).metadata["metrics"]["best_epoch"] == 1
+    )
 
 
 # ---------------------------------------------------------------------------------------------
