@@ -126,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--classes", metavar="FILE")
     p.add_argument("--screenshot", metavar="FILE.png", help="save the window when the run is done")
     p.add_argument("--quit-when-done", action="store_true", help="exit when the run is done")
+    p.add_argument(
+        "--trust-checkpoint",
+        action="store_true",
+        help="allow a checkpoint that needs arbitrary pickle code (only for files you trust)",
+    )
 
     p = sub.add_parser("models", help="list the available architectures")
     p.add_argument("--family", help="only this family (e.g. ResNet)")

@@ -3,6 +3,7 @@ the Classify tab loads that model, classifies those paths, then saves the window
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 
 from PySide6.QtCore import QTimer
@@ -41,6 +42,9 @@ class ScriptedStart:
         """Load the model the arguments name and queue their paths for it."""
         self.args = args
         mp = self.model_panel
+        # Scripted to quit or to save a screenshot: nobody is there to answer a question.
+        mp.unattended = bool(getattr(args, "quit_when_done", False))
+        trust = bool(getattr(args, "trust_checkpoint", False))
         arch = getattr(args, "arch", None)
         if arch and not mp.arch.set_arch(arch):
             self.notify(
@@ -52,7 +56,7 @@ class ScriptedStart:
         if getattr(args, "checkpoint", None):
             mp.classes.setText(getattr(args, "classes", None) or "")
             mp.set_checkpoint_path(args.checkpoint)
-            mp.request_load()
+            mp.request_load(trust=trust)
         elif arch:
             mp.set_weights_mode(IMAGENET)
             mp.request_load()
@@ -60,12 +64,16 @@ class ScriptedStart:
             self.notify(mp.status.text(), error=True)
             self.done(ok=False)
 
-    def done(self, ok: bool) -> None:
-        """The scripted work is over: take the screenshot and quit, if asked to."""
+    def done(self, ok: bool, message: str | None = None) -> None:
+        """The scripted work is over: take the screenshot and quit, if asked to. A failure's
+        ``message`` also goes to the terminal the command was typed in, as the CLI's would."""
         args = self.args
         if args is None:
             return
         self.args = None
+        self.model_panel.unattended = False
+        if not ok and message:
+            print(f"pigeonhole: error: {message}", file=sys.stderr)
         shot = getattr(args, "screenshot", None)
         quit_ = getattr(args, "quit_when_done", False)
         if not shot and not quit_:

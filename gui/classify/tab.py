@@ -282,7 +282,7 @@ class ClassifyTab(QWidget):
         self.notify(message, error=True)
         if self.script.active and self.ui.model_panel.loaded is None:
             self.pending.clear()
-            self.script.done(ok=False)
+            self.script.done(ok=False, message=message)
 
     # -- runs --------------------------------------------------------------------------------
     def _on_run_started(self) -> None:

@@ -43,6 +43,8 @@ class ModelPanel(QGroupBox):
         super().__init__("Model", parent)
         self.loaded = None  # the active LoadedModel
         self.ask = None  # callable(question) -> bool; set by the tab (tests replace it)
+        # A scripted run (`pigeonhole gui ... --quit-when-done`): never open a dialog.
+        self.unattended = False
         self.loading = WorkerSlot(
             self,
             on_progress=self._on_progress,
@@ -270,7 +272,9 @@ class ModelPanel(QGroupBox):
                 f"{result.message}\n\nLoad anyway? Only for files you trust: "
                 "such a file can run any code on this computer."
             )
-            if self.ask is not None and self.ask(question):
+            if self.unattended:  # a scripted run: nobody to ask, the command line decides
+                self._on_failed(f"{result.message} If you trust this file, add --trust-checkpoint.")
+            elif self.ask is not None and self.ask(question):
                 self.start_load(LoadRequest(req.arch, req.checkpoint, req.classes, trust=True))
             else:
                 self._on_failed("Not loaded: the checkpoint needs code you did not trust.")

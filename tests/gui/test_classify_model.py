@@ -194,3 +194,25 @@ def test_pigeonhole_gui_end_to_end_exits_cleanly(checkpoint_file, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "QThread" not in proc.stderr
     assert not QImage(str(shot)).isNull()
+
+
+@pytest.mark.slow
+def test_scripted_gui_never_waits_on_a_trust_question(tmp_path):
+    """Reported: `pigeonhole gui FOLDER --checkpoint untrusted.pkl --quit-when-done` waited
+    forever on the trust question nobody would answer. It must fail like the CLI (the message
+    naming --trust-checkpoint, a non-zero exit), and load when --trust-checkpoint is given."""
+    folder = tmp_path / "imgs"
+    make_images(folder, 4)
+    whole = tmp_path / "untrusted.pkl"
+    torch.manual_seed(0)
+    torch.save(build_model("resnet18", len(CLASSES)), whole)  # a whole pickled model
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"))
+    cmd = [sys.executable, "-m", "pigeonhole", "gui", str(folder), "--checkpoint", str(whole),
+           "--quit-when-done"]  # fmt: skip
+    refused = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0
+    assert "pigeonhole: error:" in refused.stderr and "--trust-checkpoint" in refused.stderr
+    trusted = subprocess.run(
+        [*cmd, "--trust-checkpoint"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert trusted.returncode == 0, trusted.stderr
