@@ -10,10 +10,13 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing
+import re
 import sys
 
 from pigeonhole.core import __version__
 from pigeonhole.core.errors import PigeonholeError, UntrustedCheckpointError
+
+from .commands import preprocessing
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 DECODES = ("auto", "cpu", "gpu")
@@ -70,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", help="write results to FILE.csv or FILE.json")
     p.add_argument("--no-draft", action="store_true", help="always decode JPEGs at full size")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    preprocessing.add_arguments(p)
 
     p = sub.add_parser("train", help="fine-tune the final layer on folders of images")
     p.add_argument("data_dir", metavar="DATA_DIR")
@@ -91,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", default="auto", choices=PRECISIONS)
     p.add_argument("--no-cache", action="store_true", help="do not use the feature cache")
     p.add_argument("--out", metavar="FILE", help="where to save the checkpoint")
+    preprocessing.add_arguments(p)
 
     p = sub.add_parser("bench", help="measure throughput: model only, pipeline, naive loop")
     p.add_argument("folder", nargs="?", metavar="FOLDER")
@@ -105,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--images", type=int, default=0, help="images to time (0 = 96 on a CPU, 2048 on a GPU)"
     )
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    preprocessing.add_arguments(p)
     return parser
 
 
@@ -126,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     multiprocessing.freeze_support()
     _ensure_streams()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_attach_negative_lists(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -153,6 +159,28 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("pigeonhole: interrupted", file=sys.stderr)
         return 130
+
+
+_NUMBER_LIST = re.compile(r"-[\d.][\d.,eE+-]*")
+
+
+def _attach_negative_lists(argv: list[str]) -> list[str]:
+    """``--range -1,1`` as ``--range=-1,1``: argparse takes "-1,1" for an option otherwise
+    (only a plain negative number passes as a value)."""
+    out: list[str] = []
+    it = iter(argv)
+    for arg in it:
+        if arg in preprocessing.NUMBER_LIST_OPTIONS:
+            value = next(it, None)
+            if value is not None and _NUMBER_LIST.fullmatch(value):
+                out.append(f"{arg}={value}")
+                continue
+            out.append(arg)
+            if value is not None:
+                out.append(value)
+            continue
+        out.append(arg)
+    return out
 
 
 def _ensure_streams() -> None:

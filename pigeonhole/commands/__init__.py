@@ -5,8 +5,11 @@ from pigeonhole.core.errors import PigeonholeError
 
 def model_source(args):
     """The ModelSource the model options describe: --checkpoint (with --arch as a hint), or
-    --arch's ImageNet weights (--pretrained says so explicitly)."""
+    --arch's ImageNet weights (--pretrained says so explicitly); with the preprocessing options
+    (checked here, before anything loads)."""
     from pigeonhole.core.models.checkpoints import ModelSource
+
+    from .preprocessing import choice
 
     if getattr(args, "pretrained", False) and not args.arch:
         raise PigeonholeError("--pretrained needs --arch NAME (see `pigeonhole models`).")
@@ -15,4 +18,14 @@ def model_source(args):
         arch=args.arch or None,
         classes_file=getattr(args, "classes", None) or None,
         trust=bool(getattr(args, "trust_checkpoint", False)),
+        preprocessing=choice(args),
     )
+
+
+def print_preprocessing(loaded, stream) -> None:
+    """The loaded model's preprocessing as the first line of a run (stderr), with a hint when
+    it was only recognised or assumed; then the other loading notes."""
+    hint = " (--preprocess to change)" if loaded.transform_origin.kind in ("convention", "assumed") else ""  # fmt: skip
+    print(f"pigeonhole: {loaded.preprocessing_line()}{hint}", file=stream)
+    for note in loaded.notes:
+        print(f"pigeonhole: {note}", file=stream)

@@ -12,8 +12,11 @@ from pigeonhole.core.fileio import write_text_atomic
 def run(args) -> int:
     from pigeonhole.core.bench import run_bench
 
+    from .preprocessing import choice
+
     if args.images < 0:
         raise PigeonholeError("--images must be 0 (automatic) or more.")
+    preprocessing = choice(args)
     res = run_bench(
         folder=args.folder,
         arch=args.arch,
@@ -24,6 +27,7 @@ def run(args) -> int:
         workers=args.workers,
         images=args.images,
         decode=args.decode,
+        preprocessing=preprocessing,
     )
     if args.json:
         write_text_atomic(args.json, json.dumps(res.to_dict(), indent=2) + "\n")

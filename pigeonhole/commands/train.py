@@ -103,6 +103,7 @@ def run(args) -> int:
             "or a base network with --checkpoint FILE."
         )
     cfg = _config(args)
+    source = model_source(args)  # bad options fail before the dataset is scanned
     plan = plan_dataset(
         args.data_dir, val_dir=args.val_dir, val_split=args.val_split, seed=args.seed
     )
@@ -112,7 +113,7 @@ def run(args) -> int:
     stop = threading.Event()
     gen = train_classifier(
         None,
-        model_source(args),
+        source,
         config=cfg,
         plan=plan,
         should_stop=stop,
@@ -134,6 +135,8 @@ def run(args) -> int:
             last = None
         if isinstance(record, TrainStage) and record.stage == "weights":
             print(f"{record.message}...")
+        elif isinstance(record, TrainStage) and record.stage == "preprocessing":
+            print(f"pigeonhole: {record.message}", file=sys.stderr)
         elif isinstance(record, EpochStats):
             print(record.line(), flush=True)
 
