@@ -220,7 +220,7 @@ def load_pretrained(arch: str, progress: Progress | None = None) -> LoadedModel:
         source=f"ImageNet weights ({spec.weights_name})",
         transform_origin=TransformOrigin(
             "weights", f"torchvision's transforms for {spec.weights_name}"
-        ),  # fmt: skip
+        ),
     )
 
 

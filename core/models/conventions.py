@@ -28,6 +28,7 @@ from ..errors import PreprocessingError
 from .archs import get_arch
 from .formats import RawCheckpoint, find_sidecar
 from .transforms import (
+    ASSUMED,
     CP_CROP,
     CP_MEANSTD_CROP,
     IMAGENET_MEAN,
@@ -43,9 +44,9 @@ Reader = Callable[[Mapping], TransformSpec | None]
 #: Backbones classification-pytorch gained on 2022-11-06, after it switched its pixel scaling
 #: from x / 127.5 - 1 to ImageNet mean/std (2022-11-01): such a checkpoint is the newer code's.
 CP_NEWER_ONLY = frozenset(
-    {"resnet18", "resnet34", "resnet101", "resnet152", "vgg11", "vgg13", "vgg11_bn", "vgg13_bn",
-     "vgg16_bn"}
-)  # fmt: skip
+    ("resnet18", "resnet34", "resnet101", "resnet152")
+    + ("vgg11", "vgg13", "vgg11_bn", "vgg13_bn", "vgg16_bn")
+)
 CP_CLASSES_FILE = "cls_classes.txt"
 CP_FILE_NAME = re.compile(r"ep\d{3}-loss\d+\.\d+-val_loss\d+\.\d+\.pth$")
 _PIL_RESAMPLE = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box", 5: "hamming"}
@@ -61,7 +62,8 @@ def stated_transform(
     """The preprocessing of checkpoint ``path`` (read into ``raw``, architecture ``arch``) and
     where it came from. A record that cannot be used adds a note and the next rule is tried."""
     if raw.transform:
-        spec = _attempt(TransformSpec.from_dict, raw.transform, "the preprocessing saved in the file", notes)  # fmt: skip
+        what = "the preprocessing saved in the file"
+        spec = _attempt(TransformSpec.from_dict, raw.transform, what, notes)
         if spec is not None:
             return spec, TransformOrigin("checkpoint", "saved with the weights")
     for key, reader, what in _FILE_READERS:
@@ -78,15 +80,14 @@ def stated_transform(
     recognised = classification_pytorch(raw, path, arch, classes_file)
     if recognised is not None:
         return recognised
-    return get_arch(arch).transform, TransformOrigin(
-        "assumed", "nothing states how this model was trained; ImageNet's recipe is the usual one"
-    )
+    return get_arch(arch).transform, ASSUMED
 
 
 def _attempt(reader: Reader, record, what: str, notes: list[str]) -> TransformSpec | None:
     """``reader(record)``, or None with a note when the record cannot be used."""
     if not isinstance(record, Mapping):
-        notes.append(f"{what} is not readable; ignored")
+        detail = f" ({record})" if isinstance(record, str) else ""
+        notes.append(f"{what} is not readable{detail}; ignored")
         return None
     try:
         return reader(record)
@@ -97,6 +98,7 @@ def _attempt(reader: Reader, record, what: str, notes: list[str]) -> TransformSp
 
 
 def _read_json(path: Path):
+    """The file's JSON, or a string saying why it could not be read."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as e:
@@ -245,17 +247,15 @@ def from_hf_processor(cfg: Mapping) -> TransformSpec | None:
             resize, crop = (int(edge / float(crop_pct)), edge) if edge < 384 else (edge, edge)
             mode = "shorter" if edge < 384 else "exact"
         else:
-            resize, crop, mode = (
-                edge,
-                _side(cfg.get("crop_size"), cfg.get("do_center_crop")),
-                "shorter",
-            )
+            resize, mode = edge, "shorter"
+            crop = _side(cfg.get("crop_size"), cfg.get("do_center_crop"))
     else:
         resize, mode = _side(size, True), "exact"
         crop = _side(cfg.get("crop_size"), cfg.get("do_center_crop")) or resize
     if not crop:
         raise PreprocessingError("it keeps the aspect ratio without cropping (not a square input)")
-    factor = 255 * float(cfg.get("rescale_factor", 1 / 255)) if cfg.get("do_rescale", True) else 255.0  # fmt: skip
+    rescale = float(cfg.get("rescale_factor", 1 / 255)) if cfg.get("do_rescale", True) else 1.0
+    factor = 255 * rescale
     if cfg.get("do_normalize", True):
         mean, std = cfg["image_mean"], cfg["image_std"]
     else:
@@ -305,7 +305,7 @@ _FILE_READERS: tuple[tuple[str, Reader, str], ...] = (
         "datamodule_hyper_parameters",
         from_hyper_parameters,
         "its Lightning datamodule hyper_parameters",
-    ),  # fmt: skip
+    ),
 )
 _FOLDER_READERS: tuple[tuple[str, Reader, str], ...] = (
     ("config.json", _timm_folder_config, "config.json beside it (timm pretrained_cfg)"),
@@ -313,5 +313,5 @@ _FOLDER_READERS: tuple[tuple[str, Reader, str], ...] = (
         "preprocessor_config.json",
         from_hf_processor,
         "preprocessor_config.json beside it (Hugging Face image processor)",
-    ),  # fmt: skip
+    ),
 )

@@ -34,7 +34,13 @@ WEIGHT_KEYS = ("model_state_dict", "state_dict", "model", "net", "model_state", 
 SIDECAR_NAMES = ("classes.txt", "cls_classes.txt")
 PIGEONHOLE_FORMAT = "pigeonhole-checkpoint"
 #: Keys beside the weights under which other tools record how their images were preprocessed.
-HINT_KEYS = ("pretrained_cfg", "default_cfg", "args", "hyper_parameters", "datamodule_hyper_parameters")  # fmt: skip
+HINT_KEYS = (
+    "pretrained_cfg",
+    "default_cfg",
+    "args",
+    "hyper_parameters",
+    "datamodule_hyper_parameters",
+)
 
 
 def _numpy_globals() -> list:

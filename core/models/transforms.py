@@ -61,6 +61,7 @@ class TransformSpec:
         return cls(mean=(-low / span,) * 3, std=(1 / span,) * 3, **kwargs)
 
     def to_dict(self) -> dict:
+        """Plain values (JSON and ``torch.load(weights_only=True)`` read them), every field."""
         return {
             "resize": self.resize,
             "crop": self.crop,
@@ -76,8 +77,9 @@ class TransformSpec:
     @classmethod
     def from_dict(cls, d: dict) -> TransformSpec:
         """The spec a saved dict describes; keys it lacks (older checkpoints saved only resize,
-        crop, mean, std, interpolation) keep their defaults. Raises PreprocessingError when the
-        values cannot work."""
+        crop, mean, std, interpolation) keep their defaults, and such a dict with ImageNet's
+        mean/std is labelled "ImageNet", as it was. Raises PreprocessingError when the values
+        cannot work."""
         try:
             spec = cls(
                 resize=int(d.get("resize", 256)),
@@ -93,31 +95,39 @@ class TransformSpec:
         except (TypeError, ValueError) as e:
             raise PreprocessingError(f"Unreadable preprocessing settings ({e}).") from None
         spec.check()
+        if "label" not in d and spec.scaling() == "mean/std":
+            spec = replace(spec, label="ImageNet")
         return spec
 
     def check(self) -> TransformSpec:
         """Raise PreprocessingError (one line, naming the setting) unless this spec can work."""
+        problem = self._problem()
+        if problem:
+            raise PreprocessingError(f"Preprocessing: {problem}.")
+        return self
+
+    def _problem(self) -> str | None:
         for name in ("resize", "crop"):
             value = getattr(self, name)
             if not 1 <= value <= MAX_SIZE:
-                raise PreprocessingError(f"Preprocessing: {name} must be 1 to {MAX_SIZE} (got {value}).")  # fmt: skip
+                return f"{name} must be 1 to {MAX_SIZE} (got {value})"
         if self.crop > self.resize:
-            raise PreprocessingError(
-                f"Preprocessing: the crop ({self.crop}) is larger than the resize ({self.resize})."
-            )
-        if self.resize_mode not in RESIZE_MODES:
-            raise PreprocessingError(f"Preprocessing: unknown resize mode '{self.resize_mode}' (use {', '.join(RESIZE_MODES)}).")  # fmt: skip
-        if self.interpolation not in INTERPOLATION_NAMES:
-            raise PreprocessingError(f"Preprocessing: unknown interpolation '{self.interpolation}' (use {', '.join(INTERPOLATION_NAMES)}).")  # fmt: skip
-        if self.channels not in CHANNEL_ORDERS:
-            raise PreprocessingError(f"Preprocessing: channel order must be RGB or BGR (got {self.channels}).")  # fmt: skip
+            return f"the crop ({self.crop}) is larger than the resize ({self.resize})"
+        for name, allowed in (
+            ("resize_mode", RESIZE_MODES),
+            ("interpolation", INTERPOLATION_NAMES),
+            ("channels", CHANNEL_ORDERS),
+        ):
+            if getattr(self, name) not in allowed:
+                words = name.replace("_", " ")
+                return f"unknown {words} '{getattr(self, name)}' (use {', '.join(allowed)})"
         if not all(math.isfinite(m) for m in self.mean):
-            raise PreprocessingError("Preprocessing: the mean must be finite numbers.")
+            return "the mean must be finite numbers"
         if not all(math.isfinite(s) and s > 0 for s in self.std):
-            raise PreprocessingError("Preprocessing: every std must be a positive number.")
+            return "every std must be a positive number"
         if not all(0 <= c <= 255 for c in self.fill):
-            raise PreprocessingError("Preprocessing: the fill colour must be 0-255 per channel.")
-        return self
+            return "the fill colour must be 0-255 per channel"
+        return None
 
     # -- words for people -------------------------------------------------------------------
 
@@ -209,7 +219,10 @@ class TransformOrigin:
         return f"{self.lead}: {self.reason}" if self.reason else self.lead
 
 
-ASSUMED = TransformOrigin("assumed", "nothing states how this model was trained; ImageNet's recipe is the usual one")  # fmt: skip
+#: Nothing states the preprocessing: the architecture's ImageNet recipe is used, and said so.
+ASSUMED = TransformOrigin(
+    "assumed", "nothing states how this model was trained; ImageNet's recipe is the usual one"
+)
 
 
 def preprocessing_line(spec: TransformSpec, origin: TransformOrigin) -> str:

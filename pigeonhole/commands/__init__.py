@@ -25,7 +25,8 @@ def model_source(args):
 def print_preprocessing(loaded, stream) -> None:
     """The loaded model's preprocessing as the first line of a run (stderr), with a hint when
     it was only recognised or assumed; then the other loading notes."""
-    hint = " (--preprocess to change)" if loaded.transform_origin.kind in ("convention", "assumed") else ""  # fmt: skip
+    guessed = loaded.transform_origin.kind in ("convention", "assumed")
+    hint = " (--preprocess to change)" if guessed else ""
     print(f"pigeonhole: {loaded.preprocessing_line()}{hint}", file=stream)
     for note in loaded.notes:
         print(f"pigeonhole: {note}", file=stream)

@@ -64,7 +64,7 @@ def choice(args: argparse.Namespace) -> PreprocessingOverride | None:
             "range",
             "interpolation",
             "channels",
-        )  # fmt: skip
+        )
     }
     letterbox = bool(getattr(args, "letterbox", False))
     if not letterbox and all(v is None for v in given.values()):

@@ -44,6 +44,9 @@ def test_an_old_checkpoints_transform_dict_loads_as_before():
     assert spec.mean == (0.5,) * 3 and spec.std == (0.25,) * 3
     assert (spec.resize_mode, spec.channels, spec.fill) == ("shorter", "RGB", (128, 128, 128))
     assert spec.describe() == "custom: 160 → crop 128, bicubic, [-2, 2]"
+    imagenet = {"resize": 256, "crop": 224, "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD),
+                "interpolation": "bilinear"}  # fmt: skip
+    assert TransformSpec.from_dict(imagenet).describe() == "ImageNet: 256 → crop 224, mean/std"
 
 
 @pytest.mark.parametrize(
@@ -54,7 +57,7 @@ def test_an_old_checkpoints_transform_dict_loads_as_before():
         ({"std": [1, 0, 1]}, "std must be a positive"),
         ({"resize_mode": "zoom"}, "unknown resize mode 'zoom'"),
         ({"interpolation": "magic"}, "unknown interpolation 'magic'"),
-        ({"channels": "RGBA"}, "RGB or BGR"),
+        ({"channels": "RGBA"}, "unknown channels 'RGBA'"),
         ({"fill": [0, 300, 0]}, "fill colour"),
         ({"mean": [1, 2]}, "Unreadable"),
         ({"crop": "big"}, "Unreadable"),
