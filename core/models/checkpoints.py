@@ -130,7 +130,8 @@ class LoadedModel:
         return len(self.class_names)
 
     def preprocessing_line(self) -> str:
-        """ "preprocessing: classification-pytorch: 224 → crop 224, [-1, 1] (recognised: ...)"."""
+        """The preprocessing and where it came from, in one line for a summary:
+        ``preprocessing: classification-pytorch: 224 → crop 224, [-1, 1] (recognised: ...)``."""
         return preprocessing_line(self.transform, self.transform_origin)
 
 
