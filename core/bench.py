@@ -62,19 +62,30 @@ def bf16_is_fast() -> bool:
     return has_amx()
 
 
-def load_bench_model(arch: str, checkpoint: str | None):
-    """The checkpoint, else cached ImageNet weights, else random weights with a fixed seed."""
-    from .models.checkpoints import LoadedModel, ModelSource, imagenet_weights_cached, load_model
+def load_bench_model(arch: str, checkpoint: str | None, preprocessing=None):
+    """The checkpoint, else cached ImageNet weights, else random weights with a fixed seed;
+    with the user's ``preprocessing`` (a PreprocessingOverride) when given."""
+    from .models.checkpoints import (
+        LoadedModel,
+        ModelSource,
+        apply_preprocessing,
+        imagenet_weights_cached,
+        load_model,
+    )
 
     if checkpoint:
-        return load_model(ModelSource(checkpoint=checkpoint, arch=arch))
+        return load_model(
+            ModelSource(checkpoint=checkpoint, arch=arch, preprocessing=preprocessing)
+        )
     spec = get_arch(arch)
     if spec.has_pretrained and imagenet_weights_cached(spec.name):
-        return load_model(ModelSource.imagenet(spec.name))
+        return load_model(ModelSource(arch=spec.name, preprocessing=preprocessing))
     torch.manual_seed(0)  # offline: random weights with a fixed seed (stated in the output)
     model = build_model(spec.name, 1000)
     names = [f"class_{i}" for i in range(1000)]
-    return LoadedModel(model, spec.name, names, spec.transform, "random weights (seed 0)")
+    loaded = LoadedModel(model, spec.name, names, spec.transform, "random weights (seed 0)")
+    apply_preprocessing(loaded, preprocessing)
+    return loaded
 
 
 def default_images(device: torch.device) -> int:
@@ -94,17 +105,19 @@ def run_bench(
     extra_bf16: bool | None = None,
     draft: bool = True,
     decode: str = "auto",
+    preprocessing=None,
     out=print,
 ) -> BenchResult:
     """Measure and print (through ``out``) the naive loop, decoding ceilings, model-only and
     the pipeline on the same images; on CUDA also the Pillow-fed pipeline, GPU decoding's
-    agreement with it and peak GPU memory."""
+    agreement with it and peak GPU memory. ``preprocessing``: the user's PreprocessingOverride."""
     from .images import load_image
     from .inference import Classifier
     from .listing import iter_image_files
     from .synthetic import make_photo_folder
 
-    loaded = load_bench_model(arch, checkpoint)
+    loaded = load_bench_model(arch, checkpoint, preprocessing)
+    out(loaded.preprocessing_line())
     dev = resolve_device(device)
     images = images or default_images(dev)
     tmp = None

@@ -24,6 +24,10 @@ class WeightsUnavailableError(CheckpointError):
     """Pretrained weights are not cached and cannot be downloaded (offline)."""
 
 
+class PreprocessingError(PigeonholeError):
+    """Preprocessing settings that cannot work (a crop larger than the resize, a zero std...)."""
+
+
 class ImageLoadError(PigeonholeError):
     """One image could not be read or decoded; becomes a failed result row, never a crash."""
 

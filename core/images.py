@@ -5,7 +5,8 @@
 * :func:`load_image` trusts the content, not the extension; returns an RGB image with EXIF
   orientation applied and every odd mode converted properly; any failure is an
   :class:`ImageLoadError` whose message is the reason a person reads.
-* :func:`preprocess` is numerically identical to torchvision's eval transform.
+* :func:`preprocess` applies a model's preprocessing (core.models.transforms); for the shorter-
+  side rule it is numerically identical to torchvision's eval transform.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as TF
 
 from .errors import ImageLoadError
-from .models.archs import TransformSpec
+from .models.transforms import TransformSpec
 from .pillow_setup import quiet_pillow
 
 log = logging.getLogger(__name__)
@@ -254,22 +255,53 @@ INTERPOLATIONS = {
 }
 
 
+def letterbox_geometry(width: int, height: int, canvas: int) -> tuple[int, int, int, int]:
+    """(new width, new height, left, top) of an image fitted inside a square canvas, aspect
+    kept, centred: the arithmetic of classification-pytorch's ``letterbox_image`` (sizes
+    truncated, offsets floored), never below one pixel."""
+    scale = min(canvas / width, canvas / height)
+    new_w, new_h = max(1, int(width * scale)), max(1, int(height * scale))
+    return new_w, new_h, (canvas - new_w) // 2, (canvas - new_h) // 2
+
+
+def letterbox(img: Image.Image, spec: TransformSpec) -> Image.Image:
+    """``img`` resized to fit a ``spec.resize`` square (``spec.interpolation``) and pasted in
+    the middle of a canvas of ``spec.fill``."""
+    new_w, new_h, left, top = letterbox_geometry(img.width, img.height, spec.resize)
+    interp = INTERPOLATIONS.get(spec.interpolation, InterpolationMode.BILINEAR)
+    small = TF.resize(img, [new_h, new_w], interpolation=interp, antialias=True)
+    canvas = Image.new("RGB", (spec.resize, spec.resize), tuple(spec.fill))
+    canvas.paste(small, (left, top))
+    return canvas
+
+
+def resize_for(img: Image.Image, spec: TransformSpec) -> Image.Image:
+    """``img`` after the spec's resize rule (before the centre crop), in Pillow."""
+    if spec.resize_mode == "letterbox":
+        return letterbox(img, spec)
+    interp = INTERPOLATIONS.get(spec.interpolation, InterpolationMode.BILINEAR)
+    size = [spec.resize, spec.resize] if spec.resize_mode == "exact" else [spec.resize]
+    return TF.resize(img, size, interpolation=interp, antialias=True)
+
+
 def crop_uint8(img: Image.Image, spec: TransformSpec) -> torch.Tensor:
-    """Resize + centre crop in Pillow, as torchvision does: (3, crop, crop) uint8.
+    """Resize (the spec's rule) + centre crop in Pillow, as torchvision does: (3, crop, crop)
+    uint8, RGB (a BGR model's channels are swapped by :func:`normalize_batch`).
 
     The pipeline ships these small uint8 crops between threads (4x less memory than float) and
     normalises a whole batch at once with :func:`normalize_batch`; same arithmetic, same bits.
     """
-    interp = INTERPOLATIONS.get(spec.interpolation, InterpolationMode.BILINEAR)
-    img = TF.resize(img, [spec.resize], interpolation=interp, antialias=True)
-    img = TF.center_crop(img, [spec.crop, spec.crop])
+    img = TF.center_crop(resize_for(img, spec), [spec.crop, spec.crop])
     if img.mode != "RGB":
         img = img.convert("RGB")
     return torch.from_numpy(np.array(img, dtype=np.uint8, copy=True)).permute(2, 0, 1).contiguous()
 
 
 def normalize_batch(batch: torch.Tensor, spec: TransformSpec) -> torch.Tensor:
-    """uint8 (..., 3, H, W) -> float32 normalised, exactly ToTensor() then Normalize()."""
+    """uint8 (..., 3, H, W) RGB -> float32 model input: channels in the spec's order, then
+    ``(x / 255 - mean) / std``; for RGB exactly ToTensor() then Normalize()."""
+    if spec.channels == "BGR":
+        batch = batch.flip(-3)
     x = batch.to(torch.float32).div_(255)
     # The constants are made on the batch's device: a CPU tensor meeting a CUDA batch fails.
     mean = torch.tensor(spec.mean, dtype=torch.float32, device=x.device).view(-1, 1, 1)
@@ -278,9 +310,9 @@ def normalize_batch(batch: torch.Tensor, spec: TransformSpec) -> torch.Tensor:
 
 
 def preprocess(img: Image.Image, spec: TransformSpec) -> torch.Tensor:
-    """(3, crop, crop) float32, normalised; bit-identical to torchvision's
-    ``Compose([Resize(resize, interpolation, antialias=True), CenterCrop(crop), ToTensor(),
-    Normalize(mean, std)])``."""
+    """(3, crop, crop) float32, the model's input; with the shorter-side rule bit-identical to
+    torchvision's ``Compose([Resize(resize, interpolation, antialias=True), CenterCrop(crop),
+    ToTensor(), Normalize(mean, std)])``."""
     return normalize_batch(crop_uint8(img, spec), spec)
 
 

@@ -14,29 +14,40 @@ import torch
 log = logging.getLogger(__name__)
 
 
+def classic_transform(spec):
+    """The per-image torchvision ``Compose`` a classic script builds for ``spec``: Resize (the
+    shorter side, or both) or a letterbox, CenterCrop, ToTensor, channel order, Normalize."""
+    from torchvision import transforms
+
+    from .images import letterbox
+
+    interp = transforms.InterpolationMode(spec.interpolation)
+    if spec.resize_mode == "letterbox":
+        steps = [transforms.Lambda(lambda img: letterbox(img, spec))]
+    elif spec.resize_mode == "exact":
+        steps = [transforms.Resize((spec.resize, spec.resize), interpolation=interp)]
+    else:
+        steps = [transforms.Resize(spec.resize, interpolation=interp)]
+    steps += [transforms.CenterCrop(spec.crop), transforms.ToTensor()]
+    if spec.channels == "BGR":
+        steps.append(transforms.Lambda(lambda t: t.flip(0)))
+    return transforms.Compose([*steps, transforms.Normalize(spec.mean, spec.std)])
+
+
 def naive_loop(
     model, files: list[Path], spec, device: torch.device | None = None
 ) -> tuple[float, torch.Tensor]:
-    """The classic script: PIL open, torchvision transforms, one forward per image (on
-    ``device``, where the classic script moves the model and each image; fp32)."""
+    """The classic script: PIL open, torchvision transforms (:func:`classic_transform`), one
+    forward per image (on ``device``, where the classic script moves the model and each image;
+    fp32)."""
     import copy
 
     device = device or torch.device("cpu")
     if device.type != "cpu":
         model = copy.deepcopy(model).to(device)
     from PIL import Image
-    from torchvision import transforms
 
-    tf = transforms.Compose(
-        [
-            transforms.Resize(
-                spec.resize, interpolation=transforms.InterpolationMode(spec.interpolation)
-            ),
-            transforms.CenterCrop(spec.crop),
-            transforms.ToTensor(),
-            transforms.Normalize(spec.mean, spec.std),
-        ]
-    )
+    tf = classic_transform(spec)
     model.eval()
     outs = []
     with torch.no_grad():

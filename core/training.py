@@ -115,7 +115,8 @@ class TrainConfig:
 
 @dataclass(frozen=True, slots=True)
 class TrainStage:
-    """A new phase began: "weights", "extract", "train", "evaluate"."""
+    """A new phase began: "weights", "preprocessing" (the loaded model's, in words), "extract",
+    "train", "evaluate"."""
 
     stage: str
     message: str
@@ -219,7 +220,9 @@ def train_classifier(
     """Generator: train a head for the classes under ``data_dir``; returns a TrainResult.
 
     Base weights: what ``source`` describes (a checkpoint, or an architecture's ImageNet
-    weights), or an already loaded ``base`` (a LoadedModel, used as is and modified in place)."""
+    weights), or an already loaded ``base`` (a LoadedModel, used as is and modified in place).
+    The result keeps the base's preprocessing (a fine-tuned classification-pytorch checkpoint
+    stays a classification-pytorch model) and its checkpoint records it."""
     cfg = config or TrainConfig()
     cfg.validate()
     stop = stop_check(should_stop)
@@ -234,6 +237,7 @@ def train_classifier(
             raise DataError("No base network given (an architecture or a checkpoint).")
         yield TrainStage("weights", f"Loading {source.describe()}")
         base = load_model(source, progress=progress)
+        yield TrainStage("preprocessing", base.preprocessing_line())
     arch_name = get_arch(base.arch).name
     if stop():
         raise Cancelled("Training cancelled.")

@@ -11,11 +11,14 @@ import argparse
 import logging
 import math
 import multiprocessing
+import re
 import sys
 from collections.abc import Callable
 
 from pigeonhole.core import __version__
 from pigeonhole.core.errors import PigeonholeError, UntrustedCheckpointError
+
+from .commands import preprocessing
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 DECODES = ("auto", "cpu", "gpu")
@@ -154,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         "and add the true label to each result",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    preprocessing.add_arguments(p)
 
     p = sub.add_parser("train", help="fine-tune the final layer on folders of images")
     p.add_argument("data_dir", metavar="DATA_DIR")
@@ -193,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", default="auto", choices=PRECISIONS)
     p.add_argument("--no-cache", action="store_true", help="do not use the feature cache")
     p.add_argument("--out", metavar="FILE", help="where to save the checkpoint")
+    preprocessing.add_arguments(p)
 
     p = sub.add_parser("bench", help="measure throughput: model only, pipeline, naive loop")
     p.add_argument("folder", nargs="?", metavar="FOLDER")
@@ -210,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="images to time (0 = 96 on a CPU, 2048 on a GPU)",
     )
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    preprocessing.add_arguments(p)
     return parser
 
 
@@ -232,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     _ensure_streams()
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(_attach_negative_lists(sys.argv[1:] if argv is None else argv))
     except SystemExit as e:  # a bad argument (one line already printed), --help, --version
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
     logging.basicConfig(
@@ -269,6 +275,28 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("pigeonhole: interrupted", file=sys.stderr)
         return 130
+
+
+_NUMBER_LIST = re.compile(r"-[\d.][\d.,eE+-]*")
+
+
+def _attach_negative_lists(argv: list[str]) -> list[str]:
+    """``--range -1,1`` as ``--range=-1,1``: argparse takes "-1,1" for an option otherwise
+    (only a plain negative number passes as a value)."""
+    out: list[str] = []
+    it = iter(argv)
+    for arg in it:
+        if arg in preprocessing.NUMBER_LIST_OPTIONS:
+            value = next(it, None)
+            if value is not None and _NUMBER_LIST.fullmatch(value):
+                out.append(f"{arg}={value}")
+                continue
+            out.append(arg)
+            if value is not None:
+                out.append(value)
+            continue
+        out.append(arg)
+    return out
 
 
 def _ensure_streams() -> None:

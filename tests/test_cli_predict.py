@@ -54,7 +54,10 @@ def decisive_file(tmp_path_factory, decisive):
 
 
 def _one_error_line(err: str, words: str) -> None:
+    """One error line; the model's preprocessing line may come first (a loaded model's)."""
     lines = [ln for ln in err.strip().splitlines() if ln]
+    if lines and lines[0].startswith("pigeonhole: preprocessing:") and len(lines) > 1:
+        lines = lines[1:]
     assert len(lines) == 1, err
     assert lines[0].startswith("pigeonhole: error:") and words in lines[0], err
     assert "Traceback" not in err
@@ -189,7 +192,16 @@ def test_real_exit_code_without_traceback(tmp_path, photos):
     _one_error_line(proc.stderr, "model.pth")
 
 
-def test_bench_reports_all_three(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize(
+    "flags, preprocessing",
+    [([], "ImageNet: 256 → crop 224, mean/std (assumed"),
+     (["--preprocess", "classification-pytorch-letterbox"],
+      "classification-pytorch: letterbox 224 on grey, bicubic, [-1, 1] (chosen by you")],
+    ids=["default", "letterbox"],
+)  # fmt: skip
+def test_bench_reports_all_three(tmp_path, capsys, monkeypatch, flags, preprocessing):
+    """The naive loop builds its torchvision transforms from the model's preprocessing, so the
+    pipeline agrees with it whatever that is."""
     from pigeonhole.core import bench, measure
 
     monkeypatch.setattr(measure, "DRAFT_IMAGES", 2)  # keep the test quick; same code path
@@ -205,9 +217,11 @@ def test_bench_reports_all_three(tmp_path, capsys, monkeypatch):
         "2",
         "--json",
         str(out),
+        *flags,
     ]
     assert main(argv) == 0
     text = capsys.readouterr().out
+    assert text.startswith(f"preprocessing: {preprocessing}"), text
     for words in (
         "naive loop",
         "model only (fp32",

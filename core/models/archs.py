@@ -1,7 +1,7 @@
 """Registry of every torchvision classification architecture, discovered from torchvision.
 
 Each :class:`ArchSpec` carries every per-architecture fact the rest of the app needs (one record,
-no side tables): family, display name, the eval transform, ImageNet metadata, whether
+no side tables): family, display name, the eval transform (a core.models.transforms spec), ImageNet metadata, whether
 channels_last helps it, its auxiliary heads, the hint that identifies its weights, and (computed
 lazily, from a weightless "meta" build) where the classification head is and its input size.
 """
@@ -24,6 +24,7 @@ from torch import nn
 from torchvision.models import get_model, get_model_weights, list_models
 
 from ..errors import ArchitectureError
+from .transforms import TransformSpec
 
 #: The architectures the product card names first; the GUI and `models` table put them on top.
 SEED_ARCHS = (
@@ -65,36 +66,6 @@ _FAMILY_NAMES = {
     "mnasnet": "MNASNet",
     "alexnet": "AlexNet",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class TransformSpec:
-    """The eval transform: resize shorter side, centre crop, normalise."""
-
-    resize: int = 256
-    crop: int = 224
-    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
-    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
-    interpolation: str = "bilinear"  # "bilinear" | "bicubic" | "nearest"
-
-    def to_dict(self) -> dict:
-        return {
-            "resize": self.resize,
-            "crop": self.crop,
-            "mean": list(self.mean),
-            "std": list(self.std),
-            "interpolation": self.interpolation,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict) -> TransformSpec:
-        return cls(
-            resize=int(d.get("resize", 256)),
-            crop=int(d.get("crop", 224)),
-            mean=tuple(float(x) for x in d.get("mean", (0.485, 0.456, 0.406))),
-            std=tuple(float(x) for x in d.get("std", (0.229, 0.224, 0.225))),
-            interpolation=str(d.get("interpolation", "bilinear")),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,8 +123,9 @@ def _family_key(name: str) -> str:
 
 
 def _transform_of(weights) -> TransformSpec:
+    """torchvision's eval transform for the architecture's default ImageNet weights."""
     if weights is None:
-        return TransformSpec()
+        return TransformSpec(label="ImageNet")
     t = weights.transforms()
     interp = getattr(t, "interpolation", None)
     return TransformSpec(
@@ -162,6 +134,7 @@ def _transform_of(weights) -> TransformSpec:
         mean=tuple(float(x) for x in t.mean),
         std=tuple(float(x) for x in t.std),
         interpolation=getattr(interp, "value", "bilinear"),
+        label="ImageNet",
     )
 
 

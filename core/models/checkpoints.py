@@ -24,7 +24,8 @@ from torch import nn
 from .. import __version__
 from ..errors import ArchitectureError, CheckpointError
 from ..fileio import atomic_write, write_bytes_atomic
-from .archs import TransformSpec, build_meta_model, build_model, get_arch, head_info
+from .archs import build_meta_model, build_model, get_arch, head_info
+from .conventions import stated_transform
 from .formats import (
     PIGEONHOLE_FORMAT,
     RawCheckpoint,
@@ -47,6 +48,13 @@ from .imagenet import (
     imagenet_state_dict,
     imagenet_weights_cached,
     weights_file,
+)
+from .transforms import (
+    ASSUMED,
+    PreprocessingOverride,
+    TransformOrigin,
+    TransformSpec,
+    preprocessing_line,
 )
 
 __all__ = [
@@ -72,7 +80,8 @@ class ModelSource:
     optional architecture hint), or an architecture's ImageNet weights (no file).
 
     With a file, ``arch`` is a lower-priority hint: the architecture the file names comes first,
-    then the hint, then what the weights show (see :func:`load_checkpoint`)."""
+    then the hint, then what the weights show (see :func:`load_checkpoint`). ``preprocessing``
+    is the user's choice, which wins over what the file states or a convention suggests."""
 
     checkpoint: str | None = None
     arch: str | None = None
@@ -82,6 +91,7 @@ class ModelSource:
     # fit it are an error, unless ``partial`` loads the tensors that fit and says what did not.
     require_arch: bool = False
     partial: bool = False
+    preprocessing: PreprocessingOverride | None = None
 
     @classmethod
     def imagenet(cls, arch: str) -> ModelSource:
@@ -117,10 +127,16 @@ class LoadedModel:
     # with the weights' version it was made from (a head trained in place makes it stale).
     fused: nn.Module | None = None
     fused_from: tuple = ()
+    transform_origin: TransformOrigin = ASSUMED  # where ``transform`` came from, and why
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    def preprocessing_line(self) -> str:
+        """The preprocessing and where it came from, in one line for a summary:
+        ``preprocessing: classification-pytorch: 224 → crop 224, [-1, 1] (recognised: ...)``."""
+        return preprocessing_line(self.transform, self.transform_origin)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,15 +155,28 @@ def load_model(source: ModelSource, *, progress: Progress | None = None) -> Load
             trust=source.trust,
             require_arch=source.require_arch,
             partial=source.partial,
+            preprocessing=source.preprocessing,
         )
     if not source.arch:
         raise CheckpointError("Choose an architecture (for ImageNet weights) or a checkpoint file.")
+    if source.preprocessing is not None:  # a bad choice fails before any download
+        recipe = get_arch(source.arch).transform
+        source.preprocessing.resolve(recipe, recipe)
     loaded = load_pretrained(source.arch, progress=progress)
     if source.classes_file:
         name = Path(source.classes_file).name
         loaded.class_names = _check_count(read_class_file(source.classes_file), 1000, name)
         loaded.notes.append(f"class names from {name}")
+    apply_preprocessing(loaded, source.preprocessing)
     return loaded
+
+
+def apply_preprocessing(loaded: LoadedModel, choice: PreprocessingOverride | None) -> None:
+    """Give ``loaded`` the user's preprocessing ``choice`` (nothing when None)."""
+    if choice is not None:
+        loaded.transform, loaded.transform_origin = choice.choose(
+            loaded.transform, loaded.transform_origin, get_arch(loaded.arch).transform
+        )
 
 
 def load_checkpoint(
@@ -157,9 +186,12 @@ def load_checkpoint(
     trust: bool = False,
     require_arch: bool = False,
     partial: bool = False,
+    preprocessing: PreprocessingOverride | None = None,
 ) -> LoadedModel:
     """Load any accepted checkpoint file (see core.models.formats); ``arch`` is a hint, or a
-    demand with ``require_arch`` (then ``partial`` loads what fits instead of refusing)."""
+    demand with ``require_arch`` (then ``partial`` loads what fits instead of refusing). The
+    preprocessing is the user's ``preprocessing`` if given, else what the file or its folder
+    states or a recognised convention (core.models.conventions), else an assumption."""
     path = Path(path)
     raw = read_checkpoint(path, trust=trust)
     state = normalize_state_dict(raw.state)
@@ -190,10 +222,11 @@ def load_checkpoint(
         n = num_classes_of(state, chosen)
         model = _materialize(chosen, n, state, path.name)
     names = _class_names(raw, path, classes_file, n, notes)
-    transform = (
-        TransformSpec.from_dict(raw.transform) if raw.transform else get_arch(chosen).transform
-    )
-    return LoadedModel(model, chosen, names, transform, str(path), notes, dict(raw.metadata))
+    transform, origin = stated_transform(raw, path, chosen, classes_file, notes)
+    loaded = LoadedModel(model, chosen, names, transform, str(path), notes, dict(raw.metadata))
+    loaded.transform_origin = origin
+    apply_preprocessing(loaded, preprocessing)
+    return loaded
 
 
 def load_pretrained(arch: str, progress: Progress | None = None) -> LoadedModel:
@@ -207,6 +240,9 @@ def load_pretrained(arch: str, progress: Progress | None = None) -> LoadedModel:
         class_names=list(imagenet_categories(spec.name)),
         transform=spec.transform,
         source=f"ImageNet weights ({spec.weights_name})",
+        transform_origin=TransformOrigin(
+            "weights", f"torchvision's transforms for {spec.weights_name}"
+        ),
     )
 
 

@@ -34,6 +34,14 @@ WEIGHT_KEYS = ("model_state_dict", "state_dict", "model", "net", "model_state", 
 #: Sidecar class-name files looked for beside a checkpoint (``<stem>.txt`` first).
 SIDECAR_NAMES = ("classes.txt", "cls_classes.txt")
 PIGEONHOLE_FORMAT = "pigeonhole-checkpoint"
+#: Keys beside the weights under which other tools record how their images were preprocessed.
+HINT_KEYS = (
+    "pretrained_cfg",
+    "default_cfg",
+    "args",
+    "hyper_parameters",
+    "datamodule_hyper_parameters",
+)
 
 
 def _numpy_globals() -> list:
@@ -59,7 +67,10 @@ class RawCheckpoint:
     kind: str  # "pigeonhole", "dict[model_state_dict]", "state_dict", "safetensors", "module"
     arch: str | None = None  # architecture named by the file, if any
     class_names: list[str] | None = None
-    transform: dict | None = None
+    transform: dict | None = None  # Pigeonhole's own preprocessing record
+    # What other tools state about preprocessing, by the key they keep it under (timm's
+    # "pretrained_cfg", torchvision's reference-script "args", Lightning's "hyper_parameters").
+    hints: dict[str, dict] = field(default_factory=dict)
     metadata: dict = field(default_factory=dict)
     trusted_load: bool = False  # needed weights_only=False
 
@@ -287,6 +298,12 @@ def _fill_facts(raw: RawCheckpoint, obj: Mapping, name: str) -> None:
         raw.class_names = names
     if isinstance(obj.get("transform"), Mapping):
         raw.transform = dict(obj["transform"])
+    for key in HINT_KEYS:
+        value = obj.get(key)
+        if isinstance(value, argparse.Namespace):
+            value = vars(value)
+        if isinstance(value, Mapping):
+            raw.hints[key] = dict(value)
 
 
 def _names_from(obj: Mapping, name: str) -> list[str] | None:

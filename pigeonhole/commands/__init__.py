@@ -2,12 +2,17 @@
 
 from pigeonhole.core.errors import PigeonholeError
 
+from .output import printable
+
 
 def model_source(args):
     """The ModelSource the model options describe: --checkpoint (an --arch given with it must
     fit the weights, or --allow-partial loads what fits), or --arch's ImageNet weights
-    (--pretrained says so explicitly)."""
+    (--pretrained says so explicitly); with the preprocessing options (checked here, before
+    anything loads)."""
     from pigeonhole.core.models.checkpoints import ModelSource
+
+    from .preprocessing import choice
 
     if getattr(args, "pretrained", False) and not args.arch:
         raise PigeonholeError("--pretrained needs --arch NAME (see `pigeonhole models`).")
@@ -22,4 +27,15 @@ def model_source(args):
         trust=bool(getattr(args, "trust_checkpoint", False)),
         require_arch=bool(checkpoint and args.arch),  # named on the command line: a demand
         partial=partial,
+        preprocessing=choice(args),
     )
+
+
+def print_preprocessing(loaded, stream) -> None:
+    """The loaded model's preprocessing as the first line of a run (stderr), with a hint when
+    it was only recognised or assumed; then the other loading notes."""
+    guessed = loaded.transform_origin.kind in ("convention", "assumed")
+    hint = " (--preprocess to change)" if guessed else ""
+    print(f"pigeonhole: {printable(loaded.preprocessing_line())}{hint}", file=stream)
+    for note in loaded.notes:
+        print(f"pigeonhole: {printable(note)}", file=stream)

@@ -22,6 +22,9 @@ def run(args) -> int:
     json_path = check_output_file(args.json, "--json") if args.json else None
     from pigeonhole.core.bench import run_bench
 
+    from .preprocessing import choice
+
+    preprocessing = choice(args)
     res = run_bench(
         folder=args.folder,
         arch=args.arch,
@@ -32,6 +35,7 @@ def run(args) -> int:
         workers=args.workers,
         images=args.images,
         decode=args.decode,
+        preprocessing=preprocessing,
     )
     if json_path is not None:
         text = json.dumps(res.to_dict(), indent=2) + "\n"

@@ -22,7 +22,7 @@ from pigeonhole.core.errors import PigeonholeError
 from pigeonhole.core.fileio import check_output_file, data_dir, write_with_fallback
 from pigeonhole.core.tasks import run_to_end
 
-from . import model_source
+from . import model_source, print_preprocessing
 from .output import printable, tsv_line
 
 log = logging.getLogger(__name__)
@@ -80,8 +80,6 @@ def run(args) -> int:
             "Choose a model: --checkpoint FILE, or --arch NAME for its ImageNet weights."
         )
     loaded = load_model(source)
-    for note in loaded.notes:
-        print(f"pigeonhole: {printable(note)}", file=sys.stderr)
     clf = Classifier(
         loaded,
         device=args.device,
@@ -92,6 +90,7 @@ def run(args) -> int:
         topk=args.topk,
         draft=not args.no_draft,
     )
+    print_preprocessing(loaded, sys.stderr)  # once the run is set up: plan errors stand alone
     log.info("model %s from %s; %s", loaded.arch, loaded.source, clf.device)
     stderr = sys.stderr
     bar = ProgressBar(stderr, enabled=not args.quiet and _isatty(stderr))

@@ -110,6 +110,7 @@ def run(args) -> int:
     cfg = _config(args)
     cfg.validate()
     out = check_output_file(args.out, "--out", CHECKPOINT_SUFFIXES) if args.out else None
+    source = model_source(args)  # bad options fail before the dataset is scanned
     plan = plan_dataset(
         args.data_dir, val_dir=args.val_dir, val_split=args.val_split, seed=args.seed
     )
@@ -119,7 +120,7 @@ def run(args) -> int:
     stop = threading.Event()
     gen = train_classifier(
         None,
-        model_source(args),
+        source,
         config=cfg,
         plan=plan,
         should_stop=stop,
@@ -141,6 +142,8 @@ def run(args) -> int:
             last = None
         if isinstance(record, TrainStage) and record.stage == "weights":
             print(f"{record.message}...")
+        elif isinstance(record, TrainStage) and record.stage == "preprocessing":
+            print(f"pigeonhole: {record.message}", file=sys.stderr)
         elif isinstance(record, EpochStats):
             print(record.line(), flush=True)
 

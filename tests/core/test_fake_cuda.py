@@ -12,6 +12,7 @@ from torchvision.models.vision_transformer import VisionTransformer
 from pigeonhole.core.features import _FeatureNet, _HeadInput
 from pigeonhole.core.images import normalize_batch
 from pigeonhole.core.models.archs import TransformSpec, build_model, head_info
+from pigeonhole.core.models.transforms import CP_LETTERBOX
 from pigeonhole.core.runtime.fusion import fuse_conv_bn
 from pigeonhole.core.runtime.gpu_decode import crop_on_device, upright
 from pigeonhole.core.runtime.plan import RunPlan
@@ -109,3 +110,29 @@ def test_gpu_decoding_resize_and_crop_run_on_the_device(orientation):
         x = normalize_batch(torch.stack([crop, crop]), SPEC)
     assert crop.device.type == "cuda" and crop.dtype == torch.uint8
     assert tuple(crop.shape) == (3, 64, 64) and x.device.type == "cuda"
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [CP_LETTERBOX, TransformSpec(resize=72, crop=64, resize_mode="letterbox", fill=(0, 0, 255)),
+     TransformSpec(resize=72, crop=64, resize_mode="exact")],
+    ids=["letterbox", "letterbox-crop", "exact"],
+)  # fmt: skip
+def test_every_resize_rule_runs_on_the_device(spec):
+    """The letterbox canvas (and its fill colour) is made on the image's device: a canvas made
+    on the CPU would meet the CUDA image here."""
+    with fake_cuda() as mode:
+        decoded = mode.from_tensor(torch.zeros(3, 90, 160, dtype=torch.uint8)).to("cuda")
+        crop = crop_on_device(decoded, spec)
+    assert crop.device.type == "cuda" and crop.dtype == torch.uint8
+    assert tuple(crop.shape) == (3, spec.crop, spec.crop)
+
+
+@pytest.mark.parametrize("channels", ["RGB", "BGR"])
+def test_range_scaling_and_channel_order_stay_on_the_device(channels):
+    spec = TransformSpec.scaled_to(-1, 1, resize=72, crop=64, channels=channels)
+    plan, model = cuda_plan("fp16"), cnn().to(memory_format=torch.channels_last)
+    with fake_cuda() as mode:
+        step = DeviceStep(to_fake_cuda(mode, model, plan.model_dtype), plan, spec)
+        top = step.classify(fake_batch(mode), k=2)
+    assert top.scores.device.type == "cuda" and tuple(top.scores.shape) == (4, 2)

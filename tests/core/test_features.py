@@ -110,3 +110,19 @@ def test_squeezenet_features_are_the_head_input_map(tmp_path):
     root = make_class_folders(tmp_path, 2, ("red",), size=(80, 60))
     out = run_to_end(_extractor("squeezenet1_1").extract(_jobs(root)))
     assert out.features.shape[:2] == (2, 512) and out.features.dim() == 4
+
+
+def test_views_use_the_models_resize_rule(tmp_path):
+    """A letterbox model's plain view is its letterboxed image (grey bars included); augmented
+    views are crops of the photo at the model's input size, scaled as the model scales."""
+    from pigeonhole.core.images import crop_uint8, load_image
+    from pigeonhole.core.models.transforms import TransformSpec
+
+    spec = TransformSpec(resize=64, crop=64, resize_mode="letterbox", fill=(1, 2, 3))
+    path = tmp_path / "wide.jpg"
+    class_image("red", 1, (160, 80)).save(path)
+    plain = load_view(path, 0, spec)
+    assert torch.equal(plain, crop_uint8(load_image(path), spec))
+    assert plain[:, 0, 0].tolist() == [1, 2, 3] and plain[:, 32, 32].tolist() != [1, 2, 3]
+    aug = load_view(path, 2, spec)
+    assert aug.shape == (3, 64, 64) and aug[:, 0, 0].tolist() != [1, 2, 3]  # no bars

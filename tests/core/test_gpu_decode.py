@@ -15,8 +15,10 @@ import torch
 from PIL import Image, ImageOps
 from torchvision.io import ImageReadMode, decode_jpeg
 
+from pigeonhole.core.images import crop_uint8
 from pigeonhole.core.inference import classify_paths
-from pigeonhole.core.runtime.gpu_decode import JpegDecoder, read_jpeg, upright
+from pigeonhole.core.models.transforms import CP_CROP, CP_LETTERBOX, TransformSpec
+from pigeonhole.core.runtime.gpu_decode import JpegDecoder, crop_on_device, read_jpeg, upright
 from pigeonhole.core.runtime.plan import plan_run
 from pigeonhole.core.synthetic import class_image
 from tests.core.broken_images import jpeg_bytes, write_corpus
@@ -106,3 +108,47 @@ def test_gpu_decoding_agrees_with_pillow_on_a_decisive_model(tmp_path, decisive)
         p.thumbnail is not None and max(p.thumbnail.width, p.thumbnail.height) == 48 for p in gpu
     )
     assert all(p.read_ms > 0 and p.decode_ms >= p.read_ms for p in gpu)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [CP_LETTERBOX, CP_CROP, TransformSpec(resize=100, crop=90, resize_mode="exact"),
+     TransformSpec(resize=120, crop=96, resize_mode="letterbox", fill=(0, 0, 255))],
+    ids=["letterbox", "centre-crop", "exact", "letterbox-crop"],
+)  # fmt: skip
+@pytest.mark.parametrize("size", [(320, 240), (240, 320), (333, 201)])
+def test_resize_rules_on_the_device_match_pillow(spec, size):
+    """crop_on_device (letterbox canvas, stretch, shorter side) against crop_uint8: the
+    canvas, its fill and the image's place are the same; resampled pixels within 2 levels
+    (bicubic rounds differently on tensors)."""
+    img = class_image("red", 3, size)
+    on_device = crop_on_device(torch.from_numpy(np.array(img)).permute(2, 0, 1), spec)
+    pillow = crop_uint8(img, spec)
+    assert on_device.shape == pillow.shape == (3, spec.crop, spec.crop)
+    assert on_device.dtype == torch.uint8
+    diff = (on_device.int() - pillow.int()).abs()
+    assert diff.max() <= 2 and diff.float().mean() < 0.01
+    if spec.resize_mode == "letterbox" and size[0] != size[1]:
+        fill = torch.tensor(spec.fill, dtype=torch.uint8)
+        assert torch.equal(on_device[:, 0, 0], fill) and torch.equal(on_device[:, -1, -1], fill)
+
+
+def test_a_letterbox_model_decoded_on_the_device_agrees_with_pillow(tmp_path, decisive):
+    """The device path letterboxes too (canvas, fill, placement): a run with GPU decoding and
+    one through Pillow give the same labels on wide and tall photos."""
+    boxed = dataclasses.replace(
+        decisive,
+        transform=TransformSpec(resize=64, crop=64, resize_mode="letterbox", fill=(128, 128, 128)),
+        fused=None,
+    )
+    for i in range(24):
+        label = CLASSES[i % 3]
+        size = ((320, 160), (160, 320), (300, 200))[i % 3]
+        class_image(label, 500 + i, size).save(tmp_path / f"{label}_{i:03d}.jpg", quality=90)
+    cpu, _ = classify_paths(boxed, [tmp_path], device="cpu", batch_size=8, topk=1)
+    gpu, summary = classify_paths(boxed, [tmp_path], plan=gpu_path_on_cpu(), topk=1)
+    assert summary.decode == "gpu" and all(p.ok for p in gpu)
+    same = sum(a.label == b.label for a, b in zip(cpu, gpu, strict=True)) / len(cpu)
+    assert same >= 0.95
+    right = sum(p.label == p.path.rsplit("/", 1)[-1].split("_")[0] for p in gpu) / len(gpu)
+    assert right >= 2 / 3  # well above chance (trained on crops): not agreement on noise

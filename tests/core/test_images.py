@@ -13,10 +13,19 @@ from torchvision import transforms as T
 
 from pigeonhole.core import images
 from pigeonhole.core.errors import ImageLoadError
-from pigeonhole.core.images import load_image, make_thumbnail, preprocess
+from pigeonhole.core.images import (
+    crop_uint8,
+    load_image,
+    make_thumbnail,
+    normalize_batch,
+    preprocess,
+)
 from pigeonhole.core.listing import IMAGE_EXTENSIONS, ScanStats, iter_image_files
+from pigeonhole.core.measure import classic_transform
 from pigeonhole.core.models.archs import TransformSpec
+from pigeonhole.core.models.transforms import CP_CROP, CP_LETTERBOX
 from pigeonhole.core.synthetic import class_image, photo_like
+from tests.classification_pytorch import letterbox_image
 from tests.core.broken_images import exif_rotated_jpeg, write_corpus
 
 
@@ -229,3 +238,53 @@ def test_thumbnail_bytes():
     assert len(th.data) == th.width * th.height * 3
     small = make_thumbnail(Image.new("RGB", (20, 10), (1, 2, 3)), 160)
     assert (small.width, small.height) == (20, 10) and small.data[:3] == bytes([1, 2, 3])
+
+
+# ---------------------------------------------------------------------------------------------
+# Resize rules other than the shorter side, channel order, the classic script's transform
+
+ODD_SIZES = ((500, 375), (375, 500), (333, 201), (224, 224), (997, 13), (50, 40))
+
+
+@pytest.mark.parametrize("size", ODD_SIZES)
+@pytest.mark.parametrize("letterbox", [True, False], ids=["letterbox", "centre-crop"])
+def test_crops_are_classification_pytorchs_pixel_for_pixel(size, letterbox):
+    """Its letterbox_image (bicubic onto grey, sizes truncated) and its resize + centre crop
+    (Pillow bilinear): the same uint8 pixels, whatever the image's shape."""
+    img = photo_like(11, size)
+    theirs = np.asarray(letterbox_image(img, [224, 224], letterbox))
+    ours = crop_uint8(img, CP_LETTERBOX if letterbox else CP_CROP).permute(1, 2, 0).numpy()
+    assert ours.shape == (224, 224, 3) and np.array_equal(ours, theirs)
+
+
+def test_a_stretched_resize_is_torchvisions_resize_to_both_sides():
+    spec = TransformSpec(resize=160, crop=144, resize_mode="exact", interpolation="bicubic")
+    tv = T.Compose([T.Resize((160, 160), interpolation=T.InterpolationMode.BICUBIC),
+                    T.CenterCrop(144), T.ToTensor(), T.Normalize(spec.mean, spec.std)])  # fmt: skip
+    for size in ((500, 375), (201, 333)):
+        img = photo_like(5, size)
+        assert torch.equal(preprocess(img, spec), tv(img))
+
+
+def test_bgr_models_get_their_channels_swapped_and_a_range_is_exact():
+    crop = torch.stack([torch.full((8, 8), v, dtype=torch.uint8) for v in (0, 51, 255)])
+    spec = TransformSpec.scaled_to(-1, 1, resize=8, crop=8, channels="BGR")
+    x = normalize_batch(crop.unsqueeze(0), spec)[0]
+    assert x[:, 0, 0].tolist() == pytest.approx([1.0, 51 / 127.5 - 1, -1.0])  # B, G, R
+    rgb = normalize_batch(crop.unsqueeze(0), TransformSpec.scaled_to(-1, 1, resize=8, crop=8))
+    assert torch.equal(rgb[0].flip(0), x)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [CP_LETTERBOX, TransformSpec(resize=100, crop=90, resize_mode="exact"),
+     TransformSpec(resize=100, crop=90, channels="BGR"),
+     TransformSpec(resize=120, crop=96, resize_mode="letterbox", fill=(10, 20, 30))],
+    ids=["letterbox", "exact", "bgr", "letterbox-crop"],
+)  # fmt: skip
+def test_the_classic_scripts_transform_is_the_pipelines(spec):
+    """The bench's naive loop builds torchvision transforms from the spec: the same input the
+    pipeline makes (so its top-1 comparison compares like with like)."""
+    for size in ((320, 240), (240, 320)):
+        img = photo_like(3, size)
+        assert torch.allclose(classic_transform(spec)(img), preprocess(img, spec), atol=1e-6)

@@ -64,3 +64,74 @@ def decisive_model(folder: Path):
     base = small_base()
     base.model, base.class_names = result.model, list(result.class_names)
     return base
+
+
+FIELD_COLOURS = {"red": (200, 40, 40), "green": (40, 170, 60), "blue": (40, 70, 200)}
+#: Photo shapes that exercise the resize arithmetic: landscape, portrait, wide, odd sizes.
+FIELD_SIZES = ((320, 240), (240, 320), (400, 200), (333, 201))
+
+
+def colour_field(label: str, seed: int, size: tuple[int, int]):
+    """A photo of class ``label``: the class colour (jittered) behind random clutter."""
+    import random
+
+    from PIL import Image, ImageDraw
+
+    rng = random.Random(f"{label}-{seed}")
+    w, h = size
+    base = tuple(max(0, min(255, c + rng.randint(-40, 40))) for c in FIELD_COLOURS[label])
+    img = Image.new("RGB", size, base)
+    draw = ImageDraw.Draw(img)
+    for _ in range(10):
+        x, y, r = rng.randint(0, w), rng.randint(0, h), rng.randint(5, min(w, h) // 5)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=tuple(rng.randint(0, 255) for _ in range(3)))  # fmt: skip
+    return img
+
+
+def colour_fields(root: Path, per_class: int, seed: int = 0) -> Path:
+    """``root/<class>/<class>_NNN.jpg`` colour fields in every shape of FIELD_SIZES."""
+    for label in FIELD_COLOURS:
+        (root / label).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            size = FIELD_SIZES[i % len(FIELD_SIZES)]
+            img = colour_field(label, seed * 1000 + i, size)
+            img.save(root / label / f"{label}_{i:03d}.jpg", quality=92)
+    return root
+
+
+def scaled_random_backbone(arch: str, spec: TransformSpec, images: list[Path]):
+    """A random ``arch`` whose BatchNorm layers scale activations to unit size on ``images``
+    (preprocessed with ``spec``; their means are left at 0): untouched, a random MobileNetV2
+    fades to features near 1e-10, too small to learn from; centred, colour is lost."""
+    from pigeonhole.core.images import load_image, preprocess
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = build_model(arch, 1000)
+    batch = torch.stack([preprocess(load_image(p), spec) for p in images])
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # the batch's own statistics
+    model.train()
+    with torch.no_grad():
+        model(batch)
+    for m in norms:
+        m.running_mean.zero_()
+    return model.eval()
+
+
+def decisive_under(arch: str, spec: TransformSpec, data: Path):
+    """A LoadedModel of ``arch`` trained as `pigeonhole train` trains (frozen backbone, new
+    head) on ``data`` under preprocessing ``spec``: its outputs are decisive on such images."""
+    from pigeonhole.core.models.checkpoints import LoadedModel
+    from pigeonhole.core.tasks import run_to_end
+    from pigeonhole.core.training import TrainConfig, train_classifier
+
+    images = sorted(data.rglob("*.jpg"))
+    model = scaled_random_backbone(arch, spec, images[::2])
+    base = LoadedModel(model, arch, [str(i) for i in range(1000)], spec, "random weights")
+    config = TrainConfig(epochs=30, patience=0, val_split=0, use_cache=False)
+    result = run_to_end(train_classifier(data, base=base, config=config))
+    base.model, base.class_names = result.model, list(result.class_names)
+    return base
