@@ -32,6 +32,7 @@ from .errors import Cancelled, ImageLoadError
 from .feature_cache import AUG_SCALE, FeatureCache, image_key
 from .images import crop_uint8, load_image
 from .models.archs import TransformSpec, get_arch, head_info
+from .models.loaded import weights_hash
 from .runtime.fusion import fuse_conv_bn
 from .runtime.pipeline import ListSource, run_pipeline
 from .runtime.plan import plan_run
@@ -163,17 +164,6 @@ class _FeatureNet(nn.Module):
         raise RuntimeError("the classification layer was never reached")
 
 
-def weights_fingerprint(model: nn.Module) -> str:
-    """Hash of every parameter and buffer (names, shapes, values)."""
-    h = hashlib.blake2b(digest_size=16)
-    for name, t in model.state_dict().items():
-        t = t.detach().cpu().contiguous()
-        h.update(f"{name}:{tuple(t.shape)}:{t.dtype};".encode())
-        if t.numel():
-            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
-
-
 class FeatureExtractor:
     """Runs ``model`` without its head over images (the run's plan, pipeline and device step are
     core.runtime's, as for inference). The head is swapped out of ``model`` while the extractor
@@ -212,7 +202,7 @@ class FeatureExtractor:
     def _model_key(self) -> str:
         desc = {
             "arch": self.arch,
-            "weights": weights_fingerprint(self.model),
+            "weights": weights_hash(self.model),
             "transform": self.transform.to_dict(),
             "precision": self.plan.precision,
             "v": 2,

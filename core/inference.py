@@ -240,7 +240,11 @@ class Classifier:
         self.summary = self._summary(
             stats, done, processed, skipped, elapsed, cancelled, infer_ms, decode_ms
         )
-        self.summary = dataclasses.replace(self.summary, warnings=tuple(check.warnings()))
+        self.summary = dataclasses.replace(
+            self.summary,
+            warnings=tuple(check.warnings()),
+            model=self.loaded.identity().to_dict(),
+        )
         return self.summary
 
     def _prediction(self, it: _Item, out: _Outputs | None) -> Prediction:

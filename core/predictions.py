@@ -58,6 +58,7 @@ class RunSummary:
     hidden: int = 0
     scan_errors: tuple[str, ...] = ()  # folders that could not be listed, missing paths
     warnings: tuple[str, ...] = ()  # e.g. a model that cannot tell its classes apart
+    model: dict | None = None  # ModelIdentity.to_dict() of the model that made these results
 
     def line(self) -> str:
         what = "Cancelled after" if self.cancelled else "Classified"

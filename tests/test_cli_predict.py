@@ -285,3 +285,13 @@ def test_evaluate_reports_accuracy_and_adds_the_true_label(tmp_path, decisive_fi
     assert main(["predict", str(folder), "--checkpoint", str(path), "--evaluate", "--quiet"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert all(line.split("\t")[3] in ("red", "green", "blue") for line in lines)
+
+
+def test_classes_overriding_stored_names_warn_naming_both(tmp_path, model_files, photos, capsys):
+    reversed_names = tmp_path / "reversed.txt"
+    reversed_names.write_text("bird\ndog\ncat\n")
+    args = ["predict", str(photos[0] / "good"), "--checkpoint", str(model_files[0]), "--quiet"]
+    assert main([*args, "--classes", str(reversed_names)]) == 0
+    err = capsys.readouterr().err
+    assert "pigeonhole: warning: class names from reversed.txt (bird, dog, cat) replace" in err
+    assert "pets.pth (cat, dog, bird)" in err

@@ -14,7 +14,6 @@ import logging
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,6 @@ from .archs import build_meta_model, build_model, get_arch, head_info
 from .conventions import stated_transform
 from .formats import (
     PIGEONHOLE_FORMAT,
-    RawCheckpoint,
     find_sidecar,
     read_checkpoint,
     read_class_file,
@@ -49,12 +47,11 @@ from .imagenet import (
     imagenet_weights_cached,
     weights_file,
 )
+from .loaded import OWN_NAMES, LoadedModel, ModelSource
 from .transforms import (
-    ASSUMED,
     PreprocessingOverride,
     TransformOrigin,
     TransformSpec,
-    preprocessing_line,
 )
 
 __all__ = [
@@ -72,71 +69,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True, slots=True)
-class ModelSource:
-    """What to load, described once for the CLI and the app alike: a checkpoint file (with an
-    optional architecture hint), or an architecture's ImageNet weights (no file).
-
-    With a file, ``arch`` is a lower-priority hint: the architecture the file names comes first,
-    then the hint, then what the weights show (see :func:`load_checkpoint`). ``preprocessing``
-    is the user's choice, which wins over what the file states or a convention suggests."""
-
-    checkpoint: str | None = None
-    arch: str | None = None
-    classes_file: str | None = None
-    trust: bool = False  # allow a file that needs arbitrary pickle code (the user said so)
-    # ``arch`` is a demand, not a hint (the CLI's --arch with --checkpoint): weights that do not
-    # fit it are an error, unless ``partial`` loads the tensors that fit and says what did not.
-    require_arch: bool = False
-    partial: bool = False
-    preprocessing: PreprocessingOverride | None = None
-
-    @classmethod
-    def imagenet(cls, arch: str) -> ModelSource:
-        return cls(arch=arch)
-
-    @property
-    def is_file(self) -> bool:
-        return bool(self.checkpoint)
-
-    def describe(self) -> str:
-        """A few words for a status line: the file's name, or "resnet18 ImageNet weights"."""
-        if self.checkpoint:
-            return Path(self.checkpoint).name
-        try:
-            return f"{get_arch(self.arch or '').display_name} ImageNet weights"
-        except ArchitectureError:
-            return f"{self.arch} ImageNet weights"
-
-
-@dataclass(slots=True)
-class LoadedModel:
-    """Weights, class names and preprocessing, travelling together."""
-
-    model: nn.Module  # eval mode, CPU, float32, head sized for class_names
-    arch: str
-    class_names: list[str]
-    transform: TransformSpec
-    source: str  # the file path, or "ImageNet weights (ResNet18_Weights.IMAGENET1K_V1)"
-    notes: list[str] = field(default_factory=list)
-    metadata: dict = field(default_factory=dict)
-    # A copy prepared for inference (conv+BN folded), made once by core.runtime.fusion's
-    # fuse_for_inference and carried here so every run of this model reuses it (None until then),
-    # with the weights' version it was made from (a head trained in place makes it stale).
-    fused: nn.Module | None = None
-    fused_from: tuple = ()
-    transform_origin: TransformOrigin = ASSUMED  # where ``transform`` came from, and why
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
-    def preprocessing_line(self) -> str:
-        """The preprocessing and where it came from, in one line for a summary:
-        ``preprocessing: classification-pytorch: 224 → crop 224, [-1, 1] (recognised: ...)``."""
-        return preprocessing_line(self.transform, self.transform_origin)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -165,8 +97,8 @@ def load_model(source: ModelSource, *, progress: Progress | None = None) -> Load
     loaded = load_pretrained(source.arch, progress=progress)
     if source.classes_file:
         name = Path(source.classes_file).name
-        loaded.class_names = _check_count(read_class_file(source.classes_file), 1000, name)
-        loaded.notes.append(f"class names from {name}")
+        names = _check_count(read_class_file(source.classes_file), 1000, name)
+        _override_names(loaded, names, name, "the ImageNet categories")
     apply_preprocessing(loaded, source.preprocessing)
     return loaded
 
@@ -221,10 +153,16 @@ def load_checkpoint(
     else:
         n = num_classes_of(state, chosen)
         model = _materialize(chosen, n, state, path.name)
-    names = _class_names(raw, path, classes_file, n, notes)
+    own = _check_count(raw.class_names, n, path.name) if raw.class_names else None
+    names, names_from = _class_names(own, path, n, notes)
     transform, origin = stated_transform(raw, path, chosen, classes_file, notes)
     loaded = LoadedModel(model, chosen, names, transform, str(path), notes, dict(raw.metadata))
     loaded.transform_origin = origin
+    loaded.names_from, loaded.own_class_names = names_from, own
+    if classes_file is not None:
+        name = Path(classes_file).name
+        chosen_names = _check_count(read_class_file(classes_file), n, name)
+        _override_names(loaded, chosen_names, name, f"the names {names_from}")
     apply_preprocessing(loaded, preprocessing)
     return loaded
 
@@ -240,6 +178,7 @@ def load_pretrained(arch: str, progress: Progress | None = None) -> LoadedModel:
         class_names=list(imagenet_categories(spec.name)),
         transform=spec.transform,
         source=f"ImageNet weights ({spec.weights_name})",
+        names_from="the ImageNet categories",
         transform_origin=TransformOrigin(
             "weights", f"torchvision's transforms for {spec.weights_name}"
         ),
@@ -428,20 +367,34 @@ def _check_count(names: list[str], n: int, source: str) -> list[str]:
 
 
 def _class_names(
-    raw: RawCheckpoint, path: Path, classes_file, n: int, notes: list[str]
-) -> list[str]:
-    if classes_file is not None:
-        source = Path(classes_file).name
-        notes.append(f"class names from {source}")
-        return _check_count(read_class_file(classes_file), n, source)
-    if raw.class_names:
-        return _check_count(raw.class_names, n, path.name)
+    own: list[str] | None, path: Path, n: int, notes: list[str]
+) -> tuple[list[str], str]:
+    """(names, where they came from, in words): the checkpoint's own names win, then a names
+    file beside it, then the ImageNet categories for 1000 outputs, then numbered classes."""
+    if own is not None:
+        return own, OWN_NAMES
     sidecar = find_sidecar(path)
     if sidecar is not None:
-        notes.append(f"class names from {sidecar.name}")
-        return _check_count(read_class_file(sidecar), n, sidecar.name)
+        notes.append(f"class names from {sidecar.name} beside the checkpoint")
+        return _check_count(read_class_file(sidecar), n, sidecar.name), f"{sidecar.name} beside it"
     if n == 1000:
         notes.append("no class names in the file: using the ImageNet categories (1000 outputs)")
-        return list(imagenet_categories("resnet18"))
+        return list(imagenet_categories("resnet18")), "the ImageNet categories (assumed)"
     notes.append(f"no class names found: using class_0 .. class_{n - 1} (pick a class names file)")
-    return [f"class_{i}" for i in range(n)]
+    return [f"class_{i}" for i in range(n)], "numbered: no names found"
+
+
+def _override_names(loaded: LoadedModel, names: list[str], file: str, replaced: str) -> None:
+    """The person's names file replaces the model's names: loud when they differ (a stale file
+    silently relabelling a model is the worst mistake a labelling tool can make)."""
+    before = loaded.class_names
+    loaded.class_names = names
+    loaded.names_from = f"{file}, chosen by you"
+    if names == before:
+        loaded.notes.append(f"class names from {file} (the same as {replaced})")
+        return
+    shown = lambda xs: ", ".join(xs[:4]) + (", …" if len(xs) > 4 else "")  # noqa: E731
+    where = Path(loaded.source).name if Path(loaded.source).suffix else "the model"
+    loaded.warnings.append(
+        f"class names from {file} ({shown(names)}) replace {replaced} in {where} ({shown(before)})"
+    )

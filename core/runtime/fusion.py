@@ -9,7 +9,7 @@ import warnings
 
 import torch
 
-from ..models.checkpoints import LoadedModel
+from ..models.loaded import LoadedModel, weights_version
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,3 @@ def fuse_for_inference(loaded: LoadedModel) -> torch.nn.Module:
         loaded.fused = fuse_conv_bn(loaded.model) or loaded.model
         loaded.fused_from = version
     return loaded.fused
-
-
-def weights_version(model: torch.nn.Module) -> tuple:
-    """Changes when any parameter or buffer is replaced or modified in place."""
-    return tuple((t.data_ptr(), t._version) for t in (*model.parameters(), *model.buffers()))

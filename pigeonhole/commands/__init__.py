@@ -39,3 +39,5 @@ def print_preprocessing(loaded, stream) -> None:
     print(f"pigeonhole: {printable(loaded.preprocessing_line())}{hint}", file=stream)
     for note in loaded.notes:
         print(f"pigeonhole: {printable(note)}", file=stream)
+    for warning in loaded.warnings:
+        print(f"pigeonhole: warning: {printable(warning)}", file=stream)

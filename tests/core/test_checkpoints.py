@@ -370,3 +370,45 @@ def test_a_required_arch_that_does_not_fit_is_refused_or_loaded_partially(
     # a required arch that fits loads normally, with no note about it
     ok = load_model(ModelSource(checkpoint=str(path), arch=ARCH, require_arch=True))
     assert ok.arch == ARCH and not any("partial" in n for n in ok.notes)
+
+
+def test_a_checkpoints_own_class_names_win_and_an_override_is_loud(make_checkpoint, tmp_path):
+    """Reported: a names file from an earlier model silently relabelled the next one (a reversed
+    bees/ants file swapped every label, with only a grey line to show for it)."""
+    path = make_checkpoint(
+        "pigeonhole", tmp_path / "trained.pth", arch=ARCH, classes=("ants", "bees")
+    )
+    (tmp_path / "classes.txt").write_text("wasps\nflies\n")  # a stale sidecar: never wins
+    loaded = load_model(ModelSource(checkpoint=str(path)))
+    assert (
+        loaded.class_names == ["ants", "bees"] and loaded.names_from == "stored in the checkpoint"
+    )
+    assert loaded.names_line() == "2 classes: ants, bees (stored in the checkpoint)"
+    assert not loaded.overrides_own_names and loaded.warnings == []
+
+    reversed_file = tmp_path / "reversed.txt"
+    reversed_file.write_text("bees\nants\n")
+    overridden = load_model(ModelSource(checkpoint=str(path), classes_file=str(reversed_file)))
+    assert overridden.class_names == ["bees", "ants"] and overridden.overrides_own_names
+    (warning,) = overridden.warnings
+    assert "reversed.txt (bees, ants)" in warning and "trained.pth (ants, bees)" in warning
+    assert "chosen by you" in overridden.names_from
+    overridden.use_own_class_names()  # the app's "no" to its question
+    assert overridden.class_names == ["ants", "bees"] and overridden.warnings == []
+
+
+def test_names_beside_a_raw_state_dict_and_the_identity_of_a_model(make_checkpoint, tmp_path):
+    path = make_checkpoint("raw", tmp_path / "raw.pth", arch=ARCH)
+    (tmp_path / "cls_classes.txt").write_text("left\nright\n")
+    loaded = load_model(ModelSource(checkpoint=str(path)))
+    assert loaded.class_names == ["left", "right"] and loaded.own_class_names is None
+    assert loaded.names_from == "cls_classes.txt beside it"
+    one, again = loaded.identity(), loaded.identity()
+    assert one == again and one.weights and one.key.startswith(f"{ARCH}:")
+    other = load_model(ModelSource(checkpoint=str(path)))
+    assert other.identity().key == one.key  # same weights, names, preprocessing: same model
+    other.class_names = ["right", "left"]
+    assert other.identity().key != one.key  # other names: another model for its results
+    with torch.no_grad():
+        next(loaded.model.parameters()).add_(1.0)  # weights changed in place
+    assert loaded.identity().weights != one.weights
