@@ -263,24 +263,20 @@ def test_the_wheel_claims_only_the_pigeonhole_name(tmp_path):
     everything lives under `pigeonhole` (setuptools' package-dir mapping in pyproject.toml)."""
     import zipfile
 
+    # Built from a copy: setuptools leaves a build/ folder beside the sources it builds.
+    src = tmp_path / "src"
+    skip = shutil.ignore_patterns(".git", ".venv", "venv", "build", "dist", "*.egg-info",
+                                  "__pycache__", ".pytest_cache", ".ruff_cache", "shots")  # fmt: skip
+    shutil.copytree(ROOT, src, ignore=skip)
+    out = tmp_path / "wheel"
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "-w",
-            str(tmp_path),
-            str(ROOT),
-        ],
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(out), str(src)],
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    (wheel,) = tmp_path.glob("pigeonhole-*.whl")
+    (wheel,) = out.glob("pigeonhole-*.whl")
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
