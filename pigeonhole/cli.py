@@ -16,8 +16,18 @@ from pigeonhole.core import __version__
 from pigeonhole.core.errors import PigeonholeError, UntrustedCheckpointError
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+RUN_PRECISIONS = (*PRECISIONS, "int8")
+PRECISION_HELP = (
+    "auto (fp16 on CUDA, fp32 on the CPU), fp32, fp16, bf16, or int8: CPU only, calibrated once "
+    "on your images, its agreement with fp32 shown first"
+)
 DECODES = ("auto", "cpu", "gpu")
 DECODE_HELP = "where JPEGs are decoded: auto (the GPU on CUDA), cpu (Pillow) or gpu (nvJPEG)"
+ENGINES = ("auto", "torch", "onnxruntime")
+ENGINE_HELP = (
+    "what runs the network on the CPU: auto (ONNX Runtime where it is faster, exported once "
+    "per model), torch or onnxruntime; GPUs always use torch"
+)
 
 
 def _add_model_args(p: argparse.ArgumentParser, require_weights: bool = False) -> None:
@@ -62,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH")
     _add_model_args(p)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--precision", default="auto", choices=PRECISIONS)
+    p.add_argument("--engine", default="auto", choices=ENGINES, help=ENGINE_HELP)
+    p.add_argument("--precision", default="auto", choices=RUN_PRECISIONS, help=PRECISION_HELP)
     p.add_argument("--batch-size", type=int, default=0, help="0 = automatic")
     p.add_argument("--workers", type=int, default=0, help="decode threads, 0 = automatic")
     p.add_argument("--decode", default="auto", choices=DECODES, help=DECODE_HELP)
@@ -94,10 +105,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="measure throughput: model only, pipeline, naive loop")
     p.add_argument("folder", nargs="?", metavar="FOLDER")
-    p.add_argument("--arch", default="resnet18")
+    p.add_argument(
+        "--arch", default="resnet18", help="architecture, or several: resnet18,resnet50,vit_b_16"
+    )
     p.add_argument("--checkpoint", metavar="FILE")
     p.add_argument("--device", default="auto")
-    p.add_argument("--precision", default="auto", choices=PRECISIONS)
+    p.add_argument(
+        "--engine",
+        default="all",
+        choices=("all", *ENGINES),
+        help="all (on the CPU: torch fp32, ONNX Runtime fp32 and int8 side by side) or one",
+    )
+    p.add_argument("--precision", default="auto", choices=RUN_PRECISIONS)
     p.add_argument("--batch-size", type=int, default=0)
     p.add_argument("--workers", type=int, default=0)
     p.add_argument("--decode", default="auto", choices=DECODES, help=DECODE_HELP)

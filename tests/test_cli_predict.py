@@ -190,18 +190,24 @@ def test_bench_reports_all_three(tmp_path, capsys, monkeypatch):
     text = capsys.readouterr().out
     for words in (
         "naive loop",
-        "model only (fp32",
-        "pipeline (fp32)",
+        "model only (torch fp32",
+        "pipeline (torch fp32)",
+        "pipeline (onnxruntime fp32)",
+        "pipeline (onnxruntime int8)",
         "decode ceiling, Pillow on",
         "top-1 identical 100.0%",
         "draft decode",
+        "of model",  # the side-by-side table
     ):
         assert words in text, text
     doc = json.loads(out.read_text())
-    row = doc["rows"][0]
+    rows = {(r["engine"], r["precision"]): r for r in doc["rows"]}
+    assert set(rows) == {("torch", "fp32"), ("onnxruntime", "fp32"), ("onnxruntime", "int8")}
     assert doc["images"] == 4 and doc["naive_ips"] > 0
-    assert row["precision"] == "fp32" and row["pipeline_ips"] > 0 and row["model_only_ips"] > 0
-    assert row["top1_identical_pct"] == 100.0 and row["max_logit_diff"] < 1e-3
+    for row in rows.values():
+        assert row["pipeline_ips"] > 0 and row["model_only_ips"] > 0
+    for fp32 in (rows["torch", "fp32"], rows["onnxruntime", "fp32"]):
+        assert fp32["top1_identical_pct"] == 100.0 and fp32["max_logit_diff"] < 1e-3
     assert 0 <= doc["draft"]["top1_agreement"] <= 100
 
 

@@ -43,6 +43,9 @@ SEED_ARCHS = (
 _AUX_PREFIXES = {"googlenet": ("aux1.", "aux2."), "inception_v3": ("AuxLogits.",)}
 # Transformers gain nothing from channels_last (measured); convolutional families do.
 _NO_CHANNELS_LAST = {"ViT", "Swin", "MaxViT"}
+# Families whose CPU runs stay on torch with --engine auto, and why (measured with
+# benchmarks/bench_engines.py; every other family runs on ONNX Runtime on the CPU).
+_TORCH_ON_CPU: dict[str, str] = {}
 IDENTITY_HINTS_FILE = Path(__file__).with_name("identity_hints.json")
 
 _FAMILY_NAMES = {
@@ -132,6 +135,8 @@ class ArchSpec:
     channels_last: bool = True  # convolutions run faster in channels_last memory format
     aux_prefixes: tuple[str, ...] = ()  # key prefixes of auxiliary classifiers
     identity_hint: IdentityHint | None = None  # shipped for this torchvision; else computed
+    cpu_engine: str = "onnxruntime"  # what --engine auto runs on the CPU: "onnxruntime" | "torch"
+    cpu_engine_reason: str = ""  # why torch, when it is torch
 
     @property
     def head(self) -> HeadInfo:
@@ -204,6 +209,8 @@ def _make_spec(name: str) -> ArchSpec:
         channels_last=family not in _NO_CHANNELS_LAST,
         aux_prefixes=_AUX_PREFIXES.get(name, ()),
         identity_hint=_shipped_hints().get(name),
+        cpu_engine="torch" if family in _TORCH_ON_CPU else "onnxruntime",
+        cpu_engine_reason=_TORCH_ON_CPU.get(family, ""),
     )
 
 

@@ -84,8 +84,13 @@ def run(args) -> int:
         decode=args.decode,
         topk=args.topk,
         draft=not args.no_draft,
+        engine=args.engine,
+        calibration=args.paths,
+        on_stage=lambda text: print(f"pigeonhole: {text}...", file=sys.stderr, flush=True),
     )
-    log.info("model %s from %s; %s", loaded.arch, loaded.source, clf.device)
+    log.info("model %s from %s; %s", loaded.arch, loaded.source, clf.plan.describe())
+    if clf.engine_note:  # int8's measured agreement, or why ONNX Runtime is not used: first
+        print(f"pigeonhole: {clf.engine_note}", file=sys.stderr, flush=True)
     stderr = sys.stderr
     bar = ProgressBar(stderr, enabled=not args.quiet and _isatty(stderr))
     stop = threading.Event()
