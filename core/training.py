@@ -83,7 +83,7 @@ class TrainConfig:
 
 @dataclass(frozen=True, slots=True)
 class TrainStage:
-    """A new phase began: "weights", "extract", "train", "evaluate"."""
+    """A new phase began: "weights", "prepare", "extract", "train", "evaluate"."""
 
     stage: str
     message: str
@@ -218,6 +218,8 @@ def train_classifier(
     if stop():
         raise Cancelled("Training cancelled.")
 
+    # The first time a base network is seen, the CPU engine exports it (seconds): say so.
+    yield TrainStage("prepare", f"Preparing {arch_name} for feature extraction")
     extractor = FeatureExtractor(
         base.model,
         arch_name,

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+import torch
 from torch import nn
 
 from ..devices import INT8
@@ -78,5 +79,6 @@ def _ort_step(net, plan, transform, calibration, on_stage) -> OrtStep:
         if calibration is None and not cached.int8.is_file():
             raise EngineError("int8 needs images to calibrate on (give a folder to classify)")
         path, note = quantize_int8(cached, transform, calibration, on_stage)
-    session = ort_session(path, plan.threads_per_stream)
+    # As many threads as torch would use (the app leaves a core to the window that way).
+    session = ort_session(path, plan.threads_per_stream or torch.get_num_threads())
     return OrtStep(session, replace(plan, engine_note=note), transform, note)
