@@ -27,28 +27,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 
-# Records when each top-level window first paints, then quits once the main window has.
-_GUI_PROBE = """
-import sys, time
-from PySide6.QtCore import QEvent, QObject, QTimer
-from pigeonhole.gui.app import ensure_app, run_gui
-app = ensure_app()
-seen = {}
-class Probe(QObject):
-    def eventFilter(self, obj, event):
-        if event.type() == QEvent.Type.Paint and obj.isWidgetType():
-            name = type(obj.window()).__name__
-            if name not in seen:
-                seen[name] = time.time()
-                print(name, seen[name], "torch" in sys.modules, flush=True)
-                if name == "MainWindow":
-                    QTimer.singleShot(0, app.quit)
-        return False
-probe = Probe()
-app.installEventFilter(probe)
-run_gui(None)
-"""
-
 
 def timed(cmd: list[str], env: dict, until: str | None = None) -> dict[str, float]:
     """Seconds from launch to exit ("exit"), and to the first output line starting with each
@@ -96,7 +74,7 @@ def main() -> int:
     variants = {
         "--help": ([*cli, "--help"], None),
         "--version": ([*cli, "--version"], None),
-        "gui": ([PY, "-c", _GUI_PROBE], None),
+        "gui": ([PY, str(ROOT / "benchmarks" / "startup_probe.py")], None),
         "predict, torch": ([*predict, "--engine", "torch"], "result"),
         "predict, onnxruntime": ([*predict, "--engine", "onnxruntime"], "result"),
     }

@@ -13,13 +13,13 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _python(code: str, tmp_path: Path) -> subprocess.CompletedProcess:
+def _python(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT),
                PIGEONHOLE_DATA_DIR=str(tmp_path / "data"),
                PIGEONHOLE_CACHE_DIR=str(tmp_path / "cache"),
                XDG_CONFIG_HOME=str(tmp_path / "config"))  # fmt: skip
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True,
         timeout=300,
     )  # fmt: skip
 
@@ -40,7 +40,7 @@ def test_answers_that_need_no_model_never_import_torch(argv, tmp_path):
         "    print('exit', e.code)\n"
         "print('torch' in sys.modules, 'torchvision' in sys.modules)\n"
     )
-    out = _python(code, tmp_path)
+    out = _python(["-c", code], tmp_path)
     lines = out.stdout.strip().splitlines()
     assert lines[-1] == "False False", out.stdout + out.stderr
     assert lines[-2] in ("exit 0", "exit 2"), out.stdout + out.stderr
@@ -48,27 +48,8 @@ def test_answers_that_need_no_model_never_import_torch(argv, tmp_path):
 
 def test_the_window_is_painted_before_torch_is_imported(tmp_path):
     """run_gui paints the start-up window first, imports torch off the GUI thread, then shows
-    the main window (the probe records, at each window's first paint, whether torch is in)."""
-    code = """
-import sys
-from PySide6.QtCore import QEvent, QObject, QTimer
-from pigeonhole.gui.app import ensure_app, run_gui
-app = ensure_app()
-seen = {}
-class Probe(QObject):
-    def eventFilter(self, obj, event):
-        if event.type() == QEvent.Type.Paint and obj.isWidgetType():
-            name = type(obj.window()).__name__
-            if name not in seen:
-                seen[name] = "torch" in sys.modules
-                print(name, seen[name], flush=True)
-                if name == "MainWindow":
-                    QTimer.singleShot(0, app.quit)
-        return False
-probe = Probe()
-app.installEventFilter(probe)
-run_gui(None)
-"""
-    out = _python(code, tmp_path)
-    lines = out.stdout.strip().splitlines()
-    assert lines[:2] == ["StartupWindow False", "MainWindow True"], out.stdout + out.stderr
+    the main window (benchmarks/startup_probe.py notes, at each window's first paint, whether
+    torch is imported)."""
+    out = _python([str(ROOT / "benchmarks" / "startup_probe.py")], tmp_path)
+    seen = [(line.split()[0], line.split()[2]) for line in out.stdout.strip().splitlines()]
+    assert seen[:2] == [("StartupWindow", "False"), ("MainWindow", "True")], out.stdout + out.stderr
