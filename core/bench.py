@@ -180,6 +180,8 @@ def run_bench(
         for i, (prec, eng) in enumerate(runs):
             c = clf if i == 0 else classifier(prec, eng)
             res.rows.append(_measure(c, files, naive_ips, naive_logits, out))
+        if loaded.source.startswith("random") and any(p == "int8" for p, _ in runs):
+            out("  (random weights: int8's agreement says little; give a trained --checkpoint)")
         if clf.plan.gpu_decode:  # the same run fed by Pillow, to compare
             pillow = classifier(precision, "torch", "cpu")
             row = _measure(pillow, files, naive_ips, naive_logits, out, label="Pillow-fed")

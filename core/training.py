@@ -76,6 +76,7 @@ class TrainConfig:
     val_split: float = 0.2
     device: str = "auto"
     precision: str = "auto"
+    engine: str = "auto"  # what runs the backbone on the CPU: "auto", "torch", "onnxruntime"
     use_cache: bool = True
     extract_batch_size: int = 0  # 0 = automatic
     workers: int = 0  # decode threads, 0 = automatic
@@ -228,6 +229,7 @@ def train_classifier(
         precision=cfg.precision,
         batch_size=cfg.extract_batch_size,
         workers=cfg.workers,
+        engine=cfg.engine,
     )
     try:
         cache = FeatureCache(extractor.key) if cfg.use_cache else None

@@ -53,7 +53,11 @@ def export_onnx(
     model.eval()
     buffer = io.BytesIO()
     example = torch.zeros(1, 3, crop, crop)
+    # nn.MultiheadAttention's fused inference kernel (ViT, Swin...) has no ONNX form: export
+    # the plain attention ops it stands for (ONNX Runtime fuses them again).
+    fastpath = torch.backends.mha.get_fastpath_enabled()
     try:
+        torch.backends.mha.set_fastpath_enabled(False)
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # tracer warnings about Python control flow
             torch.onnx.export(
@@ -70,6 +74,7 @@ def export_onnx(
         log.debug("ONNX export failed", exc_info=True)
         raise EngineError(f"it does not export to ONNX ({_first_line(e)})") from e
     finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
         model.train(was_training)
     write_bytes_atomic(path, buffer.getvalue())
     return path
