@@ -71,6 +71,23 @@ def test_predict_csv(tmp_path, model_files, photos, capsys):
     assert f"of {n} images ({len(corpus.bad)} skipped, {len(corpus.ignored)} non-image" in err
 
 
+def test_predict_int8_says_its_agreement_with_fp32_before_the_results(model_files, photos, capsys):
+    """int8 calibrates on the folder being classified, and the measured agreement (or that it
+    could not be measured) comes before any result; the summary names the engine."""
+    root, _, _ = photos
+    argv = ["predict", str(root / "good"), "--checkpoint", str(model_files[0]), "--precision",
+            "int8", "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert len(out.strip().splitlines()) == 6
+    lines = err.strip().splitlines()
+    note = next(i for i, ln in enumerate(lines) if ln.startswith("pigeonhole: int8: "))
+    assert "agrees with fp32 on" in lines[note] and "held-out" in lines[note]
+    assert note < len(lines) - 1 and "onnxruntime, int8" in lines[-1]
+    assert main(argv[:-3] + ["--engine", "torch", "--precision", "int8"]) == 2
+    assert "int8 runs on ONNX Runtime" in capsys.readouterr().err
+
+
 def test_predict_json_stdout_and_identified_arch(tmp_path, model_files, photos, capsys):
     root, corpus, n = photos
     out = tmp_path / "res.json"
