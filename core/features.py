@@ -180,7 +180,7 @@ class FeatureExtractor:
         batch_size: int = 0,
         workers: int = 0,
         engine: str = "auto",
-        on_stage=None,
+        on_stage: Callable[[str], None] | None = None,
     ):
         self.arch = get_arch(arch).name
         self.info = head_info(self.arch)

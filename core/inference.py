@@ -85,7 +85,7 @@ class Classifier:
         decode: str = "auto",
         plan: RunPlan | None = None,
         engine: str = "auto",
-        calibration=None,
+        calibration: Iterable[str | os.PathLike] | None = None,
         on_stage: Callable[[str], None] | None = None,
     ):
         self.loaded = loaded

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -22,6 +23,9 @@ from ..models.archs import TransformSpec
 from .onnx_engine import OrtStep, engine_cache, ensure_exported, ort_session, weights_fingerprint
 from .plan import RunPlan
 from .step import DeviceStep, prepare_model
+
+if TYPE_CHECKING:
+    from .quantize import CalibrationSet
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +50,7 @@ def make_step(
     plan: RunPlan,
     transform: TransformSpec,
     *,
-    calibration: Callable | None = None,
+    calibration: Callable[[], CalibrationSet] | None = None,
     on_stage: Callable[[str], None] | None = None,
 ) -> Step:
     """The step that runs ``net`` as ``plan`` says. ONNX Runtime exports the network the first
@@ -66,7 +70,13 @@ def make_step(
     return DeviceStep(prepare_model(model, plan), plan, transform, plan.engine_note)
 
 
-def _ort_step(net, plan, transform, calibration, on_stage) -> OrtStep:
+def _ort_step(
+    net: EngineModel,
+    plan: RunPlan,
+    transform: TransformSpec,
+    calibration: Callable[[], CalibrationSet] | None,
+    on_stage: Callable[[str], None] | None,
+) -> OrtStep:
     crop = transform.crop
     cached = engine_cache(
         net.arch, net.weights or weights_fingerprint(net.module), net.output, crop
