@@ -115,6 +115,18 @@ def int8_note(info: dict) -> str:
     )
 
 
+class _QuantiserNotes(logging.Filter):
+    """ONNX Runtime's quantiser warns on the root logger about details nobody can act on (no
+    per-channel axis on a LayerNorm's 1-D weight...): while it runs, they go to this module's
+    debug log instead of the user's terminal."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "onnxruntime" in record.pathname and record.levelno < logging.ERROR:
+            log.debug("onnxruntime quantiser: %s", record.getMessage())
+            return False
+        return True
+
+
 def _quantize(cached: ExportedModel, crops: torch.Tensor, transform: TransformSpec) -> None:
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -136,6 +148,8 @@ def _quantize(cached: ExportedModel, crops: torch.Tensor, transform: TransformSp
 
     tmp = cached.folder / f".int8-{os.getpid()}.onnx"
     pre = cached.folder / f".int8-pre-{os.getpid()}.onnx"
+    notes = _QuantiserNotes()
+    logging.getLogger().addFilter(notes)
     try:
         # ONNX Runtime's advice before quantising: fold constants (conv biases become
         # initializers) and infer shapes, so every convolution gets quantised.
@@ -158,6 +172,7 @@ def _quantize(cached: ExportedModel, crops: torch.Tensor, transform: TransformSp
         log.debug("int8 quantisation failed", exc_info=True)
         raise EngineError(f"int8 quantisation failed ({str(e).splitlines()[0][:200]})") from e
     finally:
+        logging.getLogger().removeFilter(notes)
         tmp.unlink(missing_ok=True)
         pre.unlink(missing_ok=True)
 
