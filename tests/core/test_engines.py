@@ -128,6 +128,9 @@ def test_feature_extraction_gets_the_same_engine(tmp_path):
 
 def test_engine_choices_are_checked():
     assert plan_run("resnet18", "cpu").engine == "onnxruntime"
+    vit = plan_run("vit_b_16", "cpu")  # measured slower on ONNX Runtime: the registry says why
+    assert vit.engine == "torch" and "ViT" in vit.engine_note
+    assert plan_run("vit_b_16", "cpu", engine="onnxruntime").engine == "onnxruntime"
     assert plan_run("resnet18", "cpu", engine="torch").engine == "torch"
     assert plan_run("resnet18", "cpu", precision="int8").engine == "onnxruntime"
     with pytest.raises(PigeonholeError, match="int8 runs on ONNX Runtime"):
