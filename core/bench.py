@@ -6,8 +6,10 @@ All three see the same images with the same torch thread settings:
   torchvision ``transforms``, forward under ``no_grad``, fp32, the model as loaded;
 * model only: the same images preprocessed into memory first, batched forward only;
 * pipeline: :class:`core.inference.Classifier` over the files (decode overlapped with compute).
-Top-1 agreement and the largest logit difference against the naive loop are reported, plus
-the agreement of Pillow draft-mode decoding with full decoding on large JPEGs.
+On the CPU every engine and precision is measured side by side (torch fp32, ONNX Runtime fp32
+and int8, calibrated on the same folder). Top-1 agreement and the largest logit difference
+against the naive loop (torch fp32) are reported, plus the agreement of Pillow draft-mode
+decoding with full decoding on large JPEGs.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class BenchResult:
     workers: int
     batch_size: int
     naive_ips: float = 0.0
-    rows: list[dict] = field(default_factory=list)  # one per precision (and decoder on CUDA)
+    rows: list[dict] = field(default_factory=list)  # one per engine and precision (decoder on CUDA)
     draft: dict | None = None
     decode: dict = field(default_factory=dict)  # decoding ceilings, images/s
 
@@ -106,11 +108,13 @@ def run_bench(
     draft: bool = True,
     decode: str = "auto",
     preprocessing=None,
+    engine: str = "all",
     out=print,
 ) -> BenchResult:
     """Measure and print (through ``out``) the naive loop, decoding ceilings, model-only and
-    the pipeline on the same images; on CUDA also the Pillow-fed pipeline, GPU decoding's
-    agreement with it and peak GPU memory. ``preprocessing``: the user's PreprocessingOverride."""
+    the pipeline on the same images, for each engine and precision (``engine`` "all": every
+    one this device has); on CUDA also the Pillow-fed pipeline, GPU decoding's agreement with
+    it and peak GPU memory. ``preprocessing``: the user's PreprocessingOverride."""
     from .images import load_image
     from .inference import Classifier
     from .listing import iter_image_files
@@ -144,9 +148,14 @@ def run_bench(
         # The naive loop first, on the model exactly as loaded (the pipeline may switch it to
         # channels_last in place).
         naive_ips, naive_logits = naive_loop(loaded.model, files, loaded.transform, dev)
-        clf = Classifier(
-            loaded, dev, precision, batch_size, workers, topk=1, keep_logits=True, decode=decode
-        )
+
+        def classifier(prec: str, eng: str, dec: str = decode) -> Classifier:
+            return Classifier(loaded, dev, prec, batch_size, workers, topk=1, keep_logits=True,
+                              decode=dec, engine=eng, calibration=[folder_path],
+                              on_stage=lambda text: out(f"  ({text}...)"))  # fmt: skip
+
+        runs = bench_runs(dev, precision, engine, extra_bf16, out)
+        clf = classifier(*runs[0])
         from PIL import Image
 
         with Image.open(files[0]) as im:
@@ -181,22 +190,13 @@ def run_bench(
                 files, loaded.transform, clf.device, clf.batch_size, clf.workers
             )
             out(f"  decode ceiling, on the GPU (nvJPEG):        {res.decode['gpu_ips']:7.1f} img/s")
-        precisions = [clf.precision]
-        if extra_bf16 is not False and clf.device.type == "cpu" and clf.precision == "fp32":
-            if extra_bf16 or bf16_is_fast():
-                precisions.append("bf16")
-            else:
-                out("  (bf16 not run: this CPU has no AMX, where bf16 is slower than fp32; "
-                    "--precision bf16 measures it)")  # fmt: skip
-        for prec in precisions:
-            c = clf if prec == clf.precision else Classifier(
-                loaded, dev, prec, batch_size, workers, topk=1, keep_logits=True, decode=decode
-            )  # fmt: skip
+        for i, (prec, eng) in enumerate(runs):
+            c = clf if i == 0 else classifier(prec, eng)
             res.rows.append(_measure(c, files, naive_ips, naive_logits, out))
+        if loaded.source.startswith("random") and any(p == "int8" for p, _ in runs):
+            out("  (random weights: int8's agreement says little; give a trained --checkpoint)")
         if clf.plan.gpu_decode:  # the same run fed by Pillow, to compare
-            pillow = Classifier(
-                loaded, dev, precision, batch_size, workers, topk=1, keep_logits=True, decode="cpu"
-            )
+            pillow = classifier(precision, "torch", "cpu")
             row = _measure(pillow, files, naive_ips, naive_logits, out, label="Pillow-fed")
             ours = torch.tensor(res.rows[0].pop("_logits"))
             row["gpu_vs_pillow_top1_pct"], _ = compare(ours, torch.tensor(row["_logits"]))
@@ -221,10 +221,35 @@ def run_bench(
             tmp.cleanup()
 
 
+def bench_runs(
+    device: torch.device, precision: str, engine: str, extra_bf16: bool | None, out=print
+) -> list[tuple[str, str]]:
+    """(precision, engine) pairs to measure. On the CPU with ``engine`` "all": torch fp32,
+    ONNX Runtime fp32 and int8 (when installed), and bf16 where AMX makes it pay (or asked)."""
+    from .runtime.plan import onnxruntime_missing
+
+    if engine != "all" or device.type != "cpu":
+        return [(precision, "auto" if engine == "all" else engine)]
+    if precision not in ("auto", "fp32"):
+        return [(precision, "torch" if precision == "bf16" else "auto")]
+    runs = [("fp32", "torch")]
+    missing = onnxruntime_missing()
+    if missing:
+        out(f"  (ONNX Runtime not measured: {missing})")
+    else:
+        runs += [("fp32", "onnxruntime"), ("int8", "onnxruntime")]
+    if extra_bf16 or (extra_bf16 is None and bf16_is_fast()):
+        runs.append(("bf16", "torch"))
+    elif extra_bf16 is None:
+        out("  (bf16 not run: this CPU has no AMX, where bf16 is slower than fp32; "
+            "--precision bf16 measures it)")  # fmt: skip
+    return runs
+
+
 def _measure(clf, files, naive_ips, naive_logits, out, label: str = "") -> dict:
     """Model-only and pipeline figures of one Classifier, against the naive loop."""
     prec = clf.precision
-    name = f"{prec}{', ' + label if label else ''}"
+    name = f"{clf.engine} {prec}{', ' + label if label else ''}"
     mo = model_only(clf, files)
     if clf.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(clf.device)
@@ -232,6 +257,8 @@ def _measure(clf, files, naive_ips, naive_logits, out, label: str = "") -> dict:
     peak = torch.cuda.max_memory_allocated(clf.device) if clf.device.type == "cuda" else None
     same, maxdiff = compare(logits, naive_logits if not skipped else torch.empty(0))
     row = {
+        "engine": clf.engine,
+        "engine_note": clf.engine_note,
         "precision": prec,
         "decode": "gpu" if clf.plan.gpu_decode else "cpu",
         "model_only_ips": mo,
@@ -244,9 +271,11 @@ def _measure(clf, files, naive_ips, naive_logits, out, label: str = "") -> dict:
         "peak_gpu_mb": None if peak is None else peak / 2**20,
         "_logits": logits.tolist(),
     }
-    out(f"  model only ({prec}, in-memory tensors):    {mo:7.1f} img/s")
+    if clf.engine_note:
+        out(f"  [{name}] {clf.engine_note}")
+    out(f"  model only ({name}, in-memory):{' ' * max(1, 18 - len(name))}{mo:7.1f} img/s")
     out(
-        f"  pipeline ({name}):{' ' * max(1, 26 - len(name))}{pipe:7.1f} img/s  "
+        f"  pipeline ({name}):{' ' * max(1, 28 - len(name))}{pipe:7.1f} img/s  "
         f"= {pipe / naive_ips:.2f}x naive, {pipe / mo:.0%} of model-only"
     )
     if peak is not None:

@@ -11,6 +11,8 @@ import torch
 from .errors import PigeonholeError
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+#: Also accepted by runs: "int8", opt-in, CPU only (ONNX Runtime, calibrated on the user's images).
+INT8 = "int8"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,23 +94,31 @@ def list_devices() -> list[DeviceChoice]:
 
 
 @functools.cache
-def has_amx() -> bool:
-    """True when the CPU has AMX tiles (bf16 matmuls several times faster than fp32)."""
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (/proc/cpuinfo; empty where there is none)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
             for line in fh:
                 if line.startswith("flags"):
-                    return "amx_bf16" in line.split()
+                    return frozenset(line.split(":", 1)[1].split())
     except OSError:
         pass
-    return False
+    return frozenset()
+
+
+def has_amx() -> bool:
+    """True when the CPU has AMX tiles (bf16 matmuls several times faster than fp32)."""
+    return "amx_bf16" in cpu_flags()
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """`auto` is fp16 on CUDA, fp32 elsewhere. Returns fp32, fp16 or bf16."""
+    """`auto` is fp16 on CUDA, fp32 elsewhere. Returns fp32, fp16, bf16 or int8 (CPU only)."""
     precision = (precision or "auto").lower()
-    if precision not in PRECISIONS:
-        raise PigeonholeError(f"Unknown precision '{precision}': use {', '.join(PRECISIONS)}.")
+    if precision not in (*PRECISIONS, INT8):
+        names = ", ".join((*PRECISIONS, INT8))
+        raise PigeonholeError(f"Unknown precision '{precision}': use {names}.")
+    if precision == INT8 and device.type != "cpu":
+        raise PigeonholeError("int8 runs on the CPU only: use --device cpu, or fp16 on a GPU.")
     if precision == "auto":
         return "fp16" if device.type == "cuda" else "fp32"
     if precision == "fp16" and device.type == "cpu":

@@ -46,3 +46,8 @@ class TrainingDiverged(PigeonholeError):
 
 class Cancelled(PigeonholeError):
     """Long work stopped because the user asked."""
+
+
+class EngineError(PigeonholeError):
+    """An engine cannot run this model (it does not export to ONNX, ONNX Runtime refuses it):
+    the run falls back to torch and says why."""

@@ -33,10 +33,11 @@ from .feature_cache import AUG_SCALE, FeatureCache, image_key
 from .images import crop_uint8, load_image
 from .models.archs import TransformSpec, get_arch, head_info
 from .models.loaded import weights_hash
+from .runtime.engine import EngineModel, make_step
 from .runtime.fusion import fuse_conv_bn
 from .runtime.pipeline import ListSource, run_pipeline
 from .runtime.plan import plan_run
-from .runtime.step import DeviceStep, pin, prepare_model
+from .runtime.step import pin
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +167,8 @@ class _FeatureNet(nn.Module):
 
 class FeatureExtractor:
     """Runs ``model`` without its head over images (the run's plan, pipeline and device step are
-    core.runtime's, as for inference). The head is swapped out of ``model`` while the extractor
+    core.runtime's, as for inference, and so is the engine: ONNX Runtime on the CPU where it is
+    faster, exported once per backbone). The head is swapped out of ``model`` while the extractor
     lives (on a conv+BN-fused copy when the model can be fused); :meth:`restore_head` puts it back
     and returns the model on the CPU, float32."""
 
@@ -179,17 +181,24 @@ class FeatureExtractor:
         precision: str = "auto",
         batch_size: int = 0,
         workers: int = 0,
+        engine: str = "auto",
+        on_stage: Callable[[str], None] | None = None,
     ):
         self.arch = get_arch(arch).name
         self.info = head_info(self.arch)
         self.transform = transform
-        self.plan = plan_run(self.arch, device, precision, batch_size, workers, decode="cpu")
+        self.plan = plan_run(
+            self.arch, device, precision, batch_size, workers, decode="cpu", engine=engine
+        )
         self.model = model.eval().requires_grad_(False)
+        self.weights = weights_hash(self.model)
         self.key = self._model_key()
         self._head = model.get_submodule(self.info.path)
         work = fuse_conv_bn(model) or model  # fused: a copy of our own
         work.set_submodule(self.info.path, _HeadInput())
-        self.step = DeviceStep(prepare_model(_FeatureNet(work), self.plan), self.plan, transform)
+        net = EngineModel(_FeatureNet(work), self.arch, "features", self.weights)
+        self.step = make_step(net, self.plan, transform, on_stage=on_stage)
+        self.plan = self.step.plan
 
     @property
     def device(self) -> torch.device:
@@ -202,7 +211,7 @@ class FeatureExtractor:
     def _model_key(self) -> str:
         desc = {
             "arch": self.arch,
-            "weights": weights_hash(self.model),
+            "weights": self.weights,
             "transform": self.transform.to_dict(),
             "precision": self.plan.precision,
             "v": 2,

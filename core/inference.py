@@ -10,6 +10,7 @@ batch at a time, anything else (and any JPEG the GPU refuses) through Pillow in 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 import os
@@ -28,11 +29,12 @@ from .images import Thumbnail, crop_uint8, load_image, make_thumbnail
 from .listing import BackgroundLister, ScanStats
 from .models.checkpoints import LoadedModel
 from .predictions import BatchResult, OutputCheck, Prediction, RunSummary
+from .runtime.engine import EngineModel, make_step
 from .runtime.fusion import fuse_for_inference
 from .runtime.gpu_decode import EncodedJpeg, JpegDecoder, read_jpeg
 from .runtime.pipeline import run_pipeline
 from .runtime.plan import RunPlan, plan_run
-from .runtime.step import DeviceStep, pin, prepare_model
+from .runtime.step import pin
 from .tasks import run_to_end
 
 log = logging.getLogger(__name__)
@@ -62,7 +64,12 @@ class _Outputs:
 
 
 class Classifier:
-    """Runs a :class:`~core.models.checkpoints.LoadedModel` over files and folders."""
+    """Runs a :class:`~core.models.checkpoints.LoadedModel` over files and folders.
+
+    ``engine`` ("auto", "torch", "onnxruntime") and ``precision`` (… or "int8") choose how the
+    CPU runs it (core.runtime.engine); ``calibration`` is where int8 finds images to calibrate
+    on the first time (the folders about to be classified); ``on_stage(text)`` hears about the
+    slow one-off steps (ONNX export, int8 calibration)."""
 
     def __init__(
         self,
@@ -78,10 +85,13 @@ class Classifier:
         streams: int = 0,
         decode: str = "auto",
         plan: RunPlan | None = None,
+        engine: str = "auto",
+        calibration: Iterable[str | os.PathLike] | None = None,
+        on_stage: Callable[[str], None] | None = None,
     ):
         self.loaded = loaded
         self.plan = plan or plan_run(
-            loaded.arch, device, precision, batch_size, workers, decode, streams
+            loaded.arch, device, precision, batch_size, workers, decode, streams, engine
         )
         self.class_names = list(loaded.class_names)
         self.topk = max(1, min(int(topk), len(self.class_names)))
@@ -89,8 +99,19 @@ class Classifier:
         self.keep_logits = keep_logits
         self.transform = loaded.transform
         self.summary: RunSummary | None = None
-        model = fuse_for_inference(loaded) if fuse else loaded.model
-        self.step = DeviceStep(prepare_model(model, self.plan), self.plan, self.transform)
+        net = EngineModel(
+            loaded.model,
+            loaded.arch,
+            weights=loaded.identity().weights,  # hashed once per LoadedModel
+            for_torch=(lambda: fuse_for_inference(loaded)) if fuse else None,
+        )
+        cal = None
+        if calibration is not None:
+            from .runtime.quantize import calibration_set
+
+            cal = functools.partial(calibration_set, calibration, self.transform)
+        self.step = make_step(net, self.plan, self.transform, calibration=cal, on_stage=on_stage)
+        self.plan = self.step.plan  # torch, with the reason, if ONNX Runtime could not run it
         self.jpegs = JpegDecoder(self.plan.device, self.transform) if self.plan.gpu_decode else None
 
     # the plan's choices, as the callers know them
@@ -109,6 +130,15 @@ class Classifier:
     @property
     def workers(self) -> int:
         return self.plan.decode_workers
+
+    @property
+    def engine(self) -> str:
+        return self.plan.engine
+
+    @property
+    def engine_note(self) -> str:
+        """Why the engine is what it is (a fallback's reason), or int8's measured agreement."""
+        return self.plan.engine_note
 
     def forward_crops(self, crops: torch.Tensor) -> torch.Tensor:
         """Logits (float32, CPU) of a batch of uint8 crops already in memory: the model-only
@@ -291,6 +321,8 @@ class Classifier:
             decode_ms=statistics.fmean(decode_ms) if decode_ms else 0.0,
             workers=self.workers,
             decode="gpu" if self.jpegs is not None else "cpu",
+            engine=self.engine,
+            engine_note=self.engine_note,
             hidden=stats.hidden,
             scan_errors=tuple(stats.errors[:20]),
         )

@@ -59,6 +59,8 @@ class RunSummary:
     scan_errors: tuple[str, ...] = ()  # folders that could not be listed, missing paths
     warnings: tuple[str, ...] = ()  # e.g. a model that cannot tell its classes apart
     model: dict | None = None  # ModelIdentity.to_dict() of the model that made these results
+    engine: str = "torch"  # "torch" | "onnxruntime"
+    engine_note: str = ""  # why not ONNX Runtime (a fallback), or int8's measured agreement
 
     def line(self) -> str:
         what = "Cancelled after" if self.cancelled else "Classified"
@@ -71,7 +73,8 @@ class RunSummary:
             f"inference {self.mean_ms:.1f} ms/image (median {self.median_ms:.1f}, p95 "
             f"{self.p95_ms:.1f}), decode {self.decode_ms:.1f} ms/image"
             f"{' (on the GPU)' if self.decode == 'gpu' else ''}; {self.arch} on "
-            f"{self.device_name} ({self.device}), {self.precision}, batch {self.batch_size}"
+            f"{self.device_name} ({self.device}), {self.engine}, {self.precision}, "
+            f"batch {self.batch_size}" + (f" ({self.engine_note})" if self.engine_note else "")
         )
 
     def to_dict(self) -> dict:

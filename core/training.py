@@ -78,6 +78,7 @@ class TrainConfig:
     val_split: float = 0.2
     device: str = "auto"
     precision: str = "auto"
+    engine: str = "auto"  # what runs the backbone on the CPU: "auto", "torch", "onnxruntime"
     use_cache: bool = True
     extract_batch_size: int = 0  # 0 = automatic
     workers: int = 0  # decode threads, 0 = automatic
@@ -115,8 +116,8 @@ class TrainConfig:
 
 @dataclass(frozen=True, slots=True)
 class TrainStage:
-    """A new phase began: "weights", "preprocessing" (the loaded model's, in words), "extract",
-    "train", "evaluate"."""
+    """A new phase began: "weights", "preprocessing" (the loaded model's, in words), "prepare",
+    "extract", "train", "evaluate"."""
 
     stage: str
     message: str
@@ -242,6 +243,8 @@ def train_classifier(
     if stop():
         raise Cancelled("Training cancelled.")
 
+    # The first time a base network is seen, the CPU engine exports it (seconds): say so.
+    yield TrainStage("prepare", f"Preparing {arch_name} for feature extraction")
     extractor = FeatureExtractor(
         base.model,
         arch_name,
@@ -250,6 +253,7 @@ def train_classifier(
         precision=cfg.precision,
         batch_size=cfg.extract_batch_size,
         workers=cfg.workers,
+        engine=cfg.engine,
     )
     try:
         cache = FeatureCache(extractor.key) if cfg.use_cache else None

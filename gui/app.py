@@ -1,14 +1,20 @@
-"""QApplication set-up and the GUI entry point."""
+"""QApplication set-up and the GUI entry point.
+
+Start-up order: the start-up window is painted first (Qt alone, ~0.3 s), torch and the core
+modules import on a thread while it stays painted and movable (seconds), then the main window
+replaces it. Nothing imported before the first paint may import torch (tests/test_startup.py).
+"""
 
 from __future__ import annotations
 
 import logging
 import logging.handlers
 import sys
+import threading
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSettings, Qt
+from PySide6.QtCore import QByteArray, QCoreApplication, QEvent, QEventLoop, QObject, QSettings, Qt
 from PySide6.QtGui import QGuiApplication, QIcon, QPixmap
-from PySide6.QtWidgets import QApplication, QSplashScreen
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QVBoxLayout, QWidget
 
 from pigeonhole.core import __version__
 from pigeonhole.core.fileio import data_dir, log_file, resources_dir
@@ -86,19 +92,55 @@ class FileOpenForwarder(QObject):
         return False
 
 
-def _splash() -> QSplashScreen | None:
-    """Shown while torch imports (seconds on a cold start), so a double-click answers at once."""
-    icon = resources_dir() / "icons" / "pigeonhole-256.png"
-    if not icon.exists():
-        return None
-    splash = QSplashScreen(QPixmap(str(icon)))
-    splash.showMessage(
-        f"Pigeonhole {__version__}: loading PyTorch…",
-        Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter,
-    )
-    splash.show()
-    QApplication.processEvents()
-    return splash
+class StartupWindow(QMainWindow):
+    """What a double-click shows at once: the main window's frame (same title, icon, saved
+    geometry) saying that PyTorch is loading, until the real window replaces it."""
+
+    def __init__(self):
+        super().__init__()
+        self.setWindowTitle("Pigeonhole")
+        self.resize(1280, 820)
+        geom = QSettings().value("window/geometry", QByteArray(), type=QByteArray)
+        if geom and not geom.isEmpty():
+            self.restoreGeometry(geom)
+        body = QWidget()
+        lay = QVBoxLayout(body)
+        lay.addStretch(1)
+        icon = resources_dir() / "icons" / "pigeonhole-256.png"
+        if icon.exists():
+            picture = QLabel()
+            picture.setPixmap(QPixmap(str(icon)).scaledToWidth(128))
+            picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            lay.addWidget(picture)
+        message = QLabel(f"Pigeonhole {__version__}: loading PyTorch…")
+        message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        lay.addWidget(message)
+        lay.addStretch(1)
+        self.setCentralWidget(body)
+
+
+def import_torch_in_background(app: QApplication) -> None:
+    """Import torch and the core modules the window needs on a thread while the GUI thread
+    keeps painting (torch + torchvision take seconds); re-raises what the import raised. Only
+    modules without Qt are imported there: what the main window's tabs need that pulls torch."""
+    failed: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            from pigeonhole.core import devices, inference, training  # noqa: F401
+            from pigeonhole.core.models.archs import list_archs
+
+            list_archs()  # the network picker's registry, built once here
+        except BaseException as e:  # handed to the GUI thread, which raises it
+            failed.append(e)
+
+    thread = threading.Thread(target=work, name="pigeonhole-import", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 30)
+        thread.join(0.015)
+    if failed:
+        raise failed[0]
 
 
 def run_gui(args=None) -> int:
@@ -106,14 +148,16 @@ def run_gui(args=None) -> int:
     configure_logging()
     data_dir()
     app = ensure_app()
-    splash = _splash()
+    startup = StartupWindow()
+    startup.show()
+    app.processEvents()  # painted now, before torch
+    import_torch_in_background(app)
     from .main_window import MainWindow
 
     window = MainWindow()
     app.installEventFilter(FileOpenForwarder(window))
     window.show()
-    if splash is not None:
-        splash.finish(window)
+    startup.close()
     if args is not None:
         window.apply_command_line(args)
     return app.exec()

@@ -21,8 +21,18 @@ from pigeonhole.core.errors import PigeonholeError, UntrustedCheckpointError
 from .commands import preprocessing
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+RUN_PRECISIONS = (*PRECISIONS, "int8")
+PRECISION_HELP = (
+    "auto (fp16 on CUDA, fp32 on the CPU), fp32, fp16, bf16, or int8: CPU only, calibrated once "
+    "on your images, its agreement with fp32 shown first"
+)
 DECODES = ("auto", "cpu", "gpu")
 DECODE_HELP = "where JPEGs are decoded: auto (the GPU on CUDA), cpu (Pillow) or gpu (nvJPEG)"
+ENGINES = ("auto", "torch", "onnxruntime")
+ENGINE_HELP = (
+    "what runs the network on the CPU: auto (ONNX Runtime where it is faster, exported once "
+    "per model), torch or onnxruntime; GPUs always use torch"
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -143,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH")
     _add_model_args(p)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--precision", default="auto", choices=PRECISIONS)
+    p.add_argument("--engine", default="auto", choices=ENGINES, help=ENGINE_HELP)
+    p.add_argument("--precision", default="auto", choices=RUN_PRECISIONS, help=PRECISION_HELP)
     p.add_argument("--batch-size", type=BATCH_SIZE_AUTO, default=0, help="0 = automatic")
     p.add_argument("--workers", type=WORKERS, default=0, help="decode threads, 0 = automatic")
     p.add_argument("--decode", default="auto", choices=DECODES, help=DECODE_HELP)
@@ -201,10 +212,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="measure throughput: model only, pipeline, naive loop")
     p.add_argument("folder", nargs="?", metavar="FOLDER")
-    p.add_argument("--arch", default="resnet18")
+    p.add_argument(
+        "--arch", default="resnet18", help="architecture, or several: resnet18,resnet50,vit_b_16"
+    )
     p.add_argument("--checkpoint", metavar="FILE")
     p.add_argument("--device", default="auto")
-    p.add_argument("--precision", default="auto", choices=PRECISIONS)
+    p.add_argument(
+        "--engine",
+        default="all",
+        choices=("all", *ENGINES),
+        help="all (on the CPU: torch fp32, ONNX Runtime fp32 and int8 side by side) or one",
+    )
+    p.add_argument("--precision", default="auto", choices=RUN_PRECISIONS)
     p.add_argument("--batch-size", type=BATCH_SIZE_AUTO, default=0, help="0 = automatic")
     p.add_argument("--workers", type=WORKERS, default=0, help="decode threads, 0 = automatic")
     p.add_argument("--decode", default="auto", choices=DECODES, help=DECODE_HELP)
@@ -234,6 +253,9 @@ def _command(name: str):
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; ``argv`` None means this process is ``pigeonhole`` itself (the
+    console script, ``python -m pigeonhole``), which then ends the process as soon as a
+    command other than the window is done (see :func:`exit_without_teardown`)."""
     multiprocessing.freeze_support()
     _ensure_streams()
     parser = build_parser()
@@ -248,6 +270,13 @@ def main(argv: list[str] | None = None) -> int:
     # Pillow logs what it meets in odd files at ERROR (e.g. "More samples per pixel than can be
     # decoded"); the file becomes a failed row with its reason, so that is noise here.
     logging.getLogger("PIL").setLevel(logging.INFO if args.verbose else logging.CRITICAL)
+    code = _run(args)
+    if argv is None and args.command not in (None, "gui") and not args.self_test:
+        exit_without_teardown(code)
+    return code
+
+
+def _run(args) -> int:
     try:
         if args.self_test:
             from . import selftest
@@ -297,6 +326,22 @@ def _attach_negative_lists(argv: list[str]) -> list[str]:
             continue
         out.append(arg)
     return out
+
+
+def exit_without_teardown(code: int) -> None:
+    """End the process now that a command is done: flush the output and the logs, then leave
+    without Python's interpreter teardown, which spends 0.5-2 s unloading torch's thousands of
+    modules after the work is over (measured: benchmarks/bench_startup.py). Every file the
+    commands write is complete by then (atomic writes, fsynced)."""
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said there
+            pass
+    logging.shutdown()
+    os._exit(code)
 
 
 def _ensure_streams() -> None:

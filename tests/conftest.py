@@ -17,10 +17,20 @@ import torch  # noqa: E402
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
+@pytest.fixture(scope="session")
+def shared_onnx_cache(tmp_path_factory) -> Path:
+    """One ONNX export cache for the whole run: exports are keyed by a hash of the weights, so
+    the many tests that run the same seeded network share one export (seconds each)."""
+    return tmp_path_factory.mktemp("onnx-cache")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_dirs(tmp_path_factory, monkeypatch):
-    """Per-test cache/data folders and TORCH_HOME, so nothing touches the user's real ones."""
+def _isolated_dirs(tmp_path_factory, monkeypatch, shared_onnx_cache):
+    """Per-test cache/data folders and TORCH_HOME, so nothing touches the user's real ones (the
+    ONNX exports excepted: see shared_onnx_cache; tests of the cache itself use their own)."""
     base = tmp_path_factory.mktemp("appdirs")
+    (base / "cache").mkdir()
+    (base / "cache" / "onnx").symlink_to(shared_onnx_cache, target_is_directory=True)
     monkeypatch.setenv("PIGEONHOLE_CACHE_DIR", str(base / "cache"))
     monkeypatch.setenv("PIGEONHOLE_DATA_DIR", str(base / "data"))
     monkeypatch.setenv("TORCH_HOME", str(base / "torch"))

@@ -94,6 +94,23 @@ def test_predict_csv(tmp_path, model_files, photos, capsys):
     assert f"of {n} images ({len(corpus.bad)} skipped, {len(corpus.ignored)} non-image" in err
 
 
+def test_predict_int8_says_its_agreement_with_fp32_before_the_results(model_files, photos, capsys):
+    """int8 calibrates on the folder being classified, and the measured agreement (or that it
+    could not be measured) comes before any result; the summary names the engine."""
+    root, _, _ = photos
+    argv = ["predict", str(root / "good"), "--checkpoint", str(model_files[0]), "--precision",
+            "int8", "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert len(out.strip().splitlines()) == 6
+    lines = err.strip().splitlines()
+    note = next(i for i, ln in enumerate(lines) if ln.startswith("pigeonhole: int8: "))
+    assert "agrees with fp32 on" in lines[note] and "held-out" in lines[note]
+    assert note < len(lines) - 1 and "onnxruntime, int8" in lines[-1]
+    assert main(argv[:-3] + ["--engine", "torch", "--precision", "int8"]) == 2
+    assert "int8 runs on ONNX Runtime" in capsys.readouterr().err
+
+
 def test_predict_json_stdout_and_identified_arch(tmp_path, model_files, photos, capsys):
     root, corpus, n = photos
     out = tmp_path / "res.json"
@@ -224,18 +241,24 @@ def test_bench_reports_all_three(tmp_path, capsys, monkeypatch, flags, preproces
     assert text.startswith(f"preprocessing: {preprocessing}"), text
     for words in (
         "naive loop",
-        "model only (fp32",
-        "pipeline (fp32)",
+        "model only (torch fp32",
+        "pipeline (torch fp32)",
+        "pipeline (onnxruntime fp32)",
+        "pipeline (onnxruntime int8)",
         "decode ceiling, Pillow on",
         "top-1 identical 100.0%",
         "draft decode",
+        "of model",  # the side-by-side table
     ):
         assert words in text, text
     doc = json.loads(out.read_text())
-    row = doc["rows"][0]
+    rows = {(r["engine"], r["precision"]): r for r in doc["rows"]}
+    assert set(rows) == {("torch", "fp32"), ("onnxruntime", "fp32"), ("onnxruntime", "int8")}
     assert doc["images"] == 4 and doc["naive_ips"] > 0
-    assert row["precision"] == "fp32" and row["pipeline_ips"] > 0 and row["model_only_ips"] > 0
-    assert row["top1_identical_pct"] == 100.0 and row["max_logit_diff"] < 1e-3
+    for row in rows.values():
+        assert row["pipeline_ips"] > 0 and row["model_only_ips"] > 0
+    for fp32 in (rows["torch", "fp32"], rows["onnxruntime", "fp32"]):
+        assert fp32["top1_identical_pct"] == 100.0 and fp32["max_logit_diff"] < 1e-3
     assert 0 <= doc["draft"]["top1_agreement"] <= 100
 
 

@@ -286,6 +286,11 @@ def test_the_wheel_claims_only_the_pigeonhole_name(tmp_path):
                    "pigeonhole/core/models/identity_hints.json",
                    "pigeonhole/weights/README.md"):  # fmt: skip
         assert needed in names
+    # every module of the product, so a new package cannot be left out of pyproject's list
+    for folder, installed in (("pigeonhole", "pigeonhole"), ("core", "pigeonhole/core"),
+                              ("gui", "pigeonhole/gui")):  # fmt: skip
+        for py in (ROOT / folder).rglob("*.py"):
+            assert f"{installed}/{py.relative_to(ROOT / folder).as_posix()}" in names, py
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     with zipfile.ZipFile(wheel) as zf:
         assert "pigeonhole = pigeonhole.cli:main" in zf.read(entry_points).decode()

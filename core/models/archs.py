@@ -44,6 +44,14 @@ SEED_ARCHS = (
 _AUX_PREFIXES = {"googlenet": ("aux1.", "aux2."), "inception_v3": ("AuxLogits.",)}
 # Transformers gain nothing from channels_last (measured); convolutional families do.
 _NO_CHANNELS_LAST = {"ViT", "Swin", "MaxViT"}
+# Families whose CPU runs stay on torch with --engine auto, and why (measured with
+# benchmarks/bench_engines.py on 2 cores, AVX-512): ONNX Runtime fp32 took 1.03x (ResNet-18) to
+# 1.7x (MobileNetV2) less CPU per image than torch for one network of every family, but with two
+# batches side by side (as runs go) ViT-B/16 ran at 0.60x torch's speed, which keeps its fused
+# attention kernel. Networks over 2 GB (vit_h_14, regnet_y_128gf) fall back at run time.
+_TORCH_ON_CPU: dict[str, str] = {
+    "ViT": "ONNX Runtime ran ViT slower than torch's fused attention here (0.6x, measured)",
+}
 IDENTITY_HINTS_FILE = Path(__file__).with_name("identity_hints.json")
 
 _FAMILY_NAMES = {
@@ -103,6 +111,8 @@ class ArchSpec:
     channels_last: bool = True  # convolutions run faster in channels_last memory format
     aux_prefixes: tuple[str, ...] = ()  # key prefixes of auxiliary classifiers
     identity_hint: IdentityHint | None = None  # shipped for this torchvision; else computed
+    cpu_engine: str = "onnxruntime"  # what --engine auto runs on the CPU: "onnxruntime" | "torch"
+    cpu_engine_reason: str = ""  # why torch, when it is torch
 
     @property
     def head(self) -> HeadInfo:
@@ -177,6 +187,8 @@ def _make_spec(name: str) -> ArchSpec:
         channels_last=family not in _NO_CHANNELS_LAST,
         aux_prefixes=_AUX_PREFIXES.get(name, ()),
         identity_hint=_shipped_hints().get(name),
+        cpu_engine="torch" if family in _TORCH_ON_CPU else "onnxruntime",
+        cpu_engine_reason=_TORCH_ON_CPU.get(family, ""),
     )
 
 

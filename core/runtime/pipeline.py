@@ -23,6 +23,14 @@ from .plan import RunPlan
 log = logging.getLogger(__name__)
 
 PREFETCH_BATCHES = 2  # batches decoded ahead of the forward pass
+# torch threads of each decode thread: its few tensor ops (a crop's copy) must not start a team
+# of OpenMP threads that spin on the cores the forward pass needs (0 = leave torch's setting).
+DECODE_TORCH_THREADS = 1
+
+
+def _one_torch_thread() -> None:
+    if DECODE_TORCH_THREADS:
+        torch.set_num_threads(DECODE_TORCH_THREADS)
 
 
 class ItemSource(Protocol):
@@ -105,7 +113,9 @@ def run_pipeline(
     listing) or at the very end."""
     stop = stop_check(should_stop)
     bs = plan.batch_size
-    pool = ThreadPoolExecutor(plan.decode_workers, thread_name_prefix="pigeonhole-decode")
+    pool = ThreadPoolExecutor(
+        plan.decode_workers, thread_name_prefix="pigeonhole-decode", initializer=_one_torch_thread
+    )
     forward = _ForwardThreads(plan)
     prev_threads = torch.get_num_threads()
     pending: deque[tuple[Any, Future]] = deque()

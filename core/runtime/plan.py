@@ -3,16 +3,18 @@ one place for inference and feature extraction alike (so the two can never disag
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass
 
 import torch
 
-from ..devices import resolve_device, resolve_precision
+from ..devices import INT8, resolve_device, resolve_precision
 from ..errors import PigeonholeError
 from ..models.archs import get_arch
 
 DECODE_CHOICES = ("auto", "cpu", "gpu")
+ENGINE_CHOICES = ("auto", "torch", "onnxruntime")
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,20 +22,21 @@ class RunPlan:
     """How one run goes. Made by :func:`plan_run`; tests may build one directly."""
 
     device: torch.device
-    precision: str  # "fp32" | "fp16" | "bf16"
+    precision: str  # "fp32" | "fp16" | "bf16" | "int8" (ONNX Runtime on the CPU)
     batch_size: int
     decode_workers: int  # threads that read (and, on the CPU path, decode) images
     channels_last: bool  # the model and its input in channels_last memory format
     gpu_decode: bool  # JPEGs are decoded on the device (torchvision.io.decode_jpeg)
     forward_streams: int  # batches in the forward pass at once (threads)
     threads_per_stream: int  # torch intra-op threads of each forward thread (0 = leave as is)
-    engine: str = "torch"
+    engine: str = "torch"  # "torch" | "onnxruntime" (CPU only)
+    engine_note: str = ""  # why this engine, when it is not the one asked for or usual
 
     @property
     def model_dtype(self) -> torch.dtype:
         """The dtype the model's weights are cast to: half precision is explicit on GPUs; on
         the CPU, bf16 runs under autocast (so softmax and friends stay fp32)."""
-        if self.device.type == "cpu" or self.precision == "fp32":
+        if self.device.type == "cpu" or self.precision in ("fp32", INT8):
             return torch.float32
         return torch.float16 if self.precision == "fp16" else torch.bfloat16
 
@@ -44,7 +47,7 @@ class RunPlan:
     def describe(self) -> str:
         decode = "GPU JPEG decoding" if self.gpu_decode else f"{self.decode_workers} decode threads"
         return (
-            f"{self.device}, {self.precision}, batch {self.batch_size}, {decode}, "
+            f"{self.device}, {self.engine}, {self.precision}, batch {self.batch_size}, {decode}, "
             f"{self.forward_streams} forward stream{'s' if self.forward_streams != 1 else ''}"
         )
 
@@ -90,6 +93,7 @@ def plan_run(
     workers: int = 0,
     decode: str = "auto",
     streams: int = 0,
+    engine: str = "auto",
 ) -> RunPlan:
     """The plan for running ``arch``: 0 and "auto" mean "choose for this machine"."""
     if batch_size < 0 or workers < 0 or streams < 0:
@@ -104,13 +108,56 @@ def plan_run(
             "the CPU (--decode cpu)."
         )
     n_streams, per_stream = forward_streams(dev, streams)
+    precision = resolve_precision(precision, dev)
+    engine, note = choose_engine(arch, dev, precision, engine)
     return RunPlan(
         device=dev,
-        precision=resolve_precision(precision, dev),
+        precision=precision,
         batch_size=batch_size or default_batch_size(dev),
         decode_workers=workers or default_decode_workers(dev),
         channels_last=dev.type != "mps" and get_arch(arch).channels_last,
         gpu_decode=dev.type == "cuda" and decode in ("auto", "gpu"),
         forward_streams=n_streams,
         threads_per_stream=per_stream,
+        engine=engine,
+        engine_note=note,
     )
+
+
+def onnxruntime_missing() -> str | None:
+    """Why ONNX Runtime cannot be used here (not installed), or None. Does not import it."""
+    if importlib.util.find_spec("onnxruntime") is None:
+        return "ONNX Runtime is not installed (pip install onnxruntime)"
+    return None
+
+
+def choose_engine(arch: str, device: torch.device, precision: str, asked: str) -> tuple[str, str]:
+    """(engine, why) for a run. GPUs keep torch. On the CPU, "auto" takes ONNX Runtime where it
+    is installed and measured faster for the architecture's family (the registry record's
+    ``cpu_engine``); int8 always runs there."""
+    asked = (asked or "auto").lower()
+    if asked not in ENGINE_CHOICES:
+        raise PigeonholeError(f"Unknown engine '{asked}': use {', '.join(ENGINE_CHOICES)}.")
+    if device.type != "cpu":
+        if asked == "onnxruntime" or precision == INT8:
+            raise PigeonholeError("ONNX Runtime runs on the CPU here: add --device cpu.")
+        return "torch", ""
+    missing = onnxruntime_missing()
+    if precision == INT8:
+        if asked == "torch":
+            raise PigeonholeError("int8 runs on ONNX Runtime: use --engine auto or onnxruntime.")
+        if missing:
+            raise PigeonholeError(f"int8 needs ONNX Runtime: {missing}.")
+        return "onnxruntime", ""
+    if asked == "torch":
+        return "torch", ""
+    if asked == "onnxruntime":
+        if missing:
+            raise PigeonholeError(f"--engine onnxruntime: {missing}.")
+        return "onnxruntime", ""
+    if missing:
+        return "torch", missing
+    spec = get_arch(arch)
+    if spec.cpu_engine != "onnxruntime":
+        return "torch", f"torch: {spec.cpu_engine_reason}"
+    return "onnxruntime", ""

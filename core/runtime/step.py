@@ -43,13 +43,22 @@ class TopK:
     logits: torch.Tensor  # (N, classes) float32
 
 
+def top_k(logits: torch.Tensor, k: int) -> TopK:
+    """Softmax top-k of float32 logits, on their device (every engine's last step)."""
+    scores, indices = torch.softmax(logits, dim=1).topk(k, dim=1)
+    return TopK(scores, indices, logits)
+
+
 class DeviceStep:
     """Runs a prepared model (see :func:`prepare_model`) on batches of uint8 crops."""
 
-    def __init__(self, model: nn.Module, plan: RunPlan, transform: TransformSpec):
+    engine = "torch"
+
+    def __init__(self, model: nn.Module, plan: RunPlan, transform: TransformSpec, note: str = ""):
         self.model = model
         self.plan = plan
         self.transform = transform
+        self.note = note  # why torch runs when another engine was chosen, if it was
         self.max_batch = plan.batch_size  # lowered for good after an out-of-memory error
 
     def to_input(self, batch: torch.Tensor) -> torch.Tensor:
@@ -88,9 +97,7 @@ class DeviceStep:
 
     def classify(self, batch: torch.Tensor, k: int) -> TopK:
         """uint8 crops -> softmax top-k on the device."""
-        logits = self.forward(self.to_input(batch))
-        scores, indices = torch.softmax(logits, dim=1).topk(k, dim=1)
-        return TopK(scores, indices, logits)
+        return top_k(self.forward(self.to_input(batch)), k)
 
     def _autocast(self):
         if self.plan.autocast:

@@ -1,5 +1,6 @@
-"""`pigeonhole bench [FOLDER]`: model-only vs full pipeline vs the naive loop, in one run
-(the measurements are pigeonhole.core.bench's)."""
+"""`pigeonhole bench [FOLDER]`: model-only vs full pipeline vs the naive loop, in one run, for
+each engine and precision and each architecture asked for (--arch resnet18,resnet50,...), then
+all of them side by side (the measurements are pigeonhole.core.bench's)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from pigeonhole.core.errors import PigeonholeError
 from pigeonhole.core.fileio import (
     check_output_file,
     data_dir,
@@ -25,20 +27,33 @@ def run(args) -> int:
     from .preprocessing import choice
 
     preprocessing = choice(args)
-    res = run_bench(
-        folder=args.folder,
-        arch=args.arch,
-        checkpoint=args.checkpoint,
-        device=args.device,
-        precision=args.precision,
-        batch_size=args.batch_size,
-        workers=args.workers,
-        images=args.images,
-        decode=args.decode,
-        preprocessing=preprocessing,
-    )
+    archs = [a.strip() for a in args.arch.split(",") if a.strip()]
+    if not archs:
+        raise PigeonholeError("--arch needs at least one architecture name.")
+    if args.checkpoint and len(archs) > 1:
+        raise PigeonholeError("--checkpoint goes with one --arch (the checkpoint's).")
+    results = []
+    for arch in archs:
+        results.append(
+            run_bench(
+                folder=args.folder,
+                arch=arch,
+                checkpoint=args.checkpoint,
+                device=args.device,
+                precision=args.precision,
+                batch_size=args.batch_size,
+                workers=args.workers,
+                images=args.images,
+                decode=args.decode,
+                preprocessing=preprocessing,
+                engine=args.engine,
+            )
+        )
+        print()
+    print(side_by_side(results))
     if json_path is not None:
-        text = json.dumps(res.to_dict(), indent=2) + "\n"
+        data = [r.to_dict() for r in results]
+        text = json.dumps(data[0] if len(data) == 1 else data, indent=2) + "\n"
         saved = write_with_fallback(
             json_path,
             lambda path: write_text_atomic(path, text),
@@ -52,3 +67,21 @@ def run(args) -> int:
             )
             return 1
     return 0
+
+
+def side_by_side(results) -> str:
+    """Every architecture's rows in one table (images/s; agreement with the torch fp32 loop)."""
+    head = (f"{'architecture':<20} {'engine':<12} {'prec':<5} {'naive':>7} {'model':>7} "
+            f"{'pipeline':>8} {'of model':>8} {'x naive':>7} {'top-1 =':>7}")  # fmt: skip
+    lines = [head, "-" * len(head)]
+    for r in results:
+        for row in r.rows:
+            agree = row["top1_identical_pct"]
+            lines.append(
+                f"{r.arch:<20} {row['engine']:<12} {row['precision']:<5} {r.naive_ips:7.1f} "
+                f"{row['model_only_ips']:7.1f} {row['pipeline_ips']:8.1f} "
+                f"{row['pipeline_vs_model_only']:8.0%} {row['pipeline_vs_naive']:6.2f}x "
+                f"{agree:6.1f}%"
+            )
+    lines.append("(images/s; top-1 = agreement with the naive torch fp32 loop on the same images)")
+    return "\n".join(lines)

@@ -71,6 +71,7 @@ def run(args) -> int:
     from pigeonhole.core.export import FORMATS, ExportRow, write_results
     from pigeonhole.core.inference import Classifier
     from pigeonhole.core.models.checkpoints import load_model
+    from pigeonhole.core.runtime.plan import plan_run
 
     # A bad --out fails now, not after an hour of work (numbers were checked when parsed).
     out_path = check_output_file(args.out, "--out", FORMATS) if args.out else None
@@ -80,18 +81,24 @@ def run(args) -> int:
             "Choose a model: --checkpoint FILE, or --arch NAME for its ImageNet weights."
         )
     loaded = load_model(source)
+    # The plan first, so a bad device/decode/engine choice is the only line printed; then what
+    # the model is (its preprocessing: the run's first line), then the engine's preparation.
+    plan = plan_run(
+        loaded.arch, args.device, args.precision, args.batch_size, args.workers, args.decode,
+        engine=args.engine,
+    )  # fmt: skip
+    print_preprocessing(loaded, sys.stderr)
     clf = Classifier(
         loaded,
-        device=args.device,
-        precision=args.precision,
-        batch_size=args.batch_size,
-        workers=args.workers,
-        decode=args.decode,
+        plan=plan,
         topk=args.topk,
         draft=not args.no_draft,
+        calibration=args.paths,
+        on_stage=lambda text: print(f"pigeonhole: {text}...", file=sys.stderr, flush=True),
     )
-    print_preprocessing(loaded, sys.stderr)  # once the run is set up: plan errors stand alone
-    log.info("model %s from %s; %s", loaded.arch, loaded.source, clf.device)
+    log.info("model %s from %s; %s", loaded.arch, loaded.source, clf.plan.describe())
+    if clf.engine_note:  # int8's measured agreement, or why ONNX Runtime is not used: first
+        print(f"pigeonhole: {clf.engine_note}", file=sys.stderr, flush=True)
     stderr = sys.stderr
     bar = ProgressBar(stderr, enabled=not args.quiet and _isatty(stderr))
     stop = threading.Event()

@@ -42,7 +42,7 @@ def test_reaches_high_accuracy_on_learnable_data(colours):
     assert result.val_accuracy >= 0.9 and result.eval_split == "val"
     assert result.class_names == ["blue", "green", "red"]
     stages = [r.stage for r in records if isinstance(r, TrainStage)]
-    assert stages == ["extract", "train", "evaluate"]
+    assert stages == ["prepare", "extract", "train", "evaluate"]
     epochs = [r for r in records if isinstance(r, EpochStats)]
     assert [e.epoch for e in epochs] == list(range(1, 16)) == [e.epoch for e in result.history]
     assert epochs[-1].train_acc > epochs[0].train_acc

@@ -135,3 +135,38 @@ def decisive_under(arch: str, spec: TransformSpec, data: Path):
     result = run_to_end(train_classifier(data, base=base, config=config))
     base.model, base.class_names = result.model, list(result.class_names)
     return base
+
+
+TINY = TransformSpec(resize=36, crop=32)
+
+
+def whole_network_trained(folder: Path, epochs: int = 4):
+    """A ResNet-18 on 32 px crops with every layer trained on learnable colour photos: unlike
+    a random backbone, its activations are what int8 is made for, so int8-vs-fp32 label
+    agreement on it is meaningful (a random backbone's activations grow layer after layer)."""
+    from pigeonhole.core.images import crop_uint8, load_image, normalize_batch
+    from pigeonhole.core.listing import iter_image_files
+
+    data = make_class_folders(folder, 12, DECISIVE_CLASSES, size=(160, 120))
+    files = sorted(iter_image_files([data]))
+    x = normalize_batch(torch.stack([crop_uint8(load_image(f), TINY) for f in files]), TINY)
+    y = torch.tensor([DECISIVE_CLASSES.index(f.parent.name) for f in files])
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = build_model("resnet18", len(DECISIVE_CLASSES))
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        model.train()
+        for _ in range(epochs):
+            for idx in torch.randperm(len(x)).split(12):
+                opt.zero_grad()
+                torch.nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
+                opt.step()
+        for m in model.modules():  # BatchNorm statistics of the finished network, all data
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.reset_running_stats()
+                m.momentum = None
+        with torch.no_grad():
+            model(x)
+    base = small_base(transform=TINY)
+    base.model, base.class_names = model.eval(), list(DECISIVE_CLASSES)
+    return base

@@ -1,0 +1,105 @@
+"""Start-up benchmark: whole processes, timed from their launch.
+
+1. `pigeonhole --help` and `pigeonhole --version` (neither imports torch);
+2. the first window paint, offscreen (the start-up window, before torch is imported) and the
+   main window's first paint (after torch and the tabs);
+3. `pigeonhole predict ONE_IMAGE` until its result line, per engine (ResNet-18 checkpoint with
+   seeded random weights; ONNX Runtime's export is made by an untimed warm-up run, as a
+   user's second run finds it cached).
+
+Every figure is the median of --runs runs, the variants interleaved; the load average is
+printed with them. Goals (2 cores): --help < 0.3 s, first paint < 1.5 s, predict < 3 s.
+
+    python benchmarks/bench_startup.py [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+def timed(cmd: list[str], env: dict, until: str | None = None) -> dict[str, float]:
+    """Seconds from launch to exit ("exit"), and to the first output line starting with each
+    word of interest (the GUI probe's lines carry their own wall-clock time)."""
+    t0 = time.time()
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    marks: dict[str, float] = {}
+    for line in proc.stdout:
+        parts = line.split()
+        if parts and parts[0] in ("StartupWindow", "MainWindow"):
+            marks[parts[0]] = float(parts[1]) - t0
+            marks[parts[0] + " torch"] = parts[2] == "True"
+        elif until and until not in marks:
+            marks[until] = time.time() - t0
+    proc.wait()
+    marks["exit"] = time.time() - t0
+    return marks
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="pigeonhole-startup-"))
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT),
+               PIGEONHOLE_CACHE_DIR=str(tmp / "cache"), PIGEONHOLE_DATA_DIR=str(tmp / "data"),
+               XDG_CONFIG_HOME=str(tmp / "config"))  # fmt: skip
+    sys.path.insert(0, str(ROOT))
+    import torch
+
+    from pigeonhole.core.models.archs import build_model, get_arch
+    from pigeonhole.core.models.checkpoints import save_checkpoint
+    from pigeonhole.core.synthetic import make_photo_folder
+
+    torch.manual_seed(0)
+    ckpt = tmp / "resnet18.pth"
+    save_checkpoint(ckpt, build_model("resnet18", 10), "resnet18", [f"c{i}" for i in range(10)],
+                    get_arch("resnet18").transform)  # fmt: skip
+    make_photo_folder(tmp / "one", 1)
+    image = str(next((tmp / "one").iterdir()))
+    cli = [PY, "-m", "pigeonhole"]
+    predict = [*cli, "predict", image, "--checkpoint", str(ckpt), "--quiet"]
+    variants = {
+        "--help": ([*cli, "--help"], None),
+        "--version": ([*cli, "--version"], None),
+        "gui": ([PY, str(ROOT / "benchmarks" / "startup_probe.py")], None),
+        "predict, torch": ([*predict, "--engine", "torch"], "result"),
+        "predict, onnxruntime": ([*predict, "--engine", "onnxruntime"], "result"),
+    }
+    for cmd, until in variants.values():  # warm-up: file caches, the ONNX export
+        timed(cmd, env, until)
+    runs: dict[str, list[dict]] = {k: [] for k in variants}
+    for _ in range(args.runs):
+        for name, (cmd, until) in variants.items():
+            runs[name].append(timed(cmd, env, until))
+
+    def med(name: str, key: str) -> float:
+        return statistics.median(r[key] for r in runs[name] if key in r)
+
+    print(f"load average {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores), median of {args.runs}")
+    print(f"  pigeonhole --help:                    {med('--help', 'exit'):6.2f} s  (goal < 0.3)")
+    print(f"  pigeonhole --version:                 {med('--version', 'exit'):6.2f} s")
+    torch_at_paint = any(r.get("StartupWindow torch") for r in runs["gui"])
+    print(f"  window, first paint (start-up):       {med('gui', 'StartupWindow'):6.2f} s  "
+          f"(goal < 1.5; torch imported by then: {torch_at_paint})")  # fmt: skip
+    print(f"  window, main window painted:          {med('gui', 'MainWindow'):6.2f} s")
+    for name in ("predict, torch", "predict, onnxruntime"):
+        print(f"  {name + ', first result:':<38}{med(name, 'result'):6.2f} s  "
+              f"(exit {med(name, 'exit'):.2f} s; goal < 3)")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""The CPU engines (core.runtime.engine): ONNX Runtime fp32 and int8 give torch fp32's labels on
+a decisive model, a network that does not export falls back to torch with the reason, the
+export cache is reused, and feature extraction gets the same engine."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from pigeonhole.core.errors import PigeonholeError
+from pigeonhole.core.features import FeatureExtractor
+from pigeonhole.core.inference import Classifier, classify_paths
+from pigeonhole.core.runtime.onnx_engine import export_onnx
+from pigeonhole.core.runtime.plan import plan_run
+from pigeonhole.core.synthetic import make_class_folders
+from tests.core.train_helpers import DECISIVE_CLASSES, small_base, whole_network_trained
+
+pytest.importorskip("onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def decisive_photos(tmp_path_factory):
+    """Red/green/blue photos the decisive model has never seen (other seeds)."""
+    root = tmp_path_factory.mktemp("unseen")
+    return make_class_folders(root, 16, DECISIVE_CLASSES, size=(320, 240), seed=500)
+
+
+def _labels(loaded, folder, **kw) -> tuple[list[str], Classifier]:
+    clf = Classifier(loaded, device="cpu", **kw)
+    preds = []
+    for batch in clf.run([folder]):
+        preds.extend(batch.predictions)
+    return [p.label for p in preds], clf
+
+
+@pytest.fixture(scope="module")
+def trained_whole(tmp_path_factory):
+    return whole_network_trained(tmp_path_factory.mktemp("whole"))
+
+
+def test_onnxruntime_gives_torch_fp32_labels(decisive, decisive_photos):
+    torch_labels, clf = _labels(decisive, decisive_photos, engine="torch")
+    assert clf.engine == "torch"
+    ort_labels, clf = _labels(decisive, decisive_photos, engine="auto")
+    assert clf.engine == "onnxruntime" and clf.precision == "fp32" and not clf.engine_note
+    assert ort_labels == torch_labels
+    assert len(set(torch_labels)) == len(DECISIVE_CLASSES)  # the comparison means something
+
+
+def test_int8_gives_torch_fp32_labels_and_says_how_often_it_agrees(trained_whole, decisive_photos):
+    """On a network trained through (int8 is not meant for a random backbone's activations)."""
+    stages: list[str] = []
+    torch_labels, _ = _labels(trained_whole, decisive_photos, engine="torch")
+    int8_labels, clf = _labels(
+        trained_whole, decisive_photos, precision="int8", calibration=[decisive_photos],
+        on_stage=stages.append,
+    )  # fmt: skip
+    assert clf.engine == "onnxruntime" and clf.precision == "int8"
+    assert int8_labels == torch_labels
+    # Its agreement with fp32, measured on images held out from calibration, is told first.
+    assert "top-1 agrees with fp32 on" in clf.engine_note and "held-out" in clf.engine_note
+    assert clf.summary.engine_note == clf.engine_note
+    assert any("Calibrating int8" in s for s in stages)
+    assert len(set(torch_labels)) == len(DECISIVE_CLASSES)
+    # Calibrated once: a second run reuses the int8 model and its measured agreement.
+    stages.clear()
+    _, again = _labels(trained_whole, decisive_photos, precision="int8", calibration=[],
+                       on_stage=stages.append)  # fmt: skip
+    assert stages == [] and again.engine_note == clf.engine_note
+
+
+class _NoExportHead(nn.Module):
+    """A linear head plus an FFT term: torch runs it, the ONNX exporter (opset 17) cannot."""
+
+    def __init__(self, linear: nn.Linear):
+        super().__init__()
+        self.linear = linear
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = self.linear.out_features
+        return self.linear(x) + 0 * torch.fft.rfft(x, n=2 * n, dim=1).abs()[:, :n]
+
+
+def test_a_network_that_does_not_export_falls_back_to_torch_with_the_reason(tmp_path):
+    loaded = small_base()
+    loaded.model.fc = _NoExportHead(loaded.model.fc)
+    make_class_folders(tmp_path, 2, ("red", "blue"), size=(96, 72))
+    with pytest.raises(PigeonholeError, match="does not export"):
+        export_onnx(loaded.model, tmp_path / "x.onnx", crop=64)
+    preds, summary = classify_paths(loaded, [tmp_path], device="cpu", engine="onnxruntime")
+    assert len(preds) == 4 and all(p.ok for p in preds)
+    assert summary.engine == "torch"
+    assert "ONNX Runtime not used" in summary.engine_note and "fft" in summary.engine_note
+    assert summary.engine_note in summary.line()
+
+
+def test_the_export_is_cached_by_weights_and_never_repeated(tmp_path, monkeypatch):
+    monkeypatch.setenv("PIGEONHOLE_CACHE_DIR", str(tmp_path / "own-cache"))
+    make_class_folders(tmp_path / "img", 1, ("red",), size=(96, 72))
+    stages: list[str] = []
+    classify_paths(small_base(seed=3), [tmp_path / "img"], device="cpu", on_stage=stages.append)
+    assert stages == ["Exporting the network to ONNX (once for these weights)"]
+    exported = list((tmp_path / "own-cache" / "onnx").glob("*/fp32.onnx"))
+    assert len(exported) == 1
+    mtime = exported[0].stat().st_mtime_ns
+    # Another load of the same weights (a new model object) reuses it...
+    classify_paths(small_base(seed=3), [tmp_path / "img"], device="cpu", on_stage=stages.append)
+    assert len(stages) == 1 and exported[0].stat().st_mtime_ns == mtime
+    # ...other weights get their own.
+    classify_paths(small_base(seed=4), [tmp_path / "img"], device="cpu", on_stage=stages.append)
+    assert len(stages) == 2
+    assert len(list((tmp_path / "own-cache" / "onnx").glob("*/fp32.onnx"))) == 2
+
+
+def test_feature_extraction_gets_the_same_engine(tmp_path):
+    base = small_base()
+    crops = torch.randint(0, 256, (3, 3, 64, 64), dtype=torch.uint8)
+    feats = {}
+    for engine in ("torch", "onnxruntime"):
+        extractor = FeatureExtractor(base.model, "resnet18", base.transform, "cpu", engine=engine)
+        assert extractor.plan.engine == engine
+        feats[engine] = extractor.forward(crops)
+        extractor.restore_head()
+    assert feats["torch"].shape == (3, 512)
+    torch.testing.assert_close(feats["onnxruntime"], feats["torch"], atol=1e-4, rtol=1e-4)
+
+
+def test_engine_choices_are_checked():
+    assert plan_run("resnet18", "cpu").engine == "onnxruntime"
+    vit = plan_run("vit_b_16", "cpu")  # measured slower on ONNX Runtime: the registry says why
+    assert vit.engine == "torch" and "ViT" in vit.engine_note
+    assert plan_run("vit_b_16", "cpu", engine="onnxruntime").engine == "onnxruntime"
+    assert plan_run("resnet18", "cpu", engine="torch").engine == "torch"
+    assert plan_run("resnet18", "cpu", precision="int8").engine == "onnxruntime"
+    with pytest.raises(PigeonholeError, match="int8 runs on ONNX Runtime"):
+        plan_run("resnet18", "cpu", precision="int8", engine="torch")
+    with pytest.raises(PigeonholeError, match="Unknown engine"):
+        plan_run("resnet18", "cpu", engine="tensorrt")
