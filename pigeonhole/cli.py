@@ -210,6 +210,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", help="where to save the checkpoint")
     preprocessing.add_arguments(p)
 
+    p = sub.add_parser(
+        "export", help="save a model as ONNX or TorchScript, class names and preprocessing inside"
+    )
+    p.add_argument("model", nargs="?", metavar="CHECKPOINT", help="the model file to export")
+    _add_model_args(p)
+    p.add_argument("--format", choices=("onnx", "torchscript"), help="default: from --out's suffix")
+    p.add_argument("--out", metavar="FILE", help="FILE.onnx or FILE.pt (default: beside you)")
+    preprocessing.add_arguments(p)
+
     p = sub.add_parser("bench", help="measure throughput: model only, pipeline, naive loop")
     p.add_argument("folder", nargs="?", metavar="FOLDER")
     p.add_argument(
@@ -247,6 +256,8 @@ def _command(name: str):
         from .commands import predict as command
     elif name == "train":
         from .commands import train as command
+    elif name == "export":
+        from .commands import export as command
     else:
         from .commands import bench as command
     return command

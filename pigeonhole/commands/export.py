@@ -1,0 +1,49 @@
+"""`pigeonhole export CHECKPOINT --format onnx|torchscript --out FILE`: the model, its class
+names and its preprocessing in one file other tools can run, checked against PyTorch."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from pigeonhole.core.errors import PigeonholeError
+from pigeonhole.core.fileio import check_output_file
+
+from . import model_source, print_preprocessing
+from .output import printable
+
+
+def default_out(stem: str, suffix: str, folder: Path | None = None) -> Path:
+    """``<stem><suffix>`` in the current folder, never replacing a file."""
+    folder = folder or Path.cwd()
+    path, n = folder / f"{stem}{suffix}", 2
+    while path.exists():
+        path, n = folder / f"{stem}-{n}{suffix}", n + 1
+    return path
+
+
+def run(args) -> int:
+    from pigeonhole.core.model_export import FORMATS, export_format, export_model
+    from pigeonhole.core.models.checkpoints import load_model
+
+    if args.model and args.checkpoint:
+        raise PigeonholeError("Give the model once: as CHECKPOINT or with --checkpoint.")
+    args.checkpoint = args.model or args.checkpoint
+    source = model_source(args)
+    if not source.is_file and not source.arch:
+        raise PigeonholeError("Choose a model: a checkpoint file, or --arch NAME --pretrained.")
+    if args.out:
+        fmt = export_format(args.out, args.format)
+        out = check_output_file(args.out, "--out", (FORMATS[fmt],))  # before any work
+    else:
+        fmt = args.format or "onnx"
+        stem = Path(source.checkpoint).stem if source.is_file else source.arch
+        out = check_output_file(default_out(stem, FORMATS[fmt]), "--out", (FORMATS[fmt],))
+    loaded = load_model(source)
+    print_preprocessing(loaded, sys.stderr)
+    print(
+        f"pigeonhole: exporting {loaded.arch} ({loaded.names_line()}) as {fmt}...", file=sys.stderr
+    )
+    report = export_model(loaded, fmt, out)
+    print(f"pigeonhole: {printable(report.line())}", file=sys.stderr)
+    return 0
