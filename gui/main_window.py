@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 
 from PySide6.QtCore import QByteArray, QSettings, Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QTextDocumentFragment
 from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
@@ -40,7 +40,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.train_tab, "Train")
         self._build_menus()
         self._connect_tabs()
-        self.statusBar().showMessage("Ready")
+        self.statusBar()  # shows what the tabs are doing (their status_changed)
         self._restore_geometry()
 
     # The tabs are built by their own modules; kept in factory methods so a failure in one
@@ -60,11 +60,24 @@ class MainWindow(QMainWindow):
         return TrainTab(self)
 
     def _connect_tabs(self) -> None:
-        """The Train tab hands a freshly trained model to the Classify tab in one click."""
+        """The tabs report what they do to the status bar; the Train tab hands a freshly
+        trained model to the Classify tab in one click."""
+        for tab in (self.classify_tab, self.train_tab):
+            signal = getattr(tab, "status_changed", None)
+            if signal is not None:
+                signal.connect(self.show_status)
+        train = getattr(self.classify_tab, "train_requested", None)
+        if train is not None:
+            train.connect(lambda: self.tabs.setCurrentWidget(self.train_tab))
         signal = getattr(self.train_tab, "use_in_classify", None)
         loader = getattr(self.classify_tab, "load_checkpoint_file", None)
         if signal is not None and loader is not None:
             signal.connect(self._use_in_classify)
+
+    def show_status(self, text: str) -> None:
+        """One line in the status bar (rich text from a tab reduced to plain words)."""
+        plain = QTextDocumentFragment.fromHtml(text).toPlainText() if "<" in text else text
+        self.statusBar().showMessage(" ".join(plain.split()))
 
     def _use_in_classify(self, path: str) -> None:
         self.tabs.setCurrentWidget(self.classify_tab)

@@ -24,6 +24,7 @@ from ..widgets.drop_zone import DropZone
 from ..widgets.model_panel import ModelPanel
 from ..widgets.plots import TimingPanel
 from ..widgets.preview import DetailPane
+from ..widgets.status_label import StatusLabel
 from ..widgets.thumbnail_view import MAX_TILE, MIN_TILE, ThumbnailView
 from ..widgets.thumbnails import ThumbnailCache, ThumbnailLoader
 from .filter_panel import FilterPanel
@@ -60,7 +61,7 @@ class ClassifyLayout:
         self.add_files_button = QPushButton("Add images…")
         self.progress = QProgressBar(textVisible=False)
         self.progress.setMaximumHeight(8)
-        self.run_status = QLabel("Drop images to start.")
+        self.run_status = StatusLabel("")
         self.run_status.setObjectName("runStatus")
         self.cancel_button = QPushButton("Cancel", enabled=False)
         top = QHBoxLayout()
@@ -80,7 +81,7 @@ class ClassifyLayout:
         banner_row.addWidget(self.banner_close)
 
         self.grid = ThumbnailView(cache, loader)
-        self.grid.setModel(view_model)
+        self.grid.set_results(view_model)
         self.drop_zone = DropZone(self.grid)
 
         self.export_button = QPushButton("Export…", enabled=False)

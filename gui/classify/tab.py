@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QSettings, QTimer, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox, QWidget
 
-from ..widgets.drop_zone import DropContents, parse_drop
+from ..widgets.drop_zone import LOADING, NEEDS_MODEL, READY, DropContents, parse_drop
+from ..widgets.model_panel import IMAGENET
 from ..widgets.preview import PreviewDialog
 from ..widgets.thumbnail_view import DEFAULT_TILE
 from ..widgets.thumbnails import ThumbnailCache, ThumbnailLoader
@@ -40,6 +41,9 @@ REPLACE, QUEUE = "replace", "queue"
 
 
 class ClassifyTab(QWidget):
+    status_changed = Signal(str)  # what the tab is doing, for the main window's status bar
+    train_requested = Signal()  # the start page's "Train your own…"
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setAcceptDrops(True)
@@ -96,6 +100,10 @@ class ClassifyTab(QWidget):
         mp.ask = lambda q: self._ask(q)
         mp.model_loaded.connect(self._on_model_loaded)
         mp.load_failed.connect(self._on_load_failed)
+        mp.loading_changed.connect(self._on_loading)
+        ui.drop_zone.open_checkpoint_clicked.connect(mp.choose_checkpoint)
+        ui.drop_zone.use_imagenet_clicked.connect(self.use_imagenet)
+        ui.drop_zone.train_clicked.connect(self.train_requested)
         ui.add_folder_button.clicked.connect(self.add_folder)
         ui.add_files_button.clicked.connect(self.add_files)
         ui.drop_zone.add_folder_clicked.connect(self.add_folder)
@@ -103,6 +111,7 @@ class ClassifyTab(QWidget):
         ui.drop_zone.dropped.connect(self.handle_drop)
         ui.cancel_button.clicked.connect(self.cancel_run)
         ui.banner_close.clicked.connect(self.hide_banner)
+        ui.run_status.changed.connect(self.status_changed)
         self.runs.started.connect(self._on_run_started)
         self.runs.progressed.connect(self._on_run_progress)
         self.runs.finished.connect(self._on_run_finished)
@@ -185,8 +194,6 @@ class ClassifyTab(QWidget):
             self._banner_timer.stop()
         else:
             self._banner_timer.start()
-        if self.ui.drop_zone.currentIndex() == 0:
-            self.ui.drop_zone.set_message(text)
 
     def hide_banner(self) -> None:
         self.ui.banner.setVisible(False)
@@ -246,8 +253,7 @@ class ClassifyTab(QWidget):
         self.runs.start(mp.loaded, paths, mp.run_options())
 
     def cancel_run(self) -> None:
-        self.runs.cancel()
-        self.ui.run_status.setText("Cancelling…")
+        self.runs.cancel()  # finished(None) arrives at once: _on_run_finished says so
 
     # -- model -------------------------------------------------------------------------------
     def load_checkpoint_file(self, path: str) -> None:
@@ -265,12 +271,41 @@ class ClassifyTab(QWidget):
         if self.script.active or mp.loaded is not None or mp.busy:
             return
         if not mp.autoload():
-            self.ui.drop_zone.set_message(
-                "First choose a model on the left: a checkpoint file, or ImageNet weights."
+            self._show_start()
+
+    def use_imagenet(self) -> None:
+        """Load the ImageNet weights of the network the model panel shows."""
+        mp = self.ui.model_panel
+        mp.set_weights_mode(IMAGENET)
+        mp.request_load()
+
+    def _show_start(self) -> None:
+        """Bring the start page up to date with the model: what to do first."""
+        mp = self.ui.model_panel
+        zone = self.ui.drop_zone
+        if mp.busy:
+            zone.show_start(LOADING, mp.status.text())
+        elif mp.loaded is not None:
+            loaded = mp.loaded
+            names = ", ".join(loaded.class_names[:4])
+            more = ", …" if loaded.num_classes > 4 else ""
+            zone.show_start(
+                READY, f"Model: {loaded.arch}, {loaded.num_classes:,} classes ({names}{more})."
             )
+        else:
+            spec = mp.arch.spec()
+            imagenet = ""
+            if spec is not None and spec.has_pretrained:
+                size = f", {spec.weights_size_mb:.0f} MB" if spec.weights_size_mb else ""
+                imagenet = f"{spec.display_name}{size}"
+            zone.show_start(NEEDS_MODEL, imagenet=imagenet)
+
+    def _on_loading(self, _busy: bool) -> None:
+        self._show_start()
 
     def _on_model_loaded(self, loaded) -> None:
         self.results.set_class_names(loaded.class_names)
+        self._show_start()
         self.notify(f"Model ready: {loaded.arch} with {loaded.num_classes:,} classes.")
         if self.pending:
             paths, self.pending = self.pending, []
@@ -279,7 +314,8 @@ class ClassifyTab(QWidget):
             self.script.done(ok=True)
 
     def _on_load_failed(self, message: str) -> None:
-        self.notify(message, error=True)
+        self._show_start()
+        self.notify(message, error=True)  # the one place it is said
         if self.script.active and self.ui.model_panel.loaded is None:
             self.pending.clear()
             self.script.done(ok=False)
@@ -328,14 +364,16 @@ class ClassifyTab(QWidget):
             ui.progress.setValue(0)
             ui.run_status.setText("Run stopped.")
             if self.results.rowCount() == 0:
-                ui.drop_zone.show_hint(message)
+                ui.drop_zone.show_hint()
             self._sync_buttons()
             self.script.done(ok=False)
 
     # -- grid --------------------------------------------------------------------------------
     def _counts_dirty(self, *_args) -> None:
+        """Refresh the per-class counts soon: within 0.1 s of a correction, once a second
+        while a run goes (the class list is rebuilt each time)."""
         if not self._counts_timer.isActive():
-            self._counts_timer.start()
+            self._counts_timer.start(1000 if self.runs.running else 100)
 
     def _refresh_counts(self) -> None:
         r = self.results

@@ -17,7 +17,6 @@ from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
-    QLabel,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -35,6 +34,7 @@ from pigeonhole.core.training import TrainResult, TrainStage
 
 from .. import style_sheet
 from ..widgets.drop_zone import CHECKPOINT_EXTENSIONS
+from ..widgets.status_label import StatusLabel
 from ..widgets.workers import WorkerSlot
 from .panels import DataPanel, NetworkPanel, OptionsPanel
 from .plots import TrainingCurves
@@ -55,6 +55,7 @@ class TrainTab(QWidget):
     training_done = Signal(object)  # TrainResult, or None when cancelled / failed
     scanned = Signal(object)  # the DatasetPlan of the data folder, or None when it is unusable
     saved = Signal(object)  # the checkpoint's Path once written, or None when saving failed
+    status_changed = Signal(str)  # what the tab is doing, for the main window's status bar
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -104,9 +105,10 @@ class TrainTab(QWidget):
         self.progress = QProgressBar()
         self.progress.setTextVisible(False)
         self.progress.setFixedHeight(6)
-        self.status = QLabel(FOLDER_HINT)
+        self.status = StatusLabel(FOLDER_HINT)
         self.status.setObjectName("runStatus")
         self.status.setWordWrap(True)
+        self.status.changed.connect(self.status_changed)
 
         controls = QWidget()
         col = QVBoxLayout(controls)

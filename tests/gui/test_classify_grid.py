@@ -1,16 +1,15 @@
 """Classify tab grid at scale: bounded thumbnail cache, thumbnails re-made off-thread only for
-painted tiles, tile size, preview, and the event loop never stalling during a 2,000-image run."""
+painted tiles, tile size, preview, and a 2,000-image run shown as it goes."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from classify_helpers import load, make_images, run_and_wait
-from PySide6.QtCore import QPoint, QTimer
+from PySide6.QtCore import QPoint
 from PySide6.QtGui import QImage
 
 from pigeonhole.core.predictions import Prediction
@@ -97,7 +96,7 @@ def test_evicted_thumbnails_are_remade_from_the_file(qtbot, tab, checkpoint_file
     assert bad not in tab.cache and bad not in tab.cache.failed  # failed tiles never ask
     tab.ui.tile_slider.setValue(200)
     assert tab.ui.grid.tile_size == 200
-    assert tab.ui.grid.sizeHintForIndex(tab.view_model.index(0)).width() == 200
+    assert tab.ui.grid.sizeHintForIndex(tab.ui.grid.model().index(0, 0)).width() == 200
 
 
 def test_preview_opens_on_double_click_with_the_full_image(
@@ -106,7 +105,7 @@ def test_preview_opens_on_double_click_with_the_full_image(
     load(qtbot, tab, checkpoint_file)
     run_and_wait(qtbot, tab, [image_folder])
     row = next(i for i, r in enumerate(tab.results.rows) if r.ok)
-    idx = tab.view_model.index(row)
+    idx = tab.ui.grid.model().index(row, 0)
     tab.ui.grid.setCurrentIndex(idx)
     assert "decode" in tab.ui.detail.text.text() and "%" in tab.ui.detail.text.text()
     with qtbot.waitSignal(tab.ui.grid.preview_requested):
@@ -121,34 +120,23 @@ def test_preview_opens_on_double_click_with_the_full_image(
     dialog.close()
 
 
-def test_event_loop_never_stalls_during_a_2000_image_run(qtbot, tab, checkpoint_file, tmp_path):
+def test_a_2000_image_run_fills_the_grid_and_plots_as_it_goes(
+    qtbot, tab, checkpoint_file, tmp_path
+):
+    """Batches reach the grid and the plots during the run, not only at its end. (How long
+    the event loop ever waits during a run is measured by benchmarks/bench_app.py: timing
+    belongs in benchmarks, not in tests.)"""
     folder = tmp_path / "many"
     make_images(folder, 2000, size=(32, 24))
     load(qtbot, tab, checkpoint_file)
-    # A first small run pays the one-time costs (lazy imports, first paint of tiles and plots):
-    # what is measured is the UI during a long run.
-    run_and_wait(qtbot, tab, [make_images(tmp_path / "warm", 24, size=(32, 24))[0].parent])
-    start = time.perf_counter()
-    gaps, last = [], [start]
-
-    def beat():
-        now = time.perf_counter()
-        gaps.append((now - last[0], last[0] - start))
-        last[0] = now
-
-    heartbeat = QTimer(interval=10)
-    heartbeat.timeout.connect(beat)
-    heartbeat.start()
-    try:
-        summary = run_and_wait(qtbot, tab, [folder], timeout=120_000)
-    finally:
-        heartbeat.stop()
+    tab.ui.model_panel.batch.setValue(16)
+    seen_during_run = []
+    tab.runs.progressed.connect(lambda p: seen_during_run.append(tab.ui.grid.model().rowCount()))
+    summary = run_and_wait(qtbot, tab, [folder], timeout=120_000)
     assert summary.processed == 2000 and tab.results.rowCount() == 2000
+    assert tab.ui.grid.model().rowCount() == 2000  # the grid's rows follow the results
+    assert len(seen_during_run) >= 2 and seen_during_run[0] < 2000  # shown as they came
     assert tab.ui.timing.redraws >= 2  # the plots were updated live
-    worst = sorted(gaps, reverse=True)[:3]
-    where = ", ".join(f"{g * 1000:.0f} ms at {t:.2f} s" for g, t in worst)
-    print(f"heartbeats: {len(gaps)} in {summary.total_s:.1f} s; worst gaps: {where}")
-    assert worst[0][0] < 0.150, where
 
 
 def test_pyside_none_leak_cannot_abort_the_app():

@@ -33,7 +33,7 @@ def select(tab, view_rows: list[int]) -> None:
     sel = tab.ui.grid.selectionModel()
     sel.clearSelection()
     for i, row in enumerate(view_rows):
-        idx = tab.view_model.index(row)
+        idx = tab.ui.grid.model().index(row, 0)
         flags = QItemSelectionModel.SelectionFlag.Select
         sel.select(idx, flags)
         if i == 0:
