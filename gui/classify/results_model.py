@@ -154,6 +154,11 @@ class ResultsModel(QAbstractListModel):
             return describe_html(r)
         return None
 
+    @property
+    def class_names(self) -> list[str]:
+        """The classes of the model the results come from, in its order."""
+        return list(self._class_names)
+
     # -- changing ----------------------------------------------------------------------------
     def set_class_names(self, names: Iterable[str]) -> None:
         self._class_names = list(names)

@@ -16,28 +16,31 @@ from PySide6.QtCore import QSettings, QTimer, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox, QWidget
 
-from ..widgets.drop_zone import LOADING, NEEDS_MODEL, READY, DropContents, parse_drop
-from ..widgets.model_panel import IMAGENET
+from ..widgets.actions import make_action
+from ..widgets.drop_zone import DropContents, parse_drop
 from ..widgets.preview import PreviewDialog
 from ..widgets.thumbnail_view import DEFAULT_TILE
 from ..widgets.thumbnails import ThumbnailCache, ThumbnailLoader
 from .layout import ClassifyLayout
-from .output import (
-    OutputController,
-    OutputQuestions,
+from .output import OutputController, OutputQuestions
+from .questions import (
+    QUEUE,
+    REPLACE,
+    ask_export_scope,
     ask_label,
+    ask_new_run,
     ask_save_path,
     ask_sort_options,
-    make_action,
 )
 from .results_filter import ResultsView
 from .results_model import ResultsModel
 from .run import RunController, RunProgress
 from .script import ScriptedStart
 from .sort_dialog import SortOptions
+from .start import StartGuide
+from .triage import TriageController
 
 log = logging.getLogger(__name__)
-REPLACE, QUEUE = "replace", "queue"
 
 
 class ClassifyTab(QWidget):
@@ -54,10 +57,18 @@ class ClassifyTab(QWidget):
         self.loader = ThumbnailLoader(self.cache, parent=self)
         self.ui = ClassifyLayout(self, self.view_model, self.cache, self.loader)
         self.runs = RunController(self.results, self.cache, self.ui.timing, self)
-        questions = OutputQuestions(  # through the hooks below, which tests replace
-            label=lambda current, choices: self._ask_label(current, choices),
+        self.triage = TriageController(  # asks through the hooks below, which tests replace
+            self,
+            self.ui,
+            self.results,
+            self.view_model,
+            self.notify,
+            lambda current, choices: self._ask_label(current, choices),
+        )
+        questions = OutputQuestions(
             save_path=lambda: self._ask_save_path(),
             sort_options=lambda counts: self._ask_sort_options(counts),
+            export_scope=lambda counts: self._ask_export_scope(counts),
         )
         self.output = OutputController(
             self,
@@ -68,7 +79,9 @@ class ClassifyTab(QWidget):
             self.runs,
             self.notify,
             questions,
+            self.triage.selected_source_rows,
         )
+        self.start = StartGuide(self.ui.model_panel, self.ui.drop_zone, self)
         self.script = ScriptedStart(
             self,
             self.ui.model_panel,
@@ -100,9 +113,6 @@ class ClassifyTab(QWidget):
         mp.ask = lambda q: self._ask(q)
         mp.model_loaded.connect(self._on_model_loaded)
         mp.load_failed.connect(self._on_load_failed)
-        mp.loading_changed.connect(self._on_loading)
-        ui.drop_zone.open_checkpoint_clicked.connect(mp.choose_checkpoint)
-        ui.drop_zone.use_imagenet_clicked.connect(self.use_imagenet)
         ui.drop_zone.train_clicked.connect(self.train_requested)
         ui.add_folder_button.clicked.connect(self.add_folder)
         ui.add_files_button.clicked.connect(self.add_files)
@@ -125,7 +135,6 @@ class ClassifyTab(QWidget):
         self.view_model.rowsInserted.connect(self._update_shown)
         ui.grid.selectionModel().currentChanged.connect(self._on_current)
         ui.grid.selectionModel().selectionChanged.connect(self._on_selection)
-        ui.grid.preview_requested.connect(self.open_preview)
         self.loader.ready.connect(self._on_thumbnail_ready)
         ui.tile_slider.valueChanged.connect(self._on_tile)
         ui.tile_slider.setValue(QSettings().value("classify/tile", DEFAULT_TILE, type=int))
@@ -139,7 +148,8 @@ class ClassifyTab(QWidget):
         menu = menubar.addMenu("&Classify")
         for group in (
             (self.act_add_folder, self.act_add_files, self.act_checkpoint, self.act_cancel),
-            self.output.triage_actions,
+            self.triage.edit_actions,
+            self.triage.triage_actions,
             self.output.file_actions,
         ):
             menu.addActions(list(group))
@@ -148,6 +158,7 @@ class ClassifyTab(QWidget):
 
     def _sync_buttons(self) -> None:
         self.act_cancel.setEnabled(self.runs.running)
+        self.triage.sync()
         self.output.sync()
 
     # -- questions and messages (tests replace the _ask* and _choose_new_run hooks) ----------
@@ -158,6 +169,9 @@ class ClassifyTab(QWidget):
     def _ask_label(self, current: str, choices: list[str]) -> str | None:
         return ask_label(self, current, choices)
 
+    def _ask_export_scope(self, counts: dict[str, int]) -> str | None:
+        return ask_export_scope(self, counts)
+
     def _ask_save_path(self) -> str | None:
         return ask_save_path(self)
 
@@ -165,21 +179,7 @@ class ClassifyTab(QWidget):
         return ask_sort_options(self, counts)
 
     def _choose_new_run(self) -> str | None:
-        box = QMessageBox(
-            QMessageBox.Icon.Question, "Pigeonhole", "A run is still going.", parent=self
-        )
-        box.setInformativeText("Stop it and classify the new images, or add them after it?")
-        stop = box.addButton("Stop and start new", QMessageBox.ButtonRole.AcceptRole)
-        queue = box.addButton("Add after this run", QMessageBox.ButtonRole.ActionRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.exec()
-        return (
-            REPLACE
-            if box.clickedButton() is stop
-            else QUEUE
-            if box.clickedButton() is queue
-            else None
-        )
+        return ask_new_run(self)
 
     def notify(self, text: str, error: bool = False) -> None:
         """A message above the grid (errors stay until closed; others for 12 s)."""
@@ -271,41 +271,10 @@ class ClassifyTab(QWidget):
         if self.script.active or mp.loaded is not None or mp.busy:
             return
         if not mp.autoload():
-            self._show_start()
-
-    def use_imagenet(self) -> None:
-        """Load the ImageNet weights of the network the model panel shows."""
-        mp = self.ui.model_panel
-        mp.set_weights_mode(IMAGENET)
-        mp.request_load()
-
-    def _show_start(self) -> None:
-        """Bring the start page up to date with the model: what to do first."""
-        mp = self.ui.model_panel
-        zone = self.ui.drop_zone
-        if mp.busy:
-            zone.show_start(LOADING, mp.status.text())
-        elif mp.loaded is not None:
-            loaded = mp.loaded
-            names = ", ".join(loaded.class_names[:4])
-            more = ", …" if loaded.num_classes > 4 else ""
-            zone.show_start(
-                READY, f"Model: {loaded.arch}, {loaded.num_classes:,} classes ({names}{more})."
-            )
-        else:
-            spec = mp.arch.spec()
-            imagenet = ""
-            if spec is not None and spec.has_pretrained:
-                size = f", {spec.weights_size_mb:.0f} MB" if spec.weights_size_mb else ""
-                imagenet = f"{spec.display_name}{size}"
-            zone.show_start(NEEDS_MODEL, imagenet=imagenet)
-
-    def _on_loading(self, _busy: bool) -> None:
-        self._show_start()
+            self.start.refresh()
 
     def _on_model_loaded(self, loaded) -> None:
         self.results.set_class_names(loaded.class_names)
-        self._show_start()
         self.notify(f"Model ready: {loaded.arch} with {loaded.num_classes:,} classes.")
         if self.pending:
             paths, self.pending = self.pending, []
@@ -314,7 +283,6 @@ class ClassifyTab(QWidget):
             self.script.done(ok=True)
 
     def _on_load_failed(self, message: str) -> None:
-        self._show_start()
         self.notify(message, error=True)  # the one place it is said
         if self.script.active and self.ui.model_panel.loaded is None:
             self.pending.clear()
@@ -404,12 +372,12 @@ class ClassifyTab(QWidget):
         self.ui.grid.set_tile_size(px)
         QSettings().setValue("classify/tile", px)
 
-    # -- output (the output controller's, here for the menu, main window and tests) -----------
+    # -- triage and output (the controllers', here for the main window and tests) ------------
     def relabel_selected(self, label: str | None = None) -> int:
-        return self.output.relabel_selected(label)
+        return self.triage.relabel_selected(label)
 
-    def export_results(self, path: str | None = None) -> bool:
-        return self.output.export_results(path)
+    def export_results(self, path: str | None = None, scope: str | None = None) -> bool:
+        return self.output.export_results(path, scope)
 
     def sort_results(self, options: SortOptions | None = None) -> bool:
         return self.output.sort_results(options)
@@ -418,7 +386,7 @@ class ClassifyTab(QWidget):
         return self.output.undo_last_move()
 
     def open_preview(self, index=None) -> PreviewDialog | None:
-        return self.output.open_preview(index)
+        return self.triage.open_preview(index)
 
     def save_screenshot(self, path: str) -> bool:
         """Save a picture of the whole window (after the grid and plots have caught up)."""
@@ -432,5 +400,6 @@ class ClassifyTab(QWidget):
         """Cancel and wait for every worker (window closing)."""
         self.runs.shutdown()
         self.ui.model_panel.shutdown()
+        self.triage.shutdown()
         self.output.shutdown()
         self.loader.shutdown()

@@ -238,6 +238,7 @@ class ThumbnailView(QListView):
     :class:`RowMirror` of it, with the same row numbers)."""
 
     preview_requested = Signal(QModelIndex)
+    label_key = Signal(int)  # a number key 1-9 pressed on the grid
 
     def __init__(self, cache: ThumbnailCache, loader: ThumbnailLoader, parent=None):
         super().__init__(parent)
@@ -294,7 +295,14 @@ class ThumbnailView(QListView):
         self.viewport().update()
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
+        """Enter: the preview; 1-9: a label for the selection (instead of QListView's
+        jump-to-an-item-starting-with-the-typed-text)."""
+        key, mods = event.key(), event.modifiers()
+        plain = mods in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.KeypadModifier)
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
             self.preview_requested.emit(self.currentIndex())
+            return
+        if plain and Qt.Key.Key_1 <= key <= Qt.Key.Key_9:
+            self.label_key.emit(key - Qt.Key.Key_0)
             return
         super().keyPressEvent(event)

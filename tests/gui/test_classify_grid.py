@@ -110,7 +110,7 @@ def test_preview_opens_on_double_click_with_the_full_image(
     assert "decode" in tab.ui.detail.text.text() and "%" in tab.ui.detail.text.text()
     with qtbot.waitSignal(tab.ui.grid.preview_requested):
         tab.ui.grid.doubleClicked.emit(idx)
-    dialog = tab.output.preview
+    dialog = tab.triage.preview
     assert dialog is not None and dialog.isVisible()
     qtbot.waitUntil(lambda: dialog._image is not None, timeout=10_000)
     assert (dialog._image.width(), dialog._image.height()) == (
