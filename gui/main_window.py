@@ -62,10 +62,12 @@ class MainWindow(QMainWindow):
     def _connect_tabs(self) -> None:
         """The tabs report what they do to the status bar; the Train tab hands a freshly
         trained model to the Classify tab in one click."""
+        self._status: dict[QWidget, str] = {}  # each tab's last status line
         for tab in (self.classify_tab, self.train_tab):
             signal = getattr(tab, "status_changed", None)
             if signal is not None:
-                signal.connect(self.show_status)
+                signal.connect(lambda text, t=tab: self.show_status(text, t))
+        self.tabs.currentChanged.connect(lambda _i: self.show_status(None))
         train = getattr(self.classify_tab, "train_requested", None)
         if train is not None:
             train.connect(lambda: self.tabs.setCurrentWidget(self.train_tab))
@@ -74,8 +76,14 @@ class MainWindow(QMainWindow):
         if signal is not None and loader is not None:
             signal.connect(self._use_in_classify)
 
-    def show_status(self, text: str) -> None:
-        """One line in the status bar (rich text from a tab reduced to plain words)."""
+    def show_status(self, text: str | None, tab: QWidget | None = None) -> None:
+        """The status bar shows the current tab's status line (rich text reduced to plain
+        words); ``text`` None shows the current tab's last one again."""
+        if text is not None:
+            self._status[tab or self.tabs.currentWidget()] = text
+        if tab is not None and tab is not self.tabs.currentWidget():
+            return
+        text = self._status.get(self.tabs.currentWidget(), "")
         plain = QTextDocumentFragment.fromHtml(text).toPlainText() if "<" in text else text
         self.statusBar().showMessage(" ".join(plain.split()))
 

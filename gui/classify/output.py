@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QWidget
 
 from pigeonhole.core.errors import PigeonholeError
 
+from ..file_tasks import undo_task
 from ..widgets.actions import make_action
 from ..widgets.thumbnails import ThumbnailCache
 from ..widgets.workers import WorkerSlot
@@ -30,19 +31,6 @@ from .run import RunController
 from .sort_dialog import ALL, SELECTED, SHOWN, SortOptions
 
 log = logging.getLogger(__name__)
-
-
-def undo_task(manifest: str, *, should_stop=None, progress=None):
-    """Worker body for undoing a move (core.sorting.undo_move is not cancellable). Once every
-    file is back, the move's record has served: it is removed, so no hidden
-    ``.pigeonhole-moves-*.json`` is left in the destination. With errors it stays, for
-    another try."""
-    from pigeonhole.core.sorting import undo_move
-
-    report = undo_move(manifest)
-    if not report.errors:
-        Path(manifest).unlink(missing_ok=True)
-    return report
 
 
 @dataclass(frozen=True, slots=True)

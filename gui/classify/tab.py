@@ -34,7 +34,8 @@ from .questions import (
 )
 from .results_filter import ResultsView
 from .results_model import ResultsModel
-from .run import RunController, RunProgress
+from .run import RunController
+from .run_view import RunView
 from .script import ScriptedStart
 from .sort_dialog import SortOptions
 from .start import StartGuide
@@ -82,6 +83,7 @@ class ClassifyTab(QWidget):
             self.triage.selected_source_rows,
         )
         self.start = StartGuide(self.ui.model_panel, self.ui.drop_zone, self)
+        self.run_view = RunView(self.ui)
         self.script = ScriptedStart(
             self,
             self.ui.model_panel,
@@ -107,6 +109,11 @@ class ClassifyTab(QWidget):
         self.act_cancel = make_action(
             self, "&Cancel run", self.cancel_run, QKeySequence("Esc"), False
         )
+        self.act_show_timing = make_action(self, "Show &timing", self._toggle_timing)
+        self.act_show_timing.setCheckable(True)
+        shown = QSettings().value("classify/show_timing", True, type=bool)
+        self.act_show_timing.setChecked(shown)
+        self.ui.side.set_pane_visible("Timing", shown)
 
     def _wire(self) -> None:
         ui, mp = self.ui, self.ui.model_panel
@@ -123,7 +130,7 @@ class ClassifyTab(QWidget):
         ui.banner_close.clicked.connect(self.hide_banner)
         ui.run_status.changed.connect(self.status_changed)
         self.runs.started.connect(self._on_run_started)
-        self.runs.progressed.connect(self._on_run_progress)
+        self.runs.progressed.connect(self.run_view.progressed)
         self.runs.finished.connect(self._on_run_finished)
         self.runs.failed.connect(self._on_run_failed)
         self.runs.batch_added.connect(self._counts_dirty)
@@ -151,10 +158,21 @@ class ClassifyTab(QWidget):
             self.triage.edit_actions,
             self.triage.triage_actions,
             self.output.file_actions,
+            (self.act_show_timing,),
         ):
             menu.addActions(list(group))
             menu.addSeparator()
         return menu
+
+    def _toggle_timing(self) -> None:
+        """Show or hide the Timing pane (remembered); hidden, its plots are not redrawn."""
+        shown = self.act_show_timing.isChecked()
+        self.ui.side.set_pane_visible("Timing", shown)
+        QSettings().setValue("classify/show_timing", shown)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        self.ui.fit(self.width())
 
     def _sync_buttons(self) -> None:
         self.act_cancel.setEnabled(self.runs.running)
@@ -288,37 +306,13 @@ class ClassifyTab(QWidget):
             self.pending.clear()
             self.script.done(ok=False)
 
-    # -- runs --------------------------------------------------------------------------------
+    # -- runs (the run view shows them; here what else follows) -------------------------------
     def _on_run_started(self) -> None:
-        ui = self.ui
-        ui.drop_zone.show_content()
-        for b in (ui.add_folder_button, ui.add_files_button):
-            b.setVisible(True)
-        ui.cancel_button.setEnabled(True)
-        ui.progress.setRange(0, 0)
-        ui.run_status.setText("Finding images…")
+        self.run_view.started()
         self._sync_buttons()
 
-    def _on_run_progress(self, p: RunProgress) -> None:
-        if p.total:
-            self.ui.progress.setRange(0, p.total)
-            self.ui.progress.setValue(p.done)
-        self.ui.run_status.setText(p.text())
-
     def _on_run_finished(self, summary) -> None:
-        ui = self.ui
-        ui.cancel_button.setEnabled(False)
-        ui.progress.setRange(0, 1)
-        ui.progress.setValue(1 if summary is not None and not summary.cancelled else 0)
-        if summary is None:
-            ui.run_status.setText(f"Cancelled: {self.results.rowCount():,} images classified.")
-        else:
-            what = "Cancelled after" if summary.cancelled else "Done:"
-            failed = f", {summary.skipped:,} could not be read" if summary.skipped else ""
-            ui.run_status.setText(
-                f"{what} {summary.processed:,} images in {summary.total_s:.1f} s "
-                f"({summary.images_per_s:.1f} images/s){failed}."
-            )
+        self.run_view.finished(summary, self.results.rowCount())
         self._refresh_counts()
         self._sync_buttons()
         self.script.done(ok=summary is not None)
@@ -326,13 +320,7 @@ class ClassifyTab(QWidget):
     def _on_run_failed(self, message: str) -> None:
         self.notify(message, error=True)
         if not self.runs.running:
-            ui = self.ui
-            ui.cancel_button.setEnabled(False)
-            ui.progress.setRange(0, 1)
-            ui.progress.setValue(0)
-            ui.run_status.setText("Run stopped.")
-            if self.results.rowCount() == 0:
-                ui.drop_zone.show_hint()
+            self.run_view.stopped(self.results.rowCount())
             self._sync_buttons()
             self.script.done(ok=False)
 

@@ -86,10 +86,10 @@ class DropZone(QStackedWidget):
         self.train_button = QPushButton("Train your own…")
         self.add_folder_button = QPushButton("Add folder…")
         self.add_files_button = QPushButton("Add images…")
-        self.model_buttons = _button_row(
-            self.open_checkpoint_button, self.imagenet_button, self.train_button
+        self.model_buttons = _buttons(
+            QVBoxLayout(), self.open_checkpoint_button, self.imagenet_button, self.train_button
         )
-        self.image_buttons = _button_row(self.add_folder_button, self.add_files_button)
+        self.image_buttons = _buttons(QHBoxLayout(), self.add_folder_button, self.add_files_button)
         self.message = QLabel("")
         self.message.setObjectName("dropMessage")
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -180,12 +180,15 @@ class DropZone(QStackedWidget):
             event.ignore()
 
 
-def _button_row(*buttons: QPushButton) -> QWidget:
-    row = QWidget()
-    lay = QHBoxLayout(row)
-    lay.setContentsMargins(0, 0, 0, 0)
-    lay.addStretch(1)
+def _buttons(lay: QHBoxLayout | QVBoxLayout, *buttons: QPushButton) -> QWidget:
+    """``buttons`` in a row or a column, centred, each at least as wide as its text."""
+    box = QWidget()
+    outer = QHBoxLayout(box)
+    outer.setContentsMargins(0, 0, 0, 0)
+    outer.addStretch(1)
+    outer.addLayout(lay)
+    outer.addStretch(1)
     for b in buttons:
+        b.setMinimumWidth(max(130, b.sizeHint().width()))
         lay.addWidget(b)
-    lay.addStretch(1)
-    return row
+    return box

@@ -243,6 +243,7 @@ class ThumbnailView(QListView):
     def __init__(self, cache: ThumbnailCache, loader: ThumbnailLoader, parent=None):
         super().__init__(parent)
         self.results: QAbstractItemModel | None = None
+        self._chosen_tile = DEFAULT_TILE
         self.delegate = TileDelegate(cache, loader, self)
         self.setItemDelegate(self.delegate)
         self.setViewMode(QListView.ViewMode.IconMode)
@@ -283,16 +284,28 @@ class ThumbnailView(QListView):
 
     @property
     def tile_size(self) -> int:
+        """The size tiles are drawn at: the chosen one, or less where two would not fit."""
         return self.delegate.tile
 
     def set_tile_size(self, px: int) -> None:
-        px = max(MIN_TILE, min(MAX_TILE, int(px)))
+        self._chosen_tile = max(MIN_TILE, min(MAX_TILE, int(px)))
+        self._apply_tile()
+
+    def _apply_tile(self) -> None:
+        """The grid keeps at least two columns: tiles shrink (to MIN_TILE at most) when the
+        view is narrower than two tiles of the chosen size."""
+        room = (self.viewport().width() - 4 * self.spacing()) // 2
+        px = max(MIN_TILE, min(self._chosen_tile, room))
         if px == self.delegate.tile:
             return
         self.delegate.tile = px
         self.verticalScrollBar().setSingleStep(max(20, px // 4))
         self.scheduleDelayedItemsLayout()
         self.viewport().update()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        self._apply_tile()
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt API)
         """Enter: the preview; 1-9: a label for the selection (instead of QListView's
