@@ -18,7 +18,7 @@ from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QMenu, QWidget
 
 from ..widgets.actions import make_action
-from ..widgets.preview import PreviewDialog
+from ..widgets.preview import PreviewDialog, make_preview
 from .corrections import CorrectionHistory
 from .layout import ClassifyLayout
 from .results_filter import ResultsView
@@ -143,13 +143,14 @@ class TriageController(QObject):
         if not index.isValid():
             return None
         if self.preview is None:
-            self.preview = PreviewDialog(self.host)
-            self.preview.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-            self.preview.step_requested.connect(self._preview_step)
-            self.preview.label_key.connect(self._preview_label_key)
-            self.preview.pick_label.connect(self._preview_pick_label)
-            self.preview.addActions(list(self.edit_actions))
-            self.preview.finished.connect(self._preview_closed)
+            self.preview = make_preview(
+                self.host,
+                self._preview_step,
+                self._preview_label_key,
+                self._preview_pick_label,
+                self._preview_closed,
+                self.edit_actions,
+            )
         self._show_in_preview(index.row())
         self.preview.show()
         self.preview.raise_()

@@ -249,6 +249,9 @@ class OptionsPanel(QGroupBox):
         self.advanced_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.advanced_button.setAutoRaise(True)
         self.advanced_button.toggled.connect(self._show_advanced)
+        self.advanced_button.toggled.connect(
+            lambda on: QSettings().setValue("train/advanced_open", on)
+        )
         self.advanced = QWidget()
         grid = QGridLayout(self.advanced)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -311,7 +314,6 @@ class OptionsPanel(QGroupBox):
 
     def save_settings(self) -> None:
         s = QSettings()
-        s.setValue("train/advanced_open", self.advanced_button.isChecked())
         for key, w in zip(self._KEYS, self._widgets(), strict=True):
             if isinstance(w, QComboBox):
                 s.setValue(f"train/{key}", w.currentData())

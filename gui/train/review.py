@@ -10,13 +10,13 @@ import html
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QKeySequence
 
 from ..classify.label_picker import LabelPicker
 from ..file_tasks import move_to_class_task, undo_task
 from ..widgets.actions import make_action
-from ..widgets.preview import PreviewDialog
+from ..widgets.preview import PreviewDialog, make_preview
 from ..widgets.workers import WorkerSlot
 
 QUICK_LABELS = 9
@@ -54,13 +54,14 @@ class MisclassifiedReview(QObject):
         if not 0 <= index < len(self.items):
             return None
         if self.preview is None:
-            self.preview = PreviewDialog(self.host)
-            self.preview.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-            self.preview.step_requested.connect(lambda d: self.show(self.position + d))
-            self.preview.label_key.connect(self._label_key)
-            self.preview.pick_label.connect(self._pick_label)
-            self.preview.addAction(self.act_undo)
-            self.preview.finished.connect(self._closed)
+            self.preview = make_preview(
+                self.host,
+                lambda d: self.show(self.position + d),
+                self._label_key,
+                self._pick_label,
+                self._closed,
+                [self.act_undo],
+            )
         self.show(index)
         self.preview.show()
         self.preview.raise_()

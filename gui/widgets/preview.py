@@ -8,6 +8,8 @@ results and the Train tab's misclassified images use the same dialog.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
@@ -229,3 +231,23 @@ class PreviewDialog(QDialog):
     def done(self, result: int) -> None:
         self._loader.shutdown()
         super().done(result)
+
+
+def make_preview(
+    parent: QWidget,
+    on_step: Callable[[int], None],
+    on_label_key: Callable[[int], None],
+    on_pick_label: Callable[[], None],
+    on_closed: Callable[[int], None],
+    actions=(),
+) -> PreviewDialog:
+    """A PreviewDialog, deleted when closed, wired to its owner: stepping, label keys, the
+    label picker, the end (``on_closed``); ``actions`` (undo, redo) work inside it too."""
+    dialog = PreviewDialog(parent)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.step_requested.connect(on_step)
+    dialog.label_key.connect(on_label_key)
+    dialog.pick_label.connect(on_pick_label)
+    dialog.addActions(list(actions))
+    dialog.finished.connect(on_closed)
+    return dialog

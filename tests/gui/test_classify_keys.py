@@ -5,8 +5,8 @@ steps with the arrow keys and takes label keys, "Review uncertain" goes lowest f
 from __future__ import annotations
 
 import pytest
-from classify_helpers import CLASSES, load, run_and_wait
-from PySide6.QtCore import QItemSelectionModel, Qt
+from classify_helpers import CLASSES, load, run_and_wait, select
+from PySide6.QtCore import Qt
 
 from pigeonhole.gui.classify.label_picker import LabelPicker
 
@@ -23,16 +23,6 @@ def finished(qtbot, window, checkpoint_file, image_folder):
     qtbot.waitActive(window)
     tab.ui.grid.setFocus()
     return tab
-
-
-def select(tab, view_rows: list[int]) -> None:
-    sel = tab.ui.grid.selectionModel()
-    sel.clearSelection()
-    for i, row in enumerate(view_rows):
-        idx = tab.ui.grid.model().index(row, 0)
-        sel.select(idx, QItemSelectionModel.SelectionFlag.Select)
-        if i == 0:
-            sel.setCurrentIndex(idx, QItemSelectionModel.SelectionFlag.NoUpdate)
 
 
 def labels(tab, rows) -> list[str | None]:

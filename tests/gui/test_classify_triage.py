@@ -9,8 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from classify_helpers import CLASSES, load, run_and_wait
-from PySide6.QtCore import QItemSelectionModel
+from classify_helpers import CLASSES, load, run_and_wait, select
 
 from pigeonhole.gui.classify.results_model import CorrectedRole
 from pigeonhole.gui.classify.sort_dialog import ALL, SELECTED, SHOWN, SortOptions
@@ -27,17 +26,6 @@ def finished(qtbot, tab, checkpoint_file, image_folder):
     run_and_wait(qtbot, tab, [image_folder])
     qtbot.waitUntil(lambda: tab.ui.filters.label.count() > 1)
     return tab
-
-
-def select(tab, view_rows: list[int]) -> None:
-    sel = tab.ui.grid.selectionModel()
-    sel.clearSelection()
-    for i, row in enumerate(view_rows):
-        idx = tab.ui.grid.model().index(row, 0)
-        flags = QItemSelectionModel.SelectionFlag.Select
-        sel.select(idx, flags)
-        if i == 0:
-            sel.setCurrentIndex(idx, QItemSelectionModel.SelectionFlag.NoUpdate)
 
 
 def shown_paths(tab) -> list[str]:

@@ -113,3 +113,28 @@ def test_the_panes_stack_on_a_big_screen_and_timing_can_be_hidden(qtbot, classif
     assert not again.classify_tab.act_show_timing.isChecked()
     assert not again.classify_tab.ui.timing.isVisibleTo(again)
     again.classify_tab.shutdown()
+
+
+def test_train_results_fit_1024x640(qtbot, window, tmp_path):
+    """Precision, recall and F1 used to hide behind a scroll bar in a small window."""
+    from tests.core.train_helpers import colour_folders, save_base_checkpoint
+
+    train = window.train_tab
+    window.tabs.setCurrentWidget(train)
+    settle(window, SMALL)
+    data = colour_folders(tmp_path / "colours", per_class=6, classes=("red", "green", "blue"))
+    with qtbot.waitSignal(train.scanned, timeout=30_000):
+        train.set_data_folder(str(data))
+    train.network.set_checkpoint(str(save_base_checkpoint(tmp_path / "base.pth")))
+    train.options.epochs_spin.setValue(3)
+    with qtbot.waitSignal(train.training_done, timeout=120_000):
+        train.start()
+    train.views.setCurrentWidget(train.results)
+    settle(window, SMALL)
+    table = train.results.table
+    assert table.horizontalScrollBar().maximum() == 0  # every column in view
+    header = table.horizontalHeader()
+    for col in range(table.columnCount()):  # and no column narrower than its heading
+        title = table.horizontalHeaderItem(col).text()
+        assert header.sectionSize(col) >= text_width(table, title), title
+    assert cut_widgets(window) == []
