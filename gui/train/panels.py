@@ -1,5 +1,6 @@
 """The Train tab's panels: data (folder, classes table, warnings), network and base weights,
-options."""
+options (the less common ones under "Advanced"), and the column that holds them with the
+Start and Cancel buttons."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -336,3 +338,36 @@ class OptionsPanel(QGroupBox):
                 w.setValue(s.value(f"train/{key}", w.value(), type=float))
             else:
                 w.setValue(s.value(f"train/{key}", w.value(), type=int))
+
+
+class TrainControls(QWidget):
+    """The Train tab's left column: data, network and options (scrolling when short), then
+    Start and Cancel."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.data = DataPanel()
+        self.network = NetworkPanel()
+        self.options = OptionsPanel()
+        self.start_button = QPushButton("Start training")
+        self.start_button.setDefault(True)
+        self.cancel_button = QPushButton("Cancel")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_button, 2)
+        buttons.addWidget(self.cancel_button, 1)
+        controls = QWidget()
+        col = QVBoxLayout(controls)
+        col.setContentsMargins(0, 0, 4, 0)
+        col.addWidget(self.data, 1)
+        col.addWidget(self.network)
+        col.addWidget(self.options)
+        scroll = QScrollArea()
+        scroll.setWidget(controls)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setMinimumWidth(controls.minimumSizeHint().width())
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(scroll, 1)
+        lay.addLayout(buttons)

@@ -13,13 +13,10 @@ import logging
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
-    QHBoxLayout,
     QMessageBox,
-    QPushButton,
-    QScrollArea,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -34,7 +31,7 @@ from pigeonhole.core.training import TrainResult, TrainStage
 from .. import style_sheet
 from ..widgets.drop_zone import CHECKPOINT_EXTENSIONS
 from ..widgets.workers import WorkerSlot
-from .panels import DataPanel, NetworkPanel, OptionsPanel
+from .panels import TrainControls
 from .plots import TrainingCurves
 from .progress import TrainProgress
 from .results import ResultsPanel
@@ -88,37 +85,13 @@ class TrainTab(QWidget):
 
     # -- layout ------------------------------------------------------------------------------
     def _build(self) -> None:
-        self.data = DataPanel()
+        left = TrainControls()
+        self.data, self.network, self.options = left.data, left.network, left.options
+        self.start_button, self.cancel_button = left.start_button, left.cancel_button
         self.data.folder_chosen.connect(self.set_data_folder)
         self.data.split_changed.connect(self._rescan)
-        self.network = NetworkPanel()
-        self.options = OptionsPanel()
-        self.start_button = QPushButton("Start training")
-        self.start_button.setDefault(True)
         self.start_button.clicked.connect(self.start)
-        self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.start_button, 2)
-        buttons.addWidget(self.cancel_button, 1)
-
-        controls = QWidget()
-        col = QVBoxLayout(controls)
-        col.setContentsMargins(0, 0, 4, 0)
-        col.addWidget(self.data, 1)
-        col.addWidget(self.network)
-        col.addWidget(self.options)
-        scroll = QScrollArea()
-        scroll.setWidget(controls)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setMinimumWidth(controls.minimumSizeHint().width())
-        left = QWidget()
-        left_col = QVBoxLayout(left)
-        left_col.setContentsMargins(0, 0, 0, 0)
-        left_col.addWidget(scroll, 1)
-        left_col.addLayout(buttons)
 
         # The progress line (stage, epoch n of N, best so far), above what it talks about.
         self.line = TrainProgress(FOLDER_HINT)
