@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 
 from PySide6.QtCore import QByteArray, QSettings, Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QTextDocumentFragment
 from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
@@ -40,7 +40,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.train_tab, "Train")
         self._build_menus()
         self._connect_tabs()
-        self.statusBar().showMessage("Ready")
+        self.statusBar()  # shows what the tabs are doing (their status_changed)
         self._restore_geometry()
 
     # The tabs are built by their own modules; kept in factory methods so a failure in one
@@ -60,11 +60,32 @@ class MainWindow(QMainWindow):
         return TrainTab(self)
 
     def _connect_tabs(self) -> None:
-        """The Train tab hands a freshly trained model to the Classify tab in one click."""
+        """The tabs report what they do to the status bar; the Train tab hands a freshly
+        trained model to the Classify tab in one click."""
+        self._status: dict[QWidget, str] = {}  # each tab's last status line
+        for tab in (self.classify_tab, self.train_tab):
+            signal = getattr(tab, "status_changed", None)
+            if signal is not None:
+                signal.connect(lambda text, t=tab: self.show_status(text, t))
+        self.tabs.currentChanged.connect(lambda _i: self.show_status(None))
+        train = getattr(self.classify_tab, "train_requested", None)
+        if train is not None:
+            train.connect(lambda: self.tabs.setCurrentWidget(self.train_tab))
         signal = getattr(self.train_tab, "use_in_classify", None)
         loader = getattr(self.classify_tab, "load_checkpoint_file", None)
         if signal is not None and loader is not None:
             signal.connect(self._use_in_classify)
+
+    def show_status(self, text: str | None, tab: QWidget | None = None) -> None:
+        """The status bar shows the current tab's status line (rich text reduced to plain
+        words); ``text`` None shows the current tab's last one again."""
+        if text is not None:
+            self._status[tab or self.tabs.currentWidget()] = text
+        if tab is not None and tab is not self.tabs.currentWidget():
+            return
+        text = self._status.get(self.tabs.currentWidget(), "")
+        plain = QTextDocumentFragment.fromHtml(text).toPlainText() if "<" in text else text
+        self.statusBar().showMessage(" ".join(plain.split()))
 
     def _use_in_classify(self, path: str) -> None:
         self.tabs.setCurrentWidget(self.classify_tab)

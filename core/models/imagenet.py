@@ -41,7 +41,7 @@ def imagenet_state_dict(arch: str, progress: Progress | None = None) -> dict:
         raise WeightsUnavailableError(f"torchvision has no ImageNet weights for {spec.name}.")
     target = weights_file(spec.name)
     if not target.is_file():
-        download(spec.weights_url, target, progress, spec.weights_size_mb)
+        download(spec.weights_url, target, progress, spec.weights_size_mb, spec.name)
     try:
         return torch.load(target, map_location="cpu", weights_only=True)
     except Exception as e:
@@ -73,8 +73,16 @@ def weights_file(arch: str) -> Path:
 _HASH = re.compile(r"-([a-f0-9]*)\.")
 
 
-def download(url: str, target: Path, progress: Progress | None, size_mb: float | None) -> None:
-    """Fetch ``url`` in chunks into ``target`` (atomically), checking torchvision's hash prefix."""
+def download(
+    url: str,
+    target: Path,
+    progress: Progress | None,
+    size_mb: float | None,
+    arch: str | None = None,
+) -> None:
+    """Fetch ``url`` in chunks into ``target`` (atomically), checking torchvision's hash prefix.
+    A failure is one sentence for the person: what could not be done, the likely reason, and
+    what to do instead (the system's own words, e.g. ``[Errno -2]``, go to the log)."""
     log.info("Downloading %s to %s", url, target)
     digest = hashlib.sha256()
     try:
@@ -93,10 +101,17 @@ def download(url: str, target: Path, progress: Progress | None, size_mb: float |
                     raise CheckpointError(
                         f"The download of {target.name} was corrupted; try again."
                     )
-    except OSError as e:  # URLError, timeouts, connection resets
+    except OSError as e:  # URLError, timeouts, connection resets; or writing the file
+        log.info("download of %s failed: %s", url, e)
+        what = f"the ImageNet weights for {arch}" if arch else f"the weights {target.name}"
+        if isinstance(e, urllib.error.HTTPError):
+            why = f"the server answered {e.code}."
+        elif isinstance(e, urllib.error.URLError | TimeoutError | ConnectionError):
+            why = "no internet connection?"
+        else:
+            why = f"{e.strerror or e} while saving it."
         size = f" ({size_mb:.0f} MB)" if size_mb else ""
-        reason = str(getattr(e, "reason", e)).splitlines()[0] if str(e) else type(e).__name__
         raise WeightsUnavailableError(
-            f"The weights file {target.name}{size} could not be downloaded (no internet? {reason}). "
-            f"Put the file {target.name} in {target.parent} or pick a checkpoint."
+            f"Could not download {what}: {why} Choose a checkpoint file instead, or put "
+            f"{target.name}{size} in {target.parent}."
         ) from None

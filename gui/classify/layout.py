@@ -1,6 +1,8 @@
 """The Classify tab's widgets and their arrangement: model and filters on the left, the grid
-(or the drop hint) in the middle with the run's progress above it, details and timing on the
-right. :class:`ClassifyLayout` builds and owns them; the tab wires them up."""
+(or the start page) in the middle with the run's progress above it, details and timing on the
+right (one above the other, or as tabs on a laptop screen). :class:`ClassifyLayout` builds
+and owns them, and shares the width out as the window changes size (:meth:`fit`); the tab
+wires them up. The run's status line is shown by the main window's status bar."""
 
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ from ..widgets.drop_zone import DropZone
 from ..widgets.model_panel import ModelPanel
 from ..widgets.plots import TimingPanel
 from ..widgets.preview import DetailPane
+from ..widgets.side_panes import SidePanes
+from ..widgets.status_label import StatusLabel
 from ..widgets.thumbnail_view import MAX_TILE, MIN_TILE, ThumbnailView
 from ..widgets.thumbnails import ThumbnailCache, ThumbnailLoader
 from .filter_panel import FilterPanel
@@ -53,24 +57,24 @@ class ClassifyLayout:
         scroll.setWidget(left)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setMinimumWidth(220)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # Never narrower than its content at the sizes the layout is made for (fit()); in a
+        # window narrower still, it scrolls rather than cut its text.
+        scroll.setMinimumWidth(200)
+        self.left, self.left_content = scroll, left
 
         self.add_folder_button = QPushButton("Add folder…")
         self.add_files_button = QPushButton("Add images…")
         self.progress = QProgressBar(textVisible=False)
         self.progress.setMaximumHeight(8)
-        self.run_status = QLabel("Drop images to start.")
+        # What the run is doing: the main window's status bar shows it (hidden here, so the
+        # line is said once, and in the full width of the window).
+        self.run_status = StatusLabel("", visible=False)
         self.run_status.setObjectName("runStatus")
         self.cancel_button = QPushButton("Cancel", enabled=False)
         top = QHBoxLayout()
         top.addWidget(self.add_folder_button)
         top.addWidget(self.add_files_button)
-        status_box = QVBoxLayout()
-        status_box.setSpacing(3)
-        status_box.addWidget(self.run_status)
-        status_box.addWidget(self.progress)
-        top.addLayout(status_box, 1)
+        top.addWidget(self.progress, 1)
         top.addWidget(self.cancel_button)
 
         self.banner = QLabel(visible=False, wordWrap=True, objectName="banner")
@@ -80,14 +84,15 @@ class ClassifyLayout:
         banner_row.addWidget(self.banner_close)
 
         self.grid = ThumbnailView(cache, loader)
-        self.grid.setModel(view_model)
+        self.grid.set_results(view_model)
         self.drop_zone = DropZone(self.grid)
 
         self.export_button = QPushButton("Export…", enabled=False)
         self.sort_button = QPushButton("Sort into folders…", enabled=False)
         self.undo_button = QPushButton("Undo move", enabled=False)
         self.tile_slider = QSlider(Qt.Orientation.Horizontal, minimum=MIN_TILE, maximum=MAX_TILE)
-        self.tile_slider.setFixedWidth(110)
+        self.tile_slider.setMinimumWidth(60)
+        self.tile_slider.setMaximumWidth(140)
         self.tile_slider.setToolTip("Tile size")
         bottom = QHBoxLayout()
         for b in (self.export_button, self.sort_button, self.undo_button):
@@ -96,9 +101,7 @@ class ClassifyLayout:
         bottom.addWidget(QLabel("Size"))
         bottom.addWidget(self.tile_slider)
 
-        center = QWidget()
-        # Explicit minimums (smaller than the rows of buttons want) keep small windows possible.
-        center.setMinimumSize(260, 200)
+        center = QWidget()  # its minimum is its rows of buttons: their text is never cut
         c = QVBoxLayout(center)
         c.setContentsMargins(4, 8, 4, 4)
         c.addLayout(top)
@@ -108,25 +111,16 @@ class ClassifyLayout:
 
         self.detail = DetailPane(cache)
         self.timing = TimingPanel()
-        right = QSplitter(Qt.Orientation.Vertical)
-        for title, w in (("Details", self.detail), ("Timing", self.timing)):
-            box = QWidget()
-            lay = QVBoxLayout(box)
-            lay.setContentsMargins(4, 8, 4, 4)
-            heading = QLabel(title, objectName="heading")
-            lay.addWidget(heading)
-            lay.addWidget(w, 1)
-            right.addWidget(box)
-        right.setStretchFactor(0, 2)
-        right.setStretchFactor(1, 3)
-        right.setMinimumSize(180, 200)
+        self.side = SidePanes([("Details", self.detail), ("Timing", self.timing)])
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(scroll)
-        self.splitter.addWidget(center)
-        self.splitter.addWidget(right)
+        self.splitter.setChildrenCollapsible(False)
+        for w in (scroll, center, self.side):
+            self.splitter.addWidget(w)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([310, 680, 300])
+        self.splitter.splitterMoved.connect(self._moved_by_hand)
+        self._by_hand = False
+        self.fit(1280)
         lay = QHBoxLayout(host)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.splitter)
@@ -134,3 +128,16 @@ class ClassifyLayout:
         for b in (self.add_folder_button, self.add_files_button):  # the hint has its own
             b.setVisible(False)
         host.setStyleSheet(style_sheet())
+
+    def fit(self, width: int) -> None:
+        """Share ``width`` out: the side panels take about a fifth each (within their
+        bounds), the grid the rest; until the person moves a divider themselves."""
+        if self._by_hand:
+            return
+        content = self.left_content.minimumSizeHint().width() + 4
+        left = max(content, min(330, width // 5))
+        right = max(self.side.minimumSizeHint().width(), min(380, width // 5))
+        self.splitter.setSizes([left, max(0, width - left - right), right])
+
+    def _moved_by_hand(self, *_args) -> None:
+        self._by_hand = True

@@ -1,5 +1,6 @@
-"""Triage and output for the Classify tab: relabel selected tiles, export CSV/JSON, sort into
-folders (copy or move, undoable), preview, reveal, and the menu/shortcut actions for all of it.
+"""Output for the Classify tab: export CSV/JSON (all results, the ones shown, or the selected
+ones), sort into folders (copy or move, undoable), and the menu/shortcut actions for them.
+(Labelling, the preview and the tiles' context menu are :mod:`gui.classify.triage`'s.)
 
 :class:`OutputController` gets what it works on in its constructor (the results and the view
 of them, the tab's widgets, the run controller, a ``notify`` callable) and asks its questions
@@ -13,81 +14,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSettings, Qt, QUrl
-from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QWidget
+from PySide6.QtCore import QObject, QSettings
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QWidget
 
 from pigeonhole.core.errors import PigeonholeError
 
-from ..widgets.preview import PreviewDialog
+from ..file_tasks import undo_task
+from ..widgets.actions import make_action
 from ..widgets.thumbnails import ThumbnailCache
 from ..widgets.workers import WorkerSlot
 from .layout import ClassifyLayout
 from .results_filter import ResultsView
 from .results_model import ResultsModel
 from .run import RunController
-from .sort_dialog import ALL, SELECTED, SHOWN, SortDialog, SortOptions
+from .sort_dialog import ALL, SELECTED, SHOWN, SortOptions
 
 log = logging.getLogger(__name__)
-
-
-def undo_task(manifest: str, *, should_stop=None, progress=None):
-    """Worker body for undoing a move (core.sorting.undo_move is not cancellable)."""
-    from pigeonhole.core.sorting import undo_move
-
-    return undo_move(manifest)
-
-
-def make_action(
-    host: QWidget,
-    text: str,
-    slot: Callable[[], object],
-    shortcut: QKeySequence | list[QKeySequence] | None = None,
-    enabled: bool = True,
-) -> QAction:
-    """An action of ``host`` (its shortcuts work while the focus is inside it) that calls
-    ``slot`` with no arguments."""
-    a = QAction(text, host)
-    if shortcut is not None:
-        a.setShortcuts(shortcut if isinstance(shortcut, list) else [shortcut])
-        a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-    a.triggered.connect(lambda _checked=False: slot())
-    a.setEnabled(enabled)
-    host.addAction(a)
-    return a
-
-
-# -- the dialogs (the tab's test hooks call these) --------------------------------------------
-def ask_label(parent: QWidget, current: str, choices: list[str]) -> str | None:
-    """The label for the selected images, from the known ones or typed; None if cancelled."""
-    label, ok = QInputDialog.getItem(
-        parent,
-        "Correct label",
-        "Label for the selected images:",
-        choices,
-        max(0, choices.index(current)) if current in choices else 0,
-        True,
-    )
-    return label.strip() if ok and label.strip() else None
-
-
-def ask_save_path(parent: QWidget) -> str | None:
-    """Where to export the results (CSV or JSON); None if cancelled."""
-    folder = QSettings().value("classify/last_folder", "", type=str)
-    default = str(Path(folder) / "results.csv") if folder else "results.csv"
-    start = QSettings().value("classify/export_path", default, type=str)
-    path, chosen = QFileDialog.getSaveFileName(
-        parent, "Export results", start, "CSV (*.csv);;JSON (*.json)"
-    )
-    if path and not Path(path).suffix:
-        path += ".json" if "json" in chosen.lower() else ".csv"
-    return path or None
-
-
-def ask_sort_options(parent: QWidget, counts: dict[str, int]) -> SortOptions | None:
-    """How to sort into folders (``counts``: images per scope); None if cancelled."""
-    dialog = SortDialog(counts, parent)
-    return dialog.options() if dialog.exec() else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,14 +38,14 @@ class OutputQuestions:
     """The questions the output controller asks the person (the tab answers through its
     ``_ask_*`` hooks, which tests replace)."""
 
-    label: Callable[[str, list[str]], str | None]
     save_path: Callable[[], str | None]
     sort_options: Callable[[dict[str, int]], SortOptions | None]
+    export_scope: Callable[[dict[str, int]], str | None]
 
 
 class OutputController(QObject):
-    """Relabelling, export, sorting into folders (one file operation at a time, on a worker
-    thread) and its undo, preview and reveal for the tiles of the Classify tab."""
+    """Export, sorting into folders (one file operation at a time, on a worker thread) and its
+    undo, for the results of the Classify tab."""
 
     def __init__(
         self,
@@ -114,11 +57,12 @@ class OutputController(QObject):
         runs: RunController,
         notify: Callable[..., None],
         questions: OutputQuestions,
+        selected_rows: Callable[[], list[int]],
     ) -> None:
         super().__init__(host)
         self.host, self.ui, self.results, self.view_model = host, ui, results, view_model
         self.cache, self.runs, self.notify, self.questions = cache, runs, notify, questions
-        self.preview: PreviewDialog | None = None
+        self.selected_source_rows = selected_rows
         self.last_manifest: str | None = (
             QSettings().value("sort/last_manifest", "", type=str) or None
         )
@@ -132,12 +76,6 @@ class OutputController(QObject):
         def action(text, slot, shortcut=None, enabled=False) -> QAction:
             return make_action(host, text, slot, shortcut, enabled)
 
-        self.act_relabel = action(
-            "Correct &label…", self.relabel_selected, [QKeySequence("F2"), QKeySequence("Ctrl+L")]
-        )
-        self.act_unlabel = action("&Remove correction", self.clear_correction)
-        self.act_preview = action("&Preview", self.open_preview, QKeySequence("Space"))
-        self.act_reveal = action("Show in &folder", self.reveal_selected)
         self.act_export = action("&Export results…", self.export_results, QKeySequence("Ctrl+E"))
         self.act_sort = action(
             "&Sort into folders…", self.sort_results, QKeySequence("Ctrl+Shift+S")
@@ -145,18 +83,10 @@ class OutputController(QObject):
         self.act_undo = action(
             "&Undo last move", self.undo_last_move, None, self.last_manifest is not None
         )
-        self.triage_actions = (
-            self.act_relabel,
-            self.act_unlabel,
-            self.act_preview,
-            self.act_reveal,
-        )
         self.file_actions = (self.act_export, self.act_sort, self.act_undo)
         ui.export_button.clicked.connect(self.export_results)
         ui.sort_button.clicked.connect(self.sort_results)
         ui.undo_button.clicked.connect(self.undo_last_move)
-        ui.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        ui.grid.customContextMenuRequested.connect(self._context_menu)
         self.sync()
 
     @property
@@ -164,74 +94,58 @@ class OutputController(QObject):
         """Files are being copied, moved or put back."""
         return self.file_work.busy
 
-    def _context_menu(self, pos) -> None:
-        if not self.selected_source_rows():
-            return
-        menu = QMenu(self.host)
-        menu.addActions(list(self.triage_actions))
-        menu.popup(self.ui.grid.viewport().mapToGlobal(pos))
-
     def sync(self) -> None:
         """Enable what can be done now (results, a run going, a file operation, a selection)."""
         ui = self.ui
         has = self.results.rowCount() > 0
         running = self.runs.running
-        selected = bool(ui.grid.selectionModel().hasSelection())
         ui.export_button.setEnabled(has)
         self.act_export.setEnabled(has)
         ui.sort_button.setEnabled(has and not running and not self.busy)
         self.act_sort.setEnabled(ui.sort_button.isEnabled())
         can_undo = self.last_manifest is not None and not self.busy and not running
         ui.undo_button.setEnabled(can_undo)
+        ui.undo_button.setVisible(can_undo)  # only while there is a move to undo
         self.act_undo.setEnabled(can_undo)
-        for a in self.triage_actions:
-            a.setEnabled(selected)
 
     # -- selection ---------------------------------------------------------------------------
-    def selected_source_rows(self) -> list[int]:
-        """The selected tiles, as rows of the results model."""
-        rows = self.ui.grid.selectionModel().selectedIndexes()
-        return sorted(self.view_model.source_row(i.row()) for i in rows)
-
     def shown_source_rows(self) -> list[int]:
         """The tiles the filters show, as rows of the results model."""
         return self.view_model.source_rows()
 
-    # -- relabelling -------------------------------------------------------------------------
-    def relabel_selected(self, label: str | None = None) -> int:
-        """Correct the label of the selected images (asking which, without ``label``)."""
-        rows = [i for i in self.selected_source_rows() if self.results.row_at(i).ok]
-        if not rows:
-            return 0
-        if label is None:
-            label = self.questions.label(
-                self.results.row_at(rows[0]).label or "", self.results.known_labels()
-            )
-            if label is None:
-                return 0
-        n = self.results.set_label(rows, label)
-        self.notify(f"{len(rows):,} image(s) labelled '{label}'.")
-        return n
-
-    def clear_correction(self) -> int:
-        """Give the selected images their predicted labels back."""
-        return self.results.set_label(self.selected_source_rows(), None)
-
     # -- export ------------------------------------------------------------------------------
-    def export_results(self, path: str | None = None) -> bool:
-        """Write the results with corrections to ``path`` (asking where, without it)."""
+    def scope_rows(self) -> dict[str, list[int]]:
+        """Rows of the results model per scope: all, the ones the filters show, the selected."""
+        return {
+            ALL: list(range(self.results.rowCount())),
+            SHOWN: self.shown_source_rows(),
+            SELECTED: self.selected_source_rows(),
+        }
+
+    def export_results(self, path: str | None = None, scope: str | None = None) -> bool:
+        """Write the results of ``scope`` (all, shown, selected) with their corrections to
+        ``path``. Without a scope: all, unless a filter hides some or several images are
+        selected; then the person is asked."""
         from pigeonhole.core.export import write_results
 
+        scopes = self.scope_rows()
+        counts = {k: len(v) for k, v in scopes.items()}
+        if scope is None:
+            askable = counts[SHOWN] != counts[ALL] or counts[SELECTED] > 1
+            scope = self.questions.export_scope(counts) if askable else ALL
+            if scope is None:
+                return False
         path = path or self.questions.save_path()
         if not path:
             return False
+        rows = [self.results.row_at(i) for i in scopes[scope]]
         try:
             write_results(
                 path,
-                self.results.predictions(),
+                [r.pred for r in rows],
                 summary=self.runs.summary,
-                topk=5,
-                corrections=self.results.corrections(),
+                topk=5,  # core writes only as many as the model has classes
+                corrections={r.path: r.corrected for r in rows if r.corrected is not None},
             )
         except PigeonholeError as e:
             self.notify(str(e), error=True)
@@ -240,7 +154,7 @@ class OutputController(QObject):
             self.notify(f"Could not write {path}: {e}", error=True)
             return False
         QSettings().setValue("classify/export_path", str(path))
-        self.notify(f"Exported {self.results.rowCount():,} results to {path}.")
+        self.notify(f"Exported {len(rows):,} results to {path}.")
         return True
 
     # -- sorting into folders ----------------------------------------------------------------
@@ -332,29 +246,6 @@ class OutputController(QObject):
         QSettings().setValue("sort/last_manifest", path or "")
         self.sync()
 
-    # -- preview and reveal ------------------------------------------------------------------
-    def open_preview(self, index=None) -> PreviewDialog | None:
-        """Show the image at ``index`` (the current tile, without it) at full size."""
-        grid = self.ui.grid
-        index = index if index is not None and index.isValid() else grid.currentIndex()
-        if not index.isValid():
-            return None
-        row = self.results.row_at(self.view_model.source_row(index.row()))
-        if self.preview is not None:
-            self.preview.close()
-        self.preview = PreviewDialog(row, self.host)
-        self.preview.show()
-        return self.preview
-
-    def reveal_selected(self) -> None:
-        """Open the folder of the first selected image in the file manager."""
-        rows = self.selected_source_rows()
-        if rows:
-            folder = Path(self.results.row_at(rows[0]).path).parent
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
-
     def shutdown(self) -> None:
-        """Wait for a file operation to end (window closing) and close the preview."""
+        """Wait for a file operation to end (window closing)."""
         self.file_work.shutdown()
-        if self.preview is not None:
-            self.preview.close()

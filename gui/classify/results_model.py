@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import html
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,6 +104,10 @@ class ResultsModel(QAbstractListModel):
         super().__init__(parent)
         self._rows: list[ResultRow] = []
         self._class_names: list[str] = []
+        # Kept up to date as rows arrive and labels change: counting 50,000 rows every few
+        # hundred ms during a run stalled the window for up to 100 ms.
+        self._counts: Counter = Counter()
+        self._errors = 0
 
     # -- reading -----------------------------------------------------------------------------
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802 (Qt API)
@@ -150,6 +154,11 @@ class ResultsModel(QAbstractListModel):
             return describe_html(r)
         return None
 
+    @property
+    def class_names(self) -> list[str]:
+        """The classes of the model the results come from, in its order."""
+        return list(self._class_names)
+
     # -- changing ----------------------------------------------------------------------------
     def set_class_names(self, names: Iterable[str]) -> None:
         self._class_names = list(names)
@@ -165,6 +174,11 @@ class ResultsModel(QAbstractListModel):
         ]
         if not new:
             return
+        for r in new:
+            if r.ok:
+                self._counts[r.label] += 1
+            else:
+                self._errors += 1
         first = len(self._rows)
         self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
         self._rows.extend(new)
@@ -173,25 +187,48 @@ class ResultsModel(QAbstractListModel):
     def clear(self) -> None:
         self.beginResetModel()
         self._rows = []
+        self._counts = Counter()
+        self._errors = 0
         self.endResetModel()
         self.corrections_changed.emit()
 
     def set_label(self, source_rows: Iterable[int], label: str | None) -> int:
         """Correct the label of ``source_rows`` (None removes the correction). Failed images
         keep no label. Returns how many rows changed."""
+        changes = {}
+        for i in set(source_rows):
+            r = self._rows[i]
+            if r.ok:
+                changes[i] = None if label is None or label == r.pred.label else label
+        return len(self.set_corrections(changes))
+
+    def set_corrections(self, changes: Mapping[int, str | None]) -> list[int]:
+        """Set each row's correction exactly (None: back to the prediction; a label equal to
+        the prediction counts as none). The primitive under set_label and undo/redo. Returns
+        the rows that changed."""
         changed = []
-        for i in sorted(set(source_rows)):
+        for i in sorted(changes):
             r = self._rows[i]
             if not r.ok:
                 continue
-            new = None if label is None or label == r.pred.label else label
+            new = changes[i]
+            new = None if new == r.pred.label else new
             if new != r.corrected:
+                self._count(r, -1)
                 r.corrected = new
+                self._count(r, +1)
                 changed.append(i)
         if changed:  # one signal for the whole range: views repaint only what they show
             self.dataChanged.emit(self.index(changed[0]), self.index(changed[-1]))
             self.corrections_changed.emit()
-        return len(changed)
+        return changed
+
+    def _count(self, r: ResultRow, delta: int) -> None:
+        if r.label is None:
+            return
+        self._counts[r.label] += delta
+        if self._counts[r.label] <= 0:
+            del self._counts[r.label]
 
     def rename_paths(self, moved: dict[str, str]) -> int:
         """Files were moved (sorting, or undoing it): point their rows at the new paths."""
@@ -212,10 +249,10 @@ class ResultsModel(QAbstractListModel):
 
     def class_counts(self) -> Counter:
         """Images per effective label (failed images not counted)."""
-        return Counter(r.label for r in self._rows if r.ok and r.label is not None)
+        return Counter(self._counts)
 
     def error_count(self) -> int:
-        return sum(1 for r in self._rows if not r.ok)
+        return self._errors
 
     def known_labels(self) -> list[str]:
         """The model's class names, then any other label seen (hand-made or predicted)."""

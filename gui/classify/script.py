@@ -61,7 +61,9 @@ class ScriptedStart:
             mp.set_weights_mode(IMAGENET)
             mp.request_load()
         elif not mp.autoload():
-            self.notify(mp.status.text(), error=True)
+            self.notify(
+                "No model: give --checkpoint FILE, or --arch NAME for ImageNet weights.", True
+            )
             self.done(ok=False)
 
     def done(self, ok: bool, message: str | None = None) -> None:

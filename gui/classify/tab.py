@@ -12,34 +12,42 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QSettings, QTimer, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox, QWidget
 
+from ..widgets.actions import make_action
 from ..widgets.drop_zone import DropContents, parse_drop
 from ..widgets.preview import PreviewDialog
 from ..widgets.thumbnail_view import DEFAULT_TILE
 from ..widgets.thumbnails import ThumbnailCache, ThumbnailLoader
 from .layout import ClassifyLayout
-from .output import (
-    OutputController,
-    OutputQuestions,
+from .output import OutputController, OutputQuestions
+from .questions import (
+    QUEUE,
+    REPLACE,
+    ask_export_scope,
     ask_label,
+    ask_new_run,
     ask_save_path,
     ask_sort_options,
-    make_action,
 )
 from .results_filter import ResultsView
 from .results_model import ResultsModel
-from .run import RunController, RunProgress
+from .run import RunController
+from .run_view import RunView
 from .script import ScriptedStart
 from .sort_dialog import SortOptions
+from .start import StartGuide
+from .triage import TriageController
 
 log = logging.getLogger(__name__)
-REPLACE, QUEUE = "replace", "queue"
 
 
 class ClassifyTab(QWidget):
+    status_changed = Signal(str)  # what the tab is doing, for the main window's status bar
+    train_requested = Signal()  # the start page's "Train your own…"
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setAcceptDrops(True)
@@ -50,10 +58,18 @@ class ClassifyTab(QWidget):
         self.loader = ThumbnailLoader(self.cache, parent=self)
         self.ui = ClassifyLayout(self, self.view_model, self.cache, self.loader)
         self.runs = RunController(self.results, self.cache, self.ui.timing, self)
-        questions = OutputQuestions(  # through the hooks below, which tests replace
-            label=lambda current, choices: self._ask_label(current, choices),
+        self.triage = TriageController(  # asks through the hooks below, which tests replace
+            self,
+            self.ui,
+            self.results,
+            self.view_model,
+            self.notify,
+            lambda current, choices: self._ask_label(current, choices),
+        )
+        questions = OutputQuestions(
             save_path=lambda: self._ask_save_path(),
             sort_options=lambda counts: self._ask_sort_options(counts),
+            export_scope=lambda counts: self._ask_export_scope(counts),
         )
         self.output = OutputController(
             self,
@@ -64,7 +80,10 @@ class ClassifyTab(QWidget):
             self.runs,
             self.notify,
             questions,
+            self.triage.selected_source_rows,
         )
+        self.start = StartGuide(self.ui.model_panel, self.ui.drop_zone, self)
+        self.run_view = RunView(self.ui)
         self.script = ScriptedStart(
             self,
             self.ui.model_panel,
@@ -90,12 +109,18 @@ class ClassifyTab(QWidget):
         self.act_cancel = make_action(
             self, "&Cancel run", self.cancel_run, QKeySequence("Esc"), False
         )
+        self.act_show_timing = make_action(self, "Show &timing", self._toggle_timing)
+        self.act_show_timing.setCheckable(True)
+        shown = QSettings().value("classify/show_timing", True, type=bool)
+        self.act_show_timing.setChecked(shown)
+        self.ui.side.set_pane_visible("Timing", shown)
 
     def _wire(self) -> None:
         ui, mp = self.ui, self.ui.model_panel
         mp.ask = lambda q: self._ask(q)
         mp.model_loaded.connect(self._on_model_loaded)
         mp.load_failed.connect(self._on_load_failed)
+        ui.drop_zone.train_clicked.connect(self.train_requested)
         ui.add_folder_button.clicked.connect(self.add_folder)
         ui.add_files_button.clicked.connect(self.add_files)
         ui.drop_zone.add_folder_clicked.connect(self.add_folder)
@@ -103,8 +128,9 @@ class ClassifyTab(QWidget):
         ui.drop_zone.dropped.connect(self.handle_drop)
         ui.cancel_button.clicked.connect(self.cancel_run)
         ui.banner_close.clicked.connect(self.hide_banner)
+        ui.run_status.changed.connect(self.status_changed)
         self.runs.started.connect(self._on_run_started)
-        self.runs.progressed.connect(self._on_run_progress)
+        self.runs.progressed.connect(self.run_view.progressed)
         self.runs.finished.connect(self._on_run_finished)
         self.runs.failed.connect(self._on_run_failed)
         self.runs.batch_added.connect(self._counts_dirty)
@@ -116,7 +142,6 @@ class ClassifyTab(QWidget):
         self.view_model.rowsInserted.connect(self._update_shown)
         ui.grid.selectionModel().currentChanged.connect(self._on_current)
         ui.grid.selectionModel().selectionChanged.connect(self._on_selection)
-        ui.grid.preview_requested.connect(self.open_preview)
         self.loader.ready.connect(self._on_thumbnail_ready)
         ui.tile_slider.valueChanged.connect(self._on_tile)
         ui.tile_slider.setValue(QSettings().value("classify/tile", DEFAULT_TILE, type=int))
@@ -130,15 +155,28 @@ class ClassifyTab(QWidget):
         menu = menubar.addMenu("&Classify")
         for group in (
             (self.act_add_folder, self.act_add_files, self.act_checkpoint, self.act_cancel),
-            self.output.triage_actions,
+            self.triage.edit_actions,
+            self.triage.triage_actions,
             self.output.file_actions,
+            (self.act_show_timing,),
         ):
             menu.addActions(list(group))
             menu.addSeparator()
         return menu
 
+    def _toggle_timing(self) -> None:
+        """Show or hide the Timing pane (remembered); hidden, its plots are not redrawn."""
+        shown = self.act_show_timing.isChecked()
+        self.ui.side.set_pane_visible("Timing", shown)
+        QSettings().setValue("classify/show_timing", shown)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        self.ui.fit(self.width())
+
     def _sync_buttons(self) -> None:
         self.act_cancel.setEnabled(self.runs.running)
+        self.triage.sync()
         self.output.sync()
 
     # -- questions and messages (tests replace the _ask* and _choose_new_run hooks) ----------
@@ -149,6 +187,9 @@ class ClassifyTab(QWidget):
     def _ask_label(self, current: str, choices: list[str]) -> str | None:
         return ask_label(self, current, choices)
 
+    def _ask_export_scope(self, counts: dict[str, int]) -> str | None:
+        return ask_export_scope(self, counts)
+
     def _ask_save_path(self) -> str | None:
         return ask_save_path(self)
 
@@ -156,21 +197,7 @@ class ClassifyTab(QWidget):
         return ask_sort_options(self, counts)
 
     def _choose_new_run(self) -> str | None:
-        box = QMessageBox(
-            QMessageBox.Icon.Question, "Pigeonhole", "A run is still going.", parent=self
-        )
-        box.setInformativeText("Stop it and classify the new images, or add them after it?")
-        stop = box.addButton("Stop and start new", QMessageBox.ButtonRole.AcceptRole)
-        queue = box.addButton("Add after this run", QMessageBox.ButtonRole.ActionRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.exec()
-        return (
-            REPLACE
-            if box.clickedButton() is stop
-            else QUEUE
-            if box.clickedButton() is queue
-            else None
-        )
+        return ask_new_run(self)
 
     def notify(self, text: str, error: bool = False) -> None:
         """A message above the grid (errors stay until closed; others for 12 s)."""
@@ -185,8 +212,6 @@ class ClassifyTab(QWidget):
             self._banner_timer.stop()
         else:
             self._banner_timer.start()
-        if self.ui.drop_zone.currentIndex() == 0:
-            self.ui.drop_zone.set_message(text)
 
     def hide_banner(self) -> None:
         self.ui.banner.setVisible(False)
@@ -246,8 +271,7 @@ class ClassifyTab(QWidget):
         self.runs.start(mp.loaded, paths, mp.run_options())
 
     def cancel_run(self) -> None:
-        self.runs.cancel()
-        self.ui.run_status.setText("Cancelling…")
+        self.runs.cancel()  # finished(None) arrives at once: _on_run_finished says so
 
     # -- model -------------------------------------------------------------------------------
     def load_checkpoint_file(self, path: str) -> None:
@@ -265,9 +289,7 @@ class ClassifyTab(QWidget):
         if self.script.active or mp.loaded is not None or mp.busy:
             return
         if not mp.autoload():
-            self.ui.drop_zone.set_message(
-                "First choose a model on the left: a checkpoint file, or ImageNet weights."
-            )
+            self.start.refresh()
 
     def _on_model_loaded(self, loaded) -> None:
         self.results.set_class_names(loaded.class_names)
@@ -279,42 +301,18 @@ class ClassifyTab(QWidget):
             self.script.done(ok=True)
 
     def _on_load_failed(self, message: str) -> None:
-        self.notify(message, error=True)
+        self.notify(message, error=True)  # the one place it is said
         if self.script.active and self.ui.model_panel.loaded is None:
             self.pending.clear()
             self.script.done(ok=False, message=message)
 
-    # -- runs --------------------------------------------------------------------------------
+    # -- runs (the run view shows them; here what else follows) -------------------------------
     def _on_run_started(self) -> None:
-        ui = self.ui
-        ui.drop_zone.show_content()
-        for b in (ui.add_folder_button, ui.add_files_button):
-            b.setVisible(True)
-        ui.cancel_button.setEnabled(True)
-        ui.progress.setRange(0, 0)
-        ui.run_status.setText("Finding images…")
+        self.run_view.started()
         self._sync_buttons()
 
-    def _on_run_progress(self, p: RunProgress) -> None:
-        if p.total:
-            self.ui.progress.setRange(0, p.total)
-            self.ui.progress.setValue(p.done)
-        self.ui.run_status.setText(p.text())
-
     def _on_run_finished(self, summary) -> None:
-        ui = self.ui
-        ui.cancel_button.setEnabled(False)
-        ui.progress.setRange(0, 1)
-        ui.progress.setValue(1 if summary is not None and not summary.cancelled else 0)
-        if summary is None:
-            ui.run_status.setText(f"Cancelled: {self.results.rowCount():,} images classified.")
-        else:
-            what = "Cancelled after" if summary.cancelled else "Done:"
-            failed = f", {summary.skipped:,} could not be read" if summary.skipped else ""
-            ui.run_status.setText(
-                f"{what} {summary.processed:,} images in {summary.total_s:.1f} s "
-                f"({summary.images_per_s:.1f} images/s){failed}."
-            )
+        self.run_view.finished(summary, self.results.rowCount())
         self._refresh_counts()
         self._sync_buttons()
         self.script.done(ok=summary is not None)
@@ -322,20 +320,16 @@ class ClassifyTab(QWidget):
     def _on_run_failed(self, message: str) -> None:
         self.notify(message, error=True)
         if not self.runs.running:
-            ui = self.ui
-            ui.cancel_button.setEnabled(False)
-            ui.progress.setRange(0, 1)
-            ui.progress.setValue(0)
-            ui.run_status.setText("Run stopped.")
-            if self.results.rowCount() == 0:
-                ui.drop_zone.show_hint(message)
+            self.run_view.stopped(self.results.rowCount())
             self._sync_buttons()
             self.script.done(ok=False)
 
     # -- grid --------------------------------------------------------------------------------
     def _counts_dirty(self, *_args) -> None:
+        """Refresh the per-class counts soon: within 0.1 s of a correction, once a second
+        while a run goes (the class list is rebuilt each time)."""
         if not self._counts_timer.isActive():
-            self._counts_timer.start()
+            self._counts_timer.start(1000 if self.runs.running else 100)
 
     def _refresh_counts(self) -> None:
         r = self.results
@@ -366,12 +360,12 @@ class ClassifyTab(QWidget):
         self.ui.grid.set_tile_size(px)
         QSettings().setValue("classify/tile", px)
 
-    # -- output (the output controller's, here for the menu, main window and tests) -----------
+    # -- triage and output (the controllers', here for the main window and tests) ------------
     def relabel_selected(self, label: str | None = None) -> int:
-        return self.output.relabel_selected(label)
+        return self.triage.relabel_selected(label)
 
-    def export_results(self, path: str | None = None) -> bool:
-        return self.output.export_results(path)
+    def export_results(self, path: str | None = None, scope: str | None = None) -> bool:
+        return self.output.export_results(path, scope)
 
     def sort_results(self, options: SortOptions | None = None) -> bool:
         return self.output.sort_results(options)
@@ -380,7 +374,7 @@ class ClassifyTab(QWidget):
         return self.output.undo_last_move()
 
     def open_preview(self, index=None) -> PreviewDialog | None:
-        return self.output.open_preview(index)
+        return self.triage.open_preview(index)
 
     def save_screenshot(self, path: str) -> bool:
         """Save a picture of the whole window (after the grid and plots have caught up)."""
@@ -394,5 +388,6 @@ class ClassifyTab(QWidget):
         """Cancel and wait for every worker (window closing)."""
         self.runs.shutdown()
         self.ui.model_panel.shutdown()
+        self.triage.shutdown()
         self.output.shutdown()
         self.loader.shutdown()

@@ -1,11 +1,12 @@
 """The Train tab's panels: data (folder, classes table, warnings), network and base weights,
-options."""
+options (the less common ones under "Advanced"), and the column that holds them with the
+Start and Cancel buttons."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -19,8 +20,11 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
+    QWidget,
 )
 
 from pigeonhole.core.datasets import MIN_PER_CLASS, DatasetPlan
@@ -239,12 +243,24 @@ class OptionsPanel(QGroupBox):
             "Early stopping: stop after this many epochs without a better validation loss"
         )
         self.seed_spin = QSpinBox(minimum=0, maximum=999_999, value=d.seed)
-        grid = QGridLayout(self)
+        # Up front: how long to train and how many augmented views; the rest under Advanced.
+        main = QFormLayout()
+        main.addRow("Epochs", self.epochs_spin)
+        main.addRow("Augmented views", self.augment)
+        self.advanced_button = QToolButton(text="Advanced", checkable=True)
+        self.advanced_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.advanced_button.setAutoRaise(True)
+        self.advanced_button.toggled.connect(self._show_advanced)
+        self.advanced_button.toggled.connect(
+            lambda on: QSettings().setValue("train/advanced_open", on)
+        )
+        self.advanced = QWidget()
+        grid = QGridLayout(self.advanced)
+        grid.setContentsMargins(0, 0, 0, 0)
         rows = (
-            ("Epochs", self.epochs_spin, "Learning rate", self.lr),
-            ("Batch size", self.batch, "Weight decay", self.wd),
-            ("Augmented views", self.augment, "Patience", self.patience),
-            ("Seed", self.seed_spin, "Optimizer", self.optimizer),
+            ("Learning rate", self.lr, "Weight decay", self.wd),
+            ("Batch size", self.batch, "Patience", self.patience),
+            ("Optimizer", self.optimizer, "Seed", self.seed_spin),
         )
         for r, (a, wa, b, wb) in enumerate(rows):
             grid.addWidget(QLabel(a), r, 0)
@@ -254,6 +270,16 @@ class OptionsPanel(QGroupBox):
         grid.addWidget(self.balanced, len(rows), 0, 1, 4)
         grid.setColumnStretch(1, 1)
         grid.setColumnStretch(3, 1)
+        lay = QVBoxLayout(self)
+        lay.addLayout(main)
+        lay.addWidget(self.advanced_button)
+        lay.addWidget(self.advanced)
+        self._show_advanced(False)
+
+    def _show_advanced(self, on: bool) -> None:
+        self.advanced.setVisible(on)
+        self.advanced_button.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
+        self.advanced_button.setChecked(on)
 
     def epochs(self) -> int:
         return self.epochs_spin.value()
@@ -300,6 +326,7 @@ class OptionsPanel(QGroupBox):
 
     def restore_settings(self) -> None:
         s = QSettings()
+        self._show_advanced(s.value("train/advanced_open", False, type=bool))
         for key, w in zip(self._KEYS, self._widgets(), strict=True):
             if not s.contains(f"train/{key}"):
                 continue
@@ -311,3 +338,36 @@ class OptionsPanel(QGroupBox):
                 w.setValue(s.value(f"train/{key}", w.value(), type=float))
             else:
                 w.setValue(s.value(f"train/{key}", w.value(), type=int))
+
+
+class TrainControls(QWidget):
+    """The Train tab's left column: data, network and options (scrolling when short), then
+    Start and Cancel."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.data = DataPanel()
+        self.network = NetworkPanel()
+        self.options = OptionsPanel()
+        self.start_button = QPushButton("Start training")
+        self.start_button.setDefault(True)
+        self.cancel_button = QPushButton("Cancel")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_button, 2)
+        buttons.addWidget(self.cancel_button, 1)
+        controls = QWidget()
+        col = QVBoxLayout(controls)
+        col.setContentsMargins(0, 0, 4, 0)
+        col.addWidget(self.data, 1)
+        col.addWidget(self.network)
+        col.addWidget(self.options)
+        scroll = QScrollArea()
+        scroll.setWidget(controls)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setMinimumWidth(controls.minimumSizeHint().width())
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(scroll, 1)
+        lay.addLayout(buttons)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, QSize, Qt, QTimer
+from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QHBoxLayout, QSizePolicy, QWidget
+
+from ..widgets.plots import CompactAxes
 
 TRAIN_COLOUR = "#2563eb"
 VAL_COLOUR = "#f59e0b"
@@ -13,11 +15,16 @@ _REDRAW_MS = 100
 
 
 class TrainingCurves(QWidget):
-    """Train/validation loss and accuracy per epoch; a dashed line marks the kept epoch."""
+    """Train/validation loss and accuracy per epoch; a dashed line marks the kept epoch.
+    ``drawn(history)`` follows every redraw, with the epochs it drew (the progress line
+    takes its words from there, so it never runs ahead of the picture)."""
+
+    drawn = Signal(object)  # list[EpochStats]: what the curves show now
 
     def __init__(self, parent=None):
         super().__init__(parent)
         pg.setConfigOptions(antialias=True, background="w", foreground="#3f3f46")
+        self.history: list = []  # the EpochStats received
         self.epochs: list[int] = []
         self.train_loss: list[float] = []
         self.val_loss: list[float] = []
@@ -29,13 +36,7 @@ class TrainingCurves(QWidget):
         self.loss_plot = pg.PlotWidget()
         self.acc_plot = pg.PlotWidget()
         self.curves = {}
-        for plot, title, unit, key in (
-            (self.loss_plot, "Loss", "cross-entropy", "loss"),
-            (self.acc_plot, "Accuracy", "%", "acc"),
-        ):
-            plot.setTitle(title, size="9pt")
-            plot.setLabel("bottom", "epoch")
-            plot.setLabel("left", unit)
+        for plot, key in ((self.loss_plot, "loss"), (self.acc_plot, "acc")):
             plot.showGrid(x=False, y=True, alpha=0.25)
             plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
             plot.setMouseEnabled(x=False, y=False)
@@ -48,6 +49,13 @@ class TrainingCurves(QWidget):
             self.curves[f"val_{key}"] = plot.plot(
                 pen=pg.mkPen(VAL_COLOUR, width=2), name="validation", symbolBrush=VAL_COLOUR, **sym
             )
+        self.axes = [
+            CompactAxes(plot, title, {"bottom": "epoch", "left": unit}, min_width=240)
+            for plot, title, unit in (
+                (self.loss_plot, "Loss", "cross-entropy"),
+                (self.acc_plot, "Accuracy", "%"),
+            )
+        ]
         self.acc_plot.setYRange(0, 100, padding=0.02)
         self.best_lines = [
             pg.InfiniteLine(angle=90, pen=pg.mkPen("#16a34a", width=1, style=Qt.PenStyle.DashLine))
@@ -66,6 +74,7 @@ class TrainingCurves(QWidget):
 
     def add_epoch(self, stats) -> None:
         """Append a core.head.EpochStats (the redraw is throttled)."""
+        self.history.append(stats)
         self.epochs.append(stats.epoch)
         self.train_loss.append(stats.train_loss)
         self.train_acc.append(100 * stats.train_acc)
@@ -82,7 +91,14 @@ class TrainingCurves(QWidget):
         self.redraw()
 
     def clear(self) -> None:
-        for series in (self.epochs, self.train_loss, self.val_loss, self.train_acc, self.val_acc):
+        for series in (
+            self.history,
+            self.epochs,
+            self.train_loss,
+            self.val_loss,
+            self.train_acc,
+            self.val_acc,
+        ):
             series.clear()
         self.best_epoch = 0
         self.redraw()
@@ -100,6 +116,7 @@ class TrainingCurves(QWidget):
         for line in self.best_lines:
             line.setVisible(self.best_epoch > 0)
             line.setValue(self.best_epoch)
+        self.drawn.emit(list(self.history))
 
 
 class ConfusionMatrixView(QWidget):

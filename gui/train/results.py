@@ -24,6 +24,8 @@ from ..widgets.thumbnails import thumbnail_to_qimage
 from .plots import ConfusionMatrixView
 from .tasks import MAX_THUMBS, THUMB_SIDE
 
+PathRole = Qt.ItemDataRole.UserRole  # the image's path on a misclassified item
+
 
 class ResultsPanel(QWidget):
     def __init__(self, parent=None):
@@ -114,7 +116,10 @@ class ResultsPanel(QWidget):
         self.wrong.clear()
         for m in r.misclassified[:MAX_THUMBS]:
             item = QListWidgetItem(f"{m.predicted} ({m.confidence:.0%})\ntrue: {m.true_label}")
-            item.setToolTip(m.path)
+            item.setToolTip(
+                f"{m.path}\nDouble-click to look closer (and move it if its folder is wrong)"
+            )
+            item.setData(PathRole, m.path)
             thumb = thumbs.get(m.path)
             if thumb is not None:
                 item.setIcon(QIcon(QPixmap.fromImage(thumbnail_to_qimage(thumb))))
@@ -127,3 +132,13 @@ class ResultsPanel(QWidget):
             if n
             else f"No misclassified {where} images."
         )
+
+    def mark_moved(self, old: str, new: str) -> None:
+        """The image at ``old`` was moved to another class folder (or back)."""
+        for i in range(self.wrong.count()):
+            item = self.wrong.item(i)
+            if item.data(PathRole) == old:
+                item.setData(PathRole, new)
+                first = item.text().split("\n")[0]
+                item.setText(f"{first}\nnow in: {Path(new).parent.name}")
+                item.setToolTip(new)

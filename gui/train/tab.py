@@ -13,15 +13,10 @@ import logging
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
-    QHBoxLayout,
-    QLabel,
     QMessageBox,
-    QProgressBar,
-    QPushButton,
-    QScrollArea,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -36,9 +31,11 @@ from pigeonhole.core.training import TrainResult, TrainStage
 from .. import style_sheet
 from ..widgets.drop_zone import CHECKPOINT_EXTENSIONS
 from ..widgets.workers import WorkerSlot
-from .panels import DataPanel, NetworkPanel, OptionsPanel
+from .panels import TrainControls
 from .plots import TrainingCurves
+from .progress import TrainProgress
 from .results import ResultsPanel
+from .review import MisclassifiedReview
 from .tasks import TrainingRequest, save_task, scan_task, train_task
 
 log = logging.getLogger(__name__)
@@ -88,62 +85,43 @@ class TrainTab(QWidget):
 
     # -- layout ------------------------------------------------------------------------------
     def _build(self) -> None:
-        self.data = DataPanel()
+        left = TrainControls()
+        self.data, self.network, self.options = left.data, left.network, left.options
+        self.start_button, self.cancel_button = left.start_button, left.cancel_button
         self.data.folder_chosen.connect(self.set_data_folder)
         self.data.split_changed.connect(self._rescan)
-        self.network = NetworkPanel()
-        self.options = OptionsPanel()
-        self.start_button = QPushButton("Start training")
-        self.start_button.setDefault(True)
         self.start_button.clicked.connect(self.start)
-        self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.start_button, 2)
-        buttons.addWidget(self.cancel_button, 1)
-        self.progress = QProgressBar()
-        self.progress.setTextVisible(False)
-        self.progress.setFixedHeight(6)
-        self.status = QLabel(FOLDER_HINT)
-        self.status.setObjectName("runStatus")
-        self.status.setWordWrap(True)
 
-        controls = QWidget()
-        col = QVBoxLayout(controls)
-        col.setContentsMargins(0, 0, 4, 0)
-        col.addWidget(self.data, 1)
-        col.addWidget(self.network)
-        col.addWidget(self.options)
-        scroll = QScrollArea()
-        scroll.setWidget(controls)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        left = QWidget()
-        left.setMinimumWidth(400)
-        left_col = QVBoxLayout(left)
-        left_col.setContentsMargins(0, 0, 0, 0)
-        left_col.addWidget(scroll, 1)
-        left_col.addLayout(buttons)
-        left_col.addWidget(self.progress)
-        left_col.addWidget(self.status)
-
+        # The progress line (stage, epoch n of N, best so far), above what it talks about.
+        self.line = TrainProgress(FOLDER_HINT)
+        self.status, self.progress = self.line.status, self.line.bar
         self.curves = TrainingCurves()
+        self.curves.drawn.connect(self._on_curves_drawn)
         self.results = ResultsPanel()
         self.results.save_button.clicked.connect(self._on_save_clicked)
         self.results.use_button.clicked.connect(self.use_result_in_classify)
+        self.results.wrong.itemActivated.connect(
+            lambda item: self.review.open(self.results.wrong.row(item))
+        )
+        self.review = MisclassifiedReview(self, self.line.set_text)
+        self.review.moved.connect(self._on_image_moved)
         self.views = QTabWidget()
         self.views.addTab(self.curves, "Curves")
         self.views.addTab(self.results, "Results")
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self.views)
-        split = QSplitter()
-        split.addWidget(left)
-        split.addWidget(right)
-        split.setStretchFactor(1, 1)
-        split.setSizes([450, 830])
+        right = QWidget()
+        right_col = QVBoxLayout(right)
+        right_col.setContentsMargins(0, 0, 0, 0)
+        right_col.addWidget(self.line)
+        right_col.addWidget(self.views, 1)
+        self.split = QSplitter()
+        self.split.setChildrenCollapsible(False)
+        self.split.addWidget(left)
+        self.split.addWidget(right)
+        self.split.setStretchFactor(1, 1)
+        self.split.setSizes([420, 860])
         lay = QVBoxLayout(self)
-        lay.addWidget(split)
+        lay.addWidget(self.split)
 
     # -- data --------------------------------------------------------------------------------
     def set_data_folder(self, folder: str) -> None:
@@ -236,54 +214,57 @@ class TrainTab(QWidget):
         self.result = None
         self.curves.clear()
         self.results.clear()
+        self.review.set_result([], [])
         self.views.setCurrentWidget(self.curves)
-        self.progress.setRange(0, 0)
-        self.status.setText("Starting…")
+        self.line.start(request.config.epochs)
         self._started = time.perf_counter()
         self._stage = ""
         self.training.start(train_task, self.plan, request)
 
     def cancel(self) -> None:
-        if self.training.busy:
+        """Stop the training. Before its epochs (loading, extracting features: nothing to keep)
+        the tab lets go of it at once and its threads wind down within a batch in the
+        background; during the epochs, core stops within a mini-batch and hands over the best
+        epoch so far, which the person may keep."""
+        if self.training.busy and self._stage in ("", "weights", "extract"):
+            self.training.discard()
+            self._cancelled()
+        elif self.training.busy:
             self.training.cancel()
-            self.status.setText("Stopping…")
+            self.status.setText("<b>Stopping…</b>")
         elif self._train_after_scan is not None:  # still scanning: do not train after it
             self._train_after_scan = None
-            self.progress.setRange(0, 1)
-            self.status.setText("Cancelled.")
+            self.line.end("Cancelled.")
             self._sync_buttons()
             self.training_done.emit(None)
+
+    def _cancelled(self) -> None:
+        self._end_run()
+        self.line.end("Cancelled. Features extracted so far are cached for next time.")
+        self.training_done.emit(None)
 
     def _on_progress(self, done: int, total: int) -> None:
         """Only the weights download reports through here (bytes); the rest comes as records."""
         if self._stage == "weights" and total > 0:
-            self.progress.setRange(0, 1000)
-            self.progress.setValue(int(1000 * done / total))
-            self.status.setText(
-                f"Downloading ImageNet weights: {done / 1e6:.0f} of {total / 1e6:.0f} MB"
-            )
+            self.line.download(done, total)
 
     def _on_item(self, record) -> None:
         if isinstance(record, TrainStage):
             self._stage = record.stage
-            self.status.setText(record.message + "…")
-            if record.stage == "train":
-                self.progress.setRange(0, self.options.epochs())
-                self.progress.setValue(0)
+            self.line.stage(record)
         elif isinstance(record, ExtractionProgress):
-            self.progress.setRange(0, max(1, record.total))
-            self.progress.setValue(record.done)
-            self.status.setText(record.line().capitalize())
+            self.line.extraction(record)
         elif isinstance(record, EpochStats):
-            self.curves.add_epoch(record)
-            self.progress.setValue(record.epoch)
-            self.status.setText(record.line())
+            self.curves.add_epoch(record)  # the line follows when the curves draw it
+
+    def _on_curves_drawn(self, history) -> None:
+        if self.training.busy and self._stage == "train":
+            self.line.epoch(history)
 
     def _on_finished(self, value) -> None:
         self._end_run()
         if value is None:
-            self.status.setText("Cancelled. Features extracted so far are cached for next time.")
-            self.training_done.emit(None)
+            self._cancelled()
             return
         result, thumbs = value
         if result.cancelled and not self.ask_keep_cancelled(result):
@@ -292,14 +273,18 @@ class TrainTab(QWidget):
             return
         self.result = result
         self.curves.set_best(result.best_epoch)
+        self.line.epoch(result.history)  # the final epoch and best, with any hint
         self.results.show_result(result, thumbs)
+        self.review.set_result(
+            result.misclassified[: self.results.wrong.count()], result.class_names
+        )
         self.views.setCurrentWidget(self.results)
         acc = f"{result.val_accuracy:.1%}" if result.val_accuracy is not None else "-"
         took = time.perf_counter() - self._started
         why = " (stopped early)" if result.stopped_early else ""
         why = " (cancelled: best epoch so far kept)" if result.cancelled else why
-        self.status.setText(
-            f"Done in {took:.1f} s{why}: kept epoch {result.best_epoch}, "
+        self.line.end(
+            f"<b>Done</b> in {took:.1f} s{why}: kept epoch {result.best_epoch}, "
             f"{'validation' if result.eval_split == 'val' else 'training'} accuracy {acc}."
         )
         self._sync_buttons()
@@ -307,13 +292,20 @@ class TrainTab(QWidget):
 
     def _on_failed(self, message: str) -> None:
         self._end_run()
-        self.status.setText(error_html(message))
+        self.line.end(error_html(message))  # the one place it is said
         self.training_done.emit(None)
 
     def _end_run(self) -> None:
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
         self._sync_buttons()
+
+    def _on_image_moved(self, old: str, new: str) -> None:
+        """A misclassified image went to another class folder: the list and the data set's
+        counts follow (the trained model stays as it was until the next training)."""
+        self.results.mark_moved(old, new)
+        if not self.busy:
+            self._rescan()
 
     def ask_keep_cancelled(self, result: TrainResult) -> bool:
         """Training was cancelled after some epochs: keep the best one so far?"""
@@ -393,5 +385,6 @@ class TrainTab(QWidget):
         """Cancel a scan or a training and wait for their threads, and for a save to complete
         (window closing)."""
         self._train_after_scan = None
+        self.review.shutdown()
         for slot in (self.scanning, self.training, self.saving):
             slot.shutdown()

@@ -301,9 +301,11 @@ class ModelPanel(QGroupBox):
         self.model_loaded.emit(result)
 
     def _on_failed(self, message: str) -> None:
+        """Say here only that it failed: ``load_failed`` carries the message to the one place
+        the window shows it (the Classify tab's banner), so it is never said twice."""
         self._end_loading()
-        keep = f"<br><small>Still using {self.loaded.arch}.</small>" if self.loaded else ""
-        self._show_error(message, keep)
+        keep = f" Still using {self.loaded.arch}." if self.loaded else ""
+        self._show_error(f"Not loaded.{keep}")
         self.load_failed.emit(message)
 
     def _show_error(self, message: str, extra: str = "") -> None:
@@ -378,10 +380,7 @@ class ModelPanel(QGroupBox):
             self.set_weights_mode(IMAGENET)
             return self.request_load()
         self.set_weights_mode(CHECKPOINT)
-        self.status.setText(
-            "No model loaded yet. Choose a checkpoint file, or pick ImageNet weights "
-            "(downloaded once) and press Load model."
-        )
+        self.status.setText("No model loaded.")  # the start page says what to do
         return False
 
 

@@ -1,18 +1,60 @@
 """Timing panel: per-image time over the run, its histogram, and the run's summary.
 
 Batches only append to growable numpy arrays; a timer redraws at most twice a second, so a
-fast run is never slowed down by plotting.
+fast run is never slowed down by plotting. :class:`CompactAxes` hides a plot's title and axis
+labels when it is too small to hold them (laptop screens), and is shared with the Train tab.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-_REDRAW_MS = 500  # 2 Hz: live enough, and pyqtgraph repaints cost the UI thread ~8 ms each
-_MAX_POINTS = 4000  # the time plot is decimated above this many points
+# 1 Hz: live enough. A redraw (setData, then pyqtgraph's painting of curves and axes, much of
+# it Python) took 20-40 ms of the GUI thread during a fast run on 2 cores; at 2 Hz it was in
+# most of the event loop's longest waits.
+_REDRAW_MS = 1000
+_MAX_POINTS = 2000  # the time plot is decimated above this many points
+NO_RUN = "No run yet."
+
+
+class CompactAxes(QObject):
+    """Shows ``plot``'s title and axis labels only while it is at least ``min_width`` x
+    ``min_height`` pixels: below that they would overlap the curves and each other."""
+
+    def __init__(
+        self,
+        plot: pg.PlotWidget,
+        title: str,
+        labels: dict[str, str],
+        min_width: int = 260,
+        min_height: int = 150,
+    ):
+        super().__init__(plot)
+        self.plot, self.title, self.labels = plot, title, dict(labels)
+        self.min_width, self.min_height = min_width, min_height
+        self.full: bool | None = None
+        plot.installEventFilter(self)
+        self.apply()
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt API)
+        if event.type() == QEvent.Type.Resize:
+            self.apply()
+        return False
+
+    def apply(self) -> None:
+        full = self.plot.width() >= self.min_width and self.plot.height() >= self.min_height
+        if full == self.full:
+            return
+        self.full = full
+        self.plot.setTitle(self.title if full else None, size="9pt")
+        for side, text in self.labels.items():
+            axis = self.plot.getAxis(side)
+            if full:
+                axis.setLabel(text)
+            axis.showLabel(full)
 
 
 class _Series:
@@ -51,9 +93,6 @@ class TimingPanel(QWidget):
 
         self.time_plot = pg.PlotWidget()
         self.time_plot.setMinimumHeight(90)
-        self.time_plot.setTitle("Time per image", size="9pt")
-        self.time_plot.setLabel("left", "ms")
-        self.time_plot.setLabel("bottom", "image")
         self.time_plot.showGrid(x=False, y=True, alpha=0.25)
         self.time_plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
         self.infer_curve = self.time_plot.plot(pen=pg.mkPen("#2563eb", width=1), name="inference")
@@ -61,17 +100,25 @@ class TimingPanel(QWidget):
 
         self.hist_plot = pg.PlotWidget()
         self.hist_plot.setMinimumHeight(80)
-        self.hist_plot.setTitle("Inference time histogram", size="9pt")
-        self.hist_plot.setLabel("bottom", "ms per image")
-        self.hist_plot.setLabel("left", "images")
         self.hist_curve = self.hist_plot.plot(
             stepMode="center", fillLevel=0, brush=(37, 99, 235, 110), pen=pg.mkPen("#2563eb")
         )
         for p in (self.time_plot, self.hist_plot):
             p.setMouseEnabled(x=False, y=False)
             p.hideButtons()
+            for side in ("left", "bottom"):  # counts and ms: never "(x0.001)"
+                p.getAxis(side).enableAutoSIPrefix(False)
+        self.axes = (
+            CompactAxes(self.time_plot, "Time per image", {"left": "ms", "bottom": "image"}),
+            CompactAxes(
+                self.hist_plot,
+                "Inference time histogram",
+                {"bottom": "ms per image", "left": "images"},
+                min_height=130,
+            ),
+        )
 
-        self.summary = QLabel("No run yet.")
+        self.summary = QLabel(NO_RUN)
         self.summary.setObjectName("timingSummary")
         self.summary.setWordWrap(True)
         lay = QVBoxLayout(self)
@@ -92,12 +139,24 @@ class TimingPanel(QWidget):
             self.decode.extend([p.decode_ms for p in ok])
             self._dirty = True
 
-    def clear(self) -> None:
+    def clear(self, text: str = NO_RUN) -> None:
         self.infer.clear()
         self.decode.clear()
-        self.summary.setText("No run yet.")
+        self.summary.setText(text)
         self._dirty = True
         self.redraw()
+
+    def show_running(self, done: int, total: int | None, rate: float) -> None:
+        """The summary line while a run goes (its figures so far)."""
+        count = f"{done:,} of {total:,}" if total else f"{done:,}"
+        y = self.infer.values
+        median = f" · median {float(np.median(y)):.1f} ms inference" if len(y) else ""
+        self.summary.setText(f"<b>Running:</b> {count} images · {rate:.1f} images/s{median}")
+
+    def show_cancelled(self, done: int) -> None:
+        y = self.infer.values
+        median = f" · median {float(np.median(y)):.1f} ms inference" if len(y) else ""
+        self.summary.setText(f"<b>Cancelled</b> after {done:,} images{median}.")
 
     def set_summary(self, s) -> None:
         """Show a core.inference.RunSummary."""
@@ -126,7 +185,12 @@ class TimingPanel(QWidget):
             self.infer_curve.setData([], [])
             self.decode_curve.setData([], [])
             self.hist_curve.setData([0, 1], [0])
+            for p in (self.time_plot, self.hist_plot):  # a calm empty frame, not -400..400
+                p.setXRange(0, 1, padding=0)
+                p.setYRange(0, 1, padding=0)
             return
+        for p in (self.time_plot, self.hist_plot):
+            p.enableAutoRange()
         step = max(1, len(y) // _MAX_POINTS)
         x = np.arange(0, len(y), step, dtype=np.float32)
         self.infer_curve.setData(x, y[::step])

@@ -1,15 +1,23 @@
-"""One result in detail: the side pane under the grid's selection, and the larger preview
-opened by double-click (the image is decoded off the UI thread)."""
+"""One result in detail: the side pane under the grid's selection, and the larger preview that
+steps through results (arrow keys) and takes label keys (the image is decoded off the UI
+thread).
+
+Both show what their owner gives them (rich text and an image path), so the Classify tab's
+results and the Train tab's misclassified images use the same dialog.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QDialog,
-    QDialogButtonBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
+    QPushButton,
     QScrollArea,
     QSizePolicy,
     QVBoxLayout,
@@ -20,28 +28,43 @@ from ..classify.results_model import ResultRow, describe_html
 from .thumbnails import ThumbnailCache, ThumbnailLoader
 
 PREVIEW_SIDE = 1400
+DETAIL_IMAGE_MAX = 180  # the detail pane's picture, at most this high
+
+
+def _text_scroll(label: QLabel) -> QScrollArea:
+    scroll = QScrollArea()
+    scroll.setWidget(label)
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return scroll
 
 
 class DetailPane(QWidget):
-    """Full path, top-5 with bars, decode and inference ms of the current tile."""
+    """File name and path, top-5 with bars, decode and inference ms of the current tile.
+
+    The picture has a height of its own, set from the space there is (never more than
+    :data:`DETAIL_IMAGE_MAX`), and the text scrolls below it: in a short pane the picture
+    once overlapped the file name."""
 
     def __init__(self, cache: ThumbnailCache, parent=None):
         super().__init__(parent)
         self.cache = cache
         self.row: ResultRow | None = None
         self.image = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
-        self.image.setMinimumHeight(110)
-        self.image.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.image.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.image.setFixedHeight(DETAIL_IMAGE_MAX)
         self.text = QLabel("Select an image to see its details.")
         self.text.setObjectName("hint")
         self.text.setWordWrap(True)
         self.text.setTextFormat(Qt.TextFormat.RichText)
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.text.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.scroll = _text_scroll(self.text)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.image)
-        lay.addWidget(self.text, 1)
+        lay.addWidget(self.scroll, 1)
 
     def show_row(self, row: ResultRow | None, selected: int = 1) -> None:
         self.row = row
@@ -55,6 +78,14 @@ class DetailPane(QWidget):
         self.text.setText(describe_html(row) + extra)
         self.refresh_image()
 
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        # The picture takes at most ~half of a short pane, leaving the text room.
+        height = max(48, min(DETAIL_IMAGE_MAX, self.height() // 2))
+        if height != self.image.height():
+            self.image.setFixedHeight(height)
+            self.refresh_image()
+
     def refresh_image(self) -> None:
         if self.row is None:
             return
@@ -67,7 +98,7 @@ class DetailPane(QWidget):
         self.image.setPixmap(
             pix.scaled(
                 w,
-                180,
+                self.image.height(),
                 Qt.AspectRatioMode.KeepAspectRatio,
                 Qt.TransformationMode.SmoothTransformation,
             )
@@ -75,42 +106,95 @@ class DetailPane(QWidget):
 
 
 class PreviewDialog(QDialog):
-    """A larger view of one image beside its details."""
+    """A larger view of one image beside its details, with previous/next.
 
-    def __init__(self, row: ResultRow, parent=None):
+    Keys: Left/Up and Right/Down step (``step_requested``), 1-9 give a label
+    (``label_key``), L or F2 open the label picker (``pick_label``). The owner answers by
+    calling :meth:`show_item` (and may add its undo/redo actions to the dialog)."""
+
+    step_requested = Signal(int)  # -1 previous, +1 next
+    label_key = Signal(int)  # 1..9
+    pick_label = Signal()
+
+    def __init__(self, parent=None):
         super().__init__(parent)
-        self.row = row
-        self.setWindowTitle(row.name)
         self.resize(1000, 680)
+        self.path: str | None = None
+        self.position, self.count = 0, 0
         self._image: QImage | None = None
+        self._error: str | None = None
         self.picture = QLabel("Loading…", alignment=Qt.AlignmentFlag.AlignCenter)
         self.picture.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.picture.setMinimumSize(320, 240)
-        details = QLabel(describe_html(row))
-        details.setWordWrap(True)
-        details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        details.setAlignment(Qt.AlignmentFlag.AlignTop)
-        scroll = QScrollArea()
-        scroll.setWidget(details)
-        scroll.setWidgetResizable(True)
+        self.details = QLabel()
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.setAlignment(Qt.AlignmentFlag.AlignTop)
+        scroll = _text_scroll(self.details)
         scroll.setFixedWidth(300)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
+        self.previous_button = QPushButton("◀ Previous")
+        self.next_button = QPushButton("Next ▶")
+        self.where = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
+        self.keys = QLabel(objectName="hint", wordWrap=True)
+        close = QPushButton("Close")
+        for b in (self.previous_button, self.next_button, close):
+            b.setAutoDefault(False)
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the arrow keys stay the dialog's
+        self.previous_button.clicked.connect(lambda: self.step_requested.emit(-1))
+        self.next_button.clicked.connect(lambda: self.step_requested.emit(1))
+        close.clicked.connect(self.reject)
+        nav = QHBoxLayout()
+        nav.addWidget(self.previous_button)
+        nav.addWidget(self.where, 1)
+        nav.addWidget(self.next_button)
+        nav.addSpacing(12)
+        nav.addWidget(close)
         top = QHBoxLayout()
         top.addWidget(self.picture, 1)
         top.addWidget(scroll)
         lay = QVBoxLayout(self)
         lay.addLayout(top, 1)
-        lay.addWidget(buttons)
+        lay.addWidget(self.keys)
+        lay.addLayout(nav)
         self._cache = ThumbnailCache(max_bytes=64 * 1024 * 1024)
         self._loader = ThumbnailLoader(self._cache, side=PREVIEW_SIDE, threads=1, parent=self)
         self._loader.ready.connect(self._on_ready)
-        self._loader.request(row.path)  # failed images too: Qt may still read some
+
+    def show_item(
+        self,
+        path: str,
+        details_html: str,
+        position: int,
+        count: int,
+        keys_html: str = "",
+        error: str | None = None,
+    ) -> None:
+        """Show the image at ``path`` (``position`` of ``count``, 0-based) and its details."""
+        self.path, self.position, self.count, self._error = path, position, count, error
+        self.setWindowTitle(path.replace("\\", "/").rsplit("/", 1)[-1])
+        self.details.setText(details_html)
+        self.where.setText(f"{position + 1:,} of {count:,}")
+        self.previous_button.setEnabled(position > 0)
+        self.next_button.setEnabled(position < count - 1)
+        self.keys.setText(keys_html)
+        self.keys.setVisible(bool(keys_html))
+        self._image = self._cache.get(path)
+        if self._image is not None:
+            self._show()
+        else:
+            self.picture.setText("Loading…")
+            self._loader.request(path)  # failed images too: Qt may still read some
+
+    def show_result(self, row: ResultRow, position: int, count: int, keys_html: str = "") -> None:
+        """Show a Classify result (its top-k, correction and timings beside it)."""
+        self.show_item(row.path, describe_html(row), position, count, keys_html, row.pred.error)
 
     def _on_ready(self, path: str) -> None:
+        if path != self.path:
+            return  # an image stepped past meanwhile
         self._image = self._cache.get(path)
         if self._image is None:
-            self.picture.setText(f"Could not read this image.\n{self.row.pred.error or ''}".strip())
+            self.picture.setText(f"Could not read this image.\n{self._error or ''}".strip())
             return
         self._show()
 
@@ -126,6 +210,20 @@ class PreviewDialog(QDialog):
             )
         )
 
+    def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        key, mods = event.key(), event.modifiers()
+        plain = mods in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.KeypadModifier)
+        if plain and key in (Qt.Key.Key_Left, Qt.Key.Key_Up, Qt.Key.Key_PageUp):
+            self.step_requested.emit(-1)
+        elif plain and key in (Qt.Key.Key_Right, Qt.Key.Key_Down, Qt.Key.Key_PageDown):
+            self.step_requested.emit(1)
+        elif plain and Qt.Key.Key_1 <= key <= Qt.Key.Key_9:
+            self.label_key.emit(key - Qt.Key.Key_0)
+        elif plain and key in (Qt.Key.Key_L, Qt.Key.Key_F2):
+            self.pick_label.emit()
+        else:
+            super().keyPressEvent(event)
+
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)
         self._show()
@@ -133,3 +231,23 @@ class PreviewDialog(QDialog):
     def done(self, result: int) -> None:
         self._loader.shutdown()
         super().done(result)
+
+
+def make_preview(
+    parent: QWidget,
+    on_step: Callable[[int], None],
+    on_label_key: Callable[[int], None],
+    on_pick_label: Callable[[], None],
+    on_closed: Callable[[int], None],
+    actions=(),
+) -> PreviewDialog:
+    """A PreviewDialog, deleted when closed, wired to its owner: stepping, label keys, the
+    label picker, the end (``on_closed``); ``actions`` (undo, redo) work inside it too."""
+    dialog = PreviewDialog(parent)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.step_requested.connect(on_step)
+    dialog.label_key.connect(on_label_key)
+    dialog.pick_label.connect(on_pick_label)
+    dialog.addActions(list(actions))
+    dialog.finished.connect(on_closed)
+    return dialog

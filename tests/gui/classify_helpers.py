@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtCore import QItemSelectionModel, QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
@@ -64,3 +64,14 @@ def run_and_wait(qtbot, tab, paths, timeout: int = 60_000):
     with qtbot.waitSignal(tab.runs.finished, timeout=timeout) as blocker:
         drop_paths(tab.ui.drop_zone, paths)
     return blocker.args[0]
+
+
+def select(tab, view_rows: list[int]) -> None:
+    """Select these tiles of the grid (the first becomes the current one)."""
+    sel = tab.ui.grid.selectionModel()
+    sel.clearSelection()
+    for i, row in enumerate(view_rows):
+        idx = tab.ui.grid.model().index(row, 0)
+        sel.select(idx, QItemSelectionModel.SelectionFlag.Select)
+        if i == 0:
+            sel.setCurrentIndex(idx, QItemSelectionModel.SelectionFlag.NoUpdate)

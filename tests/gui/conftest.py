@@ -85,3 +85,16 @@ def window(qtbot, qsettings_isolated):
 @pytest.fixture
 def tab(window):
     return window.classify_tab
+
+
+@pytest.fixture
+def train_tab(qtbot, qsettings_isolated):
+    """A Train tab on its own, with isolated settings, shut down after the test."""
+    from pigeonhole.gui.train.tab import TrainTab
+
+    w = TrainTab()
+    qtbot.addWidget(w)
+    w.resize(1200, 780)
+    w.show()
+    yield w
+    w.shutdown()

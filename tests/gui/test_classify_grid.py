@@ -1,16 +1,15 @@
 """Classify tab grid at scale: bounded thumbnail cache, thumbnails re-made off-thread only for
-painted tiles, tile size, preview, and the event loop never stalling during a 2,000-image run."""
+painted tiles, tile size, preview, and a 2,000-image run shown as it goes."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from classify_helpers import load, make_images, run_and_wait
-from PySide6.QtCore import QPoint, QTimer
+from PySide6.QtCore import QPoint
 from PySide6.QtGui import QImage
 
 from pigeonhole.core.predictions import Prediction
@@ -97,7 +96,7 @@ def test_evicted_thumbnails_are_remade_from_the_file(qtbot, tab, checkpoint_file
     assert bad not in tab.cache and bad not in tab.cache.failed  # failed tiles never ask
     tab.ui.tile_slider.setValue(200)
     assert tab.ui.grid.tile_size == 200
-    assert tab.ui.grid.sizeHintForIndex(tab.view_model.index(0)).width() == 200
+    assert tab.ui.grid.sizeHintForIndex(tab.ui.grid.model().index(0, 0)).width() == 200
 
 
 def test_preview_opens_on_double_click_with_the_full_image(
@@ -106,12 +105,12 @@ def test_preview_opens_on_double_click_with_the_full_image(
     load(qtbot, tab, checkpoint_file)
     run_and_wait(qtbot, tab, [image_folder])
     row = next(i for i, r in enumerate(tab.results.rows) if r.ok)
-    idx = tab.view_model.index(row)
+    idx = tab.ui.grid.model().index(row, 0)
     tab.ui.grid.setCurrentIndex(idx)
     assert "decode" in tab.ui.detail.text.text() and "%" in tab.ui.detail.text.text()
     with qtbot.waitSignal(tab.ui.grid.preview_requested):
         tab.ui.grid.doubleClicked.emit(idx)
-    dialog = tab.output.preview
+    dialog = tab.triage.preview
     assert dialog is not None and dialog.isVisible()
     qtbot.waitUntil(lambda: dialog._image is not None, timeout=10_000)
     assert (dialog._image.width(), dialog._image.height()) == (
@@ -121,31 +120,27 @@ def test_preview_opens_on_double_click_with_the_full_image(
     dialog.close()
 
 
-def test_a_2000_image_run_reaches_the_views_in_batches(qtbot, tab, checkpoint_file, tmp_path):
-    """What keeps the window responsive, checked structurally (how long the event loop stalls
-    is a benchmark's figure, never a timed test): results reach the model a batch or more at a
-    time (one beginInsertRows per hand-over, never per image), the plots redraw live, and the
-    event loop keeps running timers all along."""
+def test_a_2000_image_run_fills_the_grid_and_plots_as_it_goes(
+    qtbot, tab, checkpoint_file, tmp_path
+):
+    """Batches reach the grid and the plots during the run, not only at its end, a batch or
+    more at a time (one beginInsertRows per hand-over, never per image). (How long the event
+    loop ever waits during a run is measured by benchmarks/bench_app.py: timing belongs in
+    benchmarks, not in tests.)"""
     folder = tmp_path / "many"
     make_images(folder, 2000, size=(32, 24))
     load(qtbot, tab, checkpoint_file)
+    tab.ui.model_panel.batch.setValue(16)
+    seen_during_run = []
     inserts: list[int] = []
     tab.results.rowsInserted.connect(lambda _parent, first, last: inserts.append(last - first + 1))
-    beats = []
-    heartbeat = QTimer(interval=10)
-    heartbeat.timeout.connect(lambda: beats.append(time.perf_counter()))
-    heartbeat.start()
-    try:
-        summary = run_and_wait(qtbot, tab, [folder], timeout=120_000)
-    finally:
-        heartbeat.stop()
+    tab.runs.progressed.connect(lambda p: seen_during_run.append(tab.ui.grid.model().rowCount()))
+    summary = run_and_wait(qtbot, tab, [folder], timeout=120_000)
     assert summary.processed == 2000 and tab.results.rowCount() == 2000
-    assert sum(inserts) == 2000
-    assert len(inserts) <= 2000 / summary.batch_size  # batched hand-over
+    assert tab.ui.grid.model().rowCount() == 2000  # the grid's rows follow the results
+    assert len(seen_during_run) >= 2 and seen_during_run[0] < 2000  # shown as they came
+    assert sum(inserts) == 2000 and len(inserts) <= 2000 / 16  # batched hand-over
     assert tab.ui.timing.redraws >= 2  # the plots were updated live
-    assert len(beats) >= 2  # timers ran during the run: the loop never blocked throughout
-    gaps = sorted((b - a for a, b in zip(beats, beats[1:], strict=False)), reverse=True)[:3]
-    print(f"hand-overs: {len(inserts)}; worst heartbeat gaps: {[round(g * 1000) for g in gaps]} ms")
 
 
 def test_pyside_none_leak_cannot_abort_the_app():

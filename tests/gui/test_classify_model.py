@@ -93,9 +93,9 @@ def test_model_choice_and_run_settings_persist(qtbot, qsettings_isolated, checkp
     qtbot.addWidget(w)
     tab = w.classify_tab
     # First start, no ImageNet weights cached: the person is asked to choose.
-    qtbot.waitUntil(lambda: "No model loaded yet" in tab.ui.model_panel.status.text())
-    assert "choose a model" in tab.ui.drop_zone.message.text().lower()
-    assert tab.ui.model_panel.weights_mode() == "checkpoint"
+    qtbot.waitUntil(lambda: tab.ui.model_panel.weights_mode() == "checkpoint")
+    assert "No model loaded" in tab.ui.model_panel.status.text()
+    assert "choose a model" in tab.ui.drop_zone.title.text().lower()
     load(qtbot, tab, checkpoint_file)
     tab.ui.model_panel.batch.setValue(8)
     tab.ui.model_panel.precision.setCurrentIndex(tab.ui.model_panel.precision.findData("bf16"))

@@ -191,3 +191,78 @@ def test_closing_mid_run_exits_with_code_0(checkpoint_file, tmp_path):
     assert "QThread" not in proc.stderr, proc.stderr
     rows = int(proc.stdout.split()[1])
     assert 0 < rows < 300 and "running False" in proc.stdout
+
+
+def test_the_window_plans_its_runs_as_the_command_line_does(
+    qtbot, tab, checkpoint_file, image_folder, monkeypatch
+):
+    """The same plan as `pigeonhole predict` (made in its main thread): same forward streams
+    and threads, decode threads, batch size. The window used to cap torch at cores - 1 and so
+    ran one forward stream of one thread on 2 cores, 0.56x the CLI's speed; a second run
+    inherited the thread count a previous run's forward threads had set."""
+    import pigeonhole.core.inference as inference
+
+    made = []
+    real = inference.plan_run
+
+    def spy(*args, **kwargs):
+        made.append((args, kwargs, real(*args, **kwargs)))
+        return made[-1][2]
+
+    monkeypatch.setattr(inference, "plan_run", spy)
+    load(qtbot, tab, checkpoint_file)
+    for _ in range(2):
+        run_and_wait(qtbot, tab, [image_folder])
+    assert len(made) == 2
+    for args, kwargs, plan in made:
+        assert plan == real(*args, **kwargs)  # here, in the GUI thread, as the CLI's main thread
+
+
+def test_status_bar_and_timing_panel_follow_a_run(qtbot, window, checkpoint_file, tmp_path):
+    """Not "Ready" in the status bar and "No run yet." in the Timing panel while images are
+    being classified."""
+    tab = window.classify_tab
+    folder = tmp_path / "many"
+    make_images(folder, 80, size=(40, 30))
+    load(qtbot, tab, checkpoint_file)
+    tab.ui.model_panel.batch.setValue(4)
+    during = []
+
+    def look(_n) -> None:
+        if not during:
+            during.append((window.statusBar().currentMessage(), tab.ui.timing.summary.text()))
+
+    tab.runs.batch_added.connect(look)
+    run_and_wait(qtbot, tab, [folder])
+    bar, timing = during[0]
+    assert "images/s" in bar and " of 80" in bar, bar
+    assert "Running" in timing and "No run yet" not in timing, timing
+    assert window.statusBar().currentMessage().startswith("Done: 80 images")
+    assert "80 images in" in tab.ui.timing.summary.text()
+
+
+def test_the_empty_histogram_has_calm_axes_while_a_run_starts(qtbot):
+    """It read "images (x0.001)" from -400 to 400 between the start of a run and its first
+    batch."""
+    from PySide6.QtWidgets import QApplication
+
+    from pigeonhole.core.predictions import Prediction
+    from pigeonhole.gui.widgets.plots import TimingPanel
+
+    panel = TimingPanel()
+    qtbot.addWidget(panel)
+    panel.resize(320, 420)
+    panel.show()
+    panel.add_batch(
+        [Prediction(i, f"{i}.jpg", "a", 0.9, (), 2.0, 5.0 + i % 3, None) for i in range(30)]
+    )
+    panel.redraw()
+    panel.clear("Starting…")
+    for _ in range(5):  # pyqtgraph updates ranges and labels from the event loop
+        QApplication.processEvents()
+    for plot in (panel.hist_plot, panel.time_plot):
+        (x0, x1), (y0, y1) = plot.viewRange()
+        assert (x0, x1, y0, y1) == (0, 1, 0, 1)
+        for side in ("left", "bottom"):
+            axis = plot.getAxis(side)
+            assert axis.autoSIPrefixScale == 1.0 and "x0.0" not in axis.labelString()

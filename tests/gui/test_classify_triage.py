@@ -9,11 +9,10 @@ import json
 from pathlib import Path
 
 import pytest
-from classify_helpers import CLASSES, load, run_and_wait
-from PySide6.QtCore import QItemSelectionModel
+from classify_helpers import CLASSES, load, run_and_wait, select
 
 from pigeonhole.gui.classify.results_model import CorrectedRole
-from pigeonhole.gui.classify.sort_dialog import ALL, SELECTED, SortOptions
+from pigeonhole.gui.classify.sort_dialog import ALL, SELECTED, SHOWN, SortOptions
 
 
 def digest(path: Path) -> str:
@@ -27,17 +26,6 @@ def finished(qtbot, tab, checkpoint_file, image_folder):
     run_and_wait(qtbot, tab, [image_folder])
     qtbot.waitUntil(lambda: tab.ui.filters.label.count() > 1)
     return tab
-
-
-def select(tab, view_rows: list[int]) -> None:
-    sel = tab.ui.grid.selectionModel()
-    sel.clearSelection()
-    for i, row in enumerate(view_rows):
-        idx = tab.view_model.index(row)
-        flags = QItemSelectionModel.SelectionFlag.Select
-        sel.select(idx, flags)
-        if i == 0:
-            sel.setCurrentIndex(idx, QItemSelectionModel.SelectionFlag.NoUpdate)
 
 
 def shown_paths(tab) -> list[str]:
@@ -106,7 +94,7 @@ def test_relabel_selected_tiles_and_export_uses_corrections(qtbot, finished, tmp
     )
     offered = []
     monkeypatch.setattr(tab, "_ask_label", lambda cur, choices: offered.extend(choices) or new)
-    tab.output.act_relabel.trigger()  # the menu action (F2 / Ctrl+L)
+    tab.triage.act_relabel.trigger()  # the menu action (L / F2)
     assert set(CLASSES) <= set(offered)
     for k, i in enumerate((a, b)):
         r = tab.results.row_at(i)
@@ -119,7 +107,10 @@ def test_relabel_selected_tiles_and_export_uses_corrections(qtbot, finished, tmp
 
     out_csv = tmp_path / "out" / "results.csv"
     monkeypatch.setattr(tab, "_ask_save_path", lambda: str(out_csv))
+    scopes = []  # two tiles are selected: which results, all or those two?
+    monkeypatch.setattr(tab, "_ask_export_scope", lambda counts: scopes.append(counts) or ALL)
     tab.output.act_export.trigger()
+    assert scopes == [{ALL: 13, SHOWN: 13, SELECTED: 2}]
     with open(out_csv, newline="", encoding="utf-8") as fh:
         table = list(csv.DictReader(fh))
     assert len(table) == 13
@@ -140,7 +131,7 @@ def test_relabel_selected_tiles_and_export_uses_corrections(qtbot, finished, tmp
 
     # Removing the correction restores the model's label.
     select(tab, [a])
-    tab.output.act_unlabel.trigger()
+    tab.triage.act_unlabel.trigger()
     assert tab.results.row_at(a).corrected is None
     assert tab.results.row_at(a).label == originals[0]
 
@@ -193,4 +184,35 @@ def test_move_with_unsure_folder_then_undo(finished, qtbot, tmp_path):
     assert {p: digest(p) for p in before} == before  # back, byte-identical
     assert {r.path for r in tab.results.rows if r.ok} == set(before)
     assert not tab.ui.undo_button.isEnabled()
-    assert not any(p.is_file() and p != manifest for p in dest.rglob("*"))
+    # Everything is back: nothing is left in the destination, the hidden record of the move
+    # included (it used to stay behind as .pigeonhole-moves-*.json).
+    assert not manifest.exists()
+    assert not any(p.is_file() for p in dest.rglob("*"))
+
+
+def test_export_writes_the_filtered_rows_when_asked_and_no_empty_top_k_columns(
+    qtbot, finished, tmp_path, monkeypatch
+):
+    tab = finished
+    label, n = tab.results.class_counts().most_common(1)[0]
+    tab.ui.filters.label.setCurrentIndex(tab.ui.filters.label.findData(label))
+    assert tab.view_model.rowCount() == n < 13
+    asked = []
+    monkeypatch.setattr(tab, "_ask_export_scope", lambda counts: asked.append(counts) or SHOWN)
+    out = tmp_path / "shown.csv"
+    assert tab.export_results(str(out))
+    assert asked == [{ALL: 13, SHOWN: n, SELECTED: 0}]
+    with open(out, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        table, header = list(reader), reader.fieldnames
+    assert len(table) == n and {row["label"] for row in table} == {label}
+    # A 3-class model: top-1..top-3, never an empty top-4 or top-5 column.
+    assert [c for c in header if c.startswith("top")] == [
+        f"top{i}_{kind}" for i in (1, 2, 3) for kind in ("label", "score")
+    ]
+    assert all(row["top3_label"] for row in table)
+
+    # Nothing filtered and at most one tile selected: no question, every result.
+    tab.ui.filters.clear()
+    assert tab.export_results(str(tmp_path / "all.json")) and len(asked) == 1
+    assert len(json.loads((tmp_path / "all.json").read_text())["predictions"]) == 13

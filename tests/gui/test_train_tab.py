@@ -18,15 +18,8 @@ from tests.core.train_helpers import colour_folders, save_base_checkpoint
 
 
 @pytest.fixture
-def tab(qtbot, qsettings_isolated, tmp_path):
-    from pigeonhole.gui.train.tab import TrainTab
-
-    w = TrainTab()
-    qtbot.addWidget(w)
-    w.resize(1200, 780)
-    w.show()
-    yield w
-    w.shutdown()
+def tab(train_tab):
+    return train_tab
 
 
 def scan(qtbot, tab, folder):

@@ -1,0 +1,55 @@
+"""How a run shows in the Classify tab: the grid replacing the start page, the progress bar,
+the Cancel button, and the status line (which the main window's status bar shows)."""
+
+from __future__ import annotations
+
+from .layout import ClassifyLayout
+from .run import RunProgress
+
+
+class RunView:
+    """Turns the run controller's events into the tab's run widgets."""
+
+    def __init__(self, ui: ClassifyLayout):
+        self.ui = ui
+
+    def started(self) -> None:
+        ui = self.ui
+        ui.drop_zone.show_content()
+        for b in (ui.add_folder_button, ui.add_files_button):
+            b.setVisible(True)
+        ui.cancel_button.setEnabled(True)
+        ui.progress.setRange(0, 0)
+        ui.run_status.setText("Finding images…")
+
+    def progressed(self, p: RunProgress) -> None:
+        if p.total:
+            self.ui.progress.setRange(0, p.total)
+            self.ui.progress.setValue(p.done)
+        self.ui.run_status.setText(p.text())
+
+    def finished(self, summary, rows: int) -> None:
+        """The run ended (``summary`` None: cancelled before core summed it up)."""
+        ui = self.ui
+        ui.cancel_button.setEnabled(False)
+        ui.progress.setRange(0, 1)
+        ui.progress.setValue(1 if summary is not None and not summary.cancelled else 0)
+        if summary is None:
+            ui.run_status.setText(f"Cancelled: {rows:,} images classified.")
+        else:
+            what = "Cancelled after" if summary.cancelled else "Done:"
+            failed = f", {summary.skipped:,} could not be read" if summary.skipped else ""
+            ui.run_status.setText(
+                f"{what} {summary.processed:,} images in {summary.total_s:.1f} s "
+                f"({summary.images_per_s:.1f} images/s){failed}."
+            )
+
+    def stopped(self, rows: int) -> None:
+        """The run failed (its message is in the banner)."""
+        ui = self.ui
+        ui.cancel_button.setEnabled(False)
+        ui.progress.setRange(0, 1)
+        ui.progress.setValue(0)
+        ui.run_status.setText("Run stopped.")
+        if rows == 0:
+            ui.drop_zone.show_hint()

@@ -1,0 +1,94 @@
+"""Side panes that fit the window: one above the other where there is height for them, as
+tabs where there is not (a laptop screen), and each can be hidden."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtWidgets import (
+    QLabel,
+    QSplitter,
+    QStackedLayout,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+STACKED, TABS = "stacked", "tabs"
+
+
+class SidePanes(QWidget):
+    """Named panes (title, widget), stacked in a vertical splitter while this widget is at
+    least ``min_stacked_height`` pixels high, else in tabs. :meth:`set_pane_visible` hides a
+    pane in either arrangement."""
+
+    def __init__(
+        self,
+        panes: list[tuple[str, QWidget]],
+        min_stacked_height: int = 620,
+        parent: QWidget | None = None,
+    ):
+        super().__init__(parent)
+        self.panes = list(panes)
+        self.min_stacked_height = min_stacked_height
+        self.hidden: set[str] = set()
+        self.mode: str | None = None
+        self.boxes: dict[str, QWidget] = {}
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setChildrenCollapsible(False)
+        for title, _widget in self.panes:
+            box = QWidget()
+            lay = QVBoxLayout(box)
+            lay.setContentsMargins(4, 8, 4, 4)
+            lay.addWidget(QLabel(title, objectName="heading"))
+            self.boxes[title] = box
+            self.splitter.addWidget(box)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self._stack = QStackedLayout(self)
+        self._stack.addWidget(self.splitter)
+        self._stack.addWidget(self.tabs)
+        self._arrange(STACKED)
+
+    def set_pane_visible(self, title: str, visible: bool) -> None:
+        if visible:
+            self.hidden.discard(title)
+        else:
+            self.hidden.add(title)
+        self._arrange(self.mode or STACKED, force=True)
+
+    def pane_visible(self, title: str) -> bool:
+        return title not in self.hidden
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt API)
+        """What the tabs need: too short for the panes one above the other, they become tabs
+        (the stacked arrangement does not set the minimum)."""
+        hints = [w.minimumSizeHint() for _t, w in self.panes]
+        tab_bar = self.tabs.tabBar().sizeHint().height()
+        return QSize(max(h.width() for h in hints), max(h.height() for h in hints) + tab_bar)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        self._arrange(STACKED if self.height() >= self.min_stacked_height else TABS)
+
+    def _arrange(self, mode: str, force: bool = False) -> None:
+        if mode == self.mode and not force:
+            return
+        self.mode = mode
+        current = self.tabs.tabText(self.tabs.currentIndex()) if self.tabs.count() else ""
+        self.tabs.clear()
+        for title, widget in self.panes:
+            box = self.boxes[title]
+            shown = title not in self.hidden
+            if mode == STACKED or not shown:
+                box.layout().addWidget(widget, 1)  # (takes it back from the tabs)
+                box.setVisible(shown and mode == STACKED)
+                widget.setVisible(shown)
+            else:  # the tab widget shows and hides its pages itself
+                box.setVisible(False)
+                self.tabs.addTab(widget, title)
+        if mode == STACKED:
+            self.splitter.setSizes([400, 500][: len(self.panes)])
+        for i in range(self.tabs.count()):
+            if self.tabs.tabText(i) == current:
+                self.tabs.setCurrentIndex(i)
+        self._stack.setCurrentWidget(self.splitter if mode == STACKED else self.tabs)
