@@ -12,6 +12,9 @@
 3. Pillow's own test images (``Tests/images`` of a Pillow source checkout: ``--pillow-src``,
    ``$PILLOW_SRC``, or ../Pillow beside this checkout) through ``predict``: skipped with a
    message when none is found.
+4. the app: 50 cycles of the real window (offscreen) opened, classifying or training, and
+   cancelled or closed at a random moment; then one window through a long session
+   (benchmarks/soak_app.py, in a child process: hangs 0, exceptions 0, threads left 0).
 
     python benchmarks/soak.py                    # everything, 20,000 images
     python benchmarks/soak.py --images 2000      # quicker
@@ -234,7 +237,7 @@ def soak_sort(work: Path, results: Path) -> dict:
     big.mkdir(exist_ok=True)
     for i in range(3):  # last in the list: the kill lands in the middle of one of them
         (big / f"scan{i}.tif").write_bytes(os.urandom(200 * 1024 * 1024))
-    items = [(r["path"], r["label"], float(r["confidence"])) for r in rows[:3000]]
+    items = [(r["path"], r["label"], float(r["predicted_confidence"])) for r in rows[:3000]]
     items += [(str(p), "zz-big", 1.0) for p in sorted(big.iterdir())]
     originals = {p: sha(Path(p)) for p, _, _ in items}
     items_file = work / "sort-items.json"
@@ -272,7 +275,7 @@ def soak_sort(work: Path, results: Path) -> dict:
     # move: every good image, killed once 40% are moved; then undo puts every image back
     before = hashes(images)
     mdest = work / "moved"
-    every = [(r["path"], r["label"], float(r["confidence"])) for r in rows]
+    every = [(r["path"], r["label"], float(r["predicted_confidence"])) for r in rows]
     items_file.write_text(json.dumps(every))
     proc = _sort(items_file, mdest, "move")
     target = int(len(every) * 0.4)
@@ -404,12 +407,26 @@ def soak_pillow(work: Path, folder: Path, ckpt: Path) -> dict:
     }
 
 
+def soak_app(work: Path, cycles: int) -> dict:
+    out = work / "app.json"
+    argv = [sys.executable, str(ROOT / "benchmarks" / "soak_app.py"), "--cycles", str(cycles),
+            "--workdir", str(work / "app"), "--json", str(out)]  # fmt: skip
+    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    code, _, err, seconds, _ = run_child(argv, env=env)
+    figures = json.loads(out.read_text()) if out.exists() else {}
+    figures["exit_code"] = code
+    if code != 0:
+        figures["stderr_tail"] = err.strip()[-2000:]
+    return figures
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=20_000)
     ap.add_argument("--corrupt", type=float, default=0.05, help="share of corrupt files")
     ap.add_argument("--pillow-src", help="a Pillow source checkout (for Tests/images)")
     ap.add_argument("--workdir", help="keep everything here (default: a temp folder)")
+    ap.add_argument("--app-cycles", type=int, default=50, help="app cycles (0: skip the app)")
     ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args()
     figures: dict = {}
@@ -425,6 +442,7 @@ def main() -> int:
             ("sort", lambda: soak_sort(work, work / "results.csv")),
             ("export", lambda: soak_export(work)),
             ("train", lambda: soak_train(work, ckpt)),
+            ("app", lambda: soak_app(work, args.app_cycles) if args.app_cycles else {}),
         ):
             print(f"{name}...", flush=True)
             figures[name] = step()

@@ -4,11 +4,7 @@ The backbone runs once per image (features cached in memory and on disk, see cor
 the head then trains on the cached features, so an epoch costs milliseconds. The result is
 the full network (frozen backbone + trained head), ready for Pigeonhole's checkpoint format.
 
-Usage::
-
-    from pigeonhole.core.models.checkpoints import ModelSource
-    from pigeonhole.core.tasks import run_to_end
-    from pigeonhole.core.training import TrainConfig, train_classifier
+Usage (``ModelSource`` from core.models.checkpoints, ``run_to_end`` from core.tasks)::
 
     gen = train_classifier("data/hymenoptera", ModelSource.imagenet("resnet18"),
                            config=TrainConfig(epochs=20, augment=2), should_stop=event)
