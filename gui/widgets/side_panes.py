@@ -59,10 +59,17 @@ class SidePanes(QWidget):
     def pane_visible(self, title: str) -> bool:
         return title not in self.hidden
 
+    def bring_forward(self, title: str) -> None:
+        """Make the pane the current tab (as tabs; one above the other, it is in view)."""
+        for i in range(self.tabs.count()):
+            if self.tabs.tabText(i) == title:
+                self.tabs.setCurrentIndex(i)
+
     def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt API)
         """What the tabs need: too short for the panes one above the other, they become tabs
-        (the stacked arrangement does not set the minimum)."""
-        hints = [w.minimumSizeHint() for _t, w in self.panes]
+        (the stacked arrangement does not set the minimum). Hidden panes take no room."""
+        shown = [w for t, w in self.panes if t not in self.hidden] or [self.panes[0][1]]
+        hints = [w.minimumSizeHint() for w in shown]
         tab_bar = self.tabs.tabBar().sizeHint().height()
         return QSize(max(h.width() for h in hints), max(h.height() for h in hints) + tab_bar)
 
@@ -87,7 +94,7 @@ class SidePanes(QWidget):
                 box.setVisible(False)
                 self.tabs.addTab(widget, title)
         if mode == STACKED:
-            self.splitter.setSizes([400, 500][: len(self.panes)])
+            self.splitter.setSizes([400] + [500] * (len(self.panes) - 1))
         for i in range(self.tabs.count()):
             if self.tabs.tabText(i) == current:
                 self.tabs.setCurrentIndex(i)
