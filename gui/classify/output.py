@@ -182,7 +182,9 @@ class OutputController(QObject):
         items = []
         for i in scopes[options.scope]:
             r = self.results.row_at(i)
-            items.append(SortItem(r.path, r.label, r.pred.confidence))
+            # A person's label is never "unsure" (the model's confidence was for another class).
+            sure = r.corrected is not None
+            items.append(SortItem(r.path, r.label, None if sure else r.pred.confidence))
         self.file_work.start(
             sort_into_folders,
             items,
