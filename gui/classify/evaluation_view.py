@@ -21,7 +21,7 @@ from pigeonhole.core.evaluation import EvaluationReport
 
 from ..widgets.confusion import ConfusionMatrixView
 from ..widgets.side_panes import SidePanes
-from ..widgets.tables import METRICS_HEADERS, fill_metrics_table, read_only_table
+from ..widgets.tables import fill_metrics_table, read_only_table
 from .filter_panel import FilterPanel
 from .results_model import ResultsModel
 from .run import RunController
@@ -29,6 +29,15 @@ from .run import RunController
 PANE = "Evaluation"  # the side pane's title
 MAX_MATRIX = 30  # classes drawn in the confusion matrix at most (the table lists them all)
 REFRESH_MS = 1000  # during a run, the figures follow at most this often
+MAX_TABLE_ROWS = 8  # the per-class table grows to this many rows, then scrolls
+# The Train tab's per-class columns, with titles short enough for a side pane on a laptop.
+HEADERS = (
+    ("Class", "The folder's class"),
+    ("Prec.", "Precision: of the images the model gave this label, the share in its folder"),
+    ("Recall", "Recall: of the images in this class's folder, the share the model labelled so"),
+    ("F1", "F1: the harmonic mean of precision and recall"),
+    ("#", "Images in this class's folder"),
+)
 
 
 def involved_classes(report: EvaluationReport) -> list[int]:
@@ -51,7 +60,9 @@ class EvaluationPanel(QWidget):
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         self.disagreements_button = QPushButton("Show the disagreements")
         self.disagreements_button.clicked.connect(self.show_disagreements)
-        self.table = read_only_table(METRICS_HEADERS)
+        self.table = read_only_table([title for title, _tip in HEADERS])
+        for k, (_title, tip) in enumerate(HEADERS):
+            self.table.horizontalHeaderItem(k).setToolTip(tip)
         self.confusion = ConfusionMatrixView(empty_text="No confusion matrix")
         self.confusion.setMinimumSize(160, 140)
         self.note = QLabel(
@@ -73,11 +84,22 @@ class EvaluationPanel(QWidget):
         lay.addWidget(self.note)
         self.report: EvaluationReport | None = None
 
-    def show_report(self, report: EvaluationReport, stale_model: str | None = None) -> None:
+    def show_report(
+        self,
+        report: EvaluationReport,
+        stale_model: str | None = None,
+        with_corrections: int | None = None,
+    ) -> None:
         """Show ``report``; ``stale_model``: the model the figures are for, when it is not the
-        one loaded now."""
+        one loaded now; ``with_corrections``: the disagreements counting the person's labels
+        (what the filter shows), said when they differ from the model's."""
         self.report = report
         wrong = len(report.disagreements)
+        yours = (
+            f" ({with_corrections:,} counting your corrections)"
+            if with_corrections is not None and with_corrections != wrong
+            else ""
+        )
         without = (
             f"; {report.without_truth:,} more in folders named like no class"
             if report.without_truth
@@ -87,7 +109,7 @@ class EvaluationPanel(QWidget):
             f"<b style='font-size:15px'>Accuracy {report.accuracy:.1%}</b> on "
             f"{report.with_truth:,} images in class-named folders{without}.",
             f"<span style='color:{'#b91c1c' if wrong else '#15803d'}'>"
-            f"{wrong:,} disagree with their folder.</span>",
+            f"{wrong:,} disagree with their folder{yours}.</span>",
         ]
         if stale_model:
             lines.append(
@@ -95,10 +117,11 @@ class EvaluationPanel(QWidget):
                 "model loaded now.</span>"
             )
         self.summary.setText("<br>".join(lines))
-        self.disagreements_button.setEnabled(wrong > 0)
+        self.disagreements_button.setEnabled(wrong > 0 or bool(with_corrections))
         classes = involved_classes(report)
         per_class = report.metrics.per_class
         fill_metrics_table(self.table, [per_class[i] for i in classes])
+        self._fit_table(len(classes))
         if len(classes) <= MAX_MATRIX:
             cm = report.metrics.confusion
             self.confusion.set_matrix(
@@ -109,6 +132,19 @@ class EvaluationPanel(QWidget):
         else:
             self.confusion.set_matrix([], [])
             self.confusion.setVisible(False)
+
+    def _fit_table(self, rows: int) -> None:
+        """As high as its rows (up to MAX_TABLE_ROWS): the confusion matrix gets the rest."""
+        t = self.table
+        shown = min(rows, MAX_TABLE_ROWS)
+        height = t.horizontalHeader().sizeHint().height() + 2 * t.frameWidth()
+        height += (
+            sum(t.rowHeight(r) for r in range(shown)) or t.verticalHeader().defaultSectionSize()
+        )
+        scroll = t.horizontalScrollBar()
+        if scroll.isVisible():
+            height += scroll.sizeHint().height()
+        t.setMaximumHeight(height)
 
 
 class EvaluationController(QObject):
@@ -161,8 +197,9 @@ class EvaluationController(QObject):
             self.filters.set_disagreements(None)
             self._shown_for_run = False
             return
-        self.panel.show_report(report, self.stale_model())
-        self.filters.set_disagreements(self.results.disagreement_count())
+        shown = self.results.disagreement_count()  # with the person's labels: the filter's
+        self.panel.show_report(report, self.stale_model(), shown)
+        self.filters.set_disagreements(shown)
         if not self.panes.pane_visible(PANE):
             self.panes.set_pane_visible(PANE, True)
         if not self._shown_for_run:  # brought forward once per run (a tab on a laptop)

@@ -41,7 +41,7 @@ class FilterPanel(QGroupBox):
         self.text = QLineEdit(placeholderText="part of the file name")
         self.text.setClearButtonEnabled(True)
         self.errors_only = QCheckBox("Only images that failed")
-        self.disagreements_only = QCheckBox("Only disagreements with their folder")
+        self.disagreements_only = QCheckBox("Only disagreements")
         self.disagreements_only.setToolTip(
             "Images whose label differs from the class their folder is named after"
         )
@@ -152,7 +152,7 @@ class FilterPanel(QGroupBox):
             if box.isChecked():
                 box.setChecked(False)  # (the filter follows)
             return
-        box.setText(f"Only disagreements with their folder ({count:,})")
+        box.setText(f"Only disagreements ({count:,})")
         box.setVisible(True)
 
     def set_shown(self, shown: int, total: int) -> None:

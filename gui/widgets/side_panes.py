@@ -18,8 +18,8 @@ STACKED, TABS = "stacked", "tabs"
 
 class SidePanes(QWidget):
     """Named panes (title, widget), stacked in a vertical splitter while this widget is at
-    least ``min_stacked_height`` pixels high, else in tabs. :meth:`set_pane_visible` hides a
-    pane in either arrangement."""
+    least ``min_stacked_height`` pixels high for two shown panes (half as much again for each
+    more), else in tabs. :meth:`set_pane_visible` hides a pane in either arrangement."""
 
     def __init__(
         self,
@@ -44,6 +44,9 @@ class SidePanes(QWidget):
             self.splitter.addWidget(box)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
+        # Every tab in view, their titles shortened where narrow (not one hidden behind arrows).
+        self.tabs.setUsesScrollButtons(False)
+        self.tabs.setElideMode(Qt.TextElideMode.ElideRight)
         self._stack = QStackedLayout(self)
         self._stack.addWidget(self.splitter)
         self._stack.addWidget(self.tabs)
@@ -54,7 +57,8 @@ class SidePanes(QWidget):
             self.hidden.discard(title)
         else:
             self.hidden.add(title)
-        self._arrange(self.mode or STACKED, force=True)
+        mode = self._fitting_mode() if self.isVisible() else self.mode or STACKED
+        self._arrange(mode, force=True)
 
     def pane_visible(self, title: str) -> bool:
         return title not in self.hidden
@@ -75,7 +79,13 @@ class SidePanes(QWidget):
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)
-        self._arrange(STACKED if self.height() >= self.min_stacked_height else TABS)
+        self._arrange(self._fitting_mode())
+
+    def _fitting_mode(self) -> str:
+        """One above the other when there is height for every shown pane, else tabs."""
+        shown = sum(title not in self.hidden for title, _w in self.panes)
+        needed = self.min_stacked_height * max(2, shown) // 2
+        return STACKED if self.height() >= needed else TABS
 
     def _arrange(self, mode: str, force: bool = False) -> None:
         if mode == self.mode and not force:
