@@ -139,8 +139,8 @@ class StaleResultsController(QObject):
         now = self.current.short() if self.current is not None else "the loaded model"
         who = html.escape(old.short()) if old is not None else "another model"
         self.bar.text.setText(
-            f"<b>{stale:,} results come from {who}</b>, not from {html.escape(now)} "
-            "loaded now: they are dimmed and marked “other model”."
+            f"<b>{stale:,} results come from {who}</b>, not from {html.escape(now)}, the "
+            "model loaded now."
         )
         self.bar.setVisible(True)
 

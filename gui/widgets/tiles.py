@@ -135,12 +135,14 @@ class TileDelegate(QStyledItemDelegate):
             painter.setOpacity(0.45 if row.stale else 1.0)  # an old model's result: dimmed
             self._paint_thumbnail(painter, img_rect, row.path, img)
             painter.setOpacity(1.0)
+        top_strip = 0  # the height of the band across the top of the image, if any
         for mark in tile_marks(row):
             stale = mark == STALE_TEXT
-            self._paint_strip(painter, img_rect, mark, _STALE if stale else _DISAGREE, stale)
+            h = self._paint_strip(painter, img_rect, mark, _STALE if stale else _DISAGREE, stale)
+            top_strip = h if stale else top_strip
         corrected = row.corrected is not None
-        if corrected:
-            self._paint_badge(painter, img_rect, "✎", _CORRECTED)
+        if corrected:  # below the top band, not over its text
+            self._paint_badge(painter, img_rect.adjusted(0, top_strip, 0, 0), "✎", _CORRECTED)
 
         text_rect = QRect(r.x() + 6, img_rect.bottom() + 4, r.width() - 12, 18)
         font = QFont(option.font)
@@ -183,8 +185,9 @@ class TileDelegate(QStyledItemDelegate):
 
     def _paint_strip(
         self, painter: QPainter, rect: QRect, text: str, colour: QColor, top: bool
-    ) -> None:
-        """A band of ``colour`` across the top or bottom of the image, with ``text`` in it."""
+    ) -> int:
+        """A band of ``colour`` across the top or bottom of the image, with ``text`` in it;
+        returns its height."""
         font = QFont(painter.font())
         font.setBold(True)
         font.setPixelSize(max(9, min(12, rect.height() // 8)))
@@ -199,6 +202,7 @@ class TileDelegate(QStyledItemDelegate):
             Qt.AlignmentFlag.AlignCenter,
             fm.elidedText(text, Qt.TextElideMode.ElideRight, band.width() - 8),
         )
+        return h
 
     def _paint_thumbnail(self, painter: QPainter, rect: QRect, path: str, img) -> None:
         if img is None:
