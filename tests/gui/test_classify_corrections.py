@@ -9,10 +9,12 @@ import json
 
 from classify_helpers import load, run_and_wait, select
 from PySide6.QtCore import QRect
-from PySide6.QtGui import QPainter, QPixmap
+from PySide6.QtGui import QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QStyleOptionViewItem
 
 from pigeonhole.gui.classify.sort_dialog import ALL, SortOptions
+
+HINT_GREY = "#71717a"  # gui/style.qss: QLabel#hint
 
 
 class RecordingPainter(QPainter):
@@ -73,6 +75,8 @@ def test_a_corrected_tile_shows_the_label_and_corrected_not_another_class_confid
     # The details keep what the model said, with its confidence, apart from the correction.
     select(tab, [fixed])
     details = tab.ui.detail.text.text()
+    text_colour = tab.ui.detail.text.palette().color(QPalette.ColorRole.WindowText)
+    assert text_colour.name() != HINT_GREY  # read as details, not as the greyed-out hint
     assert f"Label <b>{new}</b>, corrected by hand" in details
     assert f"The model said {said} ({conf:.1%})" in details
 
