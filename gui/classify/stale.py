@@ -135,14 +135,23 @@ class StaleResultsController(QObject):
         if not stale:
             self.bar.setVisible(False)
             return
-        old = self.results.run_model
-        now = self.current.short() if self.current is not None else "the loaded model"
-        who = html.escape(old.short()) if old is not None else "another model"
+        old, new = self.results.run_model, self.current
+        who = _name(old, new) if old is not None else "another model"
+        now = _name(new, old) if new is not None else "the loaded model"
         self.bar.text.setText(
-            f"<b>{stale:,} results come from {who}</b>, not from {html.escape(now)}, the "
-            "model loaded now."
+            f"<b>{stale:,} results come from {html.escape(who)}</b>, not from "
+            f"{html.escape(now)}, the model loaded now."
         )
         self.bar.setVisible(True)
 
     def shutdown(self) -> None:
         self.identifying.shutdown()
+
+
+def _name(model, other) -> str:
+    """``model`` for a person, short: without its architecture when ``other`` has the same
+    (the file and the weights are what differ)."""
+    text = model.short()
+    if other is not None and other.arch == model.arch:
+        text = text.removeprefix(f"{model.arch} · ")
+    return text
