@@ -42,7 +42,7 @@ def strip_pixel(tab, view_row: int) -> QColor:
 
 
 def test_evaluation_on_class_named_folders_matches_the_command_line(
-    qtbot, tab, checkpoint_file, tmp_path, capsys
+    qtbot, tab, checkpoint_file, other_checkpoint, tmp_path, capsys
 ):
     val = labelled_folders(tmp_path)
     cli, cli_accuracy = cli_evaluation(checkpoint_file, val, tmp_path / "cli.csv", capsys)
@@ -110,7 +110,9 @@ def test_evaluation_on_class_named_folders_matches_the_command_line(
     box.setChecked(False)
     assert tab.view_model.rowCount() == 21
 
-    # A person puts a stray image right: it leaves the filter; the figures stay the model's.
+    # A person puts a stray image right, in the filtered grid: it leaves the filter; the
+    # figures stay the model's own, and the pane says how many remain with the corrections.
+    box.setChecked(True)
     stray = next(p for p in strays if p in wrong)
     fixed = next(
         i
@@ -119,11 +121,18 @@ def test_evaluation_on_class_named_folders_matches_the_command_line(
     )
     select(tab, [fixed])
     assert tab.relabel_selected(tab.view_model.row(fixed).truth) == 1
+    assert tab.view_model.rowCount() == len(wrong) - 1
+    assert stray not in {
+        str(Path(tab.view_model.row(i).path).resolve()) for i in range(tab.view_model.rowCount())
+    }
     qtbot.waitUntil(lambda: f"({len(wrong) - 1})" in box.text())
     assert f"({len(wrong) - 1} counting your corrections)" in panel.summary.text()
     assert panel.report.accuracy == report.accuracy
-    box.setChecked(True)
-    assert tab.view_model.rowCount() == len(wrong) - 1
+
+    # Another model loaded: the figures are said to be the earlier model's.
+    load(qtbot, tab, other_checkpoint)
+    qtbot.waitUntil(lambda: "not the model loaded now" in panel.summary.text())
+    assert "colours.pth" in panel.summary.text()
 
 
 def test_folders_named_like_no_class_have_no_evaluation(qtbot, tab, checkpoint_file, image_folder):
