@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .metrics import Metrics, classification_metrics
+from .metrics import Metrics, metrics_from_confusion
 
 _SEPARATORS = re.compile(r"[\s_\-]+")
 MAX_DEPTH = 3  # folders above an image looked at when no root is given
@@ -100,26 +100,52 @@ class EvaluationReport:
         }
 
 
+class EvaluationTally:
+    """An evaluation built up one result at a time: the app adds each batch as it arrives (no
+    pass over every result when a run of 50,000 ends), and :func:`evaluate` is one loop of it,
+    so the app and `pigeonhole predict --evaluate` count exactly alike."""
+
+    def __init__(self, class_names: Sequence[str]):
+        self.class_names = list(class_names)
+        self._index = {name: i for i, name in enumerate(self.class_names)}
+        n = len(self.class_names)
+        self._confusion = [[0] * n for _ in range(n)]
+        self._wrong: list[str] = []
+        self.with_truth = 0
+        self.without_truth = 0
+
+    def add(self, path: str, label: str | None, true_label: str | None) -> None:
+        """One result: the model's ``label`` (None: the image failed) and the class of its
+        folder (None: no folder named like a class). Failed images and labels the model does
+        not have are not counted."""
+        predicted = self._index.get(label) if label is not None else None
+        if predicted is None:
+            return
+        if true_label is None:
+            self.without_truth += 1
+            return
+        t = self._index[true_label]
+        self._confusion[t][predicted] += 1
+        self.with_truth += 1
+        if t != predicted:
+            self._wrong.append(path)
+
+    def report(self) -> EvaluationReport | None:
+        """The figures so far; None while no result has a ground truth."""
+        if not self.with_truth:
+            return None
+        metrics = metrics_from_confusion(self._confusion, self.class_names)
+        return EvaluationReport(metrics, self.with_truth, self.without_truth, tuple(self._wrong))
+
+
 def evaluate(
     results: Iterable[tuple[str, str | None]], truth: GroundTruth
 ) -> EvaluationReport | None:
     """Compare each ``(path, label)`` (label None: the image failed) with its folder's class;
     None when no image has a ground truth (the folders are not named like the classes)."""
-    index = {name: i for i, name in enumerate(truth.class_names)}
-    true, predicted, wrong = [], [], []
-    without = 0
+    tally = EvaluationTally(truth.class_names)
+    known = set(truth.class_names)
     for path, label in results:
-        if label is None or label not in index:
-            continue
-        t = truth.index_of(path)
-        if t is None:
-            without += 1
-            continue
-        true.append(t)
-        predicted.append(index[label])
-        if t != index[label]:
-            wrong.append(path)
-    if not true:
-        return None
-    metrics = classification_metrics(true, predicted, truth.class_names)
-    return EvaluationReport(metrics, len(true), without, tuple(wrong))
+        if label is not None and label in known:
+            tally.add(path, label, truth.label_of(path))
+    return tally.report()

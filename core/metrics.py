@@ -36,10 +36,18 @@ def classification_metrics(
     cm = [[0] * n for _ in range(n)]
     for t, p in zip(true, predicted, strict=True):
         cm[t][p] += 1
+    return metrics_from_confusion(cm, class_names)
+
+
+def metrics_from_confusion(cm: Sequence[Sequence[int]], class_names: Sequence[str]) -> Metrics:
+    """Metrics of a confusion matrix (``cm[true][predicted]`` image counts): what a tally built
+    one result at a time (core.evaluation.EvaluationTally) turns into figures."""
+    n = len(class_names)
     per_class = []
+    said_per_class = [sum(column) for column in zip(*cm, strict=True)] if n else []
     for c, name in enumerate(class_names):
         tp = cm[c][c]
-        said = sum(cm[r][c] for r in range(n))
+        said = said_per_class[c]
         support = sum(cm[c])
         precision = tp / said if said else 0.0
         recall = tp / support if support else 0.0
@@ -47,7 +55,7 @@ def classification_metrics(
         per_class.append(
             ClassMetrics(name, round(precision, 4), round(recall, 4), round(f1, 4), support)
         )
-    total = len(true)
+    total = sum(sum(row) for row in cm)
     right = sum(cm[c][c] for c in range(n))
     return Metrics(
         accuracy=right / total if total else 0.0,

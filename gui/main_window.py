@@ -75,6 +75,9 @@ class MainWindow(QMainWindow):
         loader = getattr(self.classify_tab, "load_checkpoint_file", None)
         if signal is not None and loader is not None:
             signal.connect(self._use_in_classify)
+        retrain = getattr(self.classify_tab, "retrain_requested", None)
+        if retrain is not None and hasattr(self.train_tab, "set_data_folder"):
+            retrain.connect(self.retrain_on)
 
     def show_status(self, text: str | None, tab: QWidget | None = None) -> None:
         """The status bar shows the current tab's status line (rich text reduced to plain
@@ -86,6 +89,23 @@ class MainWindow(QMainWindow):
         text = self._status.get(self.tabs.currentWidget(), "")
         plain = QTextDocumentFragment.fromHtml(text).toPlainText() if "<" in text else text
         self.statusBar().showMessage(" ".join(plain.split()))
+
+    def retrain_on(self, folder: str) -> None:
+        """Corrections went into ``folder``: open it in the Train tab and start training once
+        its scan is done (with the network and options the Train tab is set to)."""
+        train = self.train_tab
+        self.tabs.setCurrentWidget(train)
+        if train.busy:
+            self.show_status(f"Training is going: train on {folder} once it is done.", train)
+            return
+
+        def scanned(plan) -> None:
+            train.scanned.disconnect(scanned)
+            if plan is not None and not train.busy:
+                train.start()
+
+        train.scanned.connect(scanned)
+        train.set_data_folder(folder)
 
     def _use_in_classify(self, path: str) -> None:
         self.tabs.setCurrentWidget(self.classify_tab)

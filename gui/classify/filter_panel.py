@@ -1,5 +1,6 @@
 """Filter and sort controls for the grid: class (with counts), confidence range, file name
-text, errors only; order by name, label, confidence or time."""
+text, errors only, disagreements with the folders' classes (in evaluation mode); order by
+name, label, confidence or time."""
 
 from __future__ import annotations
 
@@ -40,6 +41,10 @@ class FilterPanel(QGroupBox):
         self.text = QLineEdit(placeholderText="part of the file name")
         self.text.setClearButtonEnabled(True)
         self.errors_only = QCheckBox("Only images that failed")
+        self.disagreements_only = QCheckBox("Only disagreements")
+        self.disagreements_only.setToolTip(
+            "Images whose label differs from the class their folder is named after"
+        )
         self.sort = QComboBox()
         for key, name in SORT_KEYS.items():
             self.sort.addItem(name, key)
@@ -60,6 +65,7 @@ class FilterPanel(QGroupBox):
         form.addRow("Confidence", conf_row)
         form.addRow("Name", self.text)
         form.addRow("", self.errors_only)
+        form.addRow("", self.disagreements_only)
         form.addRow("Sort by", sort_row)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
@@ -75,6 +81,7 @@ class FilterPanel(QGroupBox):
         self.min_conf.valueChanged.connect(self._emit_filter)
         self.max_conf.valueChanged.connect(self._emit_filter)
         self.errors_only.toggled.connect(self._on_errors_only)
+        self.disagreements_only.toggled.connect(self._emit_filter)
         self.sort.currentIndexChanged.connect(self._emit_sort)
         self.descending.toggled.connect(self._emit_sort)
         self.reset.clicked.connect(self.clear)
@@ -86,6 +93,7 @@ class FilterPanel(QGroupBox):
             max_conf=self.max_conf.value() / 100,
             text=self.text.text().strip().lower(),
             errors_only=self.errors_only.isChecked(),
+            disagreements_only=self.disagreements_only.isChecked(),
         )
 
     def set_label(self, label: str | None) -> None:
@@ -98,15 +106,24 @@ class FilterPanel(QGroupBox):
         self.descending.setChecked(descending)
 
     def clear(self) -> None:
-        for w in (self.label, self.min_conf, self.max_conf, self.text, self.errors_only):
+        widgets = (
+            self.label,
+            self.min_conf,
+            self.max_conf,
+            self.text,
+            self.errors_only,
+            self.disagreements_only,
+        )
+        for w in widgets:
             w.blockSignals(True)
         self.label.setCurrentIndex(0)
         self.min_conf.setValue(0)
         self.max_conf.setValue(100)
         self.text.clear()
         self.errors_only.setChecked(False)
+        self.disagreements_only.setChecked(False)
         self.label.setEnabled(True)
-        for w in (self.label, self.min_conf, self.max_conf, self.text, self.errors_only):
+        for w in widgets:
             w.blockSignals(False)
         self._emit_filter()
 
@@ -125,6 +142,18 @@ class FilterPanel(QGroupBox):
         self.errors_only.setText(
             f"Only images that failed ({errors:,})" if errors else "Only images that failed"
         )
+
+    def set_disagreements(self, count: int | None) -> None:
+        """How many labels disagree with their folder's class; None: no evaluation (the
+        choice is hidden, and off)."""
+        box = self.disagreements_only
+        if count is None:
+            box.setVisible(False)
+            if box.isChecked():
+                box.setChecked(False)  # (the filter follows)
+            return
+        box.setText(f"Only disagreements ({count:,})")
+        box.setVisible(True)
 
     def set_shown(self, shown: int, total: int) -> None:
         self.shown.setText(

@@ -30,8 +30,11 @@ from ..widgets.side_panes import SidePanes
 from ..widgets.status_label import StatusLabel
 from ..widgets.thumbnail_view import MAX_TILE, MIN_TILE, ThumbnailView
 from ..widgets.thumbnails import ThumbnailCache, ThumbnailLoader
+from .evaluation_view import PANE as EVALUATION_PANE
+from .evaluation_view import EvaluationPanel
 from .filter_panel import FilterPanel
 from .results_filter import ResultsView
+from .stale import StaleBar
 
 
 class ClassifyLayout:
@@ -82,6 +85,7 @@ class ClassifyLayout:
         banner_row = QHBoxLayout()
         banner_row.addWidget(self.banner, 1)
         banner_row.addWidget(self.banner_close)
+        self.stale_bar = StaleBar()  # results from another model: classify again
 
         self.grid = ThumbnailView(cache, loader)
         self.grid.set_results(view_model)
@@ -106,12 +110,16 @@ class ClassifyLayout:
         c.setContentsMargins(4, 8, 4, 4)
         c.addLayout(top)
         c.addLayout(banner_row)
+        c.addWidget(self.stale_bar)
         c.addWidget(self.drop_zone, 1)
         c.addLayout(bottom)
 
         self.detail = DetailPane(cache)
+        self.evaluation = EvaluationPanel()  # shown when folders are named like the classes
         self.timing = TimingPanel()
-        self.side = SidePanes([("Details", self.detail), ("Timing", self.timing)])
+        self.side = SidePanes(
+            [("Details", self.detail), (EVALUATION_PANE, self.evaluation), ("Timing", self.timing)]
+        )
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setChildrenCollapsible(False)

@@ -123,10 +123,12 @@ class OutputController(QObject):
         }
 
     def export_results(self, path: str | None = None, scope: str | None = None) -> bool:
-        """Write the results of ``scope`` (all, shown, selected) with their corrections to
-        ``path``. Without a scope: all, unless a filter hides some or several images are
-        selected; then the person is asked."""
-        from pigeonhole.core.export import write_results
+        """Write the results of ``scope`` (all, shown, selected) to ``path``: the model's
+        prediction and the person's correction apart, the folder's class (evaluation mode),
+        the model that made each and whether it is another than the one loaded now (JSON:
+        with the evaluation, for all results). Without a scope: all, unless a filter hides
+        some or several images are selected; then the person is asked."""
+        from pigeonhole.core.export import ExportRow, write_results
 
         scopes = self.scope_rows()
         counts = {k: len(v) for k, v in scopes.items()}
@@ -139,13 +141,17 @@ class OutputController(QObject):
         if not path:
             return False
         rows = [self.results.row_at(i) for i in scopes[scope]]
+        report = self.results.evaluation() if scope == ALL else None
         try:
             write_results(
                 path,
-                [r.pred for r in rows],
+                [
+                    ExportRow(r.pred, r.corrected, r.truth, r.model and r.model.key, r.stale)
+                    for r in rows
+                ],
                 summary=self.runs.summary,
                 topk=5,  # core writes only as many as the model has classes
-                corrections={r.path: r.corrected for r in rows if r.corrected is not None},
+                extra={"evaluation": report.to_dict()} if report is not None else None,
             )
         except PigeonholeError as e:
             self.notify(str(e), error=True)
@@ -176,7 +182,9 @@ class OutputController(QObject):
         items = []
         for i in scopes[options.scope]:
             r = self.results.row_at(i)
-            items.append(SortItem(r.path, r.label, r.pred.confidence))
+            # A person's label is never "unsure" (the model's confidence was for another class).
+            sure = r.corrected is not None
+            items.append(SortItem(r.path, r.label, None if sure else r.pred.confidence))
         self.file_work.start(
             sort_into_folders,
             items,

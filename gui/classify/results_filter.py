@@ -14,7 +14,8 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
-from .results_model import ResultRow, ResultsModel
+from .result_row import ResultRow
+from .results_model import ResultsModel
 
 SORT_KEYS = {
     "order": "Run order",
@@ -34,6 +35,7 @@ class Filter:
     max_conf: float = 1.0
     text: str = ""  # case-insensitive part of the file name
     errors_only: bool = False
+    disagreements_only: bool = False  # labels that differ from their folder's class
 
     def active(self) -> bool:
         return (
@@ -42,9 +44,12 @@ class Filter:
             or self.max_conf < 1.0
             or bool(self.text)
             or self.errors_only
+            or self.disagreements_only
         )
 
     def accepts(self, r: ResultRow) -> bool:
+        if self.disagreements_only and not r.disagrees:
+            return False
         if self.errors_only:
             if r.ok:
                 return False
@@ -169,7 +174,8 @@ class ResultsView(QAbstractListModel):
             self.endInsertRows()
 
     def _on_changed(self, top: QModelIndex, bottom: QModelIndex, _roles=()) -> None:
-        affects_layout = self.filter.label is not None or self.sort_key == "label"
+        flt = self.filter
+        affects_layout = flt.label is not None or flt.disagreements_only or self.sort_key == "label"
         if affects_layout:
             self.refresh()
             return

@@ -1,22 +1,29 @@
 """The results of a run as a Qt list model: one row per image, corrections kept beside.
 
 :class:`ResultsModel` holds every :class:`core.inference.Prediction` (thumbnail bytes stripped:
-thumbnails live in the bounded cache of :mod:`gui.thumbnails`) plus the label a person gave it
-by hand. :class:`ResultsView` (in :mod:`gui.results_filter`) is the filtered, sorted window the
-grid shows.
+thumbnails live in the bounded cache of :mod:`gui.thumbnails`) as a
+:class:`~gui.classify.result_row.ResultRow`: with the label a person gave it by hand, the model
+that made it, and the class its folder names. It keeps, as rows arrive and change, the counts
+the filters show and the evaluation on class-named folders (core.evaluation's tally), and marks
+rows ``stale`` when the model loaded now is another one. :class:`ResultsView` (in
+:mod:`gui.results_filter`) is the filtered, sorted window the grid shows.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import html
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+
+from pigeonhole.core.evaluation import EvaluationReport, EvaluationTally
+
+from .result_row import ResultRow, describe_html
+
+if TYPE_CHECKING:  # (core.models imports torch: not at start-up)
+    from pigeonhole.core.models.loaded import ModelIdentity
 
 # Roles the delegate, the detail pane and the filter read.
 PathRole = Qt.ItemDataRole.UserRole + 1
@@ -33,72 +40,11 @@ SourceRowRole = Qt.ItemDataRole.UserRole + 10
 _Index = QModelIndex | QPersistentModelIndex
 
 
-@dataclass(slots=True)
-class ResultRow:
-    """One image's result: the core's prediction and an optional hand correction."""
-
-    pred: Any  # core.inference.Prediction (thumbnail removed)
-    order: int  # arrival order in this session
-    corrected: str | None = None
-
-    @property
-    def path(self) -> str:
-        return self.pred.path
-
-    @property
-    def name(self) -> str:
-        return Path(self.pred.path).name
-
-    @property
-    def ok(self) -> bool:
-        return self.pred.error is None
-
-    @property
-    def label(self) -> str | None:
-        return self.corrected if self.corrected is not None else self.pred.label
-
-    @property
-    def total_ms(self) -> float:
-        return float(self.pred.decode_ms or 0.0) + float(self.pred.infer_ms or 0.0)
-
-
-def _bar(score: float, width: int = 120) -> str:
-    filled = max(1, int(round(score * width)))
-    return (
-        f'<table cellspacing="0" cellpadding="0"><tr>'
-        f'<td width="{filled}" bgcolor="#3b82f6" height="6"></td>'
-        f'<td width="{width - filled}" bgcolor="#e5e7eb" height="6"></td></tr></table>'
-    )
-
-
-def describe_html(row: ResultRow) -> str:
-    """Rich-text details for the tooltip and the detail pane: path, top-5 with bars, timings."""
-    p = row.pred
-    parts = [f"<b>{html.escape(row.name)}</b><br><small>{html.escape(p.path)}</small>"]
-    if not row.ok:
-        parts.append(
-            f'<p style="color:#b91c1c"><b>Could not be read:</b> {html.escape(p.error)}</p>'
-        )
-    else:
-        if row.corrected is not None:
-            parts.append(
-                f"<p>Label <b>{html.escape(row.corrected)}</b> (set by hand; the model said "
-                f"{html.escape(str(p.label))})</p>"
-            )
-        rows = "".join(
-            f"<tr><td>{html.escape(str(lbl))}&nbsp;</td><td>{_bar(float(s))}</td>"
-            f"<td align='right'>&nbsp;{float(s) * 100:.1f}%</td></tr>"
-            for lbl, s in p.topk
-        )
-        parts.append(f"<table>{rows}</table>")
-    parts.append(f"<small>decode {p.decode_ms:.1f} ms · inference {p.infer_ms:.1f} ms</small>")
-    return "".join(parts)
-
-
 class ResultsModel(QAbstractListModel):
     """Every result of the current session, in arrival order."""
 
     corrections_changed = Signal()
+    stale_changed = Signal(int)  # how many rows come from another model than the loaded one
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -108,6 +54,13 @@ class ResultsModel(QAbstractListModel):
         # hundred ms during a run stalled the window for up to 100 ms.
         self._counts: Counter = Counter()
         self._errors = 0
+        self._disagree = 0  # rows whose label differs from their folder's class
+        self._corrected = 0  # rows with a correction
+        self._stale = 0
+        self._run_model: ModelIdentity | None = None  # the model the rows come from
+        self._current_key: str | None = None  # the model loaded now (None: not known yet)
+        self._tally: EvaluationTally | None = None
+        self._carried: dict[str, str] = {}  # corrections waiting for their path's new row
 
     # -- reading -----------------------------------------------------------------------------
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802 (Qt API)
@@ -159,38 +112,98 @@ class ResultsModel(QAbstractListModel):
         """The classes of the model the results come from, in its order."""
         return list(self._class_names)
 
+    @property
+    def run_model(self) -> ModelIdentity | None:
+        """The model that made the results (None before a run says)."""
+        return self._run_model
+
+    def evaluation(self) -> EvaluationReport | None:
+        """How the model's own labels compare with the class-named folders (None: no result
+        has a ground truth), counted as the rows arrived."""
+        return self._tally.report() if self._tally is not None else None
+
+    def disagreement_count(self) -> int:
+        """Rows whose label (the person's, else the model's) differs from their folder's."""
+        return self._disagree
+
+    def stale_count(self) -> int:
+        return self._stale
+
+    def correction_count(self) -> int:
+        return self._corrected
+
     # -- changing ----------------------------------------------------------------------------
     def set_class_names(self, names: Iterable[str]) -> None:
         self._class_names = list(names)
 
-    def add_predictions(self, preds: Iterable[Any]) -> None:
-        """Append one batch with a single ``beginInsertRows`` (thumbnails already taken out)."""
-        new = [
-            ResultRow(
-                dataclasses.replace(p, thumbnail=None) if getattr(p, "thumbnail", None) else p,
-                len(self._rows) + i,
-            )
-            for i, p in enumerate(preds)
-        ]
+    def set_run_model(self, model: ModelIdentity) -> None:
+        """The model that makes the rows from now on (a run's first record says which)."""
+        if self._run_model is None or self._run_model.key != model.key:
+            self._tally = EvaluationTally(model.class_names)
+        self._run_model = model
+
+    def set_current_model(self, model: ModelIdentity | None) -> None:
+        """The model loaded now: rows made by another one are marked ``stale``."""
+        self._current_key = model.key if model is not None else None
+        changed = False
+        for r in self._rows:
+            stale = self._is_stale(r.model)
+            changed = changed or stale != r.stale
+            r.stale = stale
+        self._stale = sum(r.stale for r in self._rows) if changed else self._stale
+        if changed and self._rows:
+            self.dataChanged.emit(self.index(0), self.index(len(self._rows) - 1))
+        self.stale_changed.emit(self._stale)
+
+    def _is_stale(self, model: ModelIdentity | None) -> bool:
+        key = self._current_key
+        return model is not None and key is not None and model.key != key
+
+    def add_predictions(
+        self, preds: Iterable[Any], truths: Sequence[str | None] | None = None
+    ) -> None:
+        """Append one batch with a single ``beginInsertRows`` (thumbnails already taken out);
+        ``truths``: the class each image's folder names (evaluation mode), in order."""
+        preds = list(preds)
+        truths = truths if truths is not None else [None] * len(preds)
+        model, stale = self._run_model, self._is_stale(self._run_model)
+        new = []
+        for i, (p, truth) in enumerate(zip(preds, truths, strict=True)):
+            p = dataclasses.replace(p, thumbnail=None) if getattr(p, "thumbnail", None) else p
+            r = ResultRow(p, len(self._rows) + i, None, model, truth, stale)
+            carried = self._carried.pop(p.path, None)
+            if r.ok and carried is not None and carried != p.label:
+                r.corrected = carried
+            new.append(r)
         if not new:
             return
         for r in new:
             if r.ok:
-                self._counts[r.label] += 1
+                self._count(r, +1)
+                if self._tally is not None:
+                    self._tally.add(r.path, r.pred.label, r.truth)
             else:
                 self._errors += 1
+        self._stale += len(new) if stale else 0
         first = len(self._rows)
         self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
         self._rows.extend(new)
         self.endInsertRows()
+        if any(r.corrected is not None for r in new):
+            self.corrections_changed.emit()
 
-    def clear(self) -> None:
+    def clear(self, keep_corrections: bool = False) -> None:
+        """Forget every result (``keep_corrections``: the person's labels come back on the rows
+        of the same files as they arrive again: classifying again with another model)."""
+        self._carried = self.corrections() if keep_corrections else {}
         self.beginResetModel()
         self._rows = []
         self._counts = Counter()
-        self._errors = 0
+        self._errors = self._disagree = self._stale = self._corrected = 0
+        self._run_model, self._tally = None, None
         self.endResetModel()
         self.corrections_changed.emit()
+        self.stale_changed.emit(0)
 
     def set_label(self, source_rows: Iterable[int], label: str | None) -> int:
         """Correct the label of ``source_rows`` (None removes the correction). Failed images
@@ -224,6 +237,10 @@ class ResultsModel(QAbstractListModel):
         return changed
 
     def _count(self, r: ResultRow, delta: int) -> None:
+        if r.disagrees:
+            self._disagree += delta
+        if r.corrected is not None:
+            self._corrected += delta
         if r.label is None:
             return
         self._counts[r.label] += delta

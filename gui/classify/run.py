@@ -1,11 +1,16 @@
 """Runs of the core classifier for the Classify tab: start, queue, cancel, and feeding each
-batch into the results model, the thumbnail cache and the timing plots."""
+batch into the results model, the thumbnail cache and the timing plots.
+
+A run's worker first reports the model that makes it (its ModelIdentity), then each batch with
+the class its images' folders are named after (evaluation mode: worked out on the worker, as
+`pigeonhole predict --evaluate` does, with the run's dropped paths as the roots)."""
 
 from __future__ import annotations
 
 import logging
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -33,6 +38,7 @@ def classify_task(
     of one thread, 0.56x the command line."""
     import torch
 
+    from pigeonhole.core.evaluation import GroundTruth
     from pigeonhole.core.inference import Classifier
 
     torch.set_num_threads(torch_threads)
@@ -44,10 +50,25 @@ def classify_task(
         decode=options.get("decode", "auto"),
         topk=5,
     )
-    summary = yield from clf.run(
+    yield loaded.identity()  # its weights were hashed by the Classifier, on this thread
+    truth = GroundTruth(clf.class_names, paths)
+    batches = clf.run(
         paths, should_stop=should_stop, progress=progress, thumbnail_size=thumbnail_size
     )
-    return summary
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration as end:
+            return end.value  # the RunSummary
+        yield LabelledBatch(batch, tuple(truth.label_of(p.path) for p in batch.predictions))
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledBatch:
+    """A batch of a run, with the class each image's folder is named after (None: none)."""
+
+    batch: Any  # core.predictions.BatchResult
+    truths: tuple[str | None, ...]
 
 
 def torch_threads() -> int:
@@ -97,6 +118,7 @@ class RunController(QObject):
     """One run at a time; further requests queue behind it (and append to the results)."""
 
     started = Signal()
+    identified = Signal(object)  # the ModelIdentity of the model making the run's results
     progressed = Signal(object)  # RunProgress
     batch_added = Signal(int)  # rows added
     finished = Signal(object)  # RunSummary, or None when cancelled before it had one
@@ -106,6 +128,8 @@ class RunController(QObject):
         super().__init__(parent)
         self.model, self.cache, self.plots = model, cache, plots
         self.queue: list[list[str]] = []
+        self.sources: list[str] = []  # the files and folders the results come from
+        self.warnings: list[str] = []  # the runs' RunSummary.warnings, each said once
         self.summary = None
         self.last_progress: RunProgress | None = None
         self.classifying = WorkerSlot(
@@ -125,16 +149,33 @@ class RunController(QObject):
     def running(self) -> bool:
         return self.classifying.busy
 
-    def start(self, loaded, paths: list[str], options: dict, append: bool = False) -> None:
+    @property
+    def loaded(self):
+        """The LoadedModel of the latest run (None before the first)."""
+        return self._loaded
+
+    def start(
+        self,
+        loaded,
+        paths: list[str],
+        options: dict,
+        append: bool = False,
+        keep_corrections: bool = False,
+    ) -> None:
         """Start classifying ``paths`` (a run already going is cancelled and left to finish
-        in the background; its late batches are ignored)."""
+        in the background; its late batches are ignored). ``append``: after the results so
+        far; else they are replaced (``keep_corrections``: the person's labels stay with
+        their files)."""
         self._flush_timer.stop()
         if append:
             self.flush()
         self._buffer = []
         self._loaded, self._options = loaded, dict(options)
-        if not append:
-            self.model.clear()
+        if append:
+            self.sources.extend(paths)
+        else:
+            self.sources, self.warnings = list(paths), []
+            self.model.clear(keep_corrections=keep_corrections)
             self.cache.clear()
             self.plots.clear("<b>Starting…</b>")
         self.model.set_class_names(loaded.class_names)
@@ -187,7 +228,11 @@ class RunController(QObject):
     def _on_item(self, batch) -> None:
         """Batches are buffered and handed to the views at most every FLUSH_MS (the first one
         at once): each hand-over relayouts and repaints the grid, which costs the same for
-        one batch as for five."""
+        one batch as for five. The run's model comes first, before any batch."""
+        if not isinstance(batch, LabelledBatch):
+            self.model.set_run_model(batch)
+            self.identified.emit(batch)
+            return
         self._buffer.append(batch)
         if self.last_progress is None:
             self.flush()
@@ -204,13 +249,13 @@ class RunController(QObject):
         batches, self._buffer = self._buffer, []
         if not batches:
             return
-        preds = [p for b in batches for p in b.predictions]
+        preds = [p for b in batches for p in b.batch.predictions]
         for p in preds:
             if p.thumbnail is not None:
                 self.cache.put(p.path, thumbnail_to_qimage(p.thumbnail))
-        self.model.add_predictions(preds)
+        self.model.add_predictions(preds, [t for b in batches for t in b.truths])
         self.plots.add_batch(preds)
-        last = batches[-1]
+        last = batches[-1].batch
         self.last_progress = RunProgress(last.done, last.total, last.elapsed_s)
         self.plots.show_running(last.done, last.total, self.last_progress.rate)
         self.progressed.emit(self.last_progress)
@@ -221,7 +266,8 @@ class RunController(QObject):
         self.flush()
         self.summary = summary
         if summary is not None:
-            self.plots.set_summary(summary)
+            self.warnings += [w for w in summary.warnings if w not in self.warnings]
+            self.plots.set_summary(summary, self.warnings)
         cancelled = summary is None or getattr(summary, "cancelled", False)
         if self.queue and not cancelled:
             self.start(self._loaded, self.queue.pop(0), self._options, append=True)

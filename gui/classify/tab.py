@@ -40,6 +40,7 @@ from .script import ScriptedStart
 from .sort_dialog import SortOptions
 from .start import StartGuide
 from .triage import TriageController
+from .trust import ResultsTrust
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 class ClassifyTab(QWidget):
     status_changed = Signal(str)  # what the tab is doing, for the main window's status bar
     train_requested = Signal()  # the start page's "Train your own…"
+    retrain_requested = Signal(str)  # train a new model on this folder of corrections
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -93,6 +95,8 @@ class ClassifyTab(QWidget):
         )
         self._build_actions()
         self._wire()
+        self.trust = ResultsTrust(self, self.ui, self.results, self.runs, self.notify)
+        self.trust.retrain_requested.connect(self.retrain_requested)
         self._sync_buttons()
         QTimer.singleShot(0, self, self._autoload)  # after apply_command_line, if any
 
@@ -158,6 +162,7 @@ class ClassifyTab(QWidget):
             self.triage.edit_actions,
             self.triage.triage_actions,
             self.output.file_actions,
+            self.trust.actions,
             (self.act_show_timing,),
         ):
             menu.addActions(list(group))
@@ -199,16 +204,17 @@ class ClassifyTab(QWidget):
     def _choose_new_run(self) -> str | None:
         return ask_new_run(self)
 
-    def notify(self, text: str, error: bool = False) -> None:
-        """A message above the grid (errors stay until closed; others for 12 s)."""
+    def notify(self, text: str, error: bool = False, warning: bool = False) -> None:
+        """A message above the grid (errors and warnings stay until closed; others for 12 s)."""
         banner = self.ui.banner
         banner.setText(text)
         banner.setProperty("error", error)
+        banner.setProperty("warning", warning and not error)
         banner.style().unpolish(banner)
         banner.style().polish(banner)
         banner.setVisible(True)
         self.ui.banner_close.setVisible(True)
-        if error:
+        if error or warning:
             self._banner_timer.stop()
         else:
             self._banner_timer.start()
@@ -390,4 +396,5 @@ class ClassifyTab(QWidget):
         self.ui.model_panel.shutdown()
         self.triage.shutdown()
         self.output.shutdown()
+        self.trust.shutdown()
         self.loader.shutdown()

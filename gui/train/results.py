@@ -19,9 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..widgets.tables import read_only_table, table_item
+from ..widgets.confusion import ConfusionMatrixView
+from ..widgets.tables import METRICS_HEADERS, fill_metrics_table, read_only_table
 from ..widgets.thumbnails import thumbnail_to_qimage
-from .plots import ConfusionMatrixView
 from .tasks import MAX_THUMBS, THUMB_SIDE
 
 PathRole = Qt.ItemDataRole.UserRole  # the image's path on a misclassified item
@@ -33,7 +33,7 @@ class ResultsPanel(QWidget):
         self.summary = QLabel("Results appear here when training ends.")
         self.summary.setObjectName("runStatus")
         self.summary.setWordWrap(True)
-        self.table = read_only_table(["Class", "Precision", "Recall", "F1", "Images"])
+        self.table = read_only_table(METRICS_HEADERS)
         self.confusion = ConfusionMatrixView()
         self.wrong_label = QLabel("Misclassified validation images")
         self.wrong_label.setObjectName("heading")
@@ -106,12 +106,7 @@ class ResultsPanel(QWidget):
             lines.append(f"<span style='color:#b45309'>Skipped unreadable: {names}{more}</span>")
         self.summary.setText("<br>".join(lines))
         self.summary.setToolTip("\n".join(f"{p}: {why}" for p, why in r.skipped[:50]))
-        self.table.setRowCount(len(r.per_class))
-        for row, c in enumerate(r.per_class):
-            for k, value in enumerate(
-                (c.name, f"{c.precision:.3f}", f"{c.recall:.3f}", f"{c.f1:.3f}", c.support)
-            ):
-                self.table.setItem(row, k, table_item(value, k > 0))
+        fill_metrics_table(self.table, r.per_class)
         self.confusion.set_matrix(r.confusion, r.class_names)
         self.wrong.clear()
         for m in r.misclassified[:MAX_THUMBS]:

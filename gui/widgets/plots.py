@@ -7,6 +7,9 @@ labels when it is too small to hold them (laptop screens), and is shared with th
 
 from __future__ import annotations
 
+import html
+from collections.abc import Sequence
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QTimer
@@ -158,9 +161,14 @@ class TimingPanel(QWidget):
         median = f" · median {float(np.median(y)):.1f} ms inference" if len(y) else ""
         self.summary.setText(f"<b>Cancelled</b> after {done:,} images{median}.")
 
-    def set_summary(self, s) -> None:
-        """Show a core.inference.RunSummary."""
+    def set_summary(self, s, warnings: Sequence[str] | None = None) -> None:
+        """Show a core.inference.RunSummary, and ``warnings`` about the model (by default the
+        summary's own) in the warning colour below it."""
         state = " (cancelled)" if s.cancelled else ""
+        warned = "".join(
+            f"<br><span style='color:#b45309'><b>Warning:</b> {html.escape(w)}</span>"
+            for w in (s.warnings if warnings is None else warnings)
+        )
         self.summary.setText(
             f"<b>{s.processed:,} images in {s.total_s:.1f} s{state}</b> — "
             f"<b>{s.images_per_s:.1f}</b> images/s<br>"
@@ -168,6 +176,7 @@ class TimingPanel(QWidget):
             f"p95 {s.p95_ms:.1f} ms<br>"
             f"{s.skipped:,} failed · {s.ignored:,} other files ignored<br>"
             f"{s.arch} on {s.device_name} ({s.device}), {s.precision}, batch {s.batch_size}"
+            + warned
         )
         self._dirty = True
         self.redraw()

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..classify.results_model import ResultRow, describe_html
+from ..classify.result_row import ResultRow, describe_html
 from .thumbnails import ThumbnailCache, ThumbnailLoader
 
 PREVIEW_SIDE = 1400
@@ -70,13 +70,22 @@ class DetailPane(QWidget):
         self.row = row
         if row is None:
             self.image.clear()
-            self.text.setObjectName("hint")
+            self._set_hint(True)
             self.text.setText("Select an image to see its details.")
             return
-        self.text.setObjectName("")
+        self._set_hint(False)
         extra = f"<p><i>{selected:,} images selected.</i></p>" if selected > 1 else ""
         self.text.setText(describe_html(row) + extra)
         self.refresh_image()
+
+    def _set_hint(self, hint: bool) -> None:
+        """Grey while it is only the hint, the text colour once it shows an image's details
+        (a style sheet rule by name applies again only when the label is polished again)."""
+        name = "hint" if hint else ""
+        if self.text.objectName() != name:
+            self.text.setObjectName(name)
+            self.text.style().unpolish(self.text)
+            self.text.style().polish(self.text)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)

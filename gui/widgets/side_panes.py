@@ -18,8 +18,8 @@ STACKED, TABS = "stacked", "tabs"
 
 class SidePanes(QWidget):
     """Named panes (title, widget), stacked in a vertical splitter while this widget is at
-    least ``min_stacked_height`` pixels high, else in tabs. :meth:`set_pane_visible` hides a
-    pane in either arrangement."""
+    least ``min_stacked_height`` pixels high for two shown panes (half as much again for each
+    more), else in tabs. :meth:`set_pane_visible` hides a pane in either arrangement."""
 
     def __init__(
         self,
@@ -44,6 +44,9 @@ class SidePanes(QWidget):
             self.splitter.addWidget(box)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
+        # Every tab in view, their titles shortened where narrow (not one hidden behind arrows).
+        self.tabs.setUsesScrollButtons(False)
+        self.tabs.setElideMode(Qt.TextElideMode.ElideRight)
         self._stack = QStackedLayout(self)
         self._stack.addWidget(self.splitter)
         self._stack.addWidget(self.tabs)
@@ -54,21 +57,35 @@ class SidePanes(QWidget):
             self.hidden.discard(title)
         else:
             self.hidden.add(title)
-        self._arrange(self.mode or STACKED, force=True)
+        mode = self._fitting_mode() if self.isVisible() else self.mode or STACKED
+        self._arrange(mode, force=True)
 
     def pane_visible(self, title: str) -> bool:
         return title not in self.hidden
 
+    def bring_forward(self, title: str) -> None:
+        """Make the pane the current tab (as tabs; one above the other, it is in view)."""
+        for i in range(self.tabs.count()):
+            if self.tabs.tabText(i) == title:
+                self.tabs.setCurrentIndex(i)
+
     def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt API)
         """What the tabs need: too short for the panes one above the other, they become tabs
-        (the stacked arrangement does not set the minimum)."""
-        hints = [w.minimumSizeHint() for _t, w in self.panes]
+        (the stacked arrangement does not set the minimum). Hidden panes take no room."""
+        shown = [w for t, w in self.panes if t not in self.hidden] or [self.panes[0][1]]
+        hints = [w.minimumSizeHint() for w in shown]
         tab_bar = self.tabs.tabBar().sizeHint().height()
         return QSize(max(h.width() for h in hints), max(h.height() for h in hints) + tab_bar)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)
-        self._arrange(STACKED if self.height() >= self.min_stacked_height else TABS)
+        self._arrange(self._fitting_mode())
+
+    def _fitting_mode(self) -> str:
+        """One above the other when there is height for every shown pane, else tabs."""
+        shown = sum(title not in self.hidden for title, _w in self.panes)
+        needed = self.min_stacked_height * max(2, shown) // 2
+        return STACKED if self.height() >= needed else TABS
 
     def _arrange(self, mode: str, force: bool = False) -> None:
         if mode == self.mode and not force:
@@ -87,7 +104,7 @@ class SidePanes(QWidget):
                 box.setVisible(False)
                 self.tabs.addTab(widget, title)
         if mode == STACKED:
-            self.splitter.setSizes([400, 500][: len(self.panes)])
+            self.splitter.setSizes([400] + [500] * (len(self.panes) - 1))
         for i in range(self.tabs.count()):
             if self.tabs.tabText(i) == current:
                 self.tabs.setCurrentIndex(i)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
@@ -26,3 +28,16 @@ def table_item(value, align_right: bool = True) -> QTableWidgetItem:
     if align_right:
         item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
     return item
+
+
+METRICS_HEADERS = ["Class", "Precision", "Recall", "F1", "Images"]
+
+
+def fill_metrics_table(table: QTableWidget, per_class: Sequence) -> None:
+    """One row per core.metrics.ClassMetrics: name, precision, recall, F1, images."""
+    table.setRowCount(len(per_class))
+    for row, c in enumerate(per_class):
+        for k, value in enumerate(
+            (c.name, f"{c.precision:.3f}", f"{c.recall:.3f}", f"{c.f1:.3f}", c.support)
+        ):
+            table.setItem(row, k, table_item(value, k > 0))

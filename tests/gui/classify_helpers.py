@@ -75,3 +75,21 @@ def select(tab, view_rows: list[int]) -> None:
         sel.select(idx, QItemSelectionModel.SelectionFlag.Select)
         if i == 0:
             sel.setCurrentIndex(idx, QItemSelectionModel.SelectionFlag.NoUpdate)
+
+
+def labelled_folders(root: Path) -> Path:
+    """``root/val/<class>/`` with 5 images of the class and one of another class put in the
+    wrong folder (a disagreement whatever the model), and ``root/val/misc/`` (no class)."""
+    val = root / "val"
+    for k, label in enumerate(CLASSES):
+        folder = val / label
+        folder.mkdir(parents=True)
+        for i in range(5):
+            class_image(label, 500 + 10 * k + i, (48, 36)).save(folder / f"{label}_{i}.jpg")
+        stray = CLASSES[(k + 1) % len(CLASSES)]
+        class_image(stray, 700 + k, (48, 36)).save(folder / f"stray_{stray}.jpg")
+    misc = val / "misc"
+    misc.mkdir()
+    for i in range(3):
+        class_image(CLASSES[i], 800 + i, (48, 36)).save(misc / f"misc_{i}.jpg")
+    return val

@@ -61,6 +61,31 @@ def checkpoint_file(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def other_checkpoint(tmp_path_factory) -> Path:
+    """Another model of the same classes (the head's weights halved): other weights, so another
+    model's identity, mostly the same labels."""
+    model = fitted_colour_model()
+    with torch.no_grad():
+        model.fc.weight.mul_(0.5)
+    path = tmp_path_factory.mktemp("ckpt") / "other.pth"
+    save_checkpoint(path, model, FAST_ARCH, list(CLASSES), SMALL)
+    return path
+
+
+@pytest.fixture(scope="session")
+def flat_checkpoint(tmp_path_factory) -> Path:
+    """A model that cannot tell its classes apart: a zero head, the same probability for every
+    class on every image (the raw MobileNetV2 of issue 12)."""
+    model = fitted_colour_model()
+    with torch.no_grad():
+        model.fc.weight.zero_()
+        model.fc.bias.zero_()
+    path = tmp_path_factory.mktemp("ckpt") / "flat.pth"
+    save_checkpoint(path, model, FAST_ARCH, list(CLASSES), SMALL)
+    return path
+
+
 @pytest.fixture
 def image_folder(tmp_path) -> Path:
     """12 images, one broken file named .jpg and one text file (ignored)."""

@@ -5,7 +5,7 @@ and stays hidden."""
 from __future__ import annotations
 
 import pytest
-from classify_helpers import load, run_and_wait
+from classify_helpers import labelled_folders, load, run_and_wait
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -92,6 +92,28 @@ def test_both_tabs_fit_1024x640_without_cut_text(qtbot, window, checkpoint_file,
     window.tabs.setCurrentWidget(window.train_tab)
     settle(window, SMALL)
     assert cut_widgets(window) == []
+
+
+def test_the_evaluation_pane_fits_1024x640(qtbot, window, checkpoint_file, tmp_path):
+    """Class-named folders at 1024x640: three side panes as tabs, every tab title in view,
+    the per-class table without a horizontal scroll bar, no cut text (the filter included)."""
+    tab = window.classify_tab
+    load(qtbot, tab, checkpoint_file)
+    run_and_wait(qtbot, tab, [labelled_folders(tmp_path)])
+    panel = tab.trust.evaluation.panel
+    qtbot.waitUntil(lambda: panel.report is not None)
+    settle(window, SMALL)
+    assert tab.ui.side.mode == "tabs" and tab.ui.side.tabs.count() == 3
+    bar = tab.ui.side.tabs.tabBar()
+    assert all(bar.tabRect(i).right() <= bar.width() for i in range(bar.count()))
+    assert panel.isVisibleTo(window) and panel.table.isVisibleTo(window)
+    assert not panel.table.horizontalScrollBar().isVisible()
+    assert tab.ui.filters.disagreements_only.isVisibleTo(window)
+    assert cut_widgets(window) == []
+    settle(window, (1400, 900))  # one above the other needs more height for three panes
+    assert tab.ui.side.mode == "tabs"
+    settle(window, (1600, 1200))
+    assert tab.ui.side.mode == "stacked" and panel.isVisibleTo(window)
 
 
 def test_the_panes_stack_on_a_big_screen_and_timing_can_be_hidden(qtbot, classified):
