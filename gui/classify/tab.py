@@ -274,8 +274,11 @@ class ClassifyTab(QWidget):
         self.runs.cancel()  # finished(None) arrives at once: _on_run_finished says so
 
     # -- model -------------------------------------------------------------------------------
-    def load_checkpoint_file(self, path: str) -> None:
-        """Load a checkpoint (from the Train tab, a drop, or the command line)."""
+    def load_checkpoint_file(self, path: str, own: bool = False) -> None:
+        """Load a checkpoint (from the Train tab, a drop, or the command line); ``own``: as
+        the file is, its own names and preprocessing (a model just trained and saved there)."""
+        if own:
+            self.ui.model_panel.forget_choices(str(path))
         self.ui.model_panel.set_checkpoint_path(str(path))
         self.ui.model_panel.request_load()
 
