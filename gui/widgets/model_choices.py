@@ -13,8 +13,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Signal
-from PySide6.QtWidgets import QComboBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +86,11 @@ class ModelChoices:
         cls.put(key, Choice())
 
 
-class PreprocessingPicker(QWidget):
+class PreprocessingPicker(QObject):
     """Automatic (what the model states or is recognised by) or one of core's presets, with
-    what the choice means in words underneath. ``chosen`` is emitted when the person picks."""
+    what a preset does in words underneath (:meth:`add_rows` puts both in a form: the words
+    in a row of their own, the full width, which QFormLayout sizes right for wrapped text).
+    ``chosen`` is emitted when the person picks."""
 
     chosen = Signal(object)  # the preset's name, or None for Automatic
 
@@ -107,14 +109,13 @@ class PreprocessingPicker(QWidget):
         )
         self.combo.setMinimumContentsLength(14)
         self.details = QLabel(wordWrap=True, objectName="hint")
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(2)
-        lay.addWidget(self.combo)
-        lay.addWidget(self.details)
         self.combo.currentIndexChanged.connect(self._show_details)
         self.combo.activated.connect(lambda _row: self.chosen.emit(self.preset()))
         self._show_details()
+
+    def add_rows(self, form: QFormLayout) -> None:
+        form.addRow("Preprocessing", self.combo)
+        form.addRow(self.details)
 
     def preset(self) -> str | None:
         """The preset chosen, or None for Automatic."""
@@ -137,4 +138,5 @@ class PreprocessingPicker(QWidget):
         text = self._details.get(self.preset(), "")
         self.details.setText(text)
         self.details.setVisible(self.preset() is not None)
-        self.combo.setToolTip(text)
+        name = self.preset()
+        self.combo.setToolTip(f"{name}: {text}" if name else text)  # a long name is elided

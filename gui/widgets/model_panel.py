@@ -81,7 +81,7 @@ class ModelPanel(QGroupBox):
         self.classes_browse = QToolButton(
             text="…", toolTip="A text file with one class name per line"
         )
-        self.preprocessing = PreprocessingPicker()
+        self.preprocessing = PreprocessingPicker(self)
         self.options = RunOptions(self)
         o = self.options
         self.device, self.engine, self.precision = o.device, o.engine, o.precision
@@ -96,13 +96,13 @@ class ModelPanel(QGroupBox):
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Network", self.arch)
-        form.addRow("", self.arch_info)
+        form.addRow(self.arch_info)  # the full width: QFormLayout underestimates a wrapped field
         form.addRow("Weights", self.weights)
         self.checkpoint_label = QLabel("File")
         form.addRow(self.checkpoint_label, _row(self.checkpoint, self.browse))
         self.classes_label = QLabel("Classes")
         form.addRow(self.classes_label, _row(self.classes, self.classes_browse))
-        form.addRow("Preprocessing", self.preprocessing)
+        self.preprocessing.add_rows(form)
         self.options.add_rows(form)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
