@@ -22,6 +22,7 @@ from ..widgets.preview import PreviewDialog
 from ..widgets.thumbnail_view import DEFAULT_TILE
 from ..widgets.thumbnails import ThumbnailCache, ThumbnailLoader
 from .layout import ClassifyLayout
+from .model_actions import ModelActions
 from .output import OutputController, OutputQuestions
 from .questions import (
     QUEUE,
@@ -103,9 +104,7 @@ class ClassifyTab(QWidget):
         self.act_add_files = make_action(
             self, "Classify &images…", self.add_files, QKeySequence("Ctrl+Shift+O")
         )
-        self.act_checkpoint = make_action(
-            self, "Load &checkpoint…", self.ui.model_panel.choose_checkpoint
-        )
+        self.model_actions = ModelActions(self, self.ui.model_panel, self.notify)
         self.act_cancel = make_action(
             self, "&Cancel run", self.cancel_run, QKeySequence("Esc"), False
         )
@@ -154,7 +153,8 @@ class ClassifyTab(QWidget):
         """Add the "Classify" menu to the main window's menu bar."""
         menu = menubar.addMenu("&Classify")
         for group in (
-            (self.act_add_folder, self.act_add_files, self.act_checkpoint, self.act_cancel),
+            (self.act_add_folder, self.act_add_files, self.act_cancel),
+            self.model_actions.actions,
             self.triage.edit_actions,
             self.triage.triage_actions,
             self.output.file_actions,
@@ -393,4 +393,5 @@ class ClassifyTab(QWidget):
         self.ui.model_panel.shutdown()
         self.triage.shutdown()
         self.output.shutdown()
+        self.model_actions.shutdown()
         self.loader.shutdown()
