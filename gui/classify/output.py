@@ -126,7 +126,8 @@ class OutputController(QObject):
         """Write the results of ``scope`` (all, shown, selected) with their corrections to
         ``path``. Without a scope: all, unless a filter hides some or several images are
         selected; then the person is asked."""
-        from pigeonhole.core.export import write_results
+        from pigeonhole.core.export import FORMATS, write_results
+        from pigeonhole.core.fileio import check_output_file
 
         scopes = self.scope_rows()
         counts = {k: len(v) for k, v in scopes.items()}
@@ -140,6 +141,7 @@ class OutputController(QObject):
             return False
         rows = [self.results.row_at(i) for i in scopes[scope]]
         try:
+            check_output_file(path, "Export", FORMATS)  # the command line's check, said as clearly
             write_results(
                 path,
                 [r.pred for r in rows],

@@ -1,7 +1,11 @@
 """What the Train tab does with a trained model: save it, hand it to the Classify tab, export
 it for other tools.
 
-A save and an export are written off the GUI thread."""
+A save is checked before any work (core.fileio.check_output_file, the command line's check:
+a bad name is said at once, nothing is written and the model stays, ready to save elsewhere)
+and written off the GUI thread with core.fileio.write_with_fallback: a model that cannot be
+written where asked after all (the folder vanished, the disk filled up) goes to the app's
+models folder, and the line says exactly where. Work the person paid for is never lost."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QFileDialog
 
 from pigeonhole.core.errors import PigeonholeError
-from pigeonhole.core.fileio import data_dir
+from pigeonhole.core.fileio import SavedOutput, check_output_file, data_dir
 from pigeonhole.core.models.loaded import LoadedModel
 from pigeonhole.core.training import TrainResult
 
@@ -22,19 +26,20 @@ from ..widgets.workers import WorkerSlot
 from .progress import error_html
 from .results import ResultsPanel
 
+CHECKPOINT_SUFFIXES = (".pth", ".pt")
+
 
 def models_folder() -> Path:
     """Where a trained model goes when nobody said where (Use in Classify), or as a fallback."""
     return data_dir() / "models"
 
 
-def save_task(result: TrainResult, path: Path, *, should_stop=None, progress=None) -> Path:
-    """Worker body: write the checkpoint (atomically); a file-system error becomes a message
-    for the person. Not cancellable: a save in progress always completes."""
-    try:
-        return result.save(path)
-    except OSError as e:
-        raise PigeonholeError(str(e)) from e
+def save_task(result: TrainResult, path: Path, *, should_stop=None, progress=None) -> SavedOutput:
+    """Worker body: write the checkpoint (atomically) where asked, else in the models folder.
+    Not cancellable: a save in progress always completes."""
+    from pigeonhole.core.fileio import write_with_fallback
+
+    return write_with_fallback(path, result.save, [models_folder])
 
 
 def trained_model(result: TrainResult) -> LoadedModel:
@@ -98,21 +103,36 @@ class TrainOutput(QObject):
 
     def save(self, path: str | Path, then_use: bool = False) -> Path | None:
         """Save the trained network to ``path`` (.pth added to a name without a suffix), off
-        the GUI thread; the path it goes to, or None when nothing started."""
+        the GUI thread; the path it goes to, or None when nothing started (no result, a save
+        going, or a name that cannot be written: said in the line, nothing written)."""
         result = self.result()
         if result is None or self.saving.busy:
             return None
         path = Path(path)
         if not path.suffix:
             path = path.with_suffix(".pth")
+        try:
+            path = check_output_file(path, "Save", CHECKPOINT_SUFFIXES)
+        except PigeonholeError as e:
+            self._say(error_html(f"Not saved: {e} The trained model is kept; save it elsewhere."))
+            return None
         self._saving_to, self._use_after_save = path, then_use
         self.saving.start(save_task, result, path)
         self._say(html.escape(f"Saving {path.name}…"))
         return path
 
-    def _on_saved(self, path: Path) -> None:
-        QSettings().setValue("train/save_dir", str(path.parent))
-        self._say(html.escape(f"Saved to {path}"))
+    def _on_saved(self, saved: SavedOutput) -> None:
+        path = saved.path
+        if saved.fell_back:
+            self._say(
+                error_html(
+                    f"Could not save to {saved.wanted} ({saved.problem}); "
+                    f"the model was saved to {path} instead."
+                )
+            )
+        else:
+            QSettings().setValue("train/save_dir", str(path.parent))
+            self._say(html.escape(f"Saved to {path}"))
         self.results.set_saved(path)
         if self._use_after_save:
             self.use_in_classify.emit(str(path))
