@@ -141,7 +141,7 @@ class OutputController(QObject):
             return False
         rows = [self.results.row_at(i) for i in scopes[scope]]
         try:
-            check_output_file(path, "Export", FORMATS)  # the command line's check, said as clearly
+            check_output_file(path, "Not exported", FORMATS)  # the command line's check
             write_results(
                 path,
                 [r.pred for r in rows],

@@ -112,9 +112,9 @@ class TrainOutput(QObject):
         if not path.suffix:
             path = path.with_suffix(".pth")
         try:
-            path = check_output_file(path, "Save", CHECKPOINT_SUFFIXES)
+            path = check_output_file(path, "Not saved", CHECKPOINT_SUFFIXES)
         except PigeonholeError as e:
-            self._say(error_html(f"Not saved: {e} The trained model is kept; save it elsewhere."))
+            self._say(error_html(f"{e} The trained model is kept; save it elsewhere."))
             return None
         self._saving_to, self._use_after_save = path, then_use
         self.saving.start(save_task, result, path)

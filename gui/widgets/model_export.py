@@ -41,7 +41,7 @@ def export_target(path: str, chosen_filter: str = "") -> tuple[str, Path]:
         fmt = "torchscript" if chosen_filter == FILTERS["torchscript"] else "onnx"
         if not suffix:
             path += FORMATS[fmt]
-    return fmt, check_output_file(path, "Export model", (FORMATS[fmt],))
+    return fmt, check_output_file(path, "Not exported", (FORMATS[fmt],))
 
 
 def default_export_path(loaded) -> str:

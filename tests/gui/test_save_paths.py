@@ -33,6 +33,7 @@ def test_exporting_results_to_a_bad_name_says_why_and_keeps_the_results(
     ):
         assert not tab.export_results(str(bad))
         assert says in tab.ui.banner.text() and tab.ui.banner.property("error"), bad
+        assert tab.ui.banner.text().startswith("Not exported: ")
     assert a_file.read_text() == "a file, not a folder" and list(folder.iterdir()) == []
     assert tab.results.rowCount() == rows and not QSettings().contains("classify/export_path")
     assert tab.export_results(str(folder / "out.csv"))  # nothing lost: another name works
@@ -62,7 +63,8 @@ def test_saving_a_trained_model_to_a_bad_name_is_refused_before_writing(qtbot, t
     a_file.write_text("a file, not a folder")
     assert tab.save_result(a_file / "colours.pth") is None  # nothing started
     text = tab.status.text()
-    assert f"{a_file} is a file, not a folder" in text and "The trained model is kept" in text
+    assert f"Not saved: cannot write {a_file / 'colours.pth'}: {a_file} is a file" in text
+    assert "The trained model is kept" in text
     assert not tab.saving.busy and tab.results.save_button.isEnabled()
     assert tab.result is result and result.saved_to is None
     assert a_file.read_text() == "a file, not a folder"
