@@ -109,7 +109,7 @@ class MainWindow(QMainWindow):
 
     def _use_in_classify(self, path: str) -> None:
         self.tabs.setCurrentWidget(self.classify_tab)
-        self.classify_tab.load_checkpoint_file(path)
+        self.classify_tab.load_checkpoint_file(path, own=True)  # its own names, nothing else
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")

@@ -142,7 +142,9 @@ class ClassifyLayout:
         bounds), the grid the rest; until the person moves a divider themselves."""
         if self._by_hand:
             return
-        content = self.left_content.minimumSizeHint().width() + 4
+        # its content and the scroll bar beside it (else a horizontal scroll bar shows too)
+        bar = self.left.verticalScrollBar().sizeHint().width()
+        content = self.left_content.minimumSizeHint().width() + bar + 4
         left = max(content, min(330, width // 5))
         right = max(self.side.minimumSizeHint().width(), min(380, width // 5))
         self.splitter.setSizes([left, max(0, width - left - right), right])

@@ -128,7 +128,8 @@ class OutputController(QObject):
         the model that made each and whether it is another than the one loaded now (JSON:
         with the evaluation, for all results). Without a scope: all, unless a filter hides
         some or several images are selected; then the person is asked."""
-        from pigeonhole.core.export import ExportRow, write_results
+        from pigeonhole.core.export import FORMATS, ExportRow, write_results
+        from pigeonhole.core.fileio import check_output_file
 
         scopes = self.scope_rows()
         counts = {k: len(v) for k, v in scopes.items()}
@@ -143,6 +144,7 @@ class OutputController(QObject):
         rows = [self.results.row_at(i) for i in scopes[scope]]
         report = self.results.evaluation() if scope == ALL else None
         try:
+            check_output_file(path, "Not exported", FORMATS)  # the command line's check
             write_results(
                 path,
                 [

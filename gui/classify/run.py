@@ -27,8 +27,9 @@ MAX_FLUSH_MS = 800  # ...growing to this as results accumulate (see _flush_inter
 def classify_task(
     loaded, paths, options: dict, thumbnail_size: int, torch_threads: int, *, should_stop, progress
 ):
-    """Worker body: build the Classifier on the worker thread (moving the model to the device
-    can take a while) and stream its batches. Returns the RunSummary.
+    """Worker body: build the Classifier on the worker thread (moving the model to the device,
+    an ONNX export or int8's calibration can take a while) and stream its batches. Returns the
+    RunSummary (its engine and engine_note say how the model ran).
 
     The run is planned exactly as `pigeonhole predict` plans it in its main thread
     (core.runtime.plan_run reads torch's thread count: forward streams, threads each).
@@ -49,6 +50,9 @@ def classify_task(
         batch_size=int(options.get("batch_size", 0)),
         decode=options.get("decode", "auto"),
         topk=5,
+        engine=options.get("engine", "auto"),
+        calibration=paths,  # int8 calibrates on the images about to be classified
+        on_stage=lambda text: log.info("%s...", text),
     )
     yield loaded.identity()  # its weights were hashed by the Classifier, on this thread
     truth = GroundTruth(clf.class_names, paths)

@@ -54,8 +54,11 @@ class ScriptedStart:
             return
         self.classify_when_loaded(str(p) for p in (getattr(args, "paths", None) or []))
         if getattr(args, "checkpoint", None):
-            mp.classes.setText(getattr(args, "classes", None) or "")
             mp.set_checkpoint_path(args.checkpoint)
+            # The command line says the whole model: its names file (or none), and the
+            # preprocessing the checkpoint states, whatever was chosen for it before.
+            mp.classes.setText(getattr(args, "classes", None) or "")
+            mp.preprocessing.set_preset(None)
             mp.request_load(trust=trust)
         elif arch:
             mp.set_weights_mode(IMAGENET)

@@ -30,14 +30,10 @@ class StartGuide(QObject):
         """Bring the start page up to date with the model: what to do first."""
         mp = self.model_panel
         if mp.busy:
-            self.zone.show_start(LOADING, mp.status.text())
+            self.zone.show_start(LOADING, mp.loading_text)
         elif mp.loaded is not None:
             loaded = mp.loaded
-            names = ", ".join(loaded.class_names[:4])
-            more = ", …" if loaded.num_classes > 4 else ""
-            self.zone.show_start(
-                READY, f"Model: {loaded.arch}, {loaded.num_classes:,} classes ({names}{more})."
-            )
+            self.zone.show_start(READY, f"Model: {loaded.arch}, {loaded.names_line()}.")
         else:
             spec = mp.arch.spec()
             imagenet = ""

@@ -22,6 +22,7 @@ from ..widgets.preview import PreviewDialog
 from ..widgets.thumbnail_view import DEFAULT_TILE
 from ..widgets.thumbnails import ThumbnailCache, ThumbnailLoader
 from .layout import ClassifyLayout
+from .model_actions import ModelActions
 from .output import OutputController, OutputQuestions
 from .questions import (
     QUEUE,
@@ -107,9 +108,7 @@ class ClassifyTab(QWidget):
         self.act_add_files = make_action(
             self, "Classify &images…", self.add_files, QKeySequence("Ctrl+Shift+O")
         )
-        self.act_checkpoint = make_action(
-            self, "Load &checkpoint…", self.ui.model_panel.choose_checkpoint
-        )
+        self.model_actions = ModelActions(self, self.ui.model_panel, self.notify)
         self.act_cancel = make_action(
             self, "&Cancel run", self.cancel_run, QKeySequence("Esc"), False
         )
@@ -158,7 +157,8 @@ class ClassifyTab(QWidget):
         """Add the "Classify" menu to the main window's menu bar."""
         menu = menubar.addMenu("&Classify")
         for group in (
-            (self.act_add_folder, self.act_add_files, self.act_checkpoint, self.act_cancel),
+            (self.act_add_folder, self.act_add_files, self.act_cancel),
+            self.model_actions.actions,
             self.triage.edit_actions,
             self.triage.triage_actions,
             self.output.file_actions,
@@ -280,8 +280,11 @@ class ClassifyTab(QWidget):
         self.runs.cancel()  # finished(None) arrives at once: _on_run_finished says so
 
     # -- model -------------------------------------------------------------------------------
-    def load_checkpoint_file(self, path: str) -> None:
-        """Load a checkpoint (from the Train tab, a drop, or the command line)."""
+    def load_checkpoint_file(self, path: str, own: bool = False) -> None:
+        """Load a checkpoint (from the Train tab, a drop, or the command line); ``own``: as
+        the file is, its own names and preprocessing (a model just trained and saved there)."""
+        if own:
+            self.ui.model_panel.forget_choices(str(path))
         self.ui.model_panel.set_checkpoint_path(str(path))
         self.ui.model_panel.request_load()
 
@@ -397,4 +400,5 @@ class ClassifyTab(QWidget):
         self.triage.shutdown()
         self.output.shutdown()
         self.trust.shutdown()
+        self.model_actions.shutdown()
         self.loader.shutdown()

@@ -52,6 +52,11 @@ def _duration(seconds: float | None) -> str:
     return f"about {s // 60}:{s % 60:02d} left" if s >= 60 else f"about {s} s left"
 
 
+def error_html(message: str) -> str:
+    """``message`` in red for a rich-text label, escaped (paths and errors may hold < or &)."""
+    return f"<span style='color:#b91c1c'>{html.escape(message)}</span>"
+
+
 class TrainProgress(QWidget):
     """The line (``status``, a StatusLabel), the bar and the overfitting hint."""
 

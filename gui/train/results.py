@@ -45,6 +45,10 @@ class ResultsPanel(QWidget):
         self.wrong.setMovement(QListView.Movement.Static)
         self.wrong.setWordWrap(True)
         self.save_button = QPushButton("Save…")
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip(
+            "Export as ONNX or TorchScript, with the class names and preprocessing inside"
+        )
         self.use_button = QPushButton("Use in Classify")
         self.use_button.setToolTip(
             "Save (if not saved yet) and load this model in the Classify tab"
@@ -54,6 +58,7 @@ class ResultsPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.saved_label, 1)
         buttons.addWidget(self.save_button)
+        buttons.addWidget(self.export_button)
         buttons.addWidget(self.use_button)
 
         top = QSplitter()
@@ -77,6 +82,7 @@ class ResultsPanel(QWidget):
 
     def set_result_available(self, ok: bool) -> None:
         self.save_button.setEnabled(ok)
+        self.export_button.setEnabled(ok)
         self.use_button.setEnabled(ok)
 
     def clear(self) -> None:

@@ -8,14 +8,12 @@ threads through WorkerSlots; this module only turns clicks into a TrainConfig an
 
 from __future__ import annotations
 
-import html
 import logging
 import time
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import (
-    QFileDialog,
     QMessageBox,
     QSplitter,
     QTabWidget,
@@ -31,20 +29,16 @@ from pigeonhole.core.training import TrainResult, TrainStage
 from .. import style_sheet
 from ..widgets.drop_zone import CHECKPOINT_EXTENSIONS
 from ..widgets.workers import WorkerSlot
+from .output import TrainOutput
 from .panels import TrainControls
 from .plots import TrainingCurves
-from .progress import TrainProgress
+from .progress import TrainProgress, error_html
 from .results import ResultsPanel
 from .review import MisclassifiedReview
-from .tasks import TrainingRequest, save_task, scan_task, train_task
+from .tasks import TrainingRequest, scan_task, train_task
 
 log = logging.getLogger(__name__)
 FOLDER_HINT = "Choose a folder with one sub-folder of images per class."
-
-
-def error_html(message: str) -> str:
-    """``message`` in red for a rich-text label, escaped (paths and errors may hold < or &)."""
-    return f"<span style='color:#b91c1c'>{html.escape(message)}</span>"
 
 
 class TrainTab(QWidget):
@@ -68,10 +62,7 @@ class TrainTab(QWidget):
             on_finished=self._on_finished,
             on_failed=self._on_failed,
         )
-        self.saving = WorkerSlot(self, on_finished=self._on_saved, on_failed=self._on_save_failed)
         self._train_after_scan: TrainingRequest | None = None  # Start waits for a rescan
-        self._use_after_save = False
-        self._saving_to: Path | None = None
         self._started = 0.0
         self._stage = ""
         self._build()
@@ -99,8 +90,13 @@ class TrainTab(QWidget):
         self.curves = TrainingCurves()
         self.curves.drawn.connect(self._on_curves_drawn)
         self.results = ResultsPanel()
-        self.results.save_button.clicked.connect(self._on_save_clicked)
-        self.results.use_button.clicked.connect(self.use_result_in_classify)
+        self.output = TrainOutput(
+            self, self.results, self.status, lambda: self.result, self.default_name
+        )
+        self.saving = self.output.saving
+        self.output.saved.connect(self.saved)
+        self.output.use_in_classify.connect(self.use_in_classify)
+        self.output.busy_changed.connect(self._sync_buttons)
         self.results.wrong.itemActivated.connect(
             lambda item: self.review.open(self.results.wrong.row(item))
         )
@@ -181,7 +177,7 @@ class TrainTab(QWidget):
     @property
     def busy(self) -> bool:
         """Training (or scanning just before it) or saving: the settings are locked meanwhile."""
-        return self.training.busy or self._train_after_scan is not None or self.saving.busy
+        return self.training.busy or self._train_after_scan is not None or self.output.busy
 
     def _sync_buttons(self) -> None:
         busy = self.busy
@@ -320,71 +316,29 @@ class TrainTab(QWidget):
         )
         return answer == QMessageBox.StandardButton.Yes
 
-    # -- output ------------------------------------------------------------------------------
-    def default_save_path(self) -> Path:
-        folder = QSettings().value("train/save_dir", "", type=str) or str(Path.home())
+    # -- output (gui.train.output's; here for the main window and tests) ---------------------
+    def default_name(self) -> str:
+        """The trained model's file name without suffix: "<data folder>-<network>"."""
         name = self.plan.root.name if self.plan else "model"
-        arch = self.result.arch if self.result else self.network.arch()
-        return Path(folder) / f"{name}-{arch}.pth"
-
-    def _on_save_clicked(self) -> None:
-        if self.result is None:
-            return
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save checkpoint", str(self.default_save_path()), "PyTorch checkpoint (*.pth)"
-        )
-        if path:
-            self.save_result(path)
+        return f"{name}-{self.result.arch if self.result else self.network.arch()}"
 
     def save_result(self, path: str | Path) -> Path | None:
-        """Save the trained network (atomically, off the GUI thread); returns the path it goes
-        to, None when there is nothing to save. ``saved`` tells when it is written."""
-        return self._save(path, then_use=False)
-
-    def _save(self, path: str | Path, then_use: bool) -> Path | None:
-        if self.result is None or self.saving.busy:
-            return None
-        path = Path(path)
-        if not path.suffix:
-            path = path.with_suffix(".pth")
-        self._saving_to, self._use_after_save = path, then_use
-        self.saving.start(save_task, self.result, path)
-        self.status.setText(f"Saving {path.name}…")
-        self._sync_buttons()
-        return path
-
-    def _on_saved(self, path: Path) -> None:
-        QSettings().setValue("train/save_dir", str(path.parent))
-        self.results.set_saved(path)
-        self.status.setText(f"Saved to {path}")
-        self._sync_buttons()
-        if self._use_after_save:
-            self.use_in_classify.emit(str(path))
-        self.saved.emit(path)
-
-    def _on_save_failed(self, message: str) -> None:
-        self.status.setText(error_html(f"Could not save {self._saving_to}: {message}"))
-        self._sync_buttons()
-        self.saved.emit(None)
+        """Save the trained network (checked first, written off the GUI thread); the path it
+        goes to, None when nothing started. ``saved`` tells when it is written."""
+        return self.output.save(path)
 
     def use_result_in_classify(self) -> None:
-        """Hand the checkpoint's path to Classify, saving it first (to the app's models folder)
-        if it is not saved yet."""
-        if self.result is None:
-            return
-        if self.result.saved_to is not None:
-            self.use_in_classify.emit(str(self.result.saved_to))
-            return
-        from pigeonhole.core.fileio import data_dir
+        self.output.use_in_classify_now()
 
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        name = self.plan.root.name if self.plan else "model"
-        self._save(data_dir() / "models" / f"{name}-{self.result.arch}-{stamp}.pth", then_use=True)
+    def export_result(self, path: str | None = None) -> bool:
+        """Export the trained network (ONNX or TorchScript) for other tools."""
+        return self.output.export(path)
 
     def shutdown(self) -> None:
         """Cancel a scan or a training and wait for their threads, and for a save to complete
         (window closing)."""
         self._train_after_scan = None
         self.review.shutdown()
-        for slot in (self.scanning, self.training, self.saving):
+        for slot in (self.scanning, self.training):
             slot.shutdown()
+        self.output.shutdown()

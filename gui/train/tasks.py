@@ -1,15 +1,14 @@
-"""What the Train tab's worker threads run: the dataset scan, the training itself (with
-thumbnails of what it got wrong), and the checkpoint save. Nothing here touches Qt widgets."""
+"""What the Train tab's worker threads run: the dataset scan and the training itself (with
+thumbnails of what it got wrong; the save is gui.train.output's). Nothing here touches Qt."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from pigeonhole.core.datasets import DatasetPlan, plan_dataset
-from pigeonhole.core.errors import ImageLoadError, PigeonholeError
+from pigeonhole.core.errors import ImageLoadError
 from pigeonhole.core.models.checkpoints import ModelSource
-from pigeonhole.core.training import TrainConfig, TrainResult, train_classifier
+from pigeonhole.core.training import TrainConfig, train_classifier
 
 THUMB_SIDE = 96  # the misclassified images' thumbnails
 MAX_THUMBS = 60
@@ -52,12 +51,3 @@ def train_task(plan: DatasetPlan, request: TrainingRequest, *, should_stop=None,
         except ImageLoadError:
             pass
     return result, thumbs
-
-
-def save_task(result: TrainResult, path: Path, *, should_stop=None, progress=None) -> Path:
-    """Worker body: write the checkpoint (atomically); a file-system error becomes a message
-    for the person. Not cancellable: a save in progress always completes."""
-    try:
-        return result.save(path)
-    except OSError as e:
-        raise PigeonholeError(str(e)) from e

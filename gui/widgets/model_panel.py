@@ -1,12 +1,15 @@
-"""The Model panel: network, weights (ImageNet or a checkpoint), class names, device, precision,
-batch size. Loading runs off the UI thread; a failed load leaves the previous model active."""
+"""The Model panel: network, weights (ImageNet or a checkpoint), class names and preprocessing
+(both chosen for one model: :mod:`.model_choices`), how it runs (:mod:`.run_options`) and the
+summary of the model in use (:mod:`.model_summary`). Loading runs off the UI thread; a failed
+load leaves the previous model in use, and every field showing it."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -17,31 +20,39 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
-    QSpinBox,
     QToolButton,
     QVBoxLayout,
 )
 
 from .arch_picker import ArchPicker, arch_details
-from .model_loading import LoadRequest, NeedsTrust, found_checkpoints, load_task
+from .checkpoint_box import CheckpointBox
+from .model_choices import (
+    Choice,
+    ModelChoices,
+    PreprocessingPicker,
+    imagenet_key,
+    names_question,
+)
+from .model_loading import LoadRequest, NeedsTrust, load_task
+from .model_summary import ModelSummary
+from .run_options import RunOptions, compact
 from .workers import WorkerSlot
 
 log = logging.getLogger(__name__)
 
 IMAGENET, CHECKPOINT = "imagenet", "checkpoint"
-DECODE_CHOICES = (("auto", "Automatic"), ("cpu", "CPU (Pillow)"), ("gpu", "GPU (nvJPEG)"))
-MAX_RECENT = 10
+LOAD_OPTIONS = ("device", "precision", "engine")  # what the loader prepares the model for
 CHECKPOINT_FILTER = "Checkpoints (*.pth *.pt *.pkl *.safetensors *.ckpt);;All files (*)"
 
 
 class ModelPanel(QGroupBox):
-    model_loaded = Signal(object)  # core.checkpoints.LoadedModel
+    model_loaded = Signal(object)  # core.models.loaded.LoadedModel
     load_failed = Signal(str)
     loading_changed = Signal(bool)
 
     def __init__(self, parent=None):
         super().__init__("Model", parent)
-        self.loaded = None  # the active LoadedModel
+        self.loaded = None  # the LoadedModel in use
         self.ask = None  # callable(question) -> bool; set by the tab (tests replace it)
         # A scripted run (`pigeonhole gui ... --quit-when-done`): never open a dialog.
         self.unattended = False
@@ -52,74 +63,47 @@ class ModelPanel(QGroupBox):
             on_failed=self._on_failed,
         )
         self._request: LoadRequest | None = None  # what the current load is for
+        self._active: LoadRequest | None = None  # what the model in use was loaded as
+        self._choice_key: str | None = None  # the model the Classes/Preprocessing rows are for
+        self.loading_text = ""  # "Loading colours.pth…" while a model loads
         self._build()
         self.restore_settings()
 
     # -- construction ------------------------------------------------------------------------
     def _build(self) -> None:
-        from pigeonhole.core.devices import PRECISIONS, list_devices
-
         self.arch = ArchPicker()
-        self.arch_info = QLabel()
-        self.arch_info.setObjectName("hint")
-        self.arch_info.setWordWrap(True)
+        self.arch_info = QLabel(objectName="hint", wordWrap=True)
         self.weights = QComboBox()
-        self.checkpoint = QComboBox()
-        self.checkpoint.setEditable(True)
-        self.checkpoint.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.checkpoint.lineEdit().setPlaceholderText("Choose a checkpoint file…")
-        self.checkpoint.setMinimumContentsLength(12)
-        self.checkpoint.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-        )
+        self.checkpoint = CheckpointBox()
         self.browse = QToolButton(text="…", toolTip="Choose a checkpoint file")
         self.classes = QLineEdit(placeholderText="from the checkpoint")
+        self.classes.setToolTip("A names file for this checkpoint only (one name per line)")
         self.classes_browse = QToolButton(
             text="…", toolTip="A text file with one class name per line"
         )
-        self.device = QComboBox()
-        for d in list_devices():
-            self.device.addItem(d.label, d.spec)
-        self.precision = QComboBox()
-        for p in PRECISIONS:
-            self.precision.addItem({"auto": "Automatic"}.get(p, p), p)
-        self.decode = QComboBox()
-        for spec, text in DECODE_CHOICES:
-            self.decode.addItem(text, spec)
-        self.decode.setToolTip(
-            "Where JPEGs are decoded. Automatic: on an NVIDIA GPU when the device is one "
-            "(several times faster than Pillow on the CPU), else with Pillow."
-        )
-        for combo in (self.arch, self.weights, self.device, self.precision, self.decode):
-            _compact(combo)
-        self.batch = QSpinBox(minimum=0, maximum=1024, specialValueText="Automatic")
+        self.preprocessing = PreprocessingPicker(self)
+        self.options = RunOptions(self)
+        o = self.options
+        self.device, self.engine, self.precision = o.device, o.engine, o.precision
+        self.decode, self.batch = o.decode, o.batch
+        for combo in (self.arch, self.weights):
+            compact(combo)
         self.load_button = QPushButton("Load model")
         self.load_button.setDefault(True)
         self.progress = QProgressBar(visible=False, textVisible=True)
-        self.status = QLabel("No model loaded.")
-        self.status.setObjectName("modelStatus")
-        self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status = ModelSummary()
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Network", self.arch)
-        form.addRow("", self.arch_info)
+        form.addRow(self.arch_info)  # the full width: QFormLayout underestimates a wrapped field
         form.addRow("Weights", self.weights)
-        row = QHBoxLayout()
-        row.addWidget(self.checkpoint, 1)
-        row.addWidget(self.browse)
         self.checkpoint_label = QLabel("File")
-        form.addRow(self.checkpoint_label, row)
-        row = QHBoxLayout()
-        row.addWidget(self.classes, 1)
-        row.addWidget(self.classes_browse)
+        form.addRow(self.checkpoint_label, _row(self.checkpoint, self.browse))
         self.classes_label = QLabel("Classes")
-        form.addRow(self.classes_label, row)
-        form.addRow("Device", self.device)
-        form.addRow("Precision", self.precision)
-        form.addRow("Decoding", self.decode)
-        form.addRow("Batch size", self.batch)
+        form.addRow(self.classes_label, _row(self.classes, self.classes_browse))
+        self.preprocessing.add_rows(form)
+        self.options.add_rows(form)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         lay.addWidget(self.load_button)
@@ -127,14 +111,12 @@ class ModelPanel(QGroupBox):
         lay.addWidget(self.status)
 
         self.arch.arch_changed.connect(self._on_arch)
-        self.weights.currentIndexChanged.connect(self._sync_enabled)
+        self.weights.currentIndexChanged.connect(self._on_weights_mode)
         self.browse.clicked.connect(self.choose_checkpoint)
-        self.checkpoint.activated.connect(self._on_checkpoint_picked)
+        self.checkpoint.editTextChanged.connect(self._key_changed)
         self.classes_browse.clicked.connect(self._choose_classes)
+        self.preprocessing.chosen.connect(self._on_preprocessing_chosen)
         self.load_button.clicked.connect(lambda: self.request_load())
-        for w in (self.device, self.precision, self.decode):
-            w.currentIndexChanged.connect(self.save_run_settings)
-        self.batch.valueChanged.connect(self.save_run_settings)
         self._on_arch(self.arch.current_arch())
 
     def _on_arch(self, name: str) -> None:
@@ -156,12 +138,13 @@ class ModelPanel(QGroupBox):
         self.weights.addItem("Checkpoint file", CHECKPOINT)
         self.weights.setCurrentIndex(max(0, self.weights.findData(mode)))
         self.weights.blockSignals(False)
-        self._sync_enabled()
+        self._on_weights_mode()
 
-    def _sync_enabled(self) -> None:
+    def _on_weights_mode(self, *_args) -> None:
         is_file = self.weights_mode() == CHECKPOINT
         for w in (self.checkpoint, self.browse, self.classes, self.classes_browse):
             w.setEnabled(is_file)
+        self._key_changed()
 
     # -- values ------------------------------------------------------------------------------
     def weights_mode(self) -> str:
@@ -175,24 +158,46 @@ class ModelPanel(QGroupBox):
             self.weights.setCurrentIndex(i)
 
     def checkpoint_path(self) -> str:
-        return self.checkpoint.currentText().strip()
+        return self.checkpoint.path()
 
     def set_checkpoint_path(self, path: str) -> None:
         self.set_weights_mode(CHECKPOINT)
         self.checkpoint.setEditText(str(path))
 
+    def model_key(self) -> str:
+        """The model the fields describe: the checkpoint's path, or the architecture's
+        ImageNet weights ("" when no checkpoint is chosen)."""
+        if self.weights_mode() == CHECKPOINT:
+            return self.checkpoint_path()
+        return imagenet_key(self.arch.current_arch())
+
     def run_options(self) -> dict:
-        return {
-            "device": self.device.currentData() or "auto",
-            "precision": self.precision.currentData() or "auto",
-            "decode": self.decode.currentData() or "auto",
-            "batch_size": int(self.batch.value()),
-        }
+        return self.options.values()
 
     @property
     def busy(self) -> bool:
         """A model is loading (a newer request replaces an older one)."""
         return self.loading.busy
+
+    # -- choices tied to one model -----------------------------------------------------------
+    def _key_changed(self, *_args) -> None:
+        """Another model in the fields: its own Classes and Preprocessing choices (those
+        remembered for it, else none), never the previous model's."""
+        key = self.model_key()
+        if key == self._choice_key:
+            return
+        self._choice_key = key
+        choice = ModelChoices.get(key) if key else Choice()
+        self.classes.setText(choice.classes)
+        self.preprocessing.set_preset(choice.preprocess)
+
+    def forget_choices(self, path: str) -> None:
+        """Nothing chosen for the checkpoint at ``path`` applies any more (a new model was
+        just written there): its own names, the preprocessing it states."""
+        ModelChoices.forget(str(path))
+        if self.model_key() == str(path):
+            self.classes.clear()
+            self.preprocessing.set_preset(None)
 
     # -- choosing files ----------------------------------------------------------------------
     def choose_checkpoint(self) -> None:
@@ -203,40 +208,37 @@ class ModelPanel(QGroupBox):
             self.request_load()
 
     def _choose_classes(self) -> None:
+        start = str(Path(self.checkpoint_path()).parent) if self.checkpoint_path() else ""
         path, _ = QFileDialog.getOpenFileName(
-            self, "Class names", "", "Text files (*.txt);;All files (*)"
+            self, "Class names", start, "Text files (*.txt);;All files (*)"
         )
         if path:
             self.classes.setText(path)
+            if self.checkpoint_path():
+                self.request_load()
 
-    def _fill_checkpoint_list(self, recent: list[str]) -> None:
-        current = self.checkpoint_path()
-        self.checkpoint.blockSignals(True)
-        self.checkpoint.clear()
-        for p in dict.fromkeys(recent + found_checkpoints()):
-            self.checkpoint.addItem(Path(p).name, p)
-            self.checkpoint.setItemData(self.checkpoint.count() - 1, p, Qt.ItemDataRole.ToolTipRole)
-        self.checkpoint.setEditText(current)
-        self.checkpoint.blockSignals(False)
-
-    def _on_checkpoint_picked(self, row: int) -> None:
-        path = self.checkpoint.itemData(row)
-        if path:
-            self.checkpoint.setEditText(path)
+    def _on_preprocessing_chosen(self, _name) -> None:
+        """A preset picked: load the model shown with it (never a first ImageNet download)."""
+        active = self._active.key if self._active else None
+        if self.model_key() and (self.weights_mode() == CHECKPOINT or active == self.model_key()):
+            self.request_load()
 
     # -- loading -----------------------------------------------------------------------------
     def request_load(self, trust: bool = False) -> bool:
         """Load what the panel shows. False (with a message) when there is nothing to load."""
+        run = {k: v for k, v in self.run_options().items() if k in LOAD_OPTIONS}
+        preprocess = self.preprocessing.preset()
         if self.weights_mode() == CHECKPOINT:
             path = self.checkpoint_path()
             if not path:
-                self._show_error("Choose a checkpoint file first (or ImageNet weights).")
+                self.status.show_text(
+                    "Choose a checkpoint file first (or ImageNet weights).", error=True
+                )
                 return False
-            req = LoadRequest(
-                self.arch.current_arch(), path, self.classes.text().strip() or None, trust
-            )
+            classes = self.classes.text().strip() or None
+            req = LoadRequest(self.arch.current_arch(), path, classes, trust, preprocess, **run)
         else:
-            req = LoadRequest(self.arch.current_arch(), None, None)
+            req = LoadRequest(self.arch.current_arch(), None, None, False, preprocess, **run)
         self.start_load(req)
         return True
 
@@ -245,9 +247,8 @@ class ModelPanel(QGroupBox):
         self._request = req
         self.loading.start(load_task, req)
         what = Path(req.checkpoint).name if req.checkpoint else f"{req.arch} ImageNet weights"
-        self.status.setText(f"Loading {what}…")
-        self.status.setProperty("error", False)
-        self._restyle()
+        self.loading_text = f"Loading {what}…"
+        self.status.show_text(self.loading_text)
         self.progress.setRange(0, 0)
         self.progress.setVisible(True)
         self.load_button.setEnabled(False)
@@ -275,49 +276,54 @@ class ModelPanel(QGroupBox):
             if self.unattended:  # a scripted run: nobody to ask, the command line decides
                 self._on_failed(f"{result.message} If you trust this file, add --trust-checkpoint.")
             elif self.ask is not None and self.ask(question):
-                self.start_load(LoadRequest(req.arch, req.checkpoint, req.classes, trust=True))
+                self.start_load(replace(req, trust=True))
             else:
                 self._on_failed("Not loaded: the checkpoint needs code you did not trust.")
             return
         if result is None:
             return
+        # A names file replacing the checkpoint's own names needs the person's yes (a scripted
+        # run's --classes is that yes, as on the command line, and the warning shows).
+        if result.overrides_own_names and not self.unattended:
+            if self.ask is None or not self.ask(names_question(result, req.classes or "")):
+                result.use_own_class_names()
+            if self._request is not req:
+                return  # another load was asked for while the question was open: it wins
+            if not result.overrides_own_names:
+                req = replace(req, classes=None)
         self.loaded = result
+        self._active = replace(req, arch=result.arch)
+        self._show_fields(self._active)
+        self.status.show_model(result)
+        self._remember(self._active)
+        self.model_loaded.emit(result)
+
+    def _show_fields(self, req: LoadRequest) -> None:
+        """Every field as ``req`` (the model in use) has it."""
         self.arch.blockSignals(True)
-        self.arch.set_arch(result.arch)
+        self.arch.set_arch(req.arch)
         self.arch.blockSignals(False)
-        self._on_arch(result.arch)
+        self._on_arch(req.arch)
         if req.checkpoint:
             self.set_checkpoint_path(req.checkpoint)
         else:
             self.set_weights_mode(IMAGENET)
-        notes = "".join(f"<br><small>{n}</small>" for n in result.notes)
-        n = result.num_classes
-        self.status.setText(
-            f"<b>{result.arch}</b> · {n:,} classes<br><small>{result.source}</small>{notes}"
-        )
-        self.status.setProperty("error", False)
-        self._restyle()
-        self._remember(req)
-        self.model_loaded.emit(result)
+        self._choice_key = self.model_key()
+        self.classes.setText(req.classes or "")
+        self.preprocessing.set_preset(req.preprocess)
 
     def _on_failed(self, message: str) -> None:
         """Say here only that it failed: ``load_failed`` carries the message to the one place
         the window shows it (the Classify tab's banner), so it is never said twice."""
         self._end_loading()
-        keep = f" Still using {self.loaded.arch}." if self.loaded else ""
-        self._show_error(f"Not loaded.{keep}")
+        if self._active is not None and self.loaded is not None:
+            self._show_fields(self._active)
+        self.status.show_failure("Not loaded.")
         self.load_failed.emit(message)
 
-    def _show_error(self, message: str, extra: str = "") -> None:
-        import html
-
-        self.status.setText(html.escape(message) + extra)
-        self.status.setProperty("error", True)
-        self._restyle()
-
-    def _restyle(self) -> None:
-        self.status.style().unpolish(self.status)
-        self.status.style().polish(self.status)
+    def show_engine(self, line: str, warning: bool = False) -> None:
+        """How a run ran the model in use (int8's measured agreement...), in the summary."""
+        self.status.show_engine(line, warning)
 
     def shutdown(self) -> None:
         """Stop loading and wait for the loading threads (window closing)."""
@@ -328,42 +334,24 @@ class ModelPanel(QGroupBox):
         s = QSettings()
         s.setValue("model/arch", self.arch.current_arch())
         s.setValue("model/weights", CHECKPOINT if req.checkpoint else IMAGENET)
+        ModelChoices.put(req.key, Choice(req.classes or "", req.preprocess))
         if req.checkpoint:
             s.setValue("model/checkpoint", req.checkpoint)
-            s.setValue("model/classes", req.classes or "")
-            recent = [req.checkpoint] + [p for p in self.recent() if p != req.checkpoint]
-            s.setValue("model/recent", recent[:MAX_RECENT])
-            self._fill_checkpoint_list(recent[:MAX_RECENT])
+            self.checkpoint.add_recent(req.checkpoint)
 
     @staticmethod
     def recent() -> list[str]:
-        value = QSettings().value("model/recent", [], type=list)
-        return [str(v) for v in value if v]
-
-    def save_run_settings(self, *_args) -> None:
-        s = QSettings()
-        for key, value in self.run_options().items():
-            s.setValue(f"run/{key}", value)
+        return CheckpointBox.recent()
 
     def restore_settings(self) -> None:
         s = QSettings()
+        s.remove("model/classes")  # a names file not tied to its checkpoint (older versions)
         self.arch.set_arch(s.value("model/arch", "resnet18", type=str))
-        self._fill_checkpoint_list(self.recent())
+        self.checkpoint.fill()
         self.checkpoint.setEditText(s.value("model/checkpoint", "", type=str))
-        self.classes.setText(s.value("model/classes", "", type=str))
         self.set_weights_mode(s.value("model/weights", IMAGENET, type=str))
-        pairs = (
-            (self.device, "run/device"),
-            (self.precision, "run/precision"),
-            (self.decode, "run/decode"),
-        )
-        for combo, key in pairs:
-            combo.blockSignals(True)
-            combo.setCurrentIndex(max(0, combo.findData(s.value(key, "auto", type=str))))
-            combo.blockSignals(False)
-        self.batch.blockSignals(True)
-        self.batch.setValue(s.value("run/batch_size", 0, type=int))
-        self.batch.blockSignals(False)
+        self._key_changed()
+        self.options.restore()
 
     def autoload(self) -> bool:
         """Load the last model used; the first time, ResNet-18 if its ImageNet weights are cached.
@@ -380,11 +368,12 @@ class ModelPanel(QGroupBox):
             self.set_weights_mode(IMAGENET)
             return self.request_load()
         self.set_weights_mode(CHECKPOINT)
-        self.status.setText("No model loaded.")  # the start page says what to do
+        self.status.show_text("No model loaded.")  # the start page says what to do
         return False
 
 
-def _compact(combo: QComboBox, chars: int = 14) -> None:
-    """Let a combo shrink to the panel's width (long CPU or network names are elided)."""
-    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-    combo.setMinimumContentsLength(chars)
+def _row(field, button) -> QHBoxLayout:
+    row = QHBoxLayout()
+    row.addWidget(field, 1)
+    row.addWidget(button)
+    return row

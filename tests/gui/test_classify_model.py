@@ -100,6 +100,7 @@ def test_model_choice_and_run_settings_persist(qtbot, qsettings_isolated, checkp
     tab.ui.model_panel.batch.setValue(8)
     tab.ui.model_panel.precision.setCurrentIndex(tab.ui.model_panel.precision.findData("bf16"))
     tab.ui.model_panel.decode.setCurrentIndex(tab.ui.model_panel.decode.findData("cpu"))
+    tab.ui.model_panel.engine.setCurrentIndex(tab.ui.model_panel.engine.findData("torch"))
     w.close()
     assert QSettings().value("model/checkpoint", type=str) == str(checkpoint_file)
 
@@ -113,6 +114,7 @@ def test_model_choice_and_run_settings_persist(qtbot, qsettings_isolated, checkp
         "precision": "bf16",
         "decode": "cpu",
         "batch_size": 8,
+        "engine": "torch",  # a CPU-only machine: the engine is the person's choice
     }
     assert tab2.ui.model_panel.checkpoint.itemData(0) == str(checkpoint_file)  # recent files
     w2.close()

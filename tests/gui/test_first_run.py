@@ -50,7 +50,8 @@ def test_the_empty_window_says_in_one_place_what_to_do_first(qtbot, window, chec
 
     load(qtbot, tab, checkpoint_file)
     assert zone.title.text() == "Drop folders or images here"
-    assert "resnet18, 3 classes (red, green, blue)" in zone.sub.text()
+    # the names in use and where they come from, as the summary says them
+    assert "resnet18, 3 classes: red, green, blue (stored in the checkpoint)" in zone.sub.text()
     assert zone.image_buttons.isVisibleTo(window) and not zone.model_buttons.isVisibleTo(window)
     assert len(visible_texts(window, "Model ready")) == 1  # once, not twice in two colours
 

@@ -160,3 +160,23 @@ def test_train_results_fit_1024x640(qtbot, window, tmp_path):
         title = table.horizontalHeaderItem(col).text()
         assert header.sectionSize(col) >= text_width(table, title), title
     assert cut_widgets(window) == []
+
+
+def test_the_model_panel_fits_1024x640_with_every_line_of_its_text(qtbot, window, checkpoint_file):
+    """The left column used to be a scroll bar narrower than its content (a horizontal scroll
+    bar, the panel's right edge cut), and the wrapped lines under Network and Preprocessing
+    were squeezed to fewer lines than their text needs."""
+    tab = window.classify_tab
+    mp = tab.ui.model_panel
+    load(qtbot, tab, checkpoint_file)
+    mp.preprocessing.set_preset("classification-pytorch-meanstd-letterbox")  # long details
+    with qtbot.waitSignal(mp.model_loaded, timeout=30_000):
+        mp.request_load()
+    settle(window, SMALL)
+    window.resize(1025, 640)  # and once more, as when the person resizes the window
+    settle(window, SMALL)
+    assert tab.ui.left.horizontalScrollBar().maximum() == 0
+    for label in (mp.arch_info, mp.preprocessing.details, mp.status):
+        assert label.isVisibleTo(window) and label.wordWrap()
+        assert label.height() >= label.heightForWidth(label.width()), label.text()
+    assert cut_widgets(window) == []

@@ -1,0 +1,191 @@
+"""How the Model panel's model runs: device, engine, precision, JPEG decoding and batch size,
+remembered in the settings. On the CPU the engine can be chosen (PyTorch or ONNX Runtime) and
+the precision list offers "Fast (int8)" (ONNX Runtime, calibrated on the images being
+classified); on a GPU both stay PyTorch's."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QSettings, Qt, Signal
+from PySide6.QtGui import QStandardItemModel
+from PySide6.QtWidgets import QComboBox, QFormLayout, QSpinBox
+
+DECODE_CHOICES = (("auto", "Automatic"), ("cpu", "CPU (Pillow)"), ("gpu", "GPU (nvJPEG)"))
+ENGINE_CHOICES = (("auto", "Automatic"), ("torch", "PyTorch"), ("onnxruntime", "ONNX Runtime"))
+INT8_TEXT = "Fast (int8)"
+_TOOLTIP = Qt.ItemDataRole.ToolTipRole
+ENGINE_TIP = (
+    "What runs the network on the CPU. Automatic: ONNX Runtime where it was measured faster "
+    "for this kind of network (most), else PyTorch. GPUs always run PyTorch."
+)
+INT8_TIP = (
+    "Fast (int8): several times faster on the CPU (ONNX Runtime). Calibrated once on images "
+    "of the folder you classify; its agreement with full precision is measured on others and "
+    "shown before the results."
+)
+
+
+def compact(combo: QComboBox, chars: int = 14) -> None:
+    """Let a combo shrink to the panel's width (long CPU or network names are elided)."""
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(chars)
+
+
+def _enable_item(combo: QComboBox, data: str, enabled: bool, tip: str = "") -> None:
+    row = combo.findData(data)
+    model = combo.model()
+    if row >= 0 and isinstance(model, QStandardItemModel):
+        item = model.item(row)
+        item.setEnabled(enabled)
+        item.setToolTip(tip)
+
+
+class RunOptions(QObject):
+    """The run settings' widgets (added to a form by :meth:`add_rows`) and their values."""
+
+    changed = Signal()
+
+    def __init__(self, parent=None):
+        from pigeonhole.core.devices import list_devices
+        from pigeonhole.core.runtime.plan import onnxruntime_missing
+
+        super().__init__(parent)
+        self.ort_missing = onnxruntime_missing()  # None when ONNX Runtime is installed
+        self.device = QComboBox()
+        for d in list_devices():
+            self.device.addItem(d.label, d.spec)
+        self.engine = QComboBox(toolTip=ENGINE_TIP)
+        for spec, text in ENGINE_CHOICES:
+            self.engine.addItem(text, spec)
+        if self.ort_missing:
+            _enable_item(self.engine, "onnxruntime", False, self.ort_missing)
+        self.precision = QComboBox()
+        self.decode = QComboBox()
+        for spec, text in DECODE_CHOICES:
+            self.decode.addItem(text, spec)
+        self.decode.setToolTip(
+            "Where JPEGs are decoded. Automatic: on an NVIDIA GPU when the device is one "
+            "(several times faster than Pillow on the CPU), else with Pillow."
+        )
+        for combo in (self.device, self.engine, self.precision, self.decode):
+            compact(combo)
+        self.batch = QSpinBox(minimum=0, maximum=1024, specialValueText="Automatic")
+        self._engine_before_int8: str | None = None
+        self._fill_precisions()
+        self.device.currentIndexChanged.connect(self._on_device)
+        self.precision.currentIndexChanged.connect(self._on_precision)
+        for w in (self.engine, self.decode):
+            w.currentIndexChanged.connect(self._save)
+        self.batch.valueChanged.connect(self._save)
+
+    def add_rows(self, form: QFormLayout) -> None:
+        form.addRow("Device", self.device)
+        form.addRow("Engine", self.engine)
+        form.addRow("Precision", self.precision)
+        form.addRow("Decoding", self.decode)
+        form.addRow("Batch size", self.batch)
+
+    # -- values ------------------------------------------------------------------------------
+    def on_cpu(self) -> bool:
+        """The device chosen is the CPU (Automatic on a machine without a GPU included)."""
+        from pigeonhole.core.devices import resolve_device
+        from pigeonhole.core.errors import PigeonholeError
+
+        spec = self.device.currentData() or "auto"
+        try:
+            return resolve_device(spec).type == "cpu"
+        except PigeonholeError:  # a GPU that has gone: the run will say so
+            return False
+
+    def values(self) -> dict:
+        """What a run is asked to use (the keys the run controller and the loader read)."""
+        on_cpu = self.on_cpu()
+        return {
+            "device": self.device.currentData() or "auto",
+            "precision": self.precision.currentData() or "auto",
+            "decode": self.decode.currentData() or "auto",
+            "batch_size": int(self.batch.value()),
+            "engine": (self.engine.currentData() or "auto") if on_cpu else "auto",
+        }
+
+    def select(self, combo: QComboBox, data: str) -> bool:
+        """Choose the entry of ``combo`` whose data is ``data``; False when there is none."""
+        row = combo.findData(data)
+        if row >= 0:
+            combo.setCurrentIndex(row)
+        return row >= 0
+
+    # -- keeping the choices consistent -----------------------------------------------------
+    def _fill_precisions(self, want: str | None = None) -> None:
+        """Automatic and the float precisions; "Fast (int8)" too on the CPU. Keeps the choice
+        (or takes ``want``) where the new list has it, else Automatic."""
+        from pigeonhole.core.devices import INT8, PRECISIONS
+
+        current = want or self.precision.currentData() or "auto"
+        self.precision.blockSignals(True)
+        self.precision.clear()
+        for p in PRECISIONS:
+            self.precision.addItem({"auto": "Automatic"}.get(p, p), p)
+        if self.on_cpu():
+            self.precision.addItem(INT8_TEXT, INT8)
+            self.precision.setItemData(self.precision.count() - 1, INT8_TIP, _TOOLTIP)
+            if self.ort_missing:
+                _enable_item(self.precision, INT8, False, f"int8 needs {self.ort_missing}")
+        self.precision.setCurrentIndex(max(0, self.precision.findData(current)))
+        self.precision.blockSignals(False)
+        self._sync_engine()
+
+    def _sync_engine(self) -> None:
+        """The engine is a CPU choice; int8 always runs on ONNX Runtime."""
+        from pigeonhole.core.devices import INT8
+
+        on_cpu = self.on_cpu()
+        int8 = self.precision.currentData() == INT8
+        if int8 and self._engine_before_int8 is None:
+            self._engine_before_int8 = self.engine.currentData() or "auto"
+            self.engine.blockSignals(True)
+            self.select(self.engine, "onnxruntime")
+            self.engine.blockSignals(False)
+        elif not int8 and self._engine_before_int8 is not None:
+            self.engine.blockSignals(True)
+            self.select(self.engine, self._engine_before_int8)
+            self.engine.blockSignals(False)
+            self._engine_before_int8 = None
+        self.engine.setEnabled(on_cpu and not int8)
+        if not on_cpu:
+            self.engine.setToolTip("GPUs run PyTorch.")
+        elif int8:
+            self.engine.setToolTip("int8 runs on ONNX Runtime.")
+        else:
+            self.engine.setToolTip(ENGINE_TIP)
+
+    def _on_device(self, *_args) -> None:
+        self._fill_precisions()
+        self._save()
+
+    def _on_precision(self, *_args) -> None:
+        self._sync_engine()
+        self._save()
+
+    # -- settings ----------------------------------------------------------------------------
+    def _save(self, *_args) -> None:
+        s = QSettings()
+        for key, value in self.values().items():
+            s.setValue(f"run/{key}", value)
+        if self._engine_before_int8 is not None:  # the choice to come back to, not int8's
+            s.setValue("run/engine", self._engine_before_int8)
+        self.changed.emit()
+
+    def restore(self) -> None:
+        s = QSettings()
+        widgets = (self.device, self.engine, self.decode)
+        for w in widgets:
+            w.blockSignals(True)
+        for combo, key in zip(widgets, ("device", "engine", "decode"), strict=True):
+            combo.setCurrentIndex(max(0, combo.findData(s.value(f"run/{key}", "auto", type=str))))
+        for w in widgets:
+            w.blockSignals(False)
+        self._engine_before_int8 = None
+        self._fill_precisions(s.value("run/precision", "auto", type=str))
+        self.batch.blockSignals(True)
+        self.batch.setValue(s.value("run/batch_size", 0, type=int))
+        self.batch.blockSignals(False)
