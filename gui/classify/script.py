@@ -59,7 +59,7 @@ class ScriptedStart:
             # preprocessing the checkpoint states, whatever was chosen for it before.
             mp.classes.setText(getattr(args, "classes", None) or "")
             mp.preprocessing.set_preset(None)
-            mp.request_load(trust=trust)
+            mp.request_load(trust=trust, keep_hint=bool(arch))  # --arch: as the CLI's hint
         elif arch:
             mp.set_weights_mode(IMAGENET)
             mp.request_load()

@@ -118,6 +118,7 @@ class ModelPanel(QGroupBox):
         self.preprocessing.chosen.connect(self._on_preprocessing_chosen)
         self.load_button.clicked.connect(lambda: self.request_load())
         self._on_arch(self.arch.current_arch())
+        self._shown_arch = self.arch.current_arch()  # the network the panel put in the box
 
     def _on_arch(self, name: str) -> None:
         from pigeonhole.core.models.checkpoints import imagenet_weights_cached
@@ -224,8 +225,17 @@ class ModelPanel(QGroupBox):
             self.request_load()
 
     # -- loading -----------------------------------------------------------------------------
-    def request_load(self, trust: bool = False) -> bool:
-        """Load what the panel shows. False (with a message) when there is nothing to load."""
+    def network_hint(self, keep: bool = False) -> str | None:
+        """The Network box as the hint for a checkpoint's architecture: only when the person
+        chose it (it is not what the panel last put there: the model in use, or the one
+        remembered), or with ``keep``. Otherwise the weights decide, and no note says they are
+        "not" a network nobody picked."""
+        current = self.arch.current_arch()
+        return current if keep or current != self._shown_arch else None
+
+    def request_load(self, trust: bool = False, keep_hint: bool = False) -> bool:
+        """Load what the panel shows. False (with a message) when there is nothing to load.
+        ``keep_hint``: the Network box is this checkpoint's (the last session's model)."""
         run = {k: v for k, v in self.run_options().items() if k in LOAD_OPTIONS}
         preprocess = self.preprocessing.preset()
         if self.weights_mode() == CHECKPOINT:
@@ -236,7 +246,8 @@ class ModelPanel(QGroupBox):
                 )
                 return False
             classes = self.classes.text().strip() or None
-            req = LoadRequest(self.arch.current_arch(), path, classes, trust, preprocess, **run)
+            hint = self.network_hint(keep_hint)
+            req = LoadRequest(hint, path, classes, trust, preprocess, **run)
         else:
             req = LoadRequest(self.arch.current_arch(), None, None, False, preprocess, **run)
         self.start_load(req)
@@ -303,6 +314,7 @@ class ModelPanel(QGroupBox):
         self.arch.blockSignals(True)
         self.arch.set_arch(req.arch)
         self.arch.blockSignals(False)
+        self._shown_arch = self.arch.current_arch()
         self._on_arch(req.arch)
         if req.checkpoint:
             self.set_checkpoint_path(req.checkpoint)
@@ -347,6 +359,7 @@ class ModelPanel(QGroupBox):
         s = QSettings()
         s.remove("model/classes")  # a names file not tied to its checkpoint (older versions)
         self.arch.set_arch(s.value("model/arch", "resnet18", type=str))
+        self._shown_arch = self.arch.current_arch()
         self.checkpoint.fill()
         self.checkpoint.setEditText(s.value("model/checkpoint", "", type=str))
         self.set_weights_mode(s.value("model/weights", IMAGENET, type=str))
@@ -362,7 +375,7 @@ class ModelPanel(QGroupBox):
         mode = s.value("model/weights", "", type=str)
         path = self.checkpoint_path()
         if mode == CHECKPOINT and path and Path(path).is_file():
-            return self.request_load()
+            return self.request_load(keep_hint=True)
         arch = self.arch.current_arch()
         if mode in (IMAGENET, "") and imagenet_weights_cached(arch):
             self.set_weights_mode(IMAGENET)

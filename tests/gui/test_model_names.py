@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from classify_helpers import CLASSES, drop_paths, load
+from classify_helpers import CLASSES, SMALL, drop_paths, load
 from PySide6.QtCore import QSettings
 
 from pigeonhole.core.models.loaded import OWN_NAMES
@@ -189,3 +189,30 @@ def test_a_failed_load_leaves_every_field_showing_the_model_in_use(
     assert mp.arch.current_arch() == "resnet18" and mp.weights_mode() == "checkpoint"
     assert "Still using resnet18" in mp.status.text()
     assert html.escape(first.names_line()) in mp.status.text()  # and what it is
+
+
+def test_a_network_nobody_chose_is_no_hint_for_the_next_checkpoint(
+    qtbot, tab, checkpoint_file, tmp_path
+):
+    """Seen in a screenshot: after a ResNet-18 model, dropping a MobileNetV2 checkpoint said
+    "the weights are mobilenet_v2, not resnet18": the Network box still showed the model in use,
+    and it was passed as a hint nobody had given. A network the person picks is still a hint."""
+    import torch
+
+    from pigeonhole.core.models.archs import build_model
+    from pigeonhole.core.models.checkpoints import save_checkpoint
+
+    torch.manual_seed(0)
+    other = tmp_path / "mobile.pth"
+    save_checkpoint(
+        other, build_model("mobilenet_v2", 3).eval(), "mobilenet_v2", list(CLASSES), SMALL
+    )
+    assert load(qtbot, tab, checkpoint_file).arch == "resnet18"
+    loaded = load(qtbot, tab, other)
+    assert loaded.arch == "mobilenet_v2"
+    assert not [n for n in loaded.notes if n.startswith("the weights are")]
+    assert tab.ui.model_panel.arch.current_arch() == "mobilenet_v2"
+    # the person picks a network for the next file: it is their hint, and the note says so
+    tab.ui.model_panel.arch.set_arch("resnet50")
+    loaded = load(qtbot, tab, checkpoint_file)
+    assert loaded.arch == "resnet18" and "the weights are resnet18, not resnet50" in loaded.notes
