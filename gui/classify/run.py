@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -25,11 +27,20 @@ MAX_FLUSH_MS = 800  # ...growing to this as results accumulate (see _flush_inter
 
 
 def classify_task(
-    loaded, paths, options: dict, thumbnail_size: int, torch_threads: int, *, should_stop, progress
+    loaded,
+    paths,
+    options: dict,
+    thumbnail_size: int,
+    torch_threads: int,
+    *,
+    should_stop,
+    progress,
+    on_stage: Callable[[str], None] | None = None,
 ):
     """Worker body: build the Classifier on the worker thread (moving the model to the device,
-    an ONNX export or int8's calibration can take a while) and stream its batches. Returns the
-    RunSummary (its engine and engine_note say how the model ran).
+    an ONNX export or int8's calibration can take a while: ``on_stage(text)`` hears of each,
+    from this thread) and stream its batches. Returns the RunSummary (its engine and
+    engine_note say how the model ran).
 
     The run is planned exactly as `pigeonhole predict` plans it in its main thread
     (core.runtime.plan_run reads torch's thread count: forward streams, threads each).
@@ -52,7 +63,7 @@ def classify_task(
         topk=5,
         engine=options.get("engine", "auto"),
         calibration=paths,  # int8 calibrates on the images about to be classified
-        on_stage=lambda text: log.info("%s...", text),
+        on_stage=lambda text: (log.info("%s...", text), on_stage and on_stage(text)),
     )
     yield loaded.identity()  # its weights were hashed by the Classifier, on this thread
     truth = GroundTruth(clf.class_names, paths)
@@ -127,6 +138,8 @@ class RunController(QObject):
     batch_added = Signal(int)  # rows added
     finished = Signal(object)  # RunSummary, or None when cancelled before it had one
     failed = Signal(str)
+    staged = Signal(str)  # a long step before the first image ("Exporting the network to ONNX")
+    _stage = Signal(int, str)  # (run number, text), emitted from the worker thread: queued here
 
     def __init__(self, model: ResultsModel, cache: ThumbnailCache, plots: TimingPanel, parent=None):
         super().__init__(parent)
@@ -148,6 +161,8 @@ class RunController(QObject):
         self._switch_interval: float | None = None
         self._flush_timer = QTimer(self, singleShot=True, interval=FLUSH_MS)
         self._flush_timer.timeout.connect(self.flush)
+        self._runs_started = 0
+        self._stage.connect(self._on_stage)
 
     @property
     def running(self) -> bool:
@@ -185,8 +200,15 @@ class RunController(QObject):
         self.model.set_class_names(loaded.class_names)
         self.summary = None
         self.last_progress = None
+        self._runs_started += 1
         self.classifying.start(
-            classify_task, loaded, list(paths), self._options, THUMB_SIDE, torch_threads()
+            classify_task,
+            loaded,
+            list(paths),
+            self._options,
+            THUMB_SIDE,
+            torch_threads(),
+            on_stage=partial(self._stage.emit, self._runs_started),
         )
         self._responsive(True)
         self.started.emit()
@@ -229,6 +251,13 @@ class RunController(QObject):
             self._switch_interval = None
 
     # -- from the worker, in the GUI thread (a replaced run's reports never arrive) ------------
+    def _on_stage(self, run: int, text: str) -> None:
+        """A step of this run's preparation, said while no image has come yet (a replaced
+        run's late word is dropped)."""
+        if run == self._runs_started and self.running and self.last_progress is None:
+            self.plots.clear(f"<b>{text}…</b>")
+            self.staged.emit(text)
+
     def _on_item(self, batch) -> None:
         """Batches are buffered and handed to the views at most every FLUSH_MS (the first one
         at once): each hand-over relayouts and repaints the grid, which costs the same for

@@ -32,6 +32,10 @@ class RunView:
         ui.progress.setRange(0, 0)
         ui.run_status.setText("Finding images…")
 
+    def staged(self, text: str) -> None:
+        """A long step before the first image (an ONNX export, int8's calibration)."""
+        self.ui.run_status.setText(f"{text}…")
+
     def progressed(self, p: RunProgress) -> None:
         if p.total:
             self.ui.progress.setRange(0, p.total)

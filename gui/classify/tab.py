@@ -134,6 +134,7 @@ class ClassifyTab(QWidget):
         ui.run_status.changed.connect(self.status_changed)
         self.runs.started.connect(self._on_run_started)
         self.runs.progressed.connect(self.run_view.progressed)
+        self.runs.staged.connect(self.run_view.staged)
         self.runs.finished.connect(self._on_run_finished)
         self.runs.failed.connect(self._on_run_failed)
         self.runs.batch_added.connect(self._counts_dirty)

@@ -29,7 +29,16 @@ def test_int8_runs_on_onnx_runtime_and_the_summary_says_its_agreement(
     assert mp.engine.currentData() == "onnxruntime" and not mp.engine.isEnabled()
     assert mp.run_options()["engine"] == "onnxruntime"
 
+    # The first int8 run exports the network and calibrates (seconds on a real model): the
+    # window says so while it happens, as `pigeonhole predict` does on stderr.
+    seen = []
+    tab.runs.staged.connect(
+        lambda text: seen.append((text, tab.ui.run_status.text(), tab.runs.plots.summary.text()))
+    )
     summary = run_and_wait(qtbot, tab, [image_folder], timeout=120_000)
+    assert any(t.startswith("Exporting the network to ONNX") for t, _, _ in seen), seen
+    assert any(t.startswith("Calibrating int8 on") for t, _, _ in seen), seen
+    assert all(status == f"{t}…" and t in timing for t, status, timing in seen), seen
     assert (summary.engine, summary.precision) == ("onnxruntime", "int8")
     assert summary.engine_note.startswith("int8: ")
     text = mp.status.text()
