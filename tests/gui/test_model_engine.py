@@ -19,8 +19,10 @@ def choose(combo, data: str) -> None:
 
 
 def test_int8_runs_on_onnx_runtime_and_the_summary_says_its_agreement(
-    qtbot, tab, checkpoint_file, image_folder, tmp_path
+    qtbot, tab, checkpoint_file, image_folder, tmp_path, monkeypatch
 ):
+    # a cache of its own: the suite's shared ONNX exports would skip the export said below
+    monkeypatch.setenv("PIGEONHOLE_CACHE_DIR", str(tmp_path / "cache"))
     mp = tab.ui.model_panel
     load(qtbot, tab, checkpoint_file)
     assert "Last run" not in mp.status.text()
