@@ -17,8 +17,8 @@ from PySide6.QtCore import QByteArray, QCoreApplication, QEvent, QEventLoop, QOb
 from PySide6.QtGui import QGuiApplication, QIcon, QPixmap
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QVBoxLayout, QWidget
 
-from pigeonhole.core import __version__
-from pigeonhole.core.fileio import data_dir, log_file, resources_dir
+from ..core import __version__
+from ..core.fileio import data_dir, log_file, resources_dir
 
 ORG = "Pigeonhole"
 APP = "Pigeonhole"
@@ -66,7 +66,7 @@ def freeze_startup_objects() -> None:
     them on the GUI thread, a 0.5 s freeze every few minutes of a long run (measured on 2
     cores); frozen, it walks only what the session made since. Call once, after the main
     window is built."""
-    import pigeonhole.core.inference  # noqa: F401 (imported by the first run anyway)
+    from ..core import inference  # noqa: F401 (imported by the first run anyway)
 
     gc.collect()
     gc.freeze()
@@ -142,8 +142,8 @@ def import_torch_in_background(app: QApplication) -> None:
 
     def work() -> None:
         try:
-            from pigeonhole.core import devices, inference, training  # noqa: F401
-            from pigeonhole.core.models.archs import list_archs
+            from ..core import devices, inference, training  # noqa: F401
+            from ..core.models.archs import list_archs
 
             list_archs()  # the network picker's registry, built once here
         except BaseException as e:  # handed to the GUI thread, which raises it

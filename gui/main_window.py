@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pigeonhole.core import __version__
+from ..core import __version__
 
 
 def _placeholder(text: str) -> QWidget:
@@ -133,7 +133,7 @@ class MainWindow(QMainWindow):
         import torchvision
         from PySide6.QtCore import qVersion
 
-        from pigeonhole.core.devices import describe_device, resolve_device
+        from ..core.devices import describe_device, resolve_device
 
         device = resolve_device("auto")
         return (

@@ -10,8 +10,7 @@ import PySide6
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QImageReader
 
-from pigeonhole.core.fileio import resources_dir
-
+from ..core.fileio import resources_dir
 from .app import ensure_app
 
 

@@ -17,8 +17,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
 
-from pigeonhole.core.evaluation import EvaluationReport
-
+from ...core.evaluation import EvaluationReport
 from ..widgets.confusion import ConfusionMatrixView
 from ..widgets.side_panes import SidePanes
 from ..widgets.tables import fill_metrics_table, read_only_table

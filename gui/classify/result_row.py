@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # (core.models imports torch: not at start-up)
-    from pigeonhole.core.models.loaded import ModelIdentity
+    from ...core.models.loaded import ModelIdentity
 
 CORRECTED_TEXT = "corrected"  # shown on a tile in place of the model's confidence
 

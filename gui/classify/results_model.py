@@ -18,12 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 
-from pigeonhole.core.evaluation import EvaluationReport, EvaluationTally
-
+from ...core.evaluation import EvaluationReport, EvaluationTally
 from .result_row import ResultRow, describe_html
 
 if TYPE_CHECKING:  # (core.models imports torch: not at start-up)
-    from pigeonhole.core.models.loaded import ModelIdentity
+    from ...core.models.loaded import ModelIdentity
 
 # Roles the delegate, the detail pane and the filter read.
 PathRole = Qt.ItemDataRole.UserRole + 1

@@ -50,8 +50,8 @@ def classify_task(
     of one thread, 0.56x the command line."""
     import torch
 
-    from pigeonhole.core.evaluation import GroundTruth
-    from pigeonhole.core.inference import Classifier
+    from ...core.evaluation import GroundTruth
+    from ...core.inference import Classifier
 
     torch.set_num_threads(torch_threads)
     clf = Classifier(

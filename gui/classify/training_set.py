@@ -16,9 +16,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from pigeonhole.core.errors import OutputPathError
-from pigeonhole.core.fileio import check_output_folder
-
+from ...core.errors import OutputPathError
+from ...core.fileio import check_output_folder
 from ..widgets.actions import make_action
 from ..widgets.workers import WorkerSlot
 from .results_model import ResultsModel
@@ -45,7 +44,7 @@ def check_training_set_folder(folder: str | Path, images: list[str]) -> Path:
 def copy_corrections_task(items, dest: str, *, should_stop=None, progress=None):
     """Worker body: copy each (path, label) into ``dest/<label>/`` (core.sorting; never
     overwriting)."""
-    from pigeonhole.core.sorting import SortItem, sort_into_folders
+    from ...core.sorting import SortItem, sort_into_folders
 
     return sort_into_folders(
         [SortItem(path, label, None) for path, label in items],

@@ -16,11 +16,10 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QFileDialog
 
-from pigeonhole.core.errors import PigeonholeError
-from pigeonhole.core.fileio import SavedOutput, check_output_file, data_dir
-from pigeonhole.core.models.loaded import LoadedModel
-from pigeonhole.core.training import TrainResult
-
+from ...core.errors import PigeonholeError
+from ...core.fileio import SavedOutput, check_output_file, data_dir
+from ...core.models.loaded import LoadedModel
+from ...core.training import TrainResult
 from ..widgets.model_export import ModelExporter
 from ..widgets.workers import WorkerSlot
 from .progress import error_html
@@ -37,7 +36,7 @@ def models_folder() -> Path:
 def save_task(result: TrainResult, path: Path, *, should_stop=None, progress=None) -> SavedOutput:
     """Worker body: write the checkpoint (atomically) where asked, else in the models folder.
     Not cancellable: a save in progress always completes."""
-    from pigeonhole.core.fileio import write_with_fallback
+    from ...core.fileio import write_with_fallback
 
     return write_with_fallback(path, result.save, [models_folder])
 

@@ -27,9 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pigeonhole.core.datasets import MIN_PER_CLASS, DatasetPlan
-from pigeonhole.core.training import TrainConfig
-
+from ...core.datasets import MIN_PER_CLASS, DatasetPlan
+from ...core.training import TrainConfig
 from ..widgets.arch_picker import ArchPicker
 from ..widgets.tables import read_only_table, table_item
 
@@ -177,7 +176,7 @@ class NetworkPanel(QGroupBox):
         return self.checkpoint_edit.text().strip()
 
     def _sync(self) -> None:
-        from pigeonhole.core.models.checkpoints import imagenet_weights_cached
+        from ...core.models.checkpoints import imagenet_weights_cached
 
         ckpt = self.mode() == "checkpoint"
         self.picker.setEnabled(not ckpt)

@@ -11,10 +11,9 @@ from collections.abc import Sequence
 
 from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
 
-from pigeonhole.core.features import ExtractionProgress
-from pigeonhole.core.head import EpochStats
-from pigeonhole.core.training import TrainStage
-
+from ...core.features import ExtractionProgress
+from ...core.head import EpochStats
+from ...core.training import TrainStage
 from ..widgets.status_label import StatusLabel
 
 OVERFIT_GAP = 0.15  # train accuracy this far above validation accuracy...

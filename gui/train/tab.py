@@ -21,11 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pigeonhole.core.datasets import DatasetPlan
-from pigeonhole.core.features import ExtractionProgress
-from pigeonhole.core.head import EpochStats
-from pigeonhole.core.training import TrainResult, TrainStage
-
+from ...core.datasets import DatasetPlan
+from ...core.features import ExtractionProgress
+from ...core.head import EpochStats
+from ...core.training import TrainResult, TrainStage
 from .. import style_sheet
 from ..widgets.drop_zone import CHECKPOINT_EXTENSIONS
 from ..widgets.workers import WorkerSlot

@@ -38,7 +38,7 @@ class ArchPicker(QComboBox):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        from pigeonhole.core.models.archs import list_archs
+        from ...core.models.archs import list_archs
 
         self.setEditable(True)
         self.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
@@ -86,8 +86,8 @@ class ArchPicker(QComboBox):
         return self._current
 
     def set_arch(self, name: str) -> bool:
-        from pigeonhole.core.errors import ArchitectureError
-        from pigeonhole.core.models.archs import get_arch
+        from ...core.errors import ArchitectureError
+        from ...core.models.archs import get_arch
 
         try:
             name = get_arch(name).name

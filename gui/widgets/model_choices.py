@@ -95,7 +95,7 @@ class PreprocessingPicker(QObject):
     chosen = Signal(object)  # the preset's name, or None for Automatic
 
     def __init__(self, parent=None):
-        from pigeonhole.core.models.transforms import list_presets
+        from ...core.models.transforms import list_presets
 
         super().__init__(parent)
         self.combo = QComboBox()
@@ -127,7 +127,7 @@ class PreprocessingPicker(QObject):
 
     def override(self):
         """The choice as core's PreprocessingOverride (None for Automatic)."""
-        from pigeonhole.core.models.transforms import PreprocessingOverride
+        from ...core.models.transforms import PreprocessingOverride
 
         name = self.preset()
         return PreprocessingOverride(preset=name) if name else None

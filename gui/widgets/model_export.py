@@ -23,7 +23,7 @@ SETTINGS_KEY = "export/model_dir"
 def export_task(loaded, fmt: str, path: Path, *, should_stop=None, progress=None):
     """Worker body: write and check the export (not cancellable: a few seconds). Returns the
     core ExportReport."""
-    from pigeonhole.core.model_export import export_model
+    from ...core.model_export import export_model
 
     return export_model(loaded, fmt, path)
 
@@ -32,8 +32,8 @@ def export_target(path: str, chosen_filter: str = "") -> tuple[str, Path]:
     """The format and the checked file for the name the person gave: the format its suffix
     names, else the one of the filter chosen in the dialog (its suffix is added to a name
     without one). Raises core's OutputPathError with a message for the person."""
-    from pigeonhole.core.fileio import check_output_file
-    from pigeonhole.core.model_export import FORMATS
+    from ...core.fileio import check_output_file
+    from ...core.model_export import FORMATS
 
     suffix = Path(path).suffix.lower()
     fmt = next((f for f, s in FORMATS.items() if s == suffix), None)
@@ -91,7 +91,7 @@ class ModelExporter(QObject):
             path, chosen = self.ask_path(default_export_path(loaded))
             if not path:
                 return False
-        from pigeonhole.core.errors import PigeonholeError
+        from ...core.errors import PigeonholeError
 
         try:
             fmt, target = export_target(str(path), chosen)

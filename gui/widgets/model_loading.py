@@ -53,9 +53,9 @@ def load_task(req: LoadRequest, *, should_stop=None, progress=None):
 def _load(req: LoadRequest, *, should_stop=None, progress=None):
     """Worker body: core's load_model, the same call the CLI makes (the order of guesses lives
     there, not here). An untrusted pickle becomes a NeedsTrust."""
-    from pigeonhole.core.errors import Cancelled, UntrustedCheckpointError
-    from pigeonhole.core.models.checkpoints import ModelSource, load_model
-    from pigeonhole.core.models.transforms import PreprocessingOverride
+    from ...core.errors import Cancelled, UntrustedCheckpointError
+    from ...core.models.checkpoints import ModelSource, load_model
+    from ...core.models.transforms import PreprocessingOverride
 
     outer = progress
 
@@ -82,8 +82,8 @@ def runs_on_torch(arch: str, req: LoadRequest) -> bool:
     """Whether a run with the request's device, precision and engine runs ``arch`` on torch
     (ONNX Runtime exports the unfused model; a choice that cannot work prepares nothing: the
     run says what is wrong)."""
-    from pigeonhole.core.errors import PigeonholeError
-    from pigeonhole.core.runtime.plan import plan_run
+    from ...core.errors import PigeonholeError
+    from ...core.runtime.plan import plan_run
 
     try:
         return plan_run(arch, req.device, req.precision, engine=req.engine).engine == "torch"
@@ -94,14 +94,14 @@ def runs_on_torch(arch: str, req: LoadRequest) -> bool:
 def prepare_for_inference(loaded) -> None:
     """Do now, while "Loading…" shows, the one-time work a torch run would otherwise do first
     (conv+BN fusion: a copy and an fx trace that keep the GIL busy for a moment)."""
-    from pigeonhole.core.runtime.fusion import fuse_for_inference
+    from ...core.runtime.fusion import fuse_for_inference
 
     fuse_for_inference(loaded)  # kept on the LoadedModel; every Classifier of it reuses it
 
 
 def found_checkpoints() -> list[str]:
     """Checkpoints shipped in the app's weights folder."""
-    from pigeonhole.core.fileio import weights_dir
+    from ...core.fileio import weights_dir
 
     folder = weights_dir()
     if not folder.is_dir():

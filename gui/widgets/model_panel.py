@@ -121,7 +121,7 @@ class ModelPanel(QGroupBox):
         self._shown_arch = self.arch.current_arch()  # the network the panel put in the box
 
     def _on_arch(self, name: str) -> None:
-        from pigeonhole.core.models.checkpoints import imagenet_weights_cached
+        from ...core.models.checkpoints import imagenet_weights_cached
 
         spec = self.arch.spec(name)
         if spec is None:
@@ -369,7 +369,7 @@ class ModelPanel(QGroupBox):
     def autoload(self) -> bool:
         """Load the last model used; the first time, ResNet-18 if its ImageNet weights are cached.
         Returns False when the person has to choose."""
-        from pigeonhole.core.models.checkpoints import imagenet_weights_cached
+        from ...core.models.checkpoints import imagenet_weights_cached
 
         s = QSettings()
         mode = s.value("model/weights", "", type=str)

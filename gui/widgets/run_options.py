@@ -45,8 +45,8 @@ class RunOptions(QObject):
     changed = Signal()
 
     def __init__(self, parent=None):
-        from pigeonhole.core.devices import list_devices
-        from pigeonhole.core.runtime.plan import onnxruntime_missing
+        from ...core.devices import list_devices
+        from ...core.runtime.plan import onnxruntime_missing
 
         super().__init__(parent)
         self.ort_missing = onnxruntime_missing()  # None when ONNX Runtime is installed
@@ -87,8 +87,8 @@ class RunOptions(QObject):
     # -- values ------------------------------------------------------------------------------
     def on_cpu(self) -> bool:
         """The device chosen is the CPU (Automatic on a machine without a GPU included)."""
-        from pigeonhole.core.devices import resolve_device
-        from pigeonhole.core.errors import PigeonholeError
+        from ...core.devices import resolve_device
+        from ...core.errors import PigeonholeError
 
         spec = self.device.currentData() or "auto"
         try:
@@ -118,7 +118,7 @@ class RunOptions(QObject):
     def _fill_precisions(self, want: str | None = None) -> None:
         """Automatic and the float precisions; "Fast (int8)" too on the CPU. Keeps the choice
         (or takes ``want``) where the new list has it, else Automatic."""
-        from pigeonhole.core.devices import INT8, PRECISIONS
+        from ...core.devices import INT8, PRECISIONS
 
         current = want or self.precision.currentData() or "auto"
         self.precision.blockSignals(True)
@@ -136,7 +136,7 @@ class RunOptions(QObject):
 
     def _sync_engine(self) -> None:
         """The engine is a CPU choice; int8 always runs on ONNX Runtime."""
-        from pigeonhole.core.devices import INT8
+        from ...core.devices import INT8
 
         on_cpu = self.on_cpu()
         int8 = self.precision.currentData() == INT8

@@ -103,7 +103,7 @@ def read_thumbnail(path: str, side: int = THUMB_SIDE) -> QImage | None:
             img = img.scaled(side, side, aspectMode=_KEEP, mode=_SMOOTH)
         return img.convertToFormat(QImage.Format.Format_RGB888)
     try:
-        from pigeonhole.core.images import load_image, make_thumbnail
+        from ...core.images import load_image, make_thumbnail
 
         return thumbnail_to_qimage(make_thumbnail(load_image(path, draft_size=side), side))
     except Exception as e:  # any decode failure: the tile keeps its placeholder

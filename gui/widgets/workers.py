@@ -21,8 +21,8 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
-from pigeonhole.core.errors import Cancelled, PigeonholeError
-from pigeonhole.core.tasks import run_to_end
+from ...core.errors import Cancelled, PigeonholeError
+from ...core.tasks import run_to_end
 
 log = logging.getLogger(__name__)
 
