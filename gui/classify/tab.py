@@ -1,11 +1,9 @@
 """The Classify tab: model panel and filters on the left, the thumbnail grid in the middle,
-details and timing on the right.
-
-The tab is composed of a :class:`ClassifyLayout` (``ui``: the widgets), a
-:class:`RunController` (``runs``: classifying on a worker thread), an
-:class:`OutputController` (``output``: relabel, export, sort, undo, preview) and a
-:class:`ScriptedStart` (``script``: `pigeonhole gui ...`); it wires them together and owns the
-results model, its filtered view and the thumbnail cache they share."""
+details, evaluation and timing on the right. It owns the results model, its filtered view and
+the thumbnail cache, and wires its parts together: ``ui`` (ClassifyLayout), ``runs``
+(RunController), ``triage`` (labels, undo, preview), ``output`` (export, sort, undo of moves),
+``trust`` (results from another model, evaluation, corrections into a training set),
+``model_actions`` (Export model), ``start`` (the start page) and ``script`` (`pigeonhole gui`)."""
 
 from __future__ import annotations
 
