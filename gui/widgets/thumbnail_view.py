@@ -18,11 +18,15 @@ from PySide6.QtCore import (
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QListView,
+    QStyle,
     QToolTip,
 )
 
 from .thumbnails import ThumbnailCache, ThumbnailLoader
 from .tiles import DEFAULT_TILE, MAX_TILE, MIN_TILE, TileDelegate
+
+GAP = 2  # the least space around a tile
+MAX_GAP = 24  # the most: past it, the grid's right edge may stay partly empty
 
 
 class RowMirror(QStringListModel):
@@ -74,7 +78,7 @@ class ThumbnailView(QListView):
         self.setUniformItemSizes(True)
         self.setLayoutMode(QListView.LayoutMode.Batched)
         self.setBatchSize(200)
-        self.setSpacing(2)
+        self.setSpacing(GAP)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setMouseTracking(True)
@@ -115,15 +119,30 @@ class ThumbnailView(QListView):
 
     def _apply_tile(self) -> None:
         """The grid keeps at least two columns: tiles shrink (to MIN_TILE at most) when the
-        view is narrower than two tiles of the chosen size."""
-        room = (self.viewport().width() - 4 * self.spacing()) // 2
-        px = max(MIN_TILE, min(self._chosen_tile, room))
-        if px == self.delegate.tile:
+        view is narrower than two tiles of the chosen size. The width the columns leave over
+        is spread between them (up to MAX_GAP), so the grid has no ragged empty strip at its
+        right edge."""
+        width = self.viewport().width()
+        px = max(MIN_TILE, min(self._chosen_tile, (width - 4 * GAP) // 2))
+        room = self.layout_width()
+        columns = max(1, (room - GAP) // (px + GAP))
+        # (a couple of pixels to spare: at an exact fit QListView wraps the last column)
+        gap = max(GAP, min(MAX_GAP, (room - columns * px - GAP) // (columns + 1)))
+        if px == self.delegate.tile and gap == self.spacing():
             return
+        self.setSpacing(gap)
         self.delegate.tile = px
         self.verticalScrollBar().setSingleStep(max(20, px // 4))
         self.scheduleDelayedItemsLayout()
         self.viewport().update()
+
+    def layout_width(self) -> int:
+        """The width QListView lays the tiles out in: the viewport's, less a scroll bar's
+        while none shows (it keeps room for one, so that showing it never reflows the grid)."""
+        width = self.viewport().width()
+        if not self.verticalScrollBar().isVisibleTo(self):
+            width -= self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        return width
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)

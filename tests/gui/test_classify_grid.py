@@ -160,3 +160,30 @@ def test_pyside_none_leak_cannot_abort_the_app():
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "True"
+
+
+def test_the_grid_spreads_its_spare_width_between_the_columns(
+    qtbot, window, checkpoint_file, image_folder
+):
+    """Seen in screenshots: at many widths the grid left an empty strip of up to a tile's
+    width at its right edge. The spare width now goes between the columns, and no width loses
+    a column to it (at an exact fit QListView wraps the last one)."""
+    from pigeonhole.gui.widgets.thumbnail_view import GAP, MAX_GAP
+
+    tab = window.classify_tab
+    load(qtbot, tab, checkpoint_file)
+    run_and_wait(qtbot, tab, [image_folder])
+    grid = tab.ui.grid
+    n = grid.model().rowCount()
+    for width in range(1024, 1960, 47):
+        window.resize(width, 768)
+        qtbot.wait(30)
+        grid.doItemsLayout()
+        rects = [grid.visualRect(grid.model().index(i, 0)) for i in range(n)]
+        viewport, tile = grid.layout_width(), grid.tile_size
+        fit = max(1, (viewport - GAP) // (tile + GAP))  # columns at the least gap
+        assert len({r.x() for r in rects}) == min(fit, n), (width, viewport, tile)
+        spare = viewport - 1 - max(r.right() for r in rects)  # the right margin
+        if len(rects) > fit and grid.spacing() < MAX_GAP:  # full rows, the gap not capped
+            # the trailing gap, one spared, and the rounding of the gap
+            assert spare <= 2 * grid.spacing() + 2 * GAP + fit, (width, spare, grid.spacing())
