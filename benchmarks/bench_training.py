@@ -20,15 +20,17 @@ set (240 + 160): core.synthetic.class_image red vs blue (default), or ``--task s
     python benchmarks/bench_training.py --quick    # ~100 images, 5 classic epochs
     python benchmarks/bench_training.py --data DIR --pretrained   # your own train/ val/ folder
 
-Measured here (2-core shared Xeon, random weights, 240 + 160 images, default options):
+Measured here (2-core shared machine, random weights, 240 + 160 images, default options, load
+~1; an earlier run at load 3-8 took the classic recipe 1548.7 s against 25.4 s):
 
     recipe                                     wall s   CPU s  val acc  wall x  CPU x
-    classic (25 epochs)                        1548.7  1224.6  100.00%       -      -
-    pigeonhole (features once, head on cache)    25.4    15.3  100.00%   60.9x  80.1x
-    pigeonhole + 2 augmented views               44.3    31.4  100.00%   35.0x  38.9x
-    pigeonhole again (features from the cache)    0.7     0.5  100.00%    2077x
+    classic (25 epochs)                         263.5   520.0  100.00%       -      -
+    pigeonhole, torch engine (features once)      8.1    15.0  100.00%   32.4x  34.6x
+    pigeonhole (features once, head on cache)     7.6    14.0  100.00%   34.7x  37.1x
+    pigeonhole + 2 augmented views               15.4    30.0  100.00%   17.1x  17.3x
+    pigeonhole again (features from the cache)    0.3     0.4  100.00%  894.1x
 
-The machine was shared (load 3-8), so wall times are noisy; CPU time is the steadier ratio.
+Wall times move with the machine's load; CPU time is the steadier ratio.
 """
 
 from __future__ import annotations
