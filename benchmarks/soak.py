@@ -175,18 +175,24 @@ def make_checkpoint(path: Path) -> Path:
 # 1. predict over many images
 
 
+def predict_child(folder: Path, ckpt: Path, out: Path) -> tuple[int, str, float, float, list]:
+    """`pigeonhole predict FOLDER --out OUT` in a child process: (exit code, stderr, seconds,
+    peak RSS in MB, the CSV's rows)."""
+    code, _, err, seconds, peak = run_child(
+        [sys.executable, "-m", "pigeonhole", "predict", str(folder), "--checkpoint", str(ckpt),
+         "--out", str(out), "--quiet"]
+    )  # fmt: skip
+    rows = list(csv.DictReader(out.open(newline="", encoding="utf-8"))) if out.exists() else []
+    return code, err, seconds, peak, rows
+
+
 def soak_predict(work: Path, n: int, share: float, ckpt: Path) -> dict:
     images = work / "images"
     t0 = time.perf_counter()
     corrupt = make_images(images, n, share)
     print(f"  generated {n} images ({len(corrupt)} corrupt) in {time.perf_counter() - t0:.0f} s")
     before = hashes(images)
-    out = work / "results.csv"
-    code, _, err, seconds, peak = run_child(
-        [sys.executable, "-m", "pigeonhole", "predict", str(images), "--checkpoint", str(ckpt),
-         "--out", str(out), "--quiet"]
-    )  # fmt: skip
-    rows = list(csv.DictReader(out.open(newline="", encoding="utf-8"))) if out.exists() else []
+    code, err, seconds, peak, rows = predict_child(images, ckpt, work / "results.csv")
     failed = {str(Path(r["path"]).relative_to(images)) for r in rows if r["error"]}
     after = hashes(images)
     lost = sum(len((images / p).read_bytes()) for p in before if after.get(p) != before[p])
@@ -387,12 +393,7 @@ def find_pillow(given: str | None) -> Path | None:
 
 def soak_pillow(work: Path, folder: Path, ckpt: Path) -> dict:
     before = hashes(folder)
-    out = work / "pillow.csv"
-    code, _, err, seconds, peak = run_child(
-        [sys.executable, "-m", "pigeonhole", "predict", str(folder), "--checkpoint", str(ckpt),
-         "--out", str(out), "--quiet"]
-    )  # fmt: skip
-    rows = list(csv.DictReader(out.open(newline="", encoding="utf-8"))) if out.exists() else []
+    code, err, seconds, peak, rows = predict_child(folder, ckpt, work / "pillow.csv")
     after = hashes(folder)
     return {
         "files_tried": len(rows),

@@ -350,6 +350,11 @@ def data_dir() -> Path:
     return path
 
 
+def models_dir() -> Path:
+    """Where a trained model goes when it cannot go where asked (or nobody said where)."""
+    return data_dir() / "models"
+
+
 def log_file() -> Path:
     return data_dir() / "pigeonhole.log"
 

@@ -53,6 +53,11 @@ def classify_task(
     from ...core.evaluation import GroundTruth
     from ...core.inference import Classifier
 
+    def stage(text: str) -> None:
+        log.info("%s...", text)
+        if on_stage is not None:
+            on_stage(text)
+
     torch.set_num_threads(torch_threads)
     clf = Classifier(
         loaded,
@@ -63,7 +68,7 @@ def classify_task(
         topk=5,
         engine=options.get("engine", "auto"),
         calibration=paths,  # int8 calibrates on the images about to be classified
-        on_stage=lambda text: (log.info("%s...", text), on_stage and on_stage(text)),
+        on_stage=stage,
     )
     yield loaded.identity()  # its weights were hashed by the Classifier, on this thread
     truth = GroundTruth(clf.class_names, paths)

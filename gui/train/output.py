@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QFileDialog
 
 from ...core.errors import PigeonholeError
-from ...core.fileio import SavedOutput, check_output_file, data_dir
+from ...core.fileio import SavedOutput, check_output_file, models_dir
 from ...core.models.loaded import LoadedModel
 from ...core.training import TrainResult
 from ..widgets.model_export import ModelExporter
@@ -28,17 +28,12 @@ from .results import ResultsPanel
 CHECKPOINT_SUFFIXES = (".pth", ".pt")
 
 
-def models_folder() -> Path:
-    """Where a trained model goes when nobody said where (Use in Classify), or as a fallback."""
-    return data_dir() / "models"
-
-
 def save_task(result: TrainResult, path: Path, *, should_stop=None, progress=None) -> SavedOutput:
     """Worker body: write the checkpoint (atomically) where asked, else in the models folder.
     Not cancellable: a save in progress always completes."""
     from ...core.fileio import write_with_fallback
 
-    return write_with_fallback(path, result.save, [models_folder])
+    return write_with_fallback(path, result.save, [models_dir])
 
 
 def trained_model(result: TrainResult) -> LoadedModel:
@@ -151,7 +146,7 @@ class TrainOutput(QObject):
             self.use_in_classify.emit(str(result.saved_to))
             return
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        self.save(models_folder() / f"{self.default_name()}-{stamp}.pth", then_use=True)
+        self.save(models_dir() / f"{self.default_name()}-{stamp}.pth", then_use=True)
 
     # -- export ------------------------------------------------------------------------------
     def export(self, path: str | None = None) -> bool:

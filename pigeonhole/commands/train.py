@@ -22,7 +22,7 @@ from pathlib import Path
 from pigeonhole.core.datasets import DatasetPlan, plan_dataset
 from pigeonhole.core.errors import Cancelled, PigeonholeError
 from pigeonhole.core.features import ExtractionProgress
-from pigeonhole.core.fileio import check_output_file, data_dir, write_with_fallback
+from pigeonhole.core.fileio import check_output_file, models_dir, write_with_fallback
 from pigeonhole.core.head import EpochStats
 from pigeonhole.core.models.archs import get_arch
 from pigeonhole.core.tasks import run_to_end
@@ -166,7 +166,7 @@ def run(args) -> int:
         print(f"pigeonhole: warning: {result.diverged}", file=sys.stderr)
         code = 1
     wanted = out or default_out(plan, result.arch or arch_label)
-    saved = write_with_fallback(wanted, result.save, [Path.cwd, lambda: data_dir() / "models"])
+    saved = write_with_fallback(wanted, result.save, [Path.cwd, models_dir])
     if saved.fell_back:
         print(
             f"pigeonhole: could not save to {printable(str(wanted))} ({saved.problem}); "
