@@ -42,9 +42,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import torch  # noqa: E402
 from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
 
+from pigeonhole.core.data.synthetic import class_image, make_photo_folder  # noqa: E402
 from pigeonhole.core.models.archs import TransformSpec, build_model, get_arch  # noqa: E402
 from pigeonhole.core.models.checkpoints import save_checkpoint  # noqa: E402
-from pigeonhole.core.synthetic import class_image, make_photo_folder  # noqa: E402
 
 
 def load_text() -> str:

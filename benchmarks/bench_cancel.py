@@ -29,13 +29,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from bench_app import Window, load_text  # noqa: E402
 from PySide6.QtCore import QEventLoop  # noqa: E402
 
-from pigeonhole.core.bench import load_bench_model  # noqa: E402
+from pigeonhole.core.bench.suite import load_bench_model  # noqa: E402
+from pigeonhole.core.data.synthetic import make_class_folders, make_photo_folder  # noqa: E402
 from pigeonhole.core.errors import Cancelled  # noqa: E402
-from pigeonhole.core.inference import Classifier  # noqa: E402
 from pigeonhole.core.models.checkpoints import save_checkpoint  # noqa: E402
-from pigeonhole.core.synthetic import make_class_folders, make_photo_folder  # noqa: E402
+from pigeonhole.core.runtime.inference import Classifier  # noqa: E402
 from pigeonhole.core.tasks import run_to_end  # noqa: E402
-from pigeonhole.core.training import TrainConfig, train_classifier  # noqa: E402
+from pigeonhole.core.training.fine_tune import TrainConfig, train_classifier  # noqa: E402
 
 
 def core_latency(make_gen, delay_s: float) -> float:

@@ -30,12 +30,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from pigeonhole.core.bench import load_bench_model  # noqa: E402
+from pigeonhole.core.bench.measure import model_only  # noqa: E402
+from pigeonhole.core.bench.suite import load_bench_model  # noqa: E402
+from pigeonhole.core.data.synthetic import make_photo_folder  # noqa: E402
 from pigeonhole.core.errors import PigeonholeError  # noqa: E402
-from pigeonhole.core.inference import Classifier  # noqa: E402
-from pigeonhole.core.measure import model_only  # noqa: E402
 from pigeonhole.core.models.archs import get_arch  # noqa: E402
-from pigeonhole.core.synthetic import make_photo_folder  # noqa: E402
+from pigeonhole.core.runtime.inference import Classifier  # noqa: E402
 
 FAMILIES = (
     "resnet18,resnet50,resnext50_32x4d,wide_resnet50_2,vgg11,mobilenet_v2,mobilenet_v3_large,"
@@ -64,7 +64,7 @@ def measure(arch: str, files: list[Path], repeats: int, batch: int) -> dict:
     if not row["exports"]:
         return row
     torch_clf = Classifier(loaded, "cpu", "fp32", batch, engine="torch")
-    from pigeonhole.core.images import crop_uint8, load_image
+    from pigeonhole.core.data.images import crop_uint8, load_image
 
     crops = torch.stack([crop_uint8(load_image(f), loaded.transform) for f in files])
     batches = list(crops.split(batch))

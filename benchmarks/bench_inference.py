@@ -31,11 +31,11 @@ if str(ROOT) not in sys.path:
 
 import torch  # noqa: E402
 
-from pigeonhole.core.bench import load_bench_model, run_bench  # noqa: E402
-from pigeonhole.core.inference import Classifier  # noqa: E402
-from pigeonhole.core.listing import iter_image_files  # noqa: E402
-from pigeonhole.core.measure import model_only, pipeline  # noqa: E402
-from pigeonhole.core.synthetic import make_photo_folder  # noqa: E402
+from pigeonhole.core.bench.measure import model_only, pipeline  # noqa: E402
+from pigeonhole.core.bench.suite import load_bench_model, run_bench  # noqa: E402
+from pigeonhole.core.data.listing import iter_image_files  # noqa: E402
+from pigeonhole.core.data.synthetic import make_photo_folder  # noqa: E402
+from pigeonhole.core.runtime.inference import Classifier  # noqa: E402
 
 
 def resnet50_share(folder: Path, n: int, batch_size: int, workers: int) -> dict:

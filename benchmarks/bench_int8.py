@@ -28,11 +28,11 @@ if str(ROOT) not in sys.path:
 
 import torch  # noqa: E402
 
-from pigeonhole.core.bench import load_bench_model  # noqa: E402
-from pigeonhole.core.images import normalize_batch  # noqa: E402
-from pigeonhole.core.inference import Classifier  # noqa: E402
+from pigeonhole.core.bench.suite import load_bench_model  # noqa: E402
+from pigeonhole.core.data.images import normalize_batch  # noqa: E402
+from pigeonhole.core.data.synthetic import make_photo_folder  # noqa: E402
+from pigeonhole.core.runtime.inference import Classifier  # noqa: E402
 from pigeonhole.core.runtime.quantize import calibration_set  # noqa: E402
-from pigeonhole.core.synthetic import make_photo_folder  # noqa: E402
 
 
 def torch_fx_int8(model: torch.nn.Module, calibrate: torch.Tensor, spec) -> torch.nn.Module:
@@ -55,7 +55,7 @@ def torch_fx_int8(model: torch.nn.Module, calibrate: torch.Tensor, spec) -> torc
 
 def throughput(fn, batches: list[torch.Tensor], streams: int, per_stream: int) -> float:
     """Images/s of fn over the batches on ``streams`` threads of ``per_stream`` torch threads
-    (as core.measure.model_only runs the engines)."""
+    (as core.bench.measure.model_only runs the engines)."""
     from concurrent.futures import ThreadPoolExecutor
 
     prev = torch.get_num_threads()

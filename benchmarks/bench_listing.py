@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from pigeonhole.core.listing import ScanStats, iter_image_files  # noqa: E402
+from pigeonhole.core.data.listing import ScanStats, iter_image_files  # noqa: E402
 
 
 def main() -> int:

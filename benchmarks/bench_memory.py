@@ -32,9 +32,9 @@ if str(ROOT) not in sys.path:
 def child(folder: str, n: int) -> None:
     import torch
 
-    from pigeonhole.core.inference import Classifier
     from pigeonhole.core.models.archs import TransformSpec, build_model
     from pigeonhole.core.models.checkpoints import LoadedModel
+    from pigeonhole.core.runtime.inference import Classifier
 
     torch.manual_seed(0)
     spec = TransformSpec(resize=64, crop=56)
@@ -53,7 +53,7 @@ def child(folder: str, n: int) -> None:
 
 
 def make_folder(root: Path, n: int, distinct: int = 200) -> Path:
-    from pigeonhole.core.synthetic import photo_like
+    from pigeonhole.core.data.synthetic import photo_like
 
     src = root / "_src"
     if not src.exists():

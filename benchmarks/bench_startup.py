@@ -59,9 +59,9 @@ def main() -> int:
     sys.path.insert(0, str(ROOT))
     import torch
 
+    from pigeonhole.core.data.synthetic import make_photo_folder
     from pigeonhole.core.models.archs import build_model, get_arch
     from pigeonhole.core.models.checkpoints import save_checkpoint
-    from pigeonhole.core.synthetic import make_photo_folder
 
     torch.manual_seed(0)
     ckpt = tmp / "resnet18.pth"

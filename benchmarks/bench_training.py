@@ -6,14 +6,14 @@ crop + flip) and every validation image; SGD lr 0.001 momentum 0.9, StepLR(7, 0.
 batch 4, the best validation accuracy kept.
 
 Pigeonhole: run the backbone once per image (plus N augmented views), cache the features, train
-the head on them (core.training.train_classifier, default options), best validation loss kept.
+the head on them (core.training.fine_tune.train_classifier, default options), best validation loss kept.
 The backbone runs on the CPU engine `auto` picks (ONNX Runtime); a first row runs it on torch,
 to show what the engine brings.
 
 Both start from the same ResNet-18 weights: ImageNet weights with --pretrained (they must be
 cached or downloadable), else the same seeded random weights (what this offline machine has).
 The data is generated, 300x225 JPEGs split train/ and val/ like the tutorial's ants-and-bees
-set (240 + 160): core.synthetic.class_image red vs blue (default), or ``--task shapes``
+set (240 + 160): core.data.synthetic.class_image red vs blue (default), or ``--task shapes``
 (circles vs squares with overlapping hues, which random weights find much harder).
 
     python benchmarks/bench_training.py            # ~400 images, the full classic run (minutes)
@@ -82,9 +82,9 @@ def shape_image(label: int, seed: int, size=(300, 225)) -> Image.Image:
 
 
 def make_dataset(root: Path, train_per_class: int, val_per_class: int, task: str) -> Path:
-    """``colours``: core.synthetic.class_image red vs blue (shape and colour differ);
+    """``colours``: core.data.synthetic.class_image red vs blue (shape and colour differ);
     ``shapes``: :func:`shape_image` (overlapping hues, harder for random weights)."""
-    from pigeonhole.core.synthetic import class_image
+    from pigeonhole.core.data.synthetic import class_image
 
     names = ("red", "blue") if task == "colours" else ("circles", "squares")
     for split, n, offset in (("train", train_per_class, 0), ("val", val_per_class, 10_000)):
@@ -195,7 +195,7 @@ def _cpu_since(t0) -> float:
 
 def ours(data: Path, base, augment: int, engine: str = "auto") -> dict:
     from pigeonhole.core.tasks import run_to_end
-    from pigeonhole.core.training import TrainConfig, train_classifier
+    from pigeonhole.core.training.fine_tune import TrainConfig, train_classifier
 
     t0 = os.times()
     start = time.perf_counter()

@@ -36,9 +36,9 @@ CLASSES = ("red", "green", "blue", "yellow")
 
 
 def photo_class_image(label: str, seed: int):
-    """A learnable photo: class ``label``'s coloured shape (core.synthetic.class_image) set
+    """A learnable photo: class ``label``'s coloured shape (core.data.synthetic.class_image) set
     into a photo-like 500x375 background."""
-    from pigeonhole.core.synthetic import class_image, photo_like
+    from pigeonhole.core.data.synthetic import class_image, photo_like
 
     img = photo_like(seed)
     rng = random.Random(f"{label}:{seed}")
@@ -66,9 +66,9 @@ def fine_tune_all_layers(train: Path, out: Path, epochs: int = 8) -> str:
 
     import torch
 
-    from pigeonhole.core.bench import load_bench_model
-    from pigeonhole.core.images import crop_uint8, load_image, normalize_batch
-    from pigeonhole.core.listing import iter_image_files
+    from pigeonhole.core.bench.suite import load_bench_model
+    from pigeonhole.core.data.images import crop_uint8, load_image, normalize_batch
+    from pigeonhole.core.data.listing import iter_image_files
     from pigeonhole.core.models.archs import replace_head
     from pigeonhole.core.models.checkpoints import save_checkpoint
 

@@ -135,7 +135,7 @@ def make_images(root: Path, n: int, corrupt_share: float, seed: int = 0) -> set[
     """``n`` images in folders of 1,000; returns the relative paths of the corrupt ones."""
     import io
 
-    from pigeonhole.core.synthetic import class_image
+    from pigeonhole.core.data.synthetic import class_image
 
     rng = random.Random(seed)
     corrupt: set[str] = set()
@@ -216,7 +216,7 @@ def soak_predict(work: Path, n: int, share: float, ckpt: Path) -> dict:
 
 SORT_CHILD = """
 import json, sys
-from pigeonhole.core.sorting import SortItem, sort_into_folders
+from pigeonhole.core.results.sorting import SortItem, sort_into_folders
 items = [SortItem(p, l, c) for p, l, c in json.load(open(sys.argv[1]))]
 report = sort_into_folders(items, sys.argv[2], mode=sys.argv[3],
                            progress=lambda d, t: print(d, flush=True))
@@ -235,7 +235,7 @@ def _sort(items_file: Path, dest: Path, mode: str, **kw) -> subprocess.Popen:
 def soak_sort(work: Path, results: Path) -> dict:
     """Copy 3,000 images and three 200 MB files (killed while one of those is half copied),
     then restart; move every good image (killed at 40%), then undo."""
-    from pigeonhole.core.sorting import undo_move
+    from pigeonhole.core.results.sorting import undo_move
 
     rows = [r for r in csv.DictReader(results.open(newline="", encoding="utf-8")) if r["label"]]
     images = work / "images"
@@ -308,8 +308,8 @@ def soak_sort(work: Path, results: Path) -> dict:
 
 EXPORT_CHILD = """
 import sys
-from pigeonhole.core.export import write_results
-from pigeonhole.core.inference import Prediction
+from pigeonhole.core.results.writing import write_results
+from pigeonhole.core.runtime.inference import Prediction
 preds = [Prediction(i, f"/photos/img{i:07d}.jpg", "red", 0.5, (("red", 0.5),), 1.0, 2.0, None)
          for i in range(int(sys.argv[2]))]
 while True:
@@ -344,8 +344,8 @@ def soak_export(work: Path, rows: int = 300_000, kills: int = 5) -> dict:
 
 
 def soak_train(work: Path, ckpt: Path) -> dict:
+    from pigeonhole.core.data.synthetic import make_class_folders
     from pigeonhole.core.models.formats import read_checkpoint
-    from pigeonhole.core.synthetic import make_class_folders
 
     data = make_class_folders(work / "train-data", 40, ("red", "blue", "green"), size=(64, 48))
     out = work / "models" / "colours.pth"

@@ -42,7 +42,7 @@ from bench_app import Window  # noqa: E402
 from PySide6.QtCore import QThreadPool  # noqa: E402
 from soak import make_checkpoint, make_images  # noqa: E402
 
-from pigeonhole.core.synthetic import make_class_folders  # noqa: E402
+from pigeonhole.core.data.synthetic import make_class_folders  # noqa: E402
 
 KINDS = ("cancel, close", "close mid-run", "cancel, run again, close", "close while loading",
          "close mid-training")  # fmt: skip

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 APP_NAME = "Pigeonhole"
 
 #: Temp files of our own writes: ``.<name>.pigeonhole-<12 hex>.tmp`` (atomic writes) or
-#: ``.part`` (file copies, core.sorting). Only names of this shape are ever cleaned up.
+#: ``.part`` (file copies, core.results.sorting). Only names of this shape are ever cleaned up.
 TEMP_NAME = re.compile(r"^\..+\.pigeonhole-[0-9a-f]{12}\.(tmp|part)$")
 #: A temp file untouched for this long belongs to a write that died (a live write keeps
 #: touching its file); younger ones may belong to another process writing right now.

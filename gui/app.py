@@ -66,7 +66,7 @@ def freeze_startup_objects() -> None:
     them on the GUI thread, a 0.5 s freeze every few minutes of a long run (measured on 2
     cores); frozen, it walks only what the session made since. Call once, after the main
     window is built."""
-    from ..core import inference  # noqa: F401 (imported by the first run anyway)
+    from ..core.runtime import inference  # noqa: F401 (imported by the first run anyway)
 
     gc.collect()
     gc.freeze()
@@ -142,8 +142,10 @@ def import_torch_in_background(app: QApplication) -> None:
 
     def work() -> None:
         try:
-            from ..core import devices, inference, training  # noqa: F401
+            from ..core import devices  # noqa: F401
             from ..core.models.archs import list_archs
+            from ..core.runtime import inference  # noqa: F401
+            from ..core.training import fine_tune  # noqa: F401
 
             list_archs()  # the network picker's registry, built once here
         except BaseException as e:  # handed to the GUI thread, which raises it

@@ -1,4 +1,4 @@
-"""Worker bodies for moving the person's files (core.sorting does the moving; these run on a
+"""Worker bodies for moving the person's files (core.results.sorting does the moving; these run on a
 WorkerSlot's thread): undoing a move, and moving one image into another class folder of a
 training set."""
 
@@ -8,10 +8,10 @@ from pathlib import Path
 
 
 def undo_task(manifest: str, *, should_stop=None, progress=None):
-    """Undo a move (core.sorting.undo_move is not cancellable). Once every file is back, the
+    """Undo a move (core.results.sorting.undo_move is not cancellable). Once every file is back, the
     move's record has served: it is removed, so no hidden ``.pigeonhole-moves-*.json`` is
     left in the destination. With errors it stays, for another try."""
-    from ..core.sorting import undo_move
+    from ..core.results.sorting import undo_move
 
     report = undo_move(manifest)
     if not report.errors:
@@ -22,7 +22,7 @@ def undo_task(manifest: str, *, should_stop=None, progress=None):
 def move_to_class_task(path: str, label: str, *, should_stop=None, progress=None):
     """Move the image ``path`` of a class-folder data set (``<root>/<class>/<name>``) into
     ``<root>/<label>/`` (never overwriting; undoable through the report's manifest)."""
-    from ..core.sorting import SortItem, sort_into_folders
+    from ..core.results.sorting import SortItem, sort_into_folders
 
     root = Path(path).parent.parent
     return sort_into_folders([SortItem(str(path), label, None)], root, mode="move")

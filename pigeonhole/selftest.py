@@ -34,13 +34,13 @@ REQUIRED_MODULES = (
     "pigeonhole.core.models.checkpoints",
     "pigeonhole.cli",
     "pigeonhole.core.devices",
-    "pigeonhole.core.export",
+    "pigeonhole.core.results.writing",
     "pigeonhole.core.fileio",
-    "pigeonhole.core.images",
-    "pigeonhole.core.inference",
-    "pigeonhole.core.sorting",
-    "pigeonhole.core.synthetic",
-    "pigeonhole.core.training",
+    "pigeonhole.core.data.images",
+    "pigeonhole.core.runtime.inference",
+    "pigeonhole.core.results.sorting",
+    "pigeonhole.core.data.synthetic",
+    "pigeonhole.core.training.fine_tune",
     "pigeonhole.gui.app",
     "pigeonhole.gui.main_window",
     "pigeonhole.gui.widgets.workers",
@@ -210,8 +210,8 @@ def step_checkpoint(ctx: Context) -> tuple[str, dict]:
 
 
 def step_classify(ctx: Context) -> tuple[str, dict]:
-    from pigeonhole.core.inference import Classifier
-    from pigeonhole.core.synthetic import make_class_folders
+    from pigeonhole.core.data.synthetic import make_class_folders
+    from pigeonhole.core.runtime.inference import Classifier
     from pigeonhole.core.tasks import run_to_end
 
     loaded = ctx.need("loaded")
@@ -233,10 +233,10 @@ def step_classify(ctx: Context) -> tuple[str, dict]:
 def step_train(ctx: Context) -> tuple[str, dict]:
     import math
 
+    from pigeonhole.core.data.synthetic import make_train_val
     from pigeonhole.core.models.checkpoints import ModelSource, load_model
-    from pigeonhole.core.synthetic import make_train_val
     from pigeonhole.core.tasks import run_to_end
-    from pigeonhole.core.training import TrainConfig, train_classifier
+    from pigeonhole.core.training.fine_tune import TrainConfig, train_classifier
 
     checkpoint = ctx.need("checkpoint")
     data = make_train_val(ctx.workdir / "train", train=6, val=3, classes=CLASSES)

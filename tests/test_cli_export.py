@@ -14,9 +14,9 @@ import pytest
 import torch
 
 from pigeonhole.cli import main
-from pigeonhole.core.images import crop_uint8, load_image, normalize_batch
+from pigeonhole.core.data.images import crop_uint8, load_image, normalize_batch
+from pigeonhole.core.data.synthetic import make_class_folders
 from pigeonhole.core.models.checkpoints import save_checkpoint
-from pigeonhole.core.synthetic import make_class_folders
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from pigeonhole.cli import main
+from pigeonhole.core.data.synthetic import make_class_folders
 from pigeonhole.core.models.archs import TransformSpec, build_model
 from pigeonhole.core.models.checkpoints import save_checkpoint
-from pigeonhole.core.synthetic import make_class_folders
 from tests.core.broken_images import write_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -219,10 +219,10 @@ def test_real_exit_code_without_traceback(tmp_path, photos):
 def test_bench_reports_all_three(tmp_path, capsys, monkeypatch, flags, preprocessing):
     """The naive loop builds its torchvision transforms from the model's preprocessing, so the
     pipeline agrees with it whatever that is."""
-    from pigeonhole.core import bench, measure
+    from pigeonhole.core.bench import measure, suite
 
     monkeypatch.setattr(measure, "DRAFT_IMAGES", 2)  # keep the test quick; same code path
-    monkeypatch.setattr(bench, "bf16_is_fast", lambda: False)
+    monkeypatch.setattr(suite, "bf16_is_fast", lambda: False)
     out = tmp_path / "bench.json"
     argv = [
         "bench",

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from pigeonhole.cli import main
+from pigeonhole.core.data.synthetic import make_class_folders
 from pigeonhole.core.models.archs import build_model
 from pigeonhole.core.models.checkpoints import load_checkpoint, save_checkpoint
 from pigeonhole.core.models.transforms import CP_CROP, TransformSpec
-from pigeonhole.core.synthetic import make_class_folders
 
 
 def one_error_line(err: str) -> str:

@@ -23,11 +23,11 @@ import pytest
 
 from pigeonhole.cli import main
 from pigeonhole.commands import train as train_command
-from pigeonhole.core import training
+from pigeonhole.core.data.synthetic import class_image, make_class_folders
 from pigeonhole.core.fileio import data_dir
-from pigeonhole.core.inference import Classifier
 from pigeonhole.core.models.checkpoints import ModelSource, load_model
-from pigeonhole.core.synthetic import class_image, make_class_folders
+from pigeonhole.core.runtime.inference import Classifier
+from pigeonhole.core.training import fine_tune
 from tests.core.broken_images import dds_unimplemented, tiff_with_oversized_tag
 from tests.core.train_helpers import save_base_checkpoint
 
@@ -224,12 +224,12 @@ def test_a_bad_number_fails_before_torch_is_imported(tmp_path):
 
 
 def test_a_diverging_run_is_an_error_not_a_cancel(tmp_path, data, base_ckpt, capsys, monkeypatch):
-    real = training.train_head
+    real = fine_tune.train_head
 
     def with_infinite_lr(*args, **kwargs):  # what `--lr inf` handed over before the check
         return real(*args[:5], replace(args[5], lr=float("inf")), *args[6:], **kwargs)
 
-    monkeypatch.setattr(training, "train_head", with_infinite_lr)
+    monkeypatch.setattr(fine_tune, "train_head", with_infinite_lr)
     out = tmp_path / "m.pth"
     assert main(_train_args(data, base_ckpt, "--out", str(out))) == 2
     _one_error_line(capsys.readouterr().err, "diverged", "lower learning rate")
@@ -239,7 +239,7 @@ def test_a_diverging_run_is_an_error_not_a_cancel(tmp_path, data, base_ckpt, cap
 def test_divergence_after_a_good_epoch_saves_it_and_says_so(
     tmp_path, data, base_ckpt, capsys, monkeypatch
 ):
-    real = training.train_head
+    real = fine_tune.train_head
 
     def poisoned(*args, **kwargs):
         gen = real(*args, **kwargs)
@@ -248,7 +248,7 @@ def test_divergence_after_a_good_epoch_saves_it_and_says_so(
         yield first
         return (yield from gen)
 
-    monkeypatch.setattr(training, "train_head", poisoned)
+    monkeypatch.setattr(fine_tune, "train_head", poisoned)
     out = tmp_path / "m.pth"
     code = main(_train_args(data, base_ckpt, "--epochs", "4", "--out", str(out)))
     captured = capsys.readouterr()

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from pigeonhole.cli import main
+from pigeonhole.core.data.synthetic import make_class_folders
 from pigeonhole.core.models.archs import get_arch
-from pigeonhole.core.synthetic import make_class_folders
 from tests.core.train_helpers import colour_folders, save_base_checkpoint
 
 

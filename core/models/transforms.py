@@ -4,7 +4,7 @@ A :class:`TransformSpec` says it all (resize rule, centre crop, interpolation, p
 channel order) and travels with the model; :class:`TransformOrigin` says where it came from (the
 checkpoint, its folder, a recognised convention, the user, or an assumption). Named presets
 (:func:`list_presets`) and a user's :class:`PreprocessingOverride` are resolved here too, so the
-CLI and the app choose preprocessing the same way. Pixel operations live in core.images (Pillow)
+CLI and the app choose preprocessing the same way. Pixel operations live in core.data.images (Pillow)
 and core.runtime.gpu_decode (on the device); this module imports neither torch nor torchvision.
 """
 
@@ -21,7 +21,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 #: letterbox: fitted inside a resize x resize canvas of the fill colour (aspect kept).
 RESIZE_MODES = ("shorter", "exact", "letterbox")
 CHANNEL_ORDERS = ("RGB", "BGR")
-#: Interpolation names a spec may carry (core.images maps them to torchvision's modes).
+#: Interpolation names a spec may carry (core.data.images maps them to torchvision's modes).
 INTERPOLATION_NAMES = (
     "bilinear",
     "bicubic",

@@ -22,7 +22,7 @@ from torchvision.io import ImageReadMode, decode_jpeg
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as F
 
-from ..images import INTERPOLATIONS, MAX_PIXELS, Thumbnail, letterbox_geometry
+from ..data.images import INTERPOLATIONS, MAX_PIXELS, Thumbnail, letterbox_geometry
 from ..models.transforms import TransformSpec
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def upright(img: torch.Tensor, orientation: int) -> torch.Tensor:
 
 def crop_on_device(img: torch.Tensor, spec: TransformSpec) -> torch.Tensor:
     """The spec's resize rule (antialiased: shorter side, exact size, or letterbox onto a
-    canvas of the fill colour) and centre crop, like :func:`core.images.crop_uint8` does in
+    canvas of the fill colour) and centre crop, like :func:`core.data.images.crop_uint8` does in
     Pillow, on ``img``'s device; uint8 (3, crop, crop)."""
     interp = INTERPOLATIONS.get(spec.interpolation, InterpolationMode.BILINEAR)
     if spec.resize_mode == "letterbox":
@@ -97,7 +97,7 @@ def letterbox_on_device(
     img: torch.Tensor, spec: TransformSpec, interp: InterpolationMode
 ) -> torch.Tensor:
     """(3, H, W) fitted inside a ``spec.resize`` square canvas of ``spec.fill`` (the canvas
-    made on the image's device), with core.images' letterbox geometry."""
+    made on the image's device), with core.data.images' letterbox geometry."""
     height, width = img.shape[-2:]
     new_w, new_h, left, top = letterbox_geometry(int(width), int(height), spec.resize)
     small = F.resize(img, [new_h, new_w], interpolation=interp, antialias=True)

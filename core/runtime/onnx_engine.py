@@ -22,9 +22,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..data.images import normalize_batch
 from ..errors import EngineError
 from ..fileio import cache_dir, write_bytes_atomic, write_text_atomic
-from ..images import normalize_batch
 from ..models.archs import TransformSpec
 from .plan import RunPlan
 from .step import TopK, top_k

@@ -34,7 +34,7 @@ def _one_torch_thread() -> None:
 
 
 class ItemSource(Protocol):
-    """Where a pipeline's items come from (see core.listing.BackgroundLister)."""
+    """Where a pipeline's items come from (see core.data.listing.BackgroundLister)."""
 
     finished: bool
 

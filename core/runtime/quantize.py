@@ -20,10 +20,10 @@ from pathlib import Path
 
 import torch
 
+from ..data.images import crop_uint8, load_image, normalize_batch
+from ..data.listing import iter_image_files
 from ..devices import cpu_flags
 from ..errors import DataError, EngineError, ImageLoadError
-from ..images import crop_uint8, load_image, normalize_batch
-from ..listing import iter_image_files
 from ..models.archs import TransformSpec
 from .onnx_engine import INPUT, OUTPUT, ExportedModel, ort_session
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..data.images import normalize_batch
 from ..errors import PigeonholeError
-from ..images import normalize_batch
 from ..models.archs import TransformSpec
 from .plan import RunPlan
 

@@ -3,7 +3,7 @@ like the model's classes, how often the model agrees with them, per class, and w
 wrong (the Train tab's per-class table and confusion matrix, reused), with a way to see only
 the images whose label disagrees with their folder.
 
-The figures are core.evaluation's, counted as the rows arrive (ResultsModel keeps the tally):
+The figures are core.results.evaluation's, counted as the rows arrive (ResultsModel keeps the tally):
 the same numbers `pigeonhole predict --evaluate` prints for the same folder and model. They
 are the model's own labels; the person's corrections are not counted in them, but a corrected
 label that matches its folder no longer shows as a disagreement on its tile.
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
 
-from ...core.evaluation import EvaluationReport
+from ...core.results.evaluation import EvaluationReport
 from ..widgets.confusion import ConfusionMatrixView
 from ..widgets.side_panes import SidePanes
 from ..widgets.tables import fill_metrics_table, read_only_table

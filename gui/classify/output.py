@@ -127,8 +127,8 @@ class OutputController(QObject):
         the model that made each and whether it is another than the one loaded now (JSON:
         with the evaluation, for all results). Without a scope: all, unless a filter hides
         some or several images are selected; then the person is asked."""
-        from ...core.export import FORMATS, ExportRow, write_results
         from ...core.fileio import check_output_file
+        from ...core.results.writing import FORMATS, ExportRow, write_results
 
         scopes = self.scope_rows()
         counts = {k: len(v) for k, v in scopes.items()}
@@ -167,7 +167,7 @@ class OutputController(QObject):
     # -- sorting into folders ----------------------------------------------------------------
     def sort_results(self, options: SortOptions | None = None) -> bool:
         """Copy or move the images into class folders (asking how, without ``options``)."""
-        from ...core.sorting import SortItem, sort_into_folders
+        from ...core.results.sorting import SortItem, sort_into_folders
 
         if self.runs.running or self.busy:
             return False

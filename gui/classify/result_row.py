@@ -25,7 +25,7 @@ class ResultRow:
     """One image's result: the core's prediction, an optional hand correction, the model that
     made it, and the class its folder names (evaluation mode)."""
 
-    pred: Any  # core.inference.Prediction (thumbnail removed)
+    pred: Any  # core.runtime.inference.Prediction (thumbnail removed)
     order: int  # arrival order in this session
     corrected: str | None = None
     model: ModelIdentity | None = None  # the model that made ``pred``

@@ -1,10 +1,10 @@
 """The results of a run as a Qt list model: one row per image, corrections kept beside.
 
-:class:`ResultsModel` holds every :class:`core.inference.Prediction` (thumbnail bytes stripped:
+:class:`ResultsModel` holds every :class:`core.runtime.inference.Prediction` (thumbnail bytes stripped:
 thumbnails live in the bounded cache of :mod:`gui.thumbnails`) as a
 :class:`~gui.classify.result_row.ResultRow`: with the label a person gave it by hand, the model
 that made it, and the class its folder names. It keeps, as rows arrive and change, the counts
-the filters show and the evaluation on class-named folders (core.evaluation's tally), and marks
+the filters show and the evaluation on class-named folders (core.results.evaluation's tally), and marks
 rows ``stale`` when the model loaded now is another one. :class:`ResultsView` (in
 :mod:`gui.results_filter`) is the filtered, sorted window the grid shows.
 """
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 
-from ...core.evaluation import EvaluationReport, EvaluationTally
+from ...core.results.evaluation import EvaluationReport, EvaluationTally
 from .result_row import ResultRow, describe_html
 
 if TYPE_CHECKING:  # (core.models imports torch: not at start-up)

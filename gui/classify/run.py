@@ -50,8 +50,8 @@ def classify_task(
     of one thread, 0.56x the command line."""
     import torch
 
-    from ...core.evaluation import GroundTruth
-    from ...core.inference import Classifier
+    from ...core.results.evaluation import GroundTruth
+    from ...core.runtime.inference import Classifier
 
     def stage(text: str) -> None:
         log.info("%s...", text)
@@ -87,7 +87,7 @@ def classify_task(
 class LabelledBatch:
     """A batch of a run, with the class each image's folder is named after (None: none)."""
 
-    batch: Any  # core.predictions.BatchResult
+    batch: Any  # core.results.predictions.BatchResult
     truths: tuple[str | None, ...]
 
 

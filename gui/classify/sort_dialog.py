@@ -1,5 +1,5 @@
 """The "Sort into folders" dialog: where, copy or move, an optional "unsure" folder, which
-images. The sorting itself is core.sorting's, run on a worker by the Classify tab."""
+images. The sorting itself is core.results.sorting's, run on a worker by the Classify tab."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ train a new model on that folder in one step (the Train tab opens and starts).
 
 The destination is checked before anything is copied: writable, and not the folder the
 corrected images already lie in (a copy there would leave each image in two classes). The
-copying runs on a worker thread (core.sorting)."""
+copying runs on a worker thread (core.results.sorting)."""
 
 from __future__ import annotations
 
@@ -42,9 +42,9 @@ def check_training_set_folder(folder: str | Path, images: list[str]) -> Path:
 
 
 def copy_corrections_task(items, dest: str, *, should_stop=None, progress=None):
-    """Worker body: copy each (path, label) into ``dest/<label>/`` (core.sorting; never
+    """Worker body: copy each (path, label) into ``dest/<label>/`` (core.results.sorting; never
     overwriting)."""
-    from ...core.sorting import SortItem, sort_into_folders
+    from ...core.results.sorting import SortItem, sort_into_folders
 
     return sort_into_folders(
         [SortItem(path, label, None) for path, label in items],

@@ -47,7 +47,7 @@ class ResultsTrust(QObject):
 
     def _say_warnings(self, _summary) -> None:
         """Once, when a run (with those queued behind it) ends: what the model's outputs
-        showed (core.predictions.OutputCheck), in the warning colour until closed."""
+        showed (core.results.predictions.OutputCheck), in the warning colour until closed."""
         if self.runs.warnings:
             self.notify("Warning: " + " ".join(self.runs.warnings), warning=True)
 

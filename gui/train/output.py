@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QFileDialog
 from ...core.errors import PigeonholeError
 from ...core.fileio import SavedOutput, check_output_file, models_dir
 from ...core.models.loaded import LoadedModel
-from ...core.training import TrainResult
+from ...core.training.fine_tune import TrainResult
 from ..widgets.model_export import ModelExporter
 from ..widgets.workers import WorkerSlot
 from .progress import error_html

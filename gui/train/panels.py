@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.datasets import MIN_PER_CLASS, DatasetPlan
-from ...core.training import TrainConfig
+from ...core.data.datasets import MIN_PER_CLASS, DatasetPlan
+from ...core.training.fine_tune import TrainConfig
 from ..widgets.arch_picker import ArchPicker
 from ..widgets.tables import read_only_table, table_item
 

@@ -73,7 +73,7 @@ class TrainingCurves(QWidget):
         self._timer.timeout.connect(self.redraw)
 
     def add_epoch(self, stats) -> None:
-        """Append a core.head.EpochStats (the redraw is throttled)."""
+        """Append a core.training.head.EpochStats (the redraw is throttled)."""
         self.history.append(stats)
         self.epochs.append(stats.epoch)
         self.train_loss.append(stats.train_loss)

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
 
-from ...core.features import ExtractionProgress
-from ...core.head import EpochStats
-from ...core.training import TrainStage
+from ...core.training.features import ExtractionProgress
+from ...core.training.fine_tune import TrainStage
+from ...core.training.head import EpochStats
 from ..widgets.status_label import StatusLabel
 
 OVERFIT_GAP = 0.15  # train accuracy this far above validation accuracy...

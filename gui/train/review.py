@@ -1,7 +1,7 @@
 """The misclassified images of a training, in the preview: step through them with the arrow
 keys, and where the folder (not the model) is wrong, give the image its right class with a key
 or the label picker: the file moves into that class's folder of the data set (on a worker
-thread, through core.sorting: never overwriting, undoable with Ctrl+Z).
+thread, through core.results.sorting: never overwriting, undoable with Ctrl+Z).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class MisclassifiedReview(QObject):
     def __init__(self, host, notify: Callable[[str], None], parent=None):
         super().__init__(parent or host)
         self.host, self.notify = host, notify
-        self.items: list = []  # core.training.Misclassified, paths kept up to date
+        self.items: list = []  # core.training.fine_tune.Misclassified, paths kept up to date
         self.class_names: list[str] = []
         self.moved_to: dict[int, str] = {}  # item -> the class it was moved to
         self.preview: PreviewDialog | None = None

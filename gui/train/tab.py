@@ -1,7 +1,7 @@
 """The Train tab: choose a folder of class folders, train a new final layer, look at the
 results, save the checkpoint or use it in the Classify tab in one click.
 
-The work (the dataset scan, core.training.train_classifier, the checkpoint save) runs on worker
+The work (the dataset scan, core.training.fine_tune.train_classifier, the checkpoint save) runs on worker
 threads through WorkerSlots; this module only turns clicks into a TrainConfig and records
 (DatasetPlan, ExtractionProgress, EpochStats, TrainResult) into views.
 """
@@ -21,10 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.datasets import DatasetPlan
-from ...core.features import ExtractionProgress
-from ...core.head import EpochStats
-from ...core.training import TrainResult, TrainStage
+from ...core.data.datasets import DatasetPlan
+from ...core.training.features import ExtractionProgress
+from ...core.training.fine_tune import TrainResult, TrainStage
+from ...core.training.head import EpochStats
 from .. import style_sheet
 from ..widgets.drop_zone import CHECKPOINT_EXTENSIONS
 from ..widgets.workers import WorkerSlot

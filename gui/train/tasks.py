@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...core.datasets import DatasetPlan, plan_dataset
+from ...core.data.datasets import DatasetPlan, plan_dataset
 from ...core.errors import ImageLoadError
 from ...core.models.checkpoints import ModelSource
-from ...core.training import TrainConfig, train_classifier
+from ...core.training.fine_tune import TrainConfig, train_classifier
 
 THUMB_SIDE = 96  # the misclassified images' thumbnails
 MAX_THUMBS = 60
@@ -34,7 +34,7 @@ class TrainingRequest:
 def train_task(plan: DatasetPlan, request: TrainingRequest, *, should_stop=None, progress=None):
     """Worker-thread generator: train, then make thumbnails of the misclassified images.
     Returns (TrainResult, {path: Thumbnail})."""
-    from ...core.images import load_image, make_thumbnail
+    from ...core.data.images import load_image, make_thumbnail
 
     result = yield from train_classifier(
         None,

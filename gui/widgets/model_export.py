@@ -1,5 +1,5 @@
 """Export a model for other tools: ONNX or TorchScript with its class names and preprocessing
-inside, checked against PyTorch before it is kept (core.model_export, what `pigeonhole export`
+inside, checked against PyTorch before it is kept (core.runtime.network_export, what `pigeonhole export`
 runs). The file name is checked before any work (core.fileio.check_output_file, the command
 line's check), and the export runs on a worker thread. The Classify tab's model menu and the
 Train tab's Export… button use it."""
@@ -23,7 +23,7 @@ SETTINGS_KEY = "export/model_dir"
 def export_task(loaded, fmt: str, path: Path, *, should_stop=None, progress=None):
     """Worker body: write and check the export (not cancellable: a few seconds). Returns the
     core ExportReport."""
-    from ...core.model_export import export_model
+    from ...core.runtime.network_export import export_model
 
     return export_model(loaded, fmt, path)
 
@@ -33,7 +33,7 @@ def export_target(path: str, chosen_filter: str = "") -> tuple[str, Path]:
     names, else the one of the filter chosen in the dialog (its suffix is added to a name
     without one). Raises core's OutputPathError with a message for the person."""
     from ...core.fileio import check_output_file
-    from ...core.model_export import FORMATS
+    from ...core.runtime.network_export import FORMATS
 
     suffix = Path(path).suffix.lower()
     fmt = next((f for f, s in FORMATS.items() if s == suffix), None)
@@ -63,7 +63,7 @@ class ModelExporter(QObject):
     ``failed(message)`` (a bad file name fails at once, before any work)."""
 
     started = Signal(str)
-    done = Signal(object)  # core.model_export.ExportReport
+    done = Signal(object)  # core.runtime.network_export.ExportReport
     failed = Signal(str)
 
     def __init__(self, parent: QWidget):

@@ -162,7 +162,7 @@ class TimingPanel(QWidget):
         self.summary.setText(f"<b>Cancelled</b> after {done:,} images{median}.")
 
     def set_summary(self, s, warnings: Sequence[str] | None = None) -> None:
-        """Show a core.inference.RunSummary, and ``warnings`` about the model (by default the
+        """Show a core.runtime.inference.RunSummary, and ``warnings`` about the model (by default the
         summary's own) in the warning colour below it."""
         state = " (cancelled)" if s.cancelled else ""
         warned = "".join(

@@ -34,7 +34,7 @@ METRICS_HEADERS = ["Class", "Precision", "Recall", "F1", "Images"]
 
 
 def fill_metrics_table(table: QTableWidget, per_class: Sequence) -> None:
-    """One row per core.metrics.ClassMetrics: name, precision, recall, F1, images."""
+    """One row per core.results.metrics.ClassMetrics: name, precision, recall, F1, images."""
     table.setRowCount(len(per_class))
     for row, c in enumerate(per_class):
         for k, value in enumerate(

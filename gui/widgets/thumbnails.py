@@ -24,7 +24,7 @@ _SMOOTH = Qt.TransformationMode.SmoothTransformation
 
 
 def thumbnail_to_qimage(thumb) -> QImage:
-    """core.images.Thumbnail (RGB888, rows without padding) -> an owning QImage."""
+    """core.data.images.Thumbnail (RGB888, rows without padding) -> an owning QImage."""
     w, h, data = thumb.width, thumb.height, thumb.data
     img = QImage(w, h, QImage.Format.Format_RGB888)
     # Copied into the image's own buffer: a QImage wrapping the Python bytes ties their
@@ -88,7 +88,7 @@ class ThumbnailCache:
 
 def read_thumbnail(path: str, side: int = THUMB_SIDE) -> QImage | None:
     """Decode ``path`` at (about) ``side`` pixels on its longer edge; None if Qt can't read
-    it (then Pillow, through core.images, gets a go)."""
+    it (then Pillow, through core.data.images, gets a go)."""
     reader = QImageReader(path)
     reader.setAutoTransform(True)
     size = reader.size()
@@ -103,7 +103,7 @@ def read_thumbnail(path: str, side: int = THUMB_SIDE) -> QImage | None:
             img = img.scaled(side, side, aspectMode=_KEEP, mode=_SMOOTH)
         return img.convertToFormat(QImage.Format.Format_RGB888)
     try:
-        from ...core.images import load_image, make_thumbnail
+        from ...core.data.images import load_image, make_thumbnail
 
         return thumbnail_to_qimage(make_thumbnail(load_image(path, draft_size=side), side))
     except Exception as e:  # any decode failure: the tile keeps its placeholder

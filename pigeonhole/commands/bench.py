@@ -1,6 +1,6 @@
 """`pigeonhole bench [FOLDER]`: model-only vs full pipeline vs the naive loop, in one run, for
 each engine and precision and each architecture asked for (--arch resnet18,resnet50,...), then
-all of them side by side (the measurements are pigeonhole.core.bench's)."""
+all of them side by side (the measurements are pigeonhole.core.bench.suite's)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from .output import printable
 def run(args) -> int:
     """Numbers were range-checked when parsed; ``--json`` is checked before any timing."""
     json_path = check_output_file(args.json, "--json") if args.json else None
-    from pigeonhole.core.bench import run_bench
+    from pigeonhole.core.bench.suite import run_bench
 
     from .preprocessing import choice
 

@@ -23,8 +23,8 @@ def default_out(stem: str, suffix: str, folder: Path | None = None) -> Path:
 
 
 def run(args) -> int:
-    from pigeonhole.core.model_export import FORMATS, export_format, export_model
     from pigeonhole.core.models.checkpoints import load_model
+    from pigeonhole.core.runtime.network_export import FORMATS, export_format, export_model
 
     if args.model and args.checkpoint:
         raise PigeonholeError("Give the model once: as CHECKPOINT or with --checkpoint.")

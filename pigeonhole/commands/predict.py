@@ -67,10 +67,10 @@ class ProgressBar:
 
 
 def run(args) -> int:
-    from pigeonhole.core.evaluation import GroundTruth, evaluate
-    from pigeonhole.core.export import FORMATS, ExportRow, write_results
-    from pigeonhole.core.inference import Classifier
     from pigeonhole.core.models.checkpoints import load_model
+    from pigeonhole.core.results.evaluation import GroundTruth, evaluate
+    from pigeonhole.core.results.writing import FORMATS, ExportRow, write_results
+    from pigeonhole.core.runtime.inference import Classifier
     from pigeonhole.core.runtime.plan import plan_run
 
     # A bad --out fails now, not after an hour of work (numbers were checked when parsed).

@@ -19,14 +19,19 @@ import sys
 import threading
 from pathlib import Path
 
-from pigeonhole.core.datasets import DatasetPlan, plan_dataset
+from pigeonhole.core.data.datasets import DatasetPlan, plan_dataset
 from pigeonhole.core.errors import Cancelled, PigeonholeError
-from pigeonhole.core.features import ExtractionProgress
 from pigeonhole.core.fileio import check_output_file, models_dir, write_with_fallback
-from pigeonhole.core.head import EpochStats
 from pigeonhole.core.models.archs import get_arch
 from pigeonhole.core.tasks import run_to_end
-from pigeonhole.core.training import TrainConfig, TrainResult, TrainStage, train_classifier
+from pigeonhole.core.training.features import ExtractionProgress
+from pigeonhole.core.training.fine_tune import (
+    TrainConfig,
+    TrainResult,
+    TrainStage,
+    train_classifier,
+)
+from pigeonhole.core.training.head import EpochStats
 
 from . import model_source
 from .output import printable

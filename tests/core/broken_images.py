@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, TiffImagePlugin
 
-from pigeonhole.core.synthetic import class_image
+from pigeonhole.core.data.synthetic import class_image
 
 
 @dataclass(slots=True)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pigeonhole.core.bench import run_bench
-from pigeonhole.core.inference import classify_paths
-from pigeonhole.core.synthetic import class_image
+from pigeonhole.core.bench.suite import run_bench
+from pigeonhole.core.data.synthetic import class_image
+from pigeonhole.core.runtime.inference import classify_paths
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs an NVIDIA GPU")
 

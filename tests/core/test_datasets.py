@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pigeonhole.core.datasets import plan_dataset, stratified_split
+from pigeonhole.core.data.datasets import plan_dataset, stratified_split
+from pigeonhole.core.data.synthetic import make_class_folders, make_train_val
 from pigeonhole.core.errors import DataError
-from pigeonhole.core.synthetic import make_class_folders, make_train_val
 
 
 @pytest.mark.parametrize("val_name", ["val", "valid", "test"])

@@ -8,12 +8,12 @@ import pytest
 import torch
 from torch import nn
 
+from pigeonhole.core.data.synthetic import make_class_folders
 from pigeonhole.core.errors import PigeonholeError
-from pigeonhole.core.features import FeatureExtractor
-from pigeonhole.core.inference import Classifier, classify_paths
+from pigeonhole.core.runtime.inference import Classifier, classify_paths
 from pigeonhole.core.runtime.onnx_engine import export_onnx
 from pigeonhole.core.runtime.plan import plan_run
-from pigeonhole.core.synthetic import make_class_folders
+from pigeonhole.core.training.features import FeatureExtractor
 from tests.core.train_helpers import DECISIVE_CLASSES, small_base, whole_network_trained
 
 pytest.importorskip("onnxruntime")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import torch
 
-from pigeonhole.core.evaluation import GroundTruth, evaluate
-from pigeonhole.core.inference import classify_paths
+from pigeonhole.core.data.synthetic import make_class_folders
 from pigeonhole.core.models.checkpoints import LoadedModel
-from pigeonhole.core.predictions import OutputCheck, Prediction
-from pigeonhole.core.synthetic import make_class_folders
+from pigeonhole.core.results.evaluation import GroundTruth, evaluate
+from pigeonhole.core.results.predictions import OutputCheck, Prediction
+from pigeonhole.core.runtime.inference import classify_paths
 from tests.core.train_helpers import SMALL
 
 

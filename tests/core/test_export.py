@@ -1,4 +1,4 @@
-"""core.export: CSV/JSON contents, corrections, atomic writes."""
+"""core.results.writing: CSV/JSON contents, corrections, atomic writes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import json
 import pytest
 
 from pigeonhole.core.errors import PigeonholeError
-from pigeonhole.core.export import (
+from pigeonhole.core.results.predictions import Prediction, RunSummary
+from pigeonhole.core.results.writing import (
     COLUMNS,
     ExportRow,
     columns,
@@ -16,7 +17,6 @@ from pigeonhole.core.export import (
     write_json,
     write_results,
 )
-from pigeonhole.core.predictions import Prediction, RunSummary
 
 PREDS = [
     Prediction(

@@ -9,14 +9,14 @@ import pytest
 import torch
 from torchvision.models.vision_transformer import VisionTransformer
 
-from pigeonhole.core.features import _FeatureNet, _HeadInput
-from pigeonhole.core.images import normalize_batch
+from pigeonhole.core.data.images import normalize_batch
 from pigeonhole.core.models.archs import TransformSpec, build_model, head_info
 from pigeonhole.core.models.transforms import CP_LETTERBOX
 from pigeonhole.core.runtime.fusion import fuse_conv_bn
 from pigeonhole.core.runtime.gpu_decode import crop_on_device, upright
 from pigeonhole.core.runtime.plan import RunPlan
 from pigeonhole.core.runtime.step import DeviceStep
+from pigeonhole.core.training.features import _FeatureNet, _HeadInput
 from tests.core.fake_cuda import FakeTensorDeviceMismatchError, fake_cuda, to_fake_cuda
 
 SPEC = TransformSpec(resize=72, crop=64)

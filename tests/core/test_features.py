@@ -8,16 +8,16 @@ import os
 import pytest
 import torch
 
+from pigeonhole.core.data.synthetic import class_image, make_class_folders
 from pigeonhole.core.errors import Cancelled
-from pigeonhole.core.features import (
+from pigeonhole.core.tasks import run_to_end
+from pigeonhole.core.training.features import (
     FeatureCache,
     FeatureExtractor,
     FeatureJob,
     augment_params,
     load_view,
 )
-from pigeonhole.core.synthetic import class_image, make_class_folders
-from pigeonhole.core.tasks import run_to_end
 from tests.core.train_helpers import SMALL, small_base
 
 
@@ -115,7 +115,7 @@ def test_squeezenet_features_are_the_head_input_map(tmp_path):
 def test_views_use_the_models_resize_rule(tmp_path):
     """A letterbox model's plain view is its letterboxed image (grey bars included); augmented
     views are crops of the photo at the model's input size, scaled as the model scales."""
-    from pigeonhole.core.images import crop_uint8, load_image
+    from pigeonhole.core.data.images import crop_uint8, load_image
     from pigeonhole.core.models.transforms import TransformSpec
 
     spec = TransformSpec(resize=64, crop=64, resize_mode="letterbox", fill=(1, 2, 3))

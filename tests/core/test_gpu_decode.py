@@ -15,12 +15,12 @@ import torch
 from PIL import Image, ImageOps
 from torchvision.io import ImageReadMode, decode_jpeg
 
-from pigeonhole.core.images import crop_uint8
-from pigeonhole.core.inference import classify_paths
+from pigeonhole.core.data.images import crop_uint8
+from pigeonhole.core.data.synthetic import class_image
 from pigeonhole.core.models.transforms import CP_CROP, CP_LETTERBOX, TransformSpec
 from pigeonhole.core.runtime.gpu_decode import JpegDecoder, crop_on_device, read_jpeg, upright
+from pigeonhole.core.runtime.inference import classify_paths
 from pigeonhole.core.runtime.plan import plan_run
-from pigeonhole.core.synthetic import class_image
 from tests.core.broken_images import jpeg_bytes, write_corpus
 from tests.core.train_helpers import SMALL
 

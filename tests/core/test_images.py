@@ -1,4 +1,4 @@
-"""core.images: finding candidates, decoding every awkward kind of file, preprocessing."""
+"""core.data.images: finding candidates, decoding every awkward kind of file, preprocessing."""
 
 from __future__ import annotations
 
@@ -11,20 +11,20 @@ import torch
 from PIL import Image
 from torchvision import transforms as T
 
-from pigeonhole.core import images
-from pigeonhole.core.errors import ImageLoadError
-from pigeonhole.core.images import (
+from pigeonhole.core.bench.measure import classic_transform
+from pigeonhole.core.data import images
+from pigeonhole.core.data.images import (
     crop_uint8,
     load_image,
     make_thumbnail,
     normalize_batch,
     preprocess,
 )
-from pigeonhole.core.listing import IMAGE_EXTENSIONS, ScanStats, iter_image_files
-from pigeonhole.core.measure import classic_transform
+from pigeonhole.core.data.listing import IMAGE_EXTENSIONS, ScanStats, iter_image_files
+from pigeonhole.core.data.synthetic import class_image, photo_like
+from pigeonhole.core.errors import ImageLoadError
 from pigeonhole.core.models.archs import TransformSpec
 from pigeonhole.core.models.transforms import CP_CROP, CP_LETTERBOX
-from pigeonhole.core.synthetic import class_image, photo_like
 from tests.classification_pytorch import letterbox_image
 from tests.core.broken_images import exif_rotated_jpeg, write_corpus
 

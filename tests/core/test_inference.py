@@ -1,4 +1,4 @@
-"""core.inference: the batched pipeline against the naive loop, bad files, order, streaming,
+"""core.runtime.inference: the batched pipeline against the naive loop, bad files, order, streaming,
 cancellation."""
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import torch
 from PIL import Image
 from torchvision import transforms as T
 
-from pigeonhole.core import inference
+from pigeonhole.core.data.synthetic import class_image, make_class_folders, photo_like
 from pigeonhole.core.errors import DataError, PigeonholeError
-from pigeonhole.core.inference import BatchResult, Classifier, RunSummary, classify_paths
 from pigeonhole.core.models.archs import TransformSpec, build_model
 from pigeonhole.core.models.checkpoints import LoadedModel
+from pigeonhole.core.runtime import inference
 from pigeonhole.core.runtime.fusion import fuse_for_inference
-from pigeonhole.core.synthetic import class_image, make_class_folders, photo_like
+from pigeonhole.core.runtime.inference import BatchResult, Classifier, RunSummary, classify_paths
 from pigeonhole.core.tasks import run_to_end
 from tests.core.broken_images import write_corpus
 

@@ -30,19 +30,21 @@ import pytest
 import torch
 from PIL import Image, ImageStat
 
-from pigeonhole.core import errors, export, fileio, images, sorting
+from pigeonhole.core import errors, fileio
+from pigeonhole.core.data import images
+from pigeonhole.core.data.synthetic import class_image
 from pigeonhole.core.errors import (
     Cancelled,
     ImageLoadError,
     PigeonholeError,
     UntrustedCheckpointError,
 )
-from pigeonhole.core.head import train_head
-from pigeonhole.core.inference import classify_paths
 from pigeonhole.core.models.formats import read_checkpoint
-from pigeonhole.core.predictions import Prediction
-from pigeonhole.core.synthetic import class_image
-from pigeonhole.core.training import TrainConfig
+from pigeonhole.core.results import sorting, writing
+from pigeonhole.core.results.predictions import Prediction
+from pigeonhole.core.runtime.inference import classify_paths
+from pigeonhole.core.training.fine_tune import TrainConfig
+from pigeonhole.core.training.head import train_head
 from tests.core.broken_images import dds_unimplemented, tiff_with_oversized_tag
 from tests.core.train_helpers import small_base
 
@@ -210,7 +212,7 @@ def test_new_files_follow_the_umask(tmp_path, umask):
     fileio.write_bytes_atomic(tmp_path / "private.pth", b"x")
     assert _mode(tmp_path / "private.pth") == 0o600
     umask(0o002)
-    export.write_results(tmp_path / "group.json", [], None)
+    writing.write_results(tmp_path / "group.json", [], None)
     assert _mode(tmp_path / "group.json") == 0o664
 
 
@@ -289,11 +291,11 @@ def test_exports_keep_odd_names_exact(tmp_path):
         Prediction(i, n, "a\tlabel", 0.5, (("a\tlabel", 0.5),), 1.0, 1.0, None)
         for i, n in enumerate(names)
     ]
-    export.write_results(tmp_path / "r.csv", preds, None, topk=1)
+    writing.write_results(tmp_path / "r.csv", preds, None, topk=1)
     with open(tmp_path / "r.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["path"] for r in rows] == names and rows[0]["label"] == "a\tlabel"
-    export.write_results(tmp_path / "r.json", preds, None, topk=1)
+    writing.write_results(tmp_path / "r.json", preds, None, topk=1)
     doc = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
     assert [r["path"] for r in doc["predictions"]] == names
 
@@ -392,7 +394,7 @@ def test_pipeline_failures_become_rows_without_stack_traces(tmp_path, caplog, mo
             raise RuntimeError("resampler exploded\nsecond line")
         return real_crop(img, spec)
 
-    monkeypatch.setattr("pigeonhole.core.inference.crop_uint8", crop_fails_once)
+    monkeypatch.setattr("pigeonhole.core.runtime.inference.crop_uint8", crop_fails_once)
     with caplog.at_level(logging.DEBUG):
         preds, summary = classify_paths(base, [tmp_path], batch_size=2, workers=1)
     by_name = {Path(p.path).name: p for p in preds}
@@ -406,9 +408,9 @@ def test_pillow_warnings_do_not_reach_the_terminal(tmp_path):
     path = tiff_with_oversized_tag(tmp_path / "tags.tif")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
-        from pigeonhole.core.pillow_setup import quiet_pillow
+        from pigeonhole.core.data.pillow_setup import quiet_pillow
 
-        quiet_pillow()  # what importing core.images does once per process
+        quiet_pillow()  # what importing core.data.images does once per process
         img = images.load_image(path)
     assert img.size == (8, 8)
     assert [str(w.message) for w in caught] == []

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pigeonhole.core import sorting
-from pigeonhole.core.sorting import SortItem, safe_folder_name, sort_into_folders, undo_move
-from pigeonhole.core.synthetic import class_image
+from pigeonhole.core.data.synthetic import class_image
+from pigeonhole.core.results import sorting
+from pigeonhole.core.results.sorting import SortItem, safe_folder_name, sort_into_folders, undo_move
 
 
 def make_images(folder: Path, names: list[str]) -> dict[str, bytes]:

@@ -8,18 +8,18 @@ import threading
 import pytest
 import torch
 
+from pigeonhole.core.data.images import load_image, preprocess
+from pigeonhole.core.data.synthetic import class_image, make_class_folders
 from pigeonhole.core.errors import Cancelled
-from pigeonhole.core.head import EpochStats, StandardisedHead, class_weights, evaluate_head
-from pigeonhole.core.images import load_image, preprocess
 from pigeonhole.core.models.checkpoints import ModelSource, load_model
-from pigeonhole.core.synthetic import class_image, make_class_folders
 from pigeonhole.core.tasks import run_to_end
-from pigeonhole.core.training import (
+from pigeonhole.core.training.fine_tune import (
     TrainConfig,
     TrainResult,
     TrainStage,
     train_classifier,
 )
+from pigeonhole.core.training.head import EpochStats, StandardisedHead, class_weights, evaluate_head
 from tests.core.train_helpers import colour_folders, small_base
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
+from pigeonhole.core.data.synthetic import make_class_folders
 from pigeonhole.core.models.archs import TransformSpec, build_model
-from pigeonhole.core.synthetic import make_class_folders
 
 SMALL = TransformSpec(resize=72, crop=64)
 
@@ -55,7 +55,7 @@ def decisive_model(folder: Path):
     head) on learnable colour photos of 320x240: its outputs are decisive, so label agreement
     between two pipelines means something."""
     from pigeonhole.core.tasks import run_to_end
-    from pigeonhole.core.training import TrainConfig, train_classifier
+    from pigeonhole.core.training.fine_tune import TrainConfig, train_classifier
 
     data = make_class_folders(folder, 12, DECISIVE_CLASSES, size=(320, 240))
     result = run_to_end(
@@ -103,7 +103,7 @@ def scaled_random_backbone(arch: str, spec: TransformSpec, images: list[Path]):
     """A random ``arch`` whose BatchNorm layers scale activations to unit size on ``images``
     (preprocessed with ``spec``; their means are left at 0): untouched, a random MobileNetV2
     fades to features near 1e-10, too small to learn from; centred, colour is lost."""
-    from pigeonhole.core.images import load_image, preprocess
+    from pigeonhole.core.data.images import load_image, preprocess
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
@@ -126,7 +126,7 @@ def decisive_under(arch: str, spec: TransformSpec, data: Path):
     head) on ``data`` under preprocessing ``spec``: its outputs are decisive on such images."""
     from pigeonhole.core.models.checkpoints import LoadedModel
     from pigeonhole.core.tasks import run_to_end
-    from pigeonhole.core.training import TrainConfig, train_classifier
+    from pigeonhole.core.training.fine_tune import TrainConfig, train_classifier
 
     images = sorted(data.rglob("*.jpg"))
     model = scaled_random_backbone(arch, spec, images[::2])
@@ -144,8 +144,8 @@ def whole_network_trained(folder: Path, epochs: int = 4):
     """A ResNet-18 on 32 px crops with every layer trained on learnable colour photos: unlike
     a random backbone, its activations are what int8 is made for, so int8-vs-fp32 label
     agreement on it is meaningful (a random backbone's activations grow layer after layer)."""
-    from pigeonhole.core.images import crop_uint8, load_image, normalize_batch
-    from pigeonhole.core.listing import iter_image_files
+    from pigeonhole.core.data.images import crop_uint8, load_image, normalize_batch
+    from pigeonhole.core.data.listing import iter_image_files
 
     data = make_class_folders(folder, 12, DECISIVE_CLASSES, size=(160, 120))
     files = sorted(iter_image_files([data]))

@@ -8,8 +8,8 @@ from PySide6.QtCore import QItemSelectionModel, QMimeData, QPoint, QPointF, Qt, 
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
+from pigeonhole.core.data.synthetic import class_image
 from pigeonhole.core.models.archs import TransformSpec
-from pigeonhole.core.synthetic import class_image
 
 CLASSES = ("red", "green", "blue")
 FAST_ARCH = "resnet18"

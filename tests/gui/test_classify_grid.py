@@ -12,7 +12,7 @@ from classify_helpers import load, make_images, run_and_wait
 from PySide6.QtCore import QPoint
 from PySide6.QtGui import QImage
 
-from pigeonhole.core.predictions import Prediction
+from pigeonhole.core.results.predictions import Prediction
 from pigeonhole.gui.widgets.thumbnails import DEFAULT_CACHE_BYTES, THUMB_SIDE, ThumbnailCache
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -200,7 +200,7 @@ def test_the_window_plans_its_runs_as_the_command_line_does(
     and threads, decode threads, batch size. The window used to cap torch at cores - 1 and so
     ran one forward stream of one thread on 2 cores, 0.56x the CLI's speed; a second run
     inherited the thread count a previous run's forward threads had set."""
-    import pigeonhole.core.inference as inference
+    import pigeonhole.core.runtime.inference as inference
 
     made = []
     real = inference.plan_run
@@ -246,7 +246,7 @@ def test_the_empty_histogram_has_calm_axes_while_a_run_starts(qtbot):
     batch."""
     from PySide6.QtWidgets import QApplication
 
-    from pigeonhole.core.predictions import Prediction
+    from pigeonhole.core.results.predictions import Prediction
     from pigeonhole.gui.widgets.plots import TimingPanel
 
     panel = TimingPanel()

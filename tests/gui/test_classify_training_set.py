@@ -10,7 +10,7 @@ from pathlib import Path
 
 from classify_helpers import CLASSES, load, run_and_wait, select
 
-from pigeonhole.core.synthetic import class_image, make_class_folders
+from pigeonhole.core.data.synthetic import class_image, make_class_folders
 from tests.core.train_helpers import save_base_checkpoint
 
 

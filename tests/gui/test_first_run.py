@@ -9,8 +9,8 @@ import pytest
 from classify_helpers import load
 from PySide6.QtWidgets import QLabel
 
+from pigeonhole.core.data.synthetic import make_class_folders
 from pigeonhole.core.models import imagenet
-from pigeonhole.core.synthetic import make_class_folders
 
 OFFLINE = "Could not download the ImageNet weights for resnet18: no internet connection?"
 

@@ -15,7 +15,7 @@ import pytest
 import torch
 from classify_helpers import CLASSES, load
 
-import pigeonhole.core.model_export as model_export
+import pigeonhole.core.runtime.network_export as model_export
 from pigeonhole.gui.widgets.model_export import FILTERS
 from tests.core.train_helpers import colour_folders, save_base_checkpoint
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt, QTimer
 
-from pigeonhole.core.features import ExtractionProgress
-from pigeonhole.core.head import EpochStats
-from pigeonhole.core.synthetic import make_class_folders
+from pigeonhole.core.data.synthetic import make_class_folders
+from pigeonhole.core.training.features import ExtractionProgress
+from pigeonhole.core.training.head import EpochStats
 from pigeonhole.gui.train.progress import overfitting_hint
 from tests.core.train_helpers import colour_folders, save_base_checkpoint
 

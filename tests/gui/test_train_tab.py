@@ -10,10 +10,10 @@ import pytest
 import torch
 from PySide6.QtCore import Qt
 
-from pigeonhole.core.head import EpochStats
+from pigeonhole.core.data.synthetic import make_class_folders
 from pigeonhole.core.models.checkpoints import ModelSource, load_model
-from pigeonhole.core.synthetic import make_class_folders
-from pigeonhole.core.training import TrainResult
+from pigeonhole.core.training.fine_tune import TrainResult
+from pigeonhole.core.training.head import EpochStats
 from tests.core.train_helpers import colour_folders, save_base_checkpoint
 
 

@@ -23,19 +23,19 @@ from pathlib import Path
 
 import torch
 
-from .devices import device_name, synchronize
-from .errors import DataError, ImageLoadError
-from .images import Thumbnail, crop_uint8, load_image, make_thumbnail
-from .listing import BackgroundLister, ScanStats
-from .models.checkpoints import LoadedModel
-from .predictions import BatchResult, OutputCheck, Prediction, RunSummary
-from .runtime.engine import EngineModel, make_step
-from .runtime.fusion import fuse_for_inference
-from .runtime.gpu_decode import EncodedJpeg, JpegDecoder, read_jpeg
-from .runtime.pipeline import run_pipeline
-from .runtime.plan import RunPlan, plan_run
-from .runtime.step import pin
-from .tasks import run_to_end
+from ..data.images import Thumbnail, crop_uint8, load_image, make_thumbnail
+from ..data.listing import BackgroundLister, ScanStats
+from ..devices import device_name, synchronize
+from ..errors import DataError, ImageLoadError
+from ..models.checkpoints import LoadedModel
+from ..results.predictions import BatchResult, OutputCheck, Prediction, RunSummary
+from ..tasks import run_to_end
+from .engine import EngineModel, make_step
+from .fusion import fuse_for_inference
+from .gpu_decode import EncodedJpeg, JpegDecoder, read_jpeg
+from .pipeline import run_pipeline
+from .plan import RunPlan, plan_run
+from .step import pin
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class Classifier:
         )
         cal = None
         if calibration is not None:
-            from .runtime.quantize import calibration_set
+            from .quantize import calibration_set
 
             cal = functools.partial(calibration_set, calibration, self.transform)
         self.step = make_step(net, self.plan, self.transform, calibration=cal, on_stage=on_stage)

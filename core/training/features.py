@@ -5,7 +5,7 @@ device step as inference (core.runtime); what its classification layer would hav
 captured there, and the rest of the network is skipped, so every architecture works the same way
 (SqueezeNet's 1x1-conv head gets its spatial map).
 
-Features are cached on disk (core.feature_cache) under a key covering the architecture, a hash
+Features are cached on disk (core.training.feature_cache) under a key covering the architecture, a hash
 of the backbone weights, the transform and the precision, per file path, size, modification time
 and view (eval, or augmented view *i* of seed *s*): a changed file is extracted again, an
 unchanged one never is.
@@ -27,17 +27,17 @@ import torch
 from PIL import Image
 from torch import nn
 
-from .devices import synchronize
-from .errors import Cancelled, ImageLoadError
+from ..data.images import crop_uint8, load_image
+from ..devices import synchronize
+from ..errors import Cancelled, ImageLoadError
+from ..models.archs import TransformSpec, get_arch, head_info
+from ..models.loaded import weights_hash
+from ..runtime.engine import EngineModel, make_step
+from ..runtime.fusion import fuse_conv_bn
+from ..runtime.pipeline import ListSource, run_pipeline
+from ..runtime.plan import plan_run
+from ..runtime.step import pin
 from .feature_cache import AUG_SCALE, FeatureCache, image_key
-from .images import crop_uint8, load_image
-from .models.archs import TransformSpec, get_arch, head_info
-from .models.loaded import weights_hash
-from .runtime.engine import EngineModel, make_step
-from .runtime.fusion import fuse_conv_bn
-from .runtime.pipeline import ListSource, run_pipeline
-from .runtime.plan import plan_run
-from .runtime.step import pin
 
 log = logging.getLogger(__name__)
 

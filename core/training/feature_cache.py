@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from .fileio import atomic_write, cache_dir
+from ..fileio import atomic_write, cache_dir
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Train a new classification layer on a frozen network: the fast fixed-feature-extractor recipe.
 
-The backbone runs once per image (features cached in memory and on disk, see core.features);
+The backbone runs once per image (features cached in memory and on disk, see core.training.features);
 the head then trains on the cached features, so an epoch costs milliseconds. The result is
 the full network (frozen backbone + trained head), ready for Pigeonhole's checkpoint format.
 
@@ -31,8 +31,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .datasets import DatasetPlan, plan_dataset
-from .errors import Cancelled, DataError, PigeonholeError
+from ..data.datasets import DatasetPlan, plan_dataset
+from ..errors import Cancelled, DataError, PigeonholeError
+from ..models.archs import TransformSpec, get_arch, head_info, replace_head
+from ..models.checkpoints import ModelSource, load_model, save_checkpoint
+from ..results.metrics import ClassMetrics, metrics_table
+from ..tasks import stop_check
 from .features import (
     ExtractionOutput,
     ExtractionProgress,
@@ -41,10 +45,6 @@ from .features import (
     FeatureJob,
 )
 from .head import EpochStats, HeadOutcome, evaluate_head, train_head
-from .metrics import ClassMetrics, metrics_table
-from .models.archs import TransformSpec, get_arch, head_info, replace_head
-from .models.checkpoints import ModelSource, load_model, save_checkpoint
-from .tasks import stop_check
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import Cancelled, TrainingDiverged
-from .metrics import classification_metrics
-from .tasks import stop_check
+from ..errors import Cancelled, TrainingDiverged
+from ..results.metrics import classification_metrics
+from ..tasks import stop_check
 
 # Below this many feature values an epoch is a few small matmuls: one thread is faster than
 # several (no fork/join cost, no fight with a busy machine).

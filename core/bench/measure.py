@@ -1,4 +1,4 @@
-"""The individual measurements behind `pigeonhole bench` (see core.bench): the classic
+"""The individual measurements behind `pigeonhole bench` (see core.bench.suite): the classic
 per-image loop, the model alone on in-memory crops, the real pipeline, decoding ceilings, and
 draft-mode decoding's agreement with full decoding. Each returns figures; none prints."""
 
@@ -19,7 +19,7 @@ def classic_transform(spec):
     shorter side, or both) or a letterbox, CenterCrop, ToTensor, channel order, Normalize."""
     from torchvision import transforms
 
-    from .images import letterbox
+    from ..data.images import letterbox
 
     interp = transforms.InterpolationMode(spec.interpolation)
     if spec.resize_mode == "letterbox":
@@ -67,8 +67,8 @@ def model_only(clf, files: list[Path]) -> float:
     the same device step: normalise, memory format, forward)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from .devices import synchronize
-    from .images import crop_uint8, load_image
+    from ..data.images import crop_uint8, load_image
+    from ..devices import synchronize
 
     plan = clf.plan
     crops = torch.stack([crop_uint8(load_image(f), clf.transform) for f in files])
@@ -92,7 +92,7 @@ def model_only(clf, files: list[Path]) -> float:
 
 def pipeline(clf, files: list[Path]) -> tuple[float, torch.Tensor, int]:
     """The real pipeline over the files; returns images/s, logits (listing order), skipped."""
-    from .inference import classify_paths
+    from ..runtime.inference import classify_paths
 
     warm = files[: clf.batch_size]
     classify_paths(clf.loaded, warm, plan=clf.plan)
@@ -125,9 +125,9 @@ def draft_agreement(loaded, folder: Path | None, n: int = 0) -> dict:
     """Top-1 agreement of draft-mode decoding with full decoding on JPEGs >= 3x the resize."""
     from PIL import Image
 
-    from .images import crop_uint8, load_image, normalize_batch
-    from .listing import iter_image_files
-    from .synthetic import make_photo_folder
+    from ..data.images import crop_uint8, load_image, normalize_batch
+    from ..data.listing import iter_image_files
+    from ..data.synthetic import make_photo_folder
 
     n = n or DRAFT_IMAGES
     spec = loaded.transform
@@ -176,7 +176,7 @@ def decode_ceiling_cpu(files: list[Path], spec, threads: int) -> float:
     on ``threads`` threads: what a Pillow-fed pipeline can reach at most."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from .images import crop_uint8, load_image
+    from ..data.images import crop_uint8, load_image
 
     def one(f: Path) -> None:
         crop_uint8(load_image(f, draft_size=spec.resize), spec)
@@ -195,8 +195,8 @@ def decode_ceiling_device(
     cropping them on ``device`` a batch at a time, with nothing else running."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from .devices import synchronize
-    from .runtime.gpu_decode import JpegDecoder, read_jpeg
+    from ..devices import synchronize
+    from ..runtime.gpu_decode import JpegDecoder, read_jpeg
 
     decoder = JpegDecoder(device, spec)
     with ThreadPoolExecutor(threads) as pool:

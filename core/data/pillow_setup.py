@@ -1,4 +1,4 @@
-"""Pillow, made quiet for decoding thousands of untrusted files (imported by core.images).
+"""Pillow, made quiet for decoding thousands of untrusted files (imported by core.data.images).
 
 Pillow warns about what it meets in odd files (TIFF tags larger than the file, malformed MPO or
 APNG, corrupt EXIF, images over its soft pixel limit) and the libtiff it bundles prints its own
@@ -8,7 +8,7 @@ So, once per process:
 
 * warnings raised inside Pillow's own modules are ignored (a filter on ``module="PIL."``, which
   leaves Pillow's deprecation warnings about *our* calls alone: those point at our code), and
-  ``DecompressionBombWarning`` too: core.images enforces its own pixel limit instead;
+  ``DecompressionBombWarning`` too: core.data.images enforces its own pixel limit instead;
 * libtiff's warning and error handlers are switched off where the loaded libtiff can be found
   (Linux and macOS wheels). Pillow still raises for a file libtiff cannot read.
 
@@ -33,7 +33,7 @@ _done = False
 
 
 def quiet_pillow() -> None:
-    """Install the filters and silence libtiff (idempotent; core.images calls it on import)."""
+    """Install the filters and silence libtiff (idempotent; core.data.images calls it on import)."""
     global _done
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     warnings.filterwarnings("ignore", module=r"PIL\.")

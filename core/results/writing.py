@@ -19,8 +19,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import OutputPathError
-from .fileio import atomic_write
+from ..errors import OutputPathError
+from ..fileio import atomic_write
 from .predictions import Prediction, RunSummary
 
 BASE_COLUMNS = (

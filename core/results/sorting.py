@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import PigeonholeError
-from .fileio import (
+from ..errors import PigeonholeError
+from ..fileio import (
     check_output_folder,
     remove_stale_temp_files,
     temp_path_for,

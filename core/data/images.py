@@ -1,6 +1,6 @@
 """Decode images robustly, preprocess exactly like torchvision, make thumbnails.
 
-(Finding the images in folders is core.listing's.)
+(Finding the images in folders is core.data.listing's.)
 
 * :func:`load_image` trusts the content, not the extension; returns an RGB image with EXIF
   orientation applied and every odd mode converted properly; any failure is an
@@ -24,8 +24,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as TF
 
-from .errors import ImageLoadError
-from .models.transforms import TransformSpec
+from ..errors import ImageLoadError
+from ..models.transforms import TransformSpec
 from .pillow_setup import quiet_pillow
 
 log = logging.getLogger(__name__)

@@ -41,7 +41,7 @@ def classification_metrics(
 
 def metrics_from_confusion(cm: Sequence[Sequence[int]], class_names: Sequence[str]) -> Metrics:
     """Metrics of a confusion matrix (``cm[true][predicted]`` image counts): what a tally built
-    one result at a time (core.evaluation.EvaluationTally) turns into figures."""
+    one result at a time (core.results.evaluation.EvaluationTally) turns into figures."""
     n = len(class_names)
     per_class = []
     said_per_class = [sum(column) for column in zip(*cm, strict=True)] if n else []

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from PIL import Image, ImageFile
 
-from .errors import PigeonholeError
-from .tasks import StopFlag, stop_requested
+from ..errors import PigeonholeError
+from ..tasks import StopFlag, stop_requested
 
 log = logging.getLogger(__name__)
 

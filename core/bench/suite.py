@@ -1,11 +1,11 @@
 """`pigeonhole bench` in one run: model-only vs pipeline vs the naive loop (measured by
-core.measure).
+core.bench.measure).
 
 All three see the same images with the same torch thread settings:
 * naive loop: what the classic inference script does, one image at a time: ``Image.open``,
   torchvision ``transforms``, forward under ``no_grad``, fp32, the model as loaded;
 * model only: the same images preprocessed into memory first, batched forward only;
-* pipeline: :class:`core.inference.Classifier` over the files (decode overlapped with compute).
+* pipeline: :class:`core.runtime.inference.Classifier` over the files (decode overlapped with compute).
 On the CPU every engine and precision is measured side by side (torch fp32, ONNX Runtime fp32
 and int8, calibrated on the same folder). Top-1 agreement and the largest logit difference
 against the naive loop (torch fp32) are reported, plus the agreement of Pillow draft-mode
@@ -22,8 +22,9 @@ from pathlib import Path
 
 import torch
 
-from .devices import device_name, has_amx, resolve_device
-from .errors import DataError, ImageLoadError
+from ..devices import device_name, has_amx, resolve_device
+from ..errors import DataError, ImageLoadError
+from ..models.archs import build_model, get_arch
 from .measure import (
     compare,
     decode_ceiling_cpu,
@@ -33,7 +34,6 @@ from .measure import (
     naive_loop,
     pipeline,
 )
-from .models.archs import build_model, get_arch
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def bf16_is_fast() -> bool:
 def load_bench_model(arch: str, checkpoint: str | None, preprocessing=None):
     """The checkpoint, else cached ImageNet weights, else random weights with a fixed seed;
     with the user's ``preprocessing`` (a PreprocessingOverride) when given."""
-    from .models.checkpoints import (
+    from ..models.checkpoints import (
         LoadedModel,
         ModelSource,
         apply_preprocessing,
@@ -115,10 +115,10 @@ def run_bench(
     the pipeline on the same images, for each engine and precision (``engine`` "all": every
     one this device has); on CUDA also the Pillow-fed pipeline, GPU decoding's agreement with
     it and peak GPU memory. ``preprocessing``: the user's PreprocessingOverride."""
-    from .images import load_image
-    from .inference import Classifier
-    from .listing import iter_image_files
-    from .synthetic import make_photo_folder
+    from ..data.images import load_image
+    from ..data.listing import iter_image_files
+    from ..data.synthetic import make_photo_folder
+    from ..runtime.inference import Classifier
 
     loaded = load_bench_model(arch, checkpoint, preprocessing)
     out(loaded.preprocessing_line())
@@ -226,7 +226,7 @@ def bench_runs(
 ) -> list[tuple[str, str]]:
     """(precision, engine) pairs to measure. On the CPU with ``engine`` "all": torch fp32,
     ONNX Runtime fp32 and int8 (when installed), and bf16 where AMX makes it pay (or asked)."""
-    from .runtime.plan import onnxruntime_missing
+    from ..runtime.plan import onnxruntime_missing
 
     if engine != "all" or device.type != "cpu":
         return [(precision, "auto" if engine == "all" else engine)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from .images import Thumbnail
+from ..data.images import Thumbnail
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,13 +22,13 @@ from pathlib import Path
 
 import torch
 
-from . import __version__
-from .errors import EngineError, PigeonholeError
-from .fileio import write_bytes_atomic
-from .images import crop_uint8, normalize_batch
-from .models.loaded import LoadedModel
-from .runtime.onnx_engine import ONNX_OPSET, export_onnx
-from .synthetic import photo_like
+from .. import __version__
+from ..data.images import crop_uint8, normalize_batch
+from ..data.synthetic import photo_like
+from ..errors import EngineError, PigeonholeError
+from ..fileio import write_bytes_atomic
+from ..models.loaded import LoadedModel
+from .onnx_engine import ONNX_OPSET, export_onnx
 
 log = logging.getLogger(__name__)
 

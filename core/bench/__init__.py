@@ -1,0 +1,1 @@
+"""`pigeonhole bench`: the measurements and the run that compares them."""
