@@ -36,6 +36,7 @@ from pigeonhole.core.data.synthetic import make_photo_folder  # noqa: E402
 from pigeonhole.core.errors import PigeonholeError  # noqa: E402
 from pigeonhole.core.models.archs import get_arch  # noqa: E402
 from pigeonhole.core.runtime.inference import Classifier  # noqa: E402
+from pigeonhole.core.runtime.options import RunOptions  # noqa: E402
 
 FAMILIES = (
     "resnet18,resnet50,resnext50_32x4d,wide_resnet50_2,vgg11,mobilenet_v2,mobilenet_v3_large,"
@@ -57,13 +58,13 @@ def measure(arch: str, files: list[Path], repeats: int, batch: int) -> dict:
     loaded = load_bench_model(arch, None)
     spec = get_arch(arch)
     t0 = time.perf_counter()
-    ort = Classifier(loaded, "cpu", "fp32", batch, engine="onnxruntime")
+    ort = Classifier(loaded, RunOptions("cpu", "onnxruntime", "fp32", batch_size=batch))
     export_s = time.perf_counter() - t0
     row = {"arch": arch, "family": spec.family, "exports": ort.engine == "onnxruntime",
            "note": ort.engine_note, "export_s": export_s}  # fmt: skip
     if not row["exports"]:
         return row
-    torch_clf = Classifier(loaded, "cpu", "fp32", batch, engine="torch")
+    torch_clf = Classifier(loaded, RunOptions("cpu", "torch", "fp32", batch_size=batch))
     from pigeonhole.core.data.images import crop_uint8, load_image
 
     crops = torch.stack([crop_uint8(load_image(f), loaded.transform) for f in files])
@@ -73,7 +74,9 @@ def measure(arch: str, files: list[Path], repeats: int, batch: int) -> dict:
     for _ in range(repeats):
         pairs.append((model_only(ort, files), model_only(torch_clf, files)))
         torch.set_num_threads(1)  # one forward thread, as each of the product's two
-        ort_one = Classifier(loaded, "cpu", "fp32", batch, engine="onnxruntime", streams=1)
+        ort_one = Classifier(
+            loaded, RunOptions("cpu", "onnxruntime", "fp32", batch_size=batch, streams=1)
+        )
         cpu.append((cpu_ms_per_image(ort_one, batches), cpu_ms_per_image(torch_clf, batches)))
         torch.set_num_threads(prev)
     row["ort_ips"] = statistics.median(a for a, _ in pairs)

@@ -36,12 +36,18 @@ from pigeonhole.core.bench.suite import load_bench_model, run_bench  # noqa: E40
 from pigeonhole.core.data.listing import iter_image_files  # noqa: E402
 from pigeonhole.core.data.synthetic import make_photo_folder  # noqa: E402
 from pigeonhole.core.runtime.inference import Classifier  # noqa: E402
+from pigeonhole.core.runtime.options import RunOptions  # noqa: E402
 
 
 def resnet50_share(folder: Path, n: int, batch_size: int, workers: int) -> dict:
     loaded = load_bench_model("resnet50", None)
     files = [f for _, f in zip(range(n), iter_image_files([folder]), strict=False)]
-    clf = Classifier(loaded, "cpu", "fp32", batch_size, workers, topk=1, keep_logits=True)
+    clf = Classifier(
+        loaded,
+        RunOptions("cpu", precision="fp32", batch_size=batch_size, workers=workers),
+        topk=1,
+        keep_logits=True,
+    )
     mo = model_only(clf, files)
     pipe, _, _ = pipeline(clf, files)
     print(f"resnet50 ({loaded.source}), {len(files)} images, fp32, batch {clf.batch_size}:")

@@ -32,6 +32,7 @@ from pigeonhole.core.bench.suite import load_bench_model  # noqa: E402
 from pigeonhole.core.data.images import normalize_batch  # noqa: E402
 from pigeonhole.core.data.synthetic import make_photo_folder  # noqa: E402
 from pigeonhole.core.runtime.inference import Classifier  # noqa: E402
+from pigeonhole.core.runtime.options import RunOptions  # noqa: E402
 from pigeonhole.core.runtime.quantize import calibration_set  # noqa: E402
 
 
@@ -83,9 +84,9 @@ def main() -> int:
         tmp = tempfile.TemporaryDirectory(prefix="pigeonhole-int8-")
         folder = make_photo_folder(Path(tmp.name), args.images)
     cal = calibration_set([folder], spec)
-    ort = Classifier(loaded, "cpu", "int8", calibration=[folder])
+    ort = Classifier(loaded, RunOptions("cpu", precision="int8"), calibration=[folder])
     plan = ort.plan
-    fp32 = Classifier(loaded, "cpu", "fp32", engine="torch")
+    fp32 = Classifier(loaded, RunOptions("cpu", "torch", "fp32"))
     tq = torch_fx_int8(loaded.model, cal.calibrate, spec)
     held = cal.holdout if len(cal.holdout) else cal.calibrate
 

@@ -35,6 +35,7 @@ def child(folder: str, n: int) -> None:
     from pigeonhole.core.models.archs import TransformSpec, build_model
     from pigeonhole.core.models.checkpoints import LoadedModel
     from pigeonhole.core.runtime.inference import Classifier
+    from pigeonhole.core.runtime.options import RunOptions
 
     torch.manual_seed(0)
     spec = TransformSpec(resize=64, crop=56)
@@ -43,7 +44,7 @@ def child(folder: str, n: int) -> None:
     )
     kept = []
     t0 = time.perf_counter()
-    clf = Classifier(loaded, "cpu", "fp32", 0, 0, topk=5)
+    clf = Classifier(loaded, RunOptions("cpu", precision="fp32"), topk=5)
     for batch in clf.run([folder]):
         kept.extend(batch.predictions)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

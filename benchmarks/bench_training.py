@@ -194,12 +194,13 @@ def _cpu_since(t0) -> float:
 
 
 def ours(data: Path, base, augment: int, engine: str = "auto") -> dict:
+    from pigeonhole.core.runtime.options import RunOptions
     from pigeonhole.core.tasks import run_to_end
     from pigeonhole.core.training.fine_tune import TrainConfig, train_classifier
 
     t0 = os.times()
     start = time.perf_counter()
-    config = TrainConfig(augment=augment, engine=engine)
+    config = TrainConfig(augment=augment, run=RunOptions(engine=engine))
     r = run_to_end(train_classifier(data, base=base, config=config))
     return {
         "seconds": time.perf_counter() - start,

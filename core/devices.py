@@ -9,10 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from .errors import PigeonholeError
-
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
-#: Also accepted by runs: "int8", opt-in, CPU only (ONNX Runtime, calibrated on the user's images).
-INT8 = "int8"
+from .runtime.options import INT8, RUN_PRECISIONS, specs
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +111,8 @@ def has_amx() -> bool:
 def resolve_precision(precision: str, device: torch.device) -> str:
     """`auto` is fp16 on CUDA, fp32 elsewhere. Returns fp32, fp16, bf16 or int8 (CPU only)."""
     precision = (precision or "auto").lower()
-    if precision not in (*PRECISIONS, INT8):
-        names = ", ".join((*PRECISIONS, INT8))
+    if precision not in specs(RUN_PRECISIONS):
+        names = ", ".join(specs(RUN_PRECISIONS))
         raise PigeonholeError(f"Unknown precision '{precision}': use {names}.")
     if precision == INT8 and device.type != "cpu":
         raise PigeonholeError("int8 runs on the CPU only: use --device cpu, or fp16 on a GPU.")

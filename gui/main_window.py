@@ -78,6 +78,8 @@ class MainWindow(QMainWindow):
         retrain = getattr(self.classify_tab, "retrain_requested", None)
         if retrain is not None and hasattr(self.train_tab, "set_data_folder"):
             retrain.connect(self.retrain_on)
+        if hasattr(self.train_tab, "run_options"):  # training runs as the Model panel says
+            self.train_tab.run_options = self.classify_tab.ui.model_panel.run_options
 
     def show_status(self, text: str | None, tab: QWidget | None = None) -> None:
         """The status bar shows the current tab's status line (rich text reduced to plain

@@ -17,22 +17,9 @@ from collections.abc import Callable
 
 from pigeonhole.core import __version__
 from pigeonhole.core.errors import PigeonholeError, UntrustedCheckpointError
+from pigeonhole.core.runtime import options as run
 
 from .commands import preprocessing
-
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
-RUN_PRECISIONS = (*PRECISIONS, "int8")
-PRECISION_HELP = (
-    "auto (fp16 on CUDA, fp32 on the CPU), fp32, fp16, bf16, or int8: CPU only, calibrated once "
-    "on your images, its agreement with fp32 shown first"
-)
-DECODES = ("auto", "cpu", "gpu")
-DECODE_HELP = "where JPEGs are decoded: auto (the GPU on CUDA), cpu (Pillow) or gpu (nvJPEG)"
-ENGINES = ("auto", "torch", "onnxruntime")
-ENGINE_HELP = (
-    "what runs the network on the CPU: auto (ONNX Runtime where it is faster, exported once "
-    "per model), torch or onnxruntime; GPUs always use torch"
-)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -97,8 +84,8 @@ def finite_number(
 
 # Ranges: wide enough for any real use, narrow enough that no value can exhaust memory or run
 # for ever before a check deeper down would catch it.
-BATCH_SIZE_AUTO = whole_number(0, 4096)  # 0 = automatic
-WORKERS = whole_number(0, 256)  # 0 = automatic
+BATCH_SIZE_AUTO = whole_number(0, run.MAX_BATCH)  # 0 = automatic
+WORKERS = whole_number(0, run.MAX_WORKERS)  # 0 = automatic
 
 
 def _add_model_args(p: argparse.ArgumentParser, require_weights: bool = False) -> None:
@@ -119,6 +106,32 @@ def _add_model_args(p: argparse.ArgumentParser, require_weights: bool = False) -
     )
 
 
+BENCH_ENGINE_HELP = "all (on the CPU: torch fp32, ONNX Runtime fp32 and int8 side by side) or one"
+TRAIN_PRECISION_HELP = "auto (fp16 on CUDA, fp32 on the CPU), fp32, fp16 or bf16"
+
+
+def _add_run_args(p: argparse.ArgumentParser, bench: bool = False, train: bool = False) -> None:
+    """How the run goes: the RunOptions choices (their lists and words: core.runtime.options).
+    Training has no engine choice here and no int8; bench can run every engine at once."""
+    p.add_argument("--device", default="auto", help=run.DEVICE_HELP)
+    if bench:
+        engines = ("all", *run.specs(run.ENGINES))
+        p.add_argument("--engine", default="all", choices=engines, help=BENCH_ENGINE_HELP)
+    elif not train:
+        p.add_argument(
+            "--engine", default="auto", choices=run.specs(run.ENGINES), help=run.ENGINE_HELP
+        )
+    precisions, help_ = (run.PRECISIONS, TRAIN_PRECISION_HELP) if train else (
+        run.RUN_PRECISIONS, run.PRECISION_HELP)  # fmt: skip
+    p.add_argument("--precision", default="auto", choices=run.specs(precisions), help=help_)
+
+
+def _add_pipeline_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--batch-size", type=BATCH_SIZE_AUTO, default=0, help="0 = automatic")
+    p.add_argument("--workers", type=WORKERS, default=0, help="decode threads, 0 = automatic")
+    p.add_argument("--decode", default="auto", choices=run.specs(run.DECODES), help=run.DECODE_HELP)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="pigeonhole",
@@ -131,7 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--report", metavar="FILE.json", help="with --self-test: write a report")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for add in (_gui_parser, _models_parser, _predict_parser, _train_parser, _export_parser,
+                _bench_parser):  # fmt: skip
+        add(sub)
+    return parser
 
+
+def _gui_parser(sub) -> None:
     p = sub.add_parser("gui", help="open the window (the default)")
     p.add_argument("paths", nargs="*", metavar="PATH", help="folders or images to classify")
     p.add_argument("--arch")
@@ -145,19 +164,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow a checkpoint that needs arbitrary pickle code (only for files you trust)",
     )
 
+
+def _models_parser(sub) -> None:
     p = sub.add_parser("models", help="list the available architectures")
     p.add_argument("--family", help="only this family (e.g. ResNet)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
+
+def _predict_parser(sub) -> None:
     p = sub.add_parser("predict", help="classify images and folders")
     p.add_argument("paths", nargs="+", metavar="PATH")
     _add_model_args(p)
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--engine", default="auto", choices=ENGINES, help=ENGINE_HELP)
-    p.add_argument("--precision", default="auto", choices=RUN_PRECISIONS, help=PRECISION_HELP)
-    p.add_argument("--batch-size", type=BATCH_SIZE_AUTO, default=0, help="0 = automatic")
-    p.add_argument("--workers", type=WORKERS, default=0, help="decode threads, 0 = automatic")
-    p.add_argument("--decode", default="auto", choices=DECODES, help=DECODE_HELP)
+    _add_run_args(p)
+    _add_pipeline_args(p)
     p.add_argument("--topk", type=whole_number(1, 1000), default=5)
     p.add_argument("--out", metavar="FILE", help="write results to FILE.csv or FILE.json")
     p.add_argument("--no-draft", action="store_true", help="always decode JPEGs at full size")
@@ -170,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     preprocessing.add_arguments(p)
 
+
+def _train_parser(sub) -> None:
     p = sub.add_parser("train", help="fine-tune the final layer on folders of images")
     p.add_argument("data_dir", metavar="DATA_DIR")
     _add_model_args(p)
@@ -191,10 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weight-decay", type=finite_number(0, 100), default=1e-4)
     p.add_argument("--optimizer", default="adamw", choices=("adamw", "sgd"))
     p.add_argument(
-        "--augment",
-        type=whole_number(0, 100),
-        default=0,
-        help="augmented views per training image",
+        "--augment", type=whole_number(0, 100), default=0, help="augmented views per training image"
     )
     p.add_argument("--balanced", action="store_true", help="class-balanced loss")
     p.add_argument(
@@ -204,12 +222,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="early-stopping patience (0 = off)",
     )
     p.add_argument("--seed", type=whole_number(0, 2**63 - 1), default=0)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--precision", default="auto", choices=PRECISIONS)
+    _add_run_args(p, train=True)
     p.add_argument("--no-cache", action="store_true", help="do not use the feature cache")
     p.add_argument("--out", metavar="FILE", help="where to save the checkpoint")
     preprocessing.add_arguments(p)
 
+
+def _export_parser(sub) -> None:
     p = sub.add_parser(
         "export", help="save a model as ONNX or TorchScript, class names and preprocessing inside"
     )
@@ -219,23 +238,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", help="FILE.onnx or FILE.pt (default: beside you)")
     preprocessing.add_arguments(p)
 
+
+def _bench_parser(sub) -> None:
     p = sub.add_parser("bench", help="measure throughput: model only, pipeline, naive loop")
     p.add_argument("folder", nargs="?", metavar="FOLDER")
     p.add_argument(
         "--arch", default="resnet18", help="architecture, or several: resnet18,resnet50,vit_b_16"
     )
     p.add_argument("--checkpoint", metavar="FILE")
-    p.add_argument("--device", default="auto")
-    p.add_argument(
-        "--engine",
-        default="all",
-        choices=("all", *ENGINES),
-        help="all (on the CPU: torch fp32, ONNX Runtime fp32 and int8 side by side) or one",
-    )
-    p.add_argument("--precision", default="auto", choices=RUN_PRECISIONS)
-    p.add_argument("--batch-size", type=BATCH_SIZE_AUTO, default=0, help="0 = automatic")
-    p.add_argument("--workers", type=WORKERS, default=0, help="decode threads, 0 = automatic")
-    p.add_argument("--decode", default="auto", choices=DECODES, help=DECODE_HELP)
+    _add_run_args(p, bench=True)
+    _add_pipeline_args(p)
     p.add_argument(
         "--images",
         type=whole_number(0, 1_000_000),
@@ -244,7 +256,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     preprocessing.add_arguments(p)
-    return parser
 
 
 def _command(name: str):

@@ -212,12 +212,13 @@ def step_checkpoint(ctx: Context) -> tuple[str, dict]:
 def step_classify(ctx: Context) -> tuple[str, dict]:
     from pigeonhole.core.data.synthetic import make_class_folders
     from pigeonhole.core.runtime.inference import Classifier
+    from pigeonhole.core.runtime.options import RunOptions
     from pigeonhole.core.tasks import run_to_end
 
     loaded = ctx.need("loaded")
     folder = make_class_folders(ctx.workdir / "classify", per_class=5, classes=CLASSES)
     (folder / "notes.txt").write_text("not an image")
-    classifier = Classifier(loaded, device="cpu", batch_size=4, topk=2)
+    classifier = Classifier(loaded, RunOptions(device="cpu", batch_size=4), topk=2)
     predictions = []
     summary = run_to_end(classifier.run([folder]), lambda b: predictions.extend(b.predictions))
     check(len(predictions) == 10, f"{len(predictions)} predictions for 10 images")
@@ -235,13 +236,16 @@ def step_train(ctx: Context) -> tuple[str, dict]:
 
     from pigeonhole.core.data.synthetic import make_train_val
     from pigeonhole.core.models.checkpoints import ModelSource, load_model
+    from pigeonhole.core.runtime.options import RunOptions
     from pigeonhole.core.tasks import run_to_end
     from pigeonhole.core.training.fine_tune import TrainConfig, train_classifier
 
     checkpoint = ctx.need("checkpoint")
     data = make_train_val(ctx.workdir / "train", train=6, val=3, classes=CLASSES)
     base = load_model(ModelSource(checkpoint=str(checkpoint)))  # training modifies it in place
-    config = TrainConfig(epochs=2, patience=0, device="cpu", precision="fp32", use_cache=False)
+    config = TrainConfig(
+        epochs=2, patience=0, use_cache=False, run=RunOptions(device="cpu", precision="fp32")
+    )
     result = run_to_end(
         train_classifier(data / "train", val_dir=data / "val", base=base, config=config)
     )

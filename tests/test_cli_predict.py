@@ -318,3 +318,16 @@ def test_classes_overriding_stored_names_warn_naming_both(tmp_path, model_files,
     err = capsys.readouterr().err
     assert "pigeonhole: warning: class names from reversed.txt (bird, dog, cat) replace" in err
     assert "pets.pth (cat, dog, bird)" in err
+
+
+def test_a_missing_path_is_said_before_the_model_loads(model_files, tmp_path, capsys, monkeypatch):
+    from pigeonhole.core.models import checkpoints
+
+    def never(*_a, **_k):
+        raise AssertionError("the model was loaded before the paths were checked")
+
+    monkeypatch.setattr(checkpoints, "load_model", never)
+    code = main(["predict", str(tmp_path / "no-such-folder"), "--checkpoint", str(model_files[0])])
+    err = capsys.readouterr().err
+    assert code == 2 and "No such file or folder" in err and "no-such-folder" in err
+    assert len(err.strip().splitlines()) == 1

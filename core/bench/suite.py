@@ -119,6 +119,7 @@ def run_bench(
     from ..data.listing import iter_image_files
     from ..data.synthetic import make_photo_folder
     from ..runtime.inference import Classifier
+    from ..runtime.options import RunOptions
 
     loaded = load_bench_model(arch, checkpoint, preprocessing)
     out(loaded.preprocessing_line())
@@ -150,8 +151,9 @@ def run_bench(
         naive_ips, naive_logits = naive_loop(loaded.model, files, loaded.transform, dev)
 
         def classifier(prec: str, eng: str, dec: str = decode) -> Classifier:
-            return Classifier(loaded, dev, prec, batch_size, workers, topk=1, keep_logits=True,
-                              decode=dec, engine=eng, calibration=[folder_path],
+            options = RunOptions(str(dev), eng, prec, dec, batch_size, workers)
+            return Classifier(loaded, options, topk=1, keep_logits=True,
+                              calibration=[folder_path],
                               on_stage=lambda text: out(f"  ({text}...)"))  # fmt: skip
 
         runs = bench_runs(dev, precision, engine, extra_bf16, out)

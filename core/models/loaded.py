@@ -95,6 +95,35 @@ class ModelSource:
     def imagenet(cls, arch: str) -> ModelSource:
         return cls(arch=arch)
 
+    @classmethod
+    def chosen(
+        cls,
+        checkpoint: str | None = None,
+        arch: str | None = None,
+        *,
+        classes: str | None = None,
+        trust: bool = False,
+        preprocessing: PreprocessingOverride | str | None = None,
+        arch_is_demand: bool = False,
+        partial: bool = False,
+    ) -> ModelSource:
+        """What a person chose, made into a source the same way by the command line, the Model
+        panel and the Train tab: ``preprocessing`` is a preset's name or an override (checked
+        now, before anything loads); ``arch_is_demand`` makes ``arch`` a demand on the
+        checkpoint's weights rather than a hint (the CLI's --arch with --checkpoint)."""
+        if isinstance(preprocessing, str):
+            preprocessing = PreprocessingOverride(preset=preprocessing)
+        checkpoint = str(checkpoint) if checkpoint else None
+        return cls(
+            checkpoint=checkpoint,
+            arch=arch or None,
+            classes_file=classes or None,
+            trust=bool(trust),
+            require_arch=bool(arch_is_demand and checkpoint and arch),
+            partial=bool(partial),
+            preprocessing=preprocessing,
+        )
+
     @property
     def is_file(self) -> bool:
         return bool(self.checkpoint)

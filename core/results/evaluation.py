@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .metrics import Metrics, metrics_from_confusion
+from .predictions import BatchResult, Prediction, RunSummary
 
 _SEPARATORS = re.compile(r"[\s_\-]+")
 MAX_DEPTH = 3  # folders above an image looked at when no root is given
@@ -149,3 +150,37 @@ def evaluate(
         if label is not None and label in known:
             tally.add(path, label, truth.label_of(path))
     return tally.report()
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledBatch:
+    """A batch of a run with the class each image's folder is named after (None: no folder
+    named like a class, or no ground truth asked for): what the CLI and the window consume."""
+
+    batch: BatchResult
+    truths: tuple[str | None, ...]
+
+    @property
+    def predictions(self) -> tuple[Prediction, ...]:
+        return self.batch.predictions
+
+
+def labelled_batches(
+    batches: Generator[BatchResult, None, RunSummary], truth: GroundTruth | None
+) -> Generator[LabelledBatch, None, RunSummary]:
+    """The end of every run: each batch with its images' ground truth attached (worked out
+    where the batches are made: the worker thread in the app), returning the RunSummary."""
+    try:
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration as end:
+                return end.value
+            labels = (
+                tuple(truth.label_of(p.path) for p in batch.predictions)
+                if truth is not None
+                else (None,) * len(batch.predictions)
+            )
+            yield LabelledBatch(batch, labels)
+    finally:
+        batches.close()  # a consumer that stops early stops the run's threads too

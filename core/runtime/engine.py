@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from ..devices import INT8
 from ..errors import EngineError
 from ..models.archs import TransformSpec
 from ..models.loaded import weights_hash
 from .onnx_engine import OrtStep, engine_cache, ensure_exported, ort_session
+from .options import INT8
 from .plan import RunPlan
 from .step import DeviceStep, prepare_model
 

@@ -33,11 +33,13 @@ from ..tasks import run_to_end
 from .engine import EngineModel, make_step
 from .fusion import fuse_for_inference
 from .gpu_decode import EncodedJpeg, JpegDecoder, read_jpeg
+from .options import RunOptions
 from .pipeline import run_pipeline
 from .plan import RunPlan, plan_run
 from .step import pin
 
 log = logging.getLogger(__name__)
+RUN_OPTION_NAMES = frozenset(f.name for f in dataclasses.fields(RunOptions))
 
 
 @dataclass(slots=True)
@@ -64,35 +66,28 @@ class _Outputs:
 
 
 class Classifier:
-    """Runs a :class:`~core.models.checkpoints.LoadedModel` over files and folders.
+    """Runs a :class:`~core.models.checkpoints.LoadedModel` over files and folders, as ``plan``
+    says (a RunPlan, or the RunOptions to plan it from; None: everything automatic).
 
-    ``engine`` ("auto", "torch", "onnxruntime") and ``precision`` (… or "int8") choose how the
-    CPU runs it (core.runtime.engine); ``calibration`` is where int8 finds images to calibrate
-    on the first time (the folders about to be classified); ``on_stage(text)`` hears about the
-    slow one-off steps (ONNX export, int8 calibration)."""
+    ``calibration`` is where int8 finds images to calibrate on the first time (the folders
+    about to be classified); ``on_stage(text)`` hears about the slow one-off steps (ONNX export,
+    int8 calibration)."""
 
     def __init__(
         self,
         loaded: LoadedModel,
-        device: str | torch.device = "auto",
-        precision: str = "auto",
-        batch_size: int = 0,
-        workers: int = 0,
+        plan: RunPlan | RunOptions | None = None,
+        *,
         topk: int = 5,
         draft: bool = True,
         keep_logits: bool = False,
         fuse: bool = True,
-        streams: int = 0,
-        decode: str = "auto",
-        plan: RunPlan | None = None,
-        engine: str = "auto",
         calibration: Iterable[str | os.PathLike] | None = None,
         on_stage: Callable[[str], None] | None = None,
     ):
         self.loaded = loaded
-        self.plan = plan or plan_run(
-            loaded.arch, device, precision, batch_size, workers, decode, streams, engine
-        )
+        if not isinstance(plan, RunPlan):
+            plan = plan_run(loaded.arch, plan)
         self.class_names = list(loaded.class_names)
         self.topk = max(1, min(int(topk), len(self.class_names)))
         self.draft = draft
@@ -110,8 +105,10 @@ class Classifier:
             from .quantize import calibration_set
 
             cal = functools.partial(calibration_set, calibration, self.transform)
-        self.step = make_step(net, self.plan, self.transform, calibration=cal, on_stage=on_stage)
-        self.plan = self.step.plan  # torch, with the reason, if ONNX Runtime could not run it
+        self.step = make_step(net, plan, self.transform, calibration=cal, on_stage=on_stage)
+        # The plan as the run goes: the step's, which is the one given unless ONNX Runtime could
+        # not run this network (then torch, with the reason in ``engine_note``).
+        self.plan = self.step.plan
         self.jpegs = JpegDecoder(self.plan.device, self.transform) if self.plan.gpu_decode else None
 
     # the plan's choices, as the callers know them
@@ -363,11 +360,14 @@ def _nothing_found(paths, stats: ScanStats) -> str:
 def classify_paths(
     loaded: LoadedModel, paths: Iterable[str | Path], **kwargs
 ) -> tuple[list[Prediction], RunSummary]:
-    """Convenience for scripts and tests: run to completion, return every prediction."""
+    """Convenience for scripts and tests: run to completion, return every prediction. Keyword
+    arguments go to the run (``should_stop``...), its RunOptions (``device``, ``batch_size``...)
+    or the Classifier (``topk``...)."""
     run_kwargs = {
         k: kwargs.pop(k) for k in ("should_stop", "progress", "thumbnail_size") if k in kwargs
     }
-    clf = Classifier(loaded, **kwargs)
+    choices = {k: kwargs.pop(k) for k in list(kwargs) if k in RUN_OPTION_NAMES}
+    clf = Classifier(loaded, kwargs.pop("plan", None) or RunOptions(**choices), **kwargs)
     preds: list[Prediction] = []
     summary = run_to_end(clf.run(paths, **run_kwargs), lambda b: preds.extend(b.predictions))
     return preds, summary

@@ -34,6 +34,7 @@ from ..models.archs import TransformSpec, get_arch, head_info
 from ..models.loaded import weights_hash
 from ..runtime.engine import EngineModel, make_step
 from ..runtime.fusion import fuse_conv_bn
+from ..runtime.options import RunOptions
 from ..runtime.pipeline import ListSource, run_pipeline
 from ..runtime.plan import plan_run
 from ..runtime.step import pin
@@ -177,19 +178,14 @@ class FeatureExtractor:
         model: nn.Module,
         arch: str,
         transform: TransformSpec,
-        device: str | torch.device = "auto",
-        precision: str = "auto",
-        batch_size: int = 0,
-        workers: int = 0,
-        engine: str = "auto",
+        options: RunOptions | None = None,
         on_stage: Callable[[str], None] | None = None,
     ):
         self.arch = get_arch(arch).name
         self.info = head_info(self.arch)
         self.transform = transform
-        self.plan = plan_run(
-            self.arch, device, precision, batch_size, workers, decode="cpu", engine=engine
-        )
+        # Augmented views are made from decoded images: decoding stays on the CPU.
+        self.plan = plan_run(self.arch, replace(options or RunOptions(), decode="cpu"))
         self.model = model.eval().requires_grad_(False)
         self.weights = weights_hash(self.model)
         self.key = self._model_key()
@@ -198,7 +194,7 @@ class FeatureExtractor:
         work.set_submodule(self.info.path, _HeadInput())
         net = EngineModel(_FeatureNet(work), self.arch, "features", self.weights)
         self.step = make_step(net, self.plan, transform, on_stage=on_stage)
-        self.plan = self.step.plan
+        self.plan = self.step.plan  # the step's: torch, with the reason, if ONNX Runtime failed
 
     @property
     def device(self) -> torch.device:

@@ -36,6 +36,7 @@ from ..errors import Cancelled, DataError, PigeonholeError
 from ..models.archs import TransformSpec, get_arch, head_info, replace_head
 from ..models.checkpoints import ModelSource, load_model, save_checkpoint
 from ..results.metrics import ClassMetrics, metrics_table
+from ..runtime.options import INT8, RunOptions
 from ..tasks import stop_check
 from .features import (
     ExtractionOutput,
@@ -72,12 +73,8 @@ class TrainConfig:
     patience: int = 5  # epochs without a better validation loss before stopping (0 = off)
     seed: int = 0
     val_split: float = 0.2
-    device: str = "auto"
-    precision: str = "auto"
-    engine: str = "auto"  # what runs the backbone on the CPU: "auto", "torch", "onnxruntime"
     use_cache: bool = True
-    extract_batch_size: int = 0  # 0 = automatic
-    workers: int = 0  # decode threads, 0 = automatic
+    run: RunOptions = RunOptions()  # how the backbone runs (device, engine, precision, batch...)
 
     def validate(self) -> None:
         """Refuse settings that cannot train (NaN, infinite, out of range) with one line,
@@ -99,11 +96,11 @@ class TrainConfig:
             ("augmented views", self.augment, 0),
             ("patience", self.patience, 0),
             ("seed", self.seed, 0),
-            ("extraction batch size", self.extract_batch_size, 0),
-            ("decode threads", self.workers, 0),
         ):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 problems.append(f"the {name} must be a whole number >= {low} (got {value!r})")
+        if self.run.precision == INT8:
+            problems.append("features are extracted in floating point (int8 is for classifying)")
         if self.optimizer not in ("adamw", "sgd"):
             problems.append(f"the optimizer must be 'adamw' or 'sgd' (got {self.optimizer!r})")
         if problems:
@@ -245,11 +242,7 @@ def train_classifier(
         base.model,
         arch_name,
         base.transform,
-        device=cfg.device,
-        precision=cfg.precision,
-        batch_size=cfg.extract_batch_size,
-        workers=cfg.workers,
-        engine=cfg.engine,
+        cfg.run,
     )
     try:
         cache = FeatureCache(extractor.key) if cfg.use_cache else None

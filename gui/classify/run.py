@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from ...core.runtime.options import RunOptions
 from ..widgets.plots import TimingPanel
 from ..widgets.thumbnails import THUMB_SIDE, ThumbnailCache, thumbnail_to_qimage
 from ..widgets.workers import WorkerSlot
@@ -29,9 +29,8 @@ MAX_FLUSH_MS = 800  # ...growing to this as results accumulate (see _flush_inter
 def classify_task(
     loaded,
     paths,
-    options: dict,
+    options: RunOptions,
     thumbnail_size: int,
-    torch_threads: int,
     *,
     should_stop,
     progress,
@@ -39,18 +38,17 @@ def classify_task(
 ):
     """Worker body: build the Classifier on the worker thread (moving the model to the device,
     an ONNX export or int8's calibration can take a while: ``on_stage(text)`` hears of each,
-    from this thread) and stream its batches. Returns the RunSummary (its engine and
+    from this thread) and stream its batches, each with its images' ground truth (the same
+    end of a run as `pigeonhole predict`'s). Returns the RunSummary (its engine and
     engine_note say how the model ran).
 
-    The run is planned exactly as `pigeonhole predict` plans it in its main thread
-    (core.runtime.plan_run reads torch's thread count: forward streams, threads each).
-    ``torch_threads`` is the GUI thread's count: a worker thread inherits whatever count some
-    other thread set last (a previous run's forward threads set theirs to 1), and capping it
-    at cores - 1 "to leave a core to the window" had left 2-core machines one forward stream
-    of one thread, 0.56x the command line."""
+    ``options.threads`` is the GUI thread's torch thread count (see RunController.start): a
+    worker thread inherits whatever count some other thread set last (a previous run's forward
+    threads set theirs to 1), and capping it at cores - 1 "to leave a core to the window" had
+    left 2-core machines one forward stream of one thread, 0.56x the command line."""
     import torch
 
-    from ...core.results.evaluation import GroundTruth
+    from ...core.results.evaluation import GroundTruth, labelled_batches
     from ...core.runtime.inference import Classifier
 
     def stage(text: str) -> None:
@@ -58,37 +56,20 @@ def classify_task(
         if on_stage is not None:
             on_stage(text)
 
-    torch.set_num_threads(torch_threads)
+    if options.threads:
+        torch.set_num_threads(options.threads)
     clf = Classifier(
         loaded,
-        device=options.get("device", "auto"),
-        precision=options.get("precision", "auto"),
-        batch_size=int(options.get("batch_size", 0)),
-        decode=options.get("decode", "auto"),
+        options,
         topk=5,
-        engine=options.get("engine", "auto"),
         calibration=paths,  # int8 calibrates on the images about to be classified
         on_stage=stage,
     )
     yield loaded.identity()  # its weights were hashed by the Classifier, on this thread
-    truth = GroundTruth(clf.class_names, paths)
     batches = clf.run(
         paths, should_stop=should_stop, progress=progress, thumbnail_size=thumbnail_size
     )
-    while True:
-        try:
-            batch = next(batches)
-        except StopIteration as end:
-            return end.value  # the RunSummary
-        yield LabelledBatch(batch, tuple(truth.label_of(p.path) for p in batch.predictions))
-
-
-@dataclass(frozen=True, slots=True)
-class LabelledBatch:
-    """A batch of a run, with the class each image's folder is named after (None: none)."""
-
-    batch: Any  # core.results.predictions.BatchResult
-    truths: tuple[str | None, ...]
+    return (yield from labelled_batches(batches, GroundTruth(clf.class_names, paths)))
 
 
 def torch_threads() -> int:
@@ -161,7 +142,7 @@ class RunController(QObject):
             on_failed=self._on_failed,
         )
         self._loaded = None
-        self._options: dict = {}
+        self._options = RunOptions()
         self._buffer: list = []
         self._switch_interval: float | None = None
         self._flush_timer = QTimer(self, singleShot=True, interval=FLUSH_MS)
@@ -182,7 +163,7 @@ class RunController(QObject):
         self,
         loaded,
         paths: list[str],
-        options: dict,
+        options: RunOptions,
         append: bool = False,
         keep_corrections: bool = False,
     ) -> None:
@@ -194,7 +175,8 @@ class RunController(QObject):
         if append:
             self.flush()
         self._buffer = []
-        self._loaded, self._options = loaded, dict(options)
+        self._loaded = loaded
+        self._options = replace(options, threads=options.threads or torch_threads())
         if append:
             self.sources.extend(paths)
         else:
@@ -212,7 +194,6 @@ class RunController(QObject):
             list(paths),
             self._options,
             THUMB_SIDE,
-            torch_threads(),
             on_stage=partial(self._stage.emit, self._runs_started),
         )
         self._responsive(True)
@@ -267,7 +248,9 @@ class RunController(QObject):
         """Batches are buffered and handed to the views at most every FLUSH_MS (the first one
         at once): each hand-over relayouts and repaints the grid, which costs the same for
         one batch as for five. The run's model comes first, before any batch."""
-        if not isinstance(batch, LabelledBatch):
+        from ...core.results.evaluation import LabelledBatch  # imported by the worker already
+
+        if not isinstance(batch, LabelledBatch):  # the run's ModelIdentity, first
             self.model.set_run_model(batch)
             self.identified.emit(batch)
             return

@@ -18,14 +18,13 @@ from PySide6.QtWidgets import QFileDialog
 
 from ...core.errors import PigeonholeError
 from ...core.fileio import SavedOutput, check_output_file, models_dir
+from ...core.models.files import SAVE_SUFFIXES, file_filter
 from ...core.models.loaded import LoadedModel
 from ...core.training.fine_tune import TrainResult
 from ..widgets.model_export import ModelExporter
 from ..widgets.workers import WorkerSlot
 from .progress import error_html
 from .results import ResultsPanel
-
-CHECKPOINT_SUFFIXES = (".pth", ".pt")
 
 
 def save_task(result: TrainResult, path: Path, *, should_stop=None, progress=None) -> SavedOutput:
@@ -90,7 +89,7 @@ class TrainOutput(QObject):
             self.host,
             "Save checkpoint",
             str(self.default_save_path()),
-            "PyTorch checkpoint (*.pth)",
+            file_filter(SAVE_SUFFIXES, "Checkpoints"),
         )
         if path:
             self.save(path)
@@ -106,7 +105,7 @@ class TrainOutput(QObject):
         if not path.suffix:
             path = path.with_suffix(".pth")
         try:
-            path = check_output_file(path, "Not saved", CHECKPOINT_SUFFIXES)
+            path = check_output_file(path, "Not saved", SAVE_SUFFIXES)
         except PigeonholeError as e:
             self._say(error_html(f"{e} The trained model is kept; save it elsewhere."))
             return None

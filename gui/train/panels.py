@@ -28,8 +28,10 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.data.datasets import MIN_PER_CLASS, DatasetPlan
+from ...core.models.files import CHECKPOINT_SUFFIXES, file_filter
 from ...core.training.fine_tune import TrainConfig
 from ..widgets.arch_picker import ArchPicker
+from ..widgets.model_choices import PreprocessingPicker
 from ..widgets.tables import read_only_table, table_item
 
 
@@ -151,11 +153,23 @@ class NetworkPanel(QGroupBox):
         form.addRow("Base weights", self.weights)
         form.addRow("", row)
         form.addRow(self.note)
+        self.preprocessing = PreprocessingPicker(self)
+        self.preprocessing.add_rows(form)
         self._sync()
+
+    def source(self, trust: bool = False):
+        """The base network as core's ModelSource (the same as `pigeonhole train` builds from
+        --arch/--checkpoint/--preprocess; ``trust``: the person said yes to its pickle code)."""
+        from ...core.models.loaded import ModelSource
+
+        checkpoint = self.checkpoint() if self.mode() == "checkpoint" else None
+        return ModelSource.chosen(
+            checkpoint, self.arch(), trust=trust, preprocessing=self.preprocessing.preset()
+        )
 
     def _choose(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Base checkpoint", "", "Checkpoints (*.pth *.pt *.pkl *.safetensors *.ckpt)"
+            self, "Base checkpoint", "", file_filter(CHECKPOINT_SUFFIXES, "Checkpoints")
         )
         if path:
             self.set_checkpoint(path)
@@ -201,6 +215,7 @@ class NetworkPanel(QGroupBox):
         s.setValue("train/arch", self.picker.current_arch())
         s.setValue("train/weights", self.mode())
         s.setValue("train/checkpoint", self.checkpoint())
+        s.setValue("train/preprocess", self.preprocessing.preset() or "")
 
     def restore_settings(self) -> None:
         s = QSettings()
@@ -208,6 +223,7 @@ class NetworkPanel(QGroupBox):
         self.checkpoint_edit.setText(s.value("train/checkpoint", "", type=str))
         idx = self.weights.findData(s.value("train/weights", "imagenet", type=str))
         self.weights.setCurrentIndex(max(0, idx))
+        self.preprocessing.set_preset(s.value("train/preprocess", "", type=str) or None)
         self._sync()
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Signal
@@ -22,11 +24,13 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.data.datasets import DatasetPlan
+from ...core.models.files import is_checkpoint_name
+from ...core.runtime.options import INT8, RunOptions
 from ...core.training.features import ExtractionProgress
 from ...core.training.fine_tune import TrainResult, TrainStage
 from ...core.training.head import EpochStats
 from .. import style_sheet
-from ..widgets.drop_zone import CHECKPOINT_EXTENSIONS
+from ..widgets.model_loading import NeedsTrust
 from ..widgets.workers import WorkerSlot
 from .output import TrainOutput
 from .panels import TrainControls
@@ -62,6 +66,11 @@ class TrainTab(QWidget):
             on_failed=self._on_failed,
         )
         self._train_after_scan: TrainingRequest | None = None  # Start waits for a rescan
+        self._last_request: TrainingRequest | None = None
+        # How the backbone runs: the window hands in the Model panel's choices (device, engine,
+        # precision, batch); alone, everything automatic. ``ask`` puts a yes/no question.
+        self.run_options: Callable[[], RunOptions] = RunOptions
+        self.ask: Callable[[str], bool] = self._ask_question
         self._started = 0.0
         self._stage = ""
         self._build()
@@ -168,7 +177,7 @@ class TrainTab(QWidget):
             path = Path(url.toLocalFile())
             if path.is_dir():
                 self.set_data_folder(str(path))
-            elif path.suffix.lower() in CHECKPOINT_EXTENSIONS:
+            elif is_checkpoint_name(path.name):
                 self.network.set_checkpoint(str(path))
         event.acceptProposedAction()
 
@@ -194,10 +203,11 @@ class TrainTab(QWidget):
         if self.network.mode() == "checkpoint" and not self.network.checkpoint():
             self.status.setText("Choose the checkpoint to start from, or ImageNet weights.")
             return False
-        checkpoint = self.network.checkpoint() if self.network.mode() == "checkpoint" else None
-        request = TrainingRequest(
-            self.network.arch(), checkpoint, self.options.config(val_split=self.data.val_split())
-        )
+        config = self.options.config(val_split=self.data.val_split())
+        run = self.run_options()
+        if run.precision == INT8:  # features are extracted in floating point
+            run = replace(run, precision="auto")
+        request = TrainingRequest(self.network.source(), replace(config, run=run))
         self.network.save_settings()
         self.options.save_settings()
         self.progress.setRange(0, 0)
@@ -214,6 +224,7 @@ class TrainTab(QWidget):
         self.line.start(request.config.epochs)
         self._started = time.perf_counter()
         self._stage = ""
+        self._last_request = request
         self.training.start(train_task, self.plan, request)
 
     def cancel(self) -> None:
@@ -261,6 +272,9 @@ class TrainTab(QWidget):
         if value is None:
             self._cancelled()
             return
+        if isinstance(value, NeedsTrust):
+            self._ask_trust(value)
+            return
         result, thumbs = value
         if result.cancelled and not self.ask_keep_cancelled(result):
             self.status.setText("Cancelled; the partly trained head was discarded.")
@@ -284,6 +298,24 @@ class TrainTab(QWidget):
         )
         self._sync_buttons()
         self.training_done.emit(result)
+
+    def _ask_question(self, question: str) -> bool:
+        answer = QMessageBox.question(self, "Pigeonhole", question)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _ask_trust(self, needs: NeedsTrust) -> None:
+        """The base checkpoint needs pickle code: train on it only if the person trusts it."""
+        question = (
+            f"{needs.message}\n\nTrain on it anyway? Only for files you trust: such a file "
+            "can run any code on this computer."
+        )
+        if self.ask(question):
+            request = TrainingRequest(self.network.source(trust=True), self._last_request.config)
+            self._train_after_scan = request
+            self._rescan()
+        else:
+            self.line.end(error_html("Not trained: the checkpoint needs code you did not trust."))
+            self.training_done.emit(None)
 
     def _on_failed(self, message: str) -> None:
         self._end_run()

@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...core.data.datasets import DatasetPlan, plan_dataset
-from ...core.errors import ImageLoadError
+from ...core.errors import ImageLoadError, UntrustedCheckpointError
 from ...core.models.checkpoints import ModelSource
 from ...core.training.fine_tune import TrainConfig, train_classifier
+from ..widgets.model_loading import NeedsTrust
 
 THUMB_SIDE = 96  # the misclassified images' thumbnails
 MAX_THUMBS = 60
@@ -23,27 +24,31 @@ def scan_task(
 
 @dataclass(frozen=True, slots=True)
 class TrainingRequest:
-    """What to train: the network (None when the checkpoint says), the base checkpoint (None
-    for ImageNet weights) and the options."""
+    """What to train: the base network as core describes it (a checkpoint or ImageNet
+    weights, with the person's preprocessing choice and trust, exactly as `pigeonhole train`
+    loads it) and the options (how the backbone runs among them)."""
 
-    arch: str | None
-    checkpoint: str | None
+    source: ModelSource
     config: TrainConfig
 
 
 def train_task(plan: DatasetPlan, request: TrainingRequest, *, should_stop=None, progress=None):
     """Worker-thread generator: train, then make thumbnails of the misclassified images.
-    Returns (TrainResult, {path: Thumbnail})."""
+    Returns (TrainResult, {path: Thumbnail}), or NeedsTrust when the base checkpoint needs
+    pickle code the person has not trusted yet."""
     from ...core.data.images import load_image, make_thumbnail
 
-    result = yield from train_classifier(
-        None,
-        ModelSource(checkpoint=request.checkpoint, arch=request.arch),
-        config=request.config,
-        plan=plan,
-        should_stop=should_stop,
-        progress=progress,
-    )
+    try:
+        result = yield from train_classifier(
+            None,
+            request.source,
+            config=request.config,
+            plan=plan,
+            should_stop=should_stop,
+            progress=progress,
+        )
+    except UntrustedCheckpointError as e:
+        return NeedsTrust(str(e))
     thumbs = {}
     for m in result.misclassified[:MAX_THUMBS]:
         try:

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-CHECKPOINT_EXTENSIONS = frozenset({".pth", ".pt", ".pkl", ".safetensors", ".ckpt"})
+from ...core.models.files import is_checkpoint_name
 
 
 @dataclass(slots=True)
@@ -42,7 +42,7 @@ def parse_drop(mime: QMimeData) -> DropContents:
             out.refused.append(f"{url.toDisplayString()} is not a local file: download it first.")
             continue
         path = url.toLocalFile()
-        if Path(path).suffix.lower() in CHECKPOINT_EXTENSIONS and Path(path).is_file():
+        if is_checkpoint_name(Path(path).name) and Path(path).is_file():
             out.checkpoints.append(path)
         elif Path(path).exists():
             out.paths.append(path)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from .drop_zone import CHECKPOINT_EXTENSIONS
+from ...core.models.files import is_checkpoint_name
+from ...core.runtime.options import RunOptions
 from .model_choices import imagenet_key
 
 log = logging.getLogger(__name__)
@@ -16,16 +17,27 @@ log = logging.getLogger(__name__)
 class LoadRequest:
     """What to load (a checkpoint with an optional names file, or an architecture's ImageNet
     weights; a preprocessing preset, None for what the model states) and how it will run
-    (device, precision, engine: the loader prepares the model for that)."""
+    (the loader prepares the model for that)."""
 
     arch: str | None
     checkpoint: str | None
     classes: str | None
     trust: bool = False
     preprocess: str | None = None
-    device: str = "auto"
-    precision: str = "auto"
-    engine: str = "auto"
+    run: RunOptions = RunOptions()
+
+    def source(self):
+        """What to load, as core describes it (a ModelSource; the Network box is a hint for a
+        checkpoint). Imported here: core's model loading pulls torch, the window must not."""
+        from ...core.models.loaded import ModelSource
+
+        return ModelSource.chosen(
+            self.checkpoint,
+            self.arch,
+            classes=self.classes,
+            trust=self.trust,
+            preprocessing=self.preprocess,
+        )
 
     @property
     def key(self) -> str:
@@ -54,8 +66,7 @@ def _load(req: LoadRequest, *, should_stop=None, progress=None):
     """Worker body: core's load_model, the same call the CLI makes (the order of guesses lives
     there, not here). An untrusted pickle becomes a NeedsTrust."""
     from ...core.errors import Cancelled, UntrustedCheckpointError
-    from ...core.models.checkpoints import ModelSource, load_model
-    from ...core.models.transforms import PreprocessingOverride
+    from ...core.models.checkpoints import load_model
 
     outer = progress
 
@@ -65,28 +76,21 @@ def _load(req: LoadRequest, *, should_stop=None, progress=None):
         if outer is not None:
             outer(done, total)
 
-    source = ModelSource(
-        checkpoint=req.checkpoint,
-        arch=req.arch,
-        classes_file=req.classes,
-        trust=req.trust,
-        preprocessing=PreprocessingOverride(preset=req.preprocess) if req.preprocess else None,
-    )
     try:
-        return load_model(source, progress=progress)
+        return load_model(req.source(), progress=progress)
     except UntrustedCheckpointError as e:
         return NeedsTrust(str(e))
 
 
 def runs_on_torch(arch: str, req: LoadRequest) -> bool:
-    """Whether a run with the request's device, precision and engine runs ``arch`` on torch
-    (ONNX Runtime exports the unfused model; a choice that cannot work prepares nothing: the
-    run says what is wrong)."""
+    """Whether the run the request's options describe would run ``arch`` on torch (asked of
+    the one planner; ONNX Runtime exports the unfused model; a choice that cannot work
+    prepares nothing: the run says what is wrong)."""
     from ...core.errors import PigeonholeError
     from ...core.runtime.plan import plan_run
 
     try:
-        return plan_run(arch, req.device, req.precision, engine=req.engine).engine == "torch"
+        return plan_run(arch, req.run).engine == "torch"
     except PigeonholeError:
         return False
 
@@ -106,4 +110,4 @@ def found_checkpoints() -> list[str]:
     folder = weights_dir()
     if not folder.is_dir():
         return []
-    return sorted(str(p) for p in folder.iterdir() if p.suffix.lower() in CHECKPOINT_EXTENSIONS)
+    return sorted(str(p) for p in folder.iterdir() if is_checkpoint_name(p.name))

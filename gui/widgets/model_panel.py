@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from ...core.models.files import CHECKPOINT_SUFFIXES, file_filter
+from ...core.runtime.options import RunOptions
 from .arch_picker import ArchPicker, arch_details
 from .checkpoint_box import CheckpointBox
 from .model_choices import (
@@ -35,14 +37,12 @@ from .model_choices import (
 )
 from .model_loading import LoadRequest, NeedsTrust, load_task
 from .model_summary import ModelSummary
-from .run_options import RunOptions, compact
+from .run_options import RunOptionsForm, compact
 from .workers import WorkerSlot
 
 log = logging.getLogger(__name__)
 
 IMAGENET, CHECKPOINT = "imagenet", "checkpoint"
-LOAD_OPTIONS = ("device", "precision", "engine")  # what the loader prepares the model for
-CHECKPOINT_FILTER = "Checkpoints (*.pth *.pt *.pkl *.safetensors *.ckpt);;All files (*)"
 
 
 class ModelPanel(QGroupBox):
@@ -82,7 +82,7 @@ class ModelPanel(QGroupBox):
             text="…", toolTip="A text file with one class name per line"
         )
         self.preprocessing = PreprocessingPicker(self)
-        self.options = RunOptions(self)
+        self.options = RunOptionsForm(self)
         o = self.options
         self.device, self.engine, self.precision = o.device, o.engine, o.precision
         self.decode, self.batch = o.decode, o.batch
@@ -172,7 +172,8 @@ class ModelPanel(QGroupBox):
             return self.checkpoint_path()
         return imagenet_key(self.arch.current_arch())
 
-    def run_options(self) -> dict:
+    def run_options(self) -> RunOptions:
+        """How runs of this panel's model go (the Device...Batch size rows)."""
         return self.options.values()
 
     @property
@@ -203,7 +204,9 @@ class ModelPanel(QGroupBox):
     # -- choosing files ----------------------------------------------------------------------
     def choose_checkpoint(self) -> None:
         start = str(Path(self.checkpoint_path()).parent) if self.checkpoint_path() else ""
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a checkpoint", start, CHECKPOINT_FILTER)
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose a checkpoint", start, file_filter(CHECKPOINT_SUFFIXES, "Checkpoints")
+        )
         if path:
             self.set_checkpoint_path(path)
             self.request_load()
@@ -236,7 +239,7 @@ class ModelPanel(QGroupBox):
     def request_load(self, trust: bool = False, keep_hint: bool = False) -> bool:
         """Load what the panel shows. False (with a message) when there is nothing to load.
         ``keep_hint``: the Network box is this checkpoint's (the last session's model)."""
-        run = {k: v for k, v in self.run_options().items() if k in LOAD_OPTIONS}
+        run = self.run_options()
         preprocess = self.preprocessing.preset()
         if self.weights_mode() == CHECKPOINT:
             path = self.checkpoint_path()
@@ -247,9 +250,9 @@ class ModelPanel(QGroupBox):
                 return False
             classes = self.classes.text().strip() or None
             hint = self.network_hint(keep_hint)
-            req = LoadRequest(hint, path, classes, trust, preprocess, **run)
+            req = LoadRequest(hint, path, classes, trust, preprocess, run)
         else:
-            req = LoadRequest(self.arch.current_arch(), None, None, False, preprocess, **run)
+            req = LoadRequest(self.arch.current_arch(), None, None, False, preprocess, run)
         self.start_load(req)
         return True
 

@@ -9,9 +9,18 @@ from PySide6.QtCore import QObject, QSettings, Qt, Signal
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import QComboBox, QFormLayout, QSpinBox
 
-DECODE_CHOICES = (("auto", "Automatic"), ("cpu", "CPU (Pillow)"), ("gpu", "GPU (nvJPEG)"))
-ENGINE_CHOICES = (("auto", "Automatic"), ("torch", "PyTorch"), ("onnxruntime", "ONNX Runtime"))
-INT8_TEXT = "Fast (int8)"
+from ...core.runtime.options import (
+    DECODES,
+    ENGINES,
+    INT8,
+    MAX_BATCH,
+    PRECISIONS,
+    RUN_PRECISIONS,
+    Choice,
+    RunOptions,
+)
+
+INT8_TEXT = RUN_PRECISIONS[-1].label
 _TOOLTIP = Qt.ItemDataRole.ToolTipRole
 ENGINE_TIP = (
     "What runs the network on the CPU. Automatic: ONNX Runtime where it was measured faster "
@@ -39,8 +48,14 @@ def _enable_item(combo: QComboBox, data: str, enabled: bool, tip: str = "") -> N
         item.setToolTip(tip)
 
 
-class RunOptions(QObject):
-    """The run settings' widgets (added to a form by :meth:`add_rows`) and their values."""
+def _add_choices(combo: QComboBox, choices: tuple[Choice, ...]) -> None:
+    for c in choices:
+        combo.addItem(c.label, c.spec)
+
+
+class RunOptionsForm(QObject):
+    """The run settings' widgets (added to a form by :meth:`add_rows`) and the RunOptions they
+    describe (:meth:`values`)."""
 
     changed = Signal()
 
@@ -54,21 +69,19 @@ class RunOptions(QObject):
         for d in list_devices():
             self.device.addItem(d.label, d.spec)
         self.engine = QComboBox(toolTip=ENGINE_TIP)
-        for spec, text in ENGINE_CHOICES:
-            self.engine.addItem(text, spec)
+        _add_choices(self.engine, ENGINES)
         if self.ort_missing:
             _enable_item(self.engine, "onnxruntime", False, self.ort_missing)
         self.precision = QComboBox()
         self.decode = QComboBox()
-        for spec, text in DECODE_CHOICES:
-            self.decode.addItem(text, spec)
+        _add_choices(self.decode, DECODES)
         self.decode.setToolTip(
             "Where JPEGs are decoded. Automatic: on an NVIDIA GPU when the device is one "
             "(several times faster than Pillow on the CPU), else with Pillow."
         )
         for combo in (self.device, self.engine, self.precision, self.decode):
             compact(combo)
-        self.batch = QSpinBox(minimum=0, maximum=1024, specialValueText="Automatic")
+        self.batch = QSpinBox(minimum=0, maximum=MAX_BATCH, specialValueText="Automatic")
         self._engine_before_int8: str | None = None
         self._fill_precisions()
         self.device.currentIndexChanged.connect(self._on_device)
@@ -96,16 +109,15 @@ class RunOptions(QObject):
         except PigeonholeError:  # a GPU that has gone: the run will say so
             return False
 
-    def values(self) -> dict:
-        """What a run is asked to use (the keys the run controller and the loader read)."""
-        on_cpu = self.on_cpu()
-        return {
-            "device": self.device.currentData() or "auto",
-            "precision": self.precision.currentData() or "auto",
-            "decode": self.decode.currentData() or "auto",
-            "batch_size": int(self.batch.value()),
-            "engine": (self.engine.currentData() or "auto") if on_cpu else "auto",
-        }
+    def values(self) -> RunOptions:
+        """What a run is asked to use (the engine is a CPU choice: GPUs run torch)."""
+        return RunOptions(
+            device=self.device.currentData() or "auto",
+            engine=(self.engine.currentData() or "auto") if self.on_cpu() else "auto",
+            precision=self.precision.currentData() or "auto",
+            decode=self.decode.currentData() or "auto",
+            batch_size=int(self.batch.value()),
+        )
 
     def select(self, combo: QComboBox, data: str) -> bool:
         """Choose the entry of ``combo`` whose data is ``data``; False when there is none."""
@@ -118,13 +130,10 @@ class RunOptions(QObject):
     def _fill_precisions(self, want: str | None = None) -> None:
         """Automatic and the float precisions; "Fast (int8)" too on the CPU. Keeps the choice
         (or takes ``want``) where the new list has it, else Automatic."""
-        from ...core.devices import INT8, PRECISIONS
-
         current = want or self.precision.currentData() or "auto"
         self.precision.blockSignals(True)
         self.precision.clear()
-        for p in PRECISIONS:
-            self.precision.addItem({"auto": "Automatic"}.get(p, p), p)
+        _add_choices(self.precision, PRECISIONS)
         if self.on_cpu():
             self.precision.addItem(INT8_TEXT, INT8)
             self.precision.setItemData(self.precision.count() - 1, INT8_TIP, _TOOLTIP)
@@ -136,8 +145,6 @@ class RunOptions(QObject):
 
     def _sync_engine(self) -> None:
         """The engine is a CPU choice; int8 always runs on ONNX Runtime."""
-        from ...core.devices import INT8
-
         on_cpu = self.on_cpu()
         int8 = self.precision.currentData() == INT8
         if int8 and self._engine_before_int8 is None:
@@ -169,7 +176,7 @@ class RunOptions(QObject):
     # -- settings ----------------------------------------------------------------------------
     def _save(self, *_args) -> None:
         s = QSettings()
-        for key, value in self.values().items():
+        for key, value in self.values().as_dict().items():
             s.setValue(f"run/{key}", value)
         if self._engine_before_int8 is not None:  # the choice to come back to, not int8's
             s.setValue("run/engine", self._engine_before_int8)

@@ -20,15 +20,25 @@ def model_source(args):
     partial = bool(getattr(args, "allow_partial", False))
     if partial and not (checkpoint and args.arch):
         raise PigeonholeError("--allow-partial needs both --arch and --checkpoint.")
-    return ModelSource(
-        checkpoint=checkpoint,
-        arch=args.arch or None,
-        classes_file=getattr(args, "classes", None) or None,
+    return ModelSource.chosen(
+        checkpoint,
+        args.arch,
+        classes=getattr(args, "classes", None),
         trust=bool(getattr(args, "trust_checkpoint", False)),
-        require_arch=bool(checkpoint and args.arch),  # named on the command line: a demand
-        partial=partial,
         preprocessing=choice(args),
+        arch_is_demand=True,  # named on the command line: a demand
+        partial=partial,
     )
+
+
+def run_options(args, **fixed):
+    """The RunOptions the run options describe (those a command does not have stay automatic;
+    ``fixed`` overrides, e.g. a bench run's engine). Parsed once, here."""
+    from pigeonhole.core.runtime.options import RunOptions
+
+    names = ("device", "engine", "precision", "decode", "batch_size", "workers")
+    given = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    return RunOptions(**{**given, **fixed})
 
 
 def print_preprocessing(loaded, stream) -> None:

@@ -22,7 +22,7 @@ from pigeonhole.core.errors import PigeonholeError
 from pigeonhole.core.fileio import check_output_file, data_dir, write_with_fallback
 from pigeonhole.core.tasks import run_to_end
 
-from . import model_source, print_preprocessing
+from . import model_source, print_preprocessing, run_options
 from .output import printable, tsv_line
 
 log = logging.getLogger(__name__)
@@ -67,30 +67,52 @@ class ProgressBar:
 
 
 def run(args) -> int:
+    """Check the paths and --out, load the model, plan the run, classify, write, report."""
+    from pigeonhole.core.results.writing import FORMATS
+
+    # Bad input fails now, not after the model loaded or an hour of work (numbers were checked
+    # when parsed).
+    out_path = check_output_file(args.out, "--out", FORMATS) if args.out else None
+    check_sources(args.paths)
+    loaded, clf = _prepare(args)
+    run = _Run(args, loaded, clf)
+    run.classify()
+    code = run.write(out_path) if out_path is not None else 0
+    run.report()
+    if run.interrupted:
+        print("pigeonhole: interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+def check_sources(paths) -> None:
+    """Every path given exists (a folder or a file): said before the model loads."""
+    missing = [p for p in paths if not Path(p).exists()]
+    if missing:
+        names = ", ".join(printable(str(p)) for p in missing[:3])
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        raise PigeonholeError(f"No such file or folder: {names}{more}.")
+
+
+def _prepare(args):
+    """The model and its Classifier: the plan first, so a bad device/decode/engine choice is
+    the only line printed; then what the model is (its preprocessing: the run's first line),
+    then the engine's preparation (ONNX export, int8 calibration) and its note."""
     from pigeonhole.core.models.checkpoints import load_model
-    from pigeonhole.core.results.evaluation import GroundTruth, evaluate
-    from pigeonhole.core.results.writing import FORMATS, ExportRow, write_results
     from pigeonhole.core.runtime.inference import Classifier
     from pigeonhole.core.runtime.plan import plan_run
 
-    # A bad --out fails now, not after an hour of work (numbers were checked when parsed).
-    out_path = check_output_file(args.out, "--out", FORMATS) if args.out else None
     source = model_source(args)
     if not source.is_file and not source.arch:
         raise PigeonholeError(
             "Choose a model: --checkpoint FILE, or --arch NAME for its ImageNet weights."
         )
     loaded = load_model(source)
-    # The plan first, so a bad device/decode/engine choice is the only line printed; then what
-    # the model is (its preprocessing: the run's first line), then the engine's preparation.
-    plan = plan_run(
-        loaded.arch, args.device, args.precision, args.batch_size, args.workers, args.decode,
-        engine=args.engine,
-    )  # fmt: skip
+    plan = plan_run(loaded.arch, run_options(args))
     print_preprocessing(loaded, sys.stderr)
     clf = Classifier(
         loaded,
-        plan=plan,
+        plan,
         topk=args.topk,
         draft=not args.no_draft,
         calibration=args.paths,
@@ -99,78 +121,108 @@ def run(args) -> int:
     log.info("model %s from %s; %s", loaded.arch, loaded.source, clf.plan.describe())
     if clf.engine_note:  # int8's measured agreement, or why ONNX Runtime is not used: first
         print(f"pigeonhole: {clf.engine_note}", file=sys.stderr, flush=True)
-    stderr = sys.stderr
-    bar = ProgressBar(stderr, enabled=not args.quiet and _isatty(stderr))
-    stop = threading.Event()
-    keep = [] if args.out else None
-    out = sys.stdout
-    truth = GroundTruth(loaded.class_names, args.paths) if args.evaluate else None
-    labelled: list[tuple[str, str | None]] = []  # (path, label) for the evaluation
-    gen = clf.run(args.paths, should_stop=stop, progress=bar.update)
-    summary = None
-    interrupted = False
+    return loaded, clf
 
-    def take(batch) -> None:
-        if truth is not None:
-            labelled.extend((p.path, p.label) for p in batch.predictions)
-        if keep is not None:
-            keep.extend(batch.predictions)
-        else:
-            bar.close()
-            for p in batch.predictions:
-                known = (truth.label_of(p.path) or "-",) if truth is not None else ()
-                if p.ok:
-                    out.write(tsv_line((p.path, p.label, f"{p.confidence:.4f}", *known)))
-                else:
-                    out.write(tsv_line((p.path, "-", f"error: {p.error}", *known)))
-            out.flush()
-        bar.update(batch.done, batch.total)
 
-    try:
-        summary = run_to_end(gen, take)
-    except KeyboardInterrupt:
-        # Finish cleanly: stop the pipeline, keep what was classified, then say so.
-        interrupted = True
-        stop.set()
+class _Run:
+    """One predict run's results as they come: a TSV line per image on stdout (without
+    --out), kept rows for --out, and the evaluation's tally (with --evaluate)."""
+
+    def __init__(self, args, loaded, clf):
+        from pigeonhole.core.results.evaluation import EvaluationTally, GroundTruth
+
+        self.args, self.loaded, self.clf = args, loaded, clf
+        self.truth = GroundTruth(loaded.class_names, args.paths) if args.evaluate else None
+        self.tally = EvaluationTally(loaded.class_names) if args.evaluate else None
+        self.kept: list = []  # (Prediction, truth) with --out
+        self.summary = None
+        self.interrupted = False
+        self.bar = ProgressBar(sys.stderr, enabled=not args.quiet and _isatty(sys.stderr))
+
+    def classify(self) -> None:
+        from pigeonhole.core.results.evaluation import labelled_batches
+
+        stop = threading.Event()
+        gen = labelled_batches(
+            self.clf.run(self.args.paths, should_stop=stop, progress=self.bar.update),
+            self.truth,
+        )
         try:
-            for batch in gen:
-                if keep is not None:
-                    keep.extend(batch.predictions)
+            self.summary = run_to_end(gen, self._take)
         except KeyboardInterrupt:
-            gen.close()
-        summary = clf.summary
-    finally:
-        bar.close()
-    report = evaluate(labelled, truth) if truth is not None else None
-    code = 0
-    if out_path is not None and keep is not None and (keep or summary is not None):
-        rows = [ExportRow(p, true_label=truth.label_of(p.path)) for p in keep] if truth else keep
+            # Finish cleanly: stop the pipeline, keep what was classified, then say so.
+            self.interrupted = True
+            stop.set()
+            try:
+                for batch in gen:
+                    self._keep(batch)
+            except KeyboardInterrupt:
+                gen.close()
+            self.summary = self.clf.summary
+        finally:
+            self.bar.close()
+
+    def _keep(self, batch) -> None:
+        pairs = list(zip(batch.predictions, batch.truths, strict=True))
+        if self.tally is not None:
+            for p, t in pairs:
+                self.tally.add(p.path, p.label if p.ok else None, t)
+        if self.args.out:
+            self.kept.extend(pairs)
+        return pairs
+
+    def _take(self, batch) -> None:
+        pairs = self._keep(batch)
+        if not self.args.out:
+            self.bar.close()
+            out = sys.stdout
+            for p, t in pairs:
+                known = (t or "-",) if self.truth is not None else ()
+                result = (p.label, f"{p.confidence:.4f}") if p.ok else ("-", f"error: {p.error}")
+                out.write(tsv_line((p.path, *result, *known)))
+            out.flush()
+        self.bar.update(batch.batch.done, batch.batch.total)
+
+    def write(self, out_path: Path) -> int:
+        """The kept rows to --out (or, if it turned bad, the current folder...): 1 if they went
+        elsewhere."""
+        from pigeonhole.core.results.writing import ExportRow, write_results
+
+        if not self.kept and self.summary is None:
+            return 0
+        truth = self.truth is not None
+        rows = [ExportRow(p, true_label=t) if truth else p for p, t in self.kept]
+        report = self.tally.report() if self.tally is not None else None
         extra = {"evaluation": report.to_dict() if report else None} if truth else None
         saved = write_with_fallback(
             out_path,
-            lambda path: write_results(path, rows, summary, topk=clf.topk, extra=extra),
+            lambda path: write_results(path, rows, self.summary, topk=self.clf.topk, extra=extra),
             [Path.cwd, lambda: data_dir() / "results"],
         )
+        code = 0
         if saved.fell_back:
             print(
                 f"pigeonhole: could not write {printable(str(out_path))} ({saved.problem}); "
                 f"the results went to {printable(str(saved.path))} instead",
-                file=stderr,
+                file=sys.stderr,
             )
             code = 1
-        print(f"pigeonhole: wrote {len(keep)} results to {printable(str(saved.path))}", file=stderr)
-    if summary is not None:
-        print(summary.line(), file=stderr)
-        for err in getattr(summary, "scan_errors", ())[:5]:
-            print(f"pigeonhole: warning: {printable(err)}", file=stderr)
-        for warning in summary.warnings:
-            print(f"pigeonhole: warning: {warning}", file=stderr)
-    if truth is not None:
-        _print_evaluation(report, loaded.class_names, stderr)
-    if interrupted:
-        print("pigeonhole: interrupted", file=stderr)
-        return 130
-    return code
+        print(
+            f"pigeonhole: wrote {len(rows)} results to {printable(str(saved.path))}",
+            file=sys.stderr,
+        )
+        return code
+
+    def report(self) -> None:
+        stderr = sys.stderr
+        if self.summary is not None:
+            print(self.summary.line(), file=stderr)
+            for err in getattr(self.summary, "scan_errors", ())[:5]:
+                print(f"pigeonhole: warning: {printable(err)}", file=stderr)
+            for warning in self.summary.warnings:
+                print(f"pigeonhole: warning: {warning}", file=stderr)
+        if self.tally is not None:
+            _print_evaluation(self.tally.report(), self.loaded.class_names, stderr)
 
 
 def _print_evaluation(report, class_names, stream) -> None:

@@ -23,6 +23,8 @@ from pigeonhole.core.data.datasets import DatasetPlan, plan_dataset
 from pigeonhole.core.errors import Cancelled, PigeonholeError
 from pigeonhole.core.fileio import check_output_file, models_dir, write_with_fallback
 from pigeonhole.core.models.archs import get_arch
+from pigeonhole.core.models.files import SAVE_SUFFIXES
+from pigeonhole.core.runtime.options import RunOptions
 from pigeonhole.core.tasks import run_to_end
 from pigeonhole.core.training.features import ExtractionProgress
 from pigeonhole.core.training.fine_tune import (
@@ -35,9 +37,6 @@ from pigeonhole.core.training.head import EpochStats
 
 from . import model_source
 from .output import printable
-
-#: What `train --out` may end in: ``.safetensors`` saves in that format, the others torch.save.
-CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors")
 
 
 def default_out(plan: DatasetPlan, arch: str, folder: Path | None = None) -> Path:
@@ -100,9 +99,8 @@ def _config(args) -> TrainConfig:
         patience=args.patience,
         seed=args.seed,
         val_split=args.val_split,
-        device=args.device,
-        precision=args.precision,
         use_cache=not args.no_cache,
+        run=RunOptions(device=args.device, precision=args.precision),
     )
 
 
@@ -114,7 +112,7 @@ def run(args) -> int:
         )
     cfg = _config(args)
     cfg.validate()
-    out = check_output_file(args.out, "--out", CHECKPOINT_SUFFIXES) if args.out else None
+    out = check_output_file(args.out, "--out", SAVE_SUFFIXES) if args.out else None
     source = model_source(args)  # bad options fail before the dataset is scanned
     plan = plan_dataset(
         args.data_dir, val_dir=args.val_dir, val_split=args.val_split, seed=args.seed

@@ -12,6 +12,7 @@ from pigeonhole.core.data.synthetic import make_class_folders
 from pigeonhole.core.errors import PigeonholeError
 from pigeonhole.core.runtime.inference import Classifier, classify_paths
 from pigeonhole.core.runtime.onnx_engine import export_onnx
+from pigeonhole.core.runtime.options import RunOptions
 from pigeonhole.core.runtime.plan import plan_run
 from pigeonhole.core.training.features import FeatureExtractor
 from tests.core.train_helpers import DECISIVE_CLASSES, small_base, whole_network_trained
@@ -26,8 +27,10 @@ def decisive_photos(tmp_path_factory):
     return make_class_folders(root, 16, DECISIVE_CLASSES, size=(320, 240), seed=500)
 
 
-def _labels(loaded, folder, **kw) -> tuple[list[str], Classifier]:
-    clf = Classifier(loaded, device="cpu", **kw)
+def _labels(loaded, folder, calibration=None, on_stage=None, **kw) -> tuple[list[str], Classifier]:
+    clf = Classifier(
+        loaded, RunOptions(device="cpu", **kw), calibration=calibration, on_stage=on_stage
+    )
     preds = []
     for batch in clf.run([folder]):
         preds.extend(batch.predictions)
@@ -118,7 +121,9 @@ def test_feature_extraction_gets_the_same_engine(tmp_path):
     crops = torch.randint(0, 256, (3, 3, 64, 64), dtype=torch.uint8)
     feats = {}
     for engine in ("torch", "onnxruntime"):
-        extractor = FeatureExtractor(base.model, "resnet18", base.transform, "cpu", engine=engine)
+        extractor = FeatureExtractor(
+            base.model, "resnet18", base.transform, RunOptions("cpu", engine)
+        )
         assert extractor.plan.engine == engine
         feats[engine] = extractor.forward(crops)
         extractor.restore_head()
@@ -127,13 +132,17 @@ def test_feature_extraction_gets_the_same_engine(tmp_path):
 
 
 def test_engine_choices_are_checked():
-    assert plan_run("resnet18", "cpu").engine == "onnxruntime"
-    vit = plan_run("vit_b_16", "cpu")  # measured slower on ONNX Runtime: the registry says why
+    assert plan_run("resnet18", RunOptions(device="cpu")).engine == "onnxruntime"
+    vit = plan_run(
+        "vit_b_16", RunOptions(device="cpu")
+    )  # measured slower on ONNX Runtime: the registry says why
     assert vit.engine == "torch" and "ViT" in vit.engine_note
-    assert plan_run("vit_b_16", "cpu", engine="onnxruntime").engine == "onnxruntime"
-    assert plan_run("resnet18", "cpu", engine="torch").engine == "torch"
-    assert plan_run("resnet18", "cpu", precision="int8").engine == "onnxruntime"
+    assert (
+        plan_run("vit_b_16", RunOptions(device="cpu", engine="onnxruntime")).engine == "onnxruntime"
+    )
+    assert plan_run("resnet18", RunOptions(device="cpu", engine="torch")).engine == "torch"
+    assert plan_run("resnet18", RunOptions(device="cpu", precision="int8")).engine == "onnxruntime"
     with pytest.raises(PigeonholeError, match="int8 runs on ONNX Runtime"):
-        plan_run("resnet18", "cpu", precision="int8", engine="torch")
+        plan_run("resnet18", RunOptions(device="cpu", precision="int8", engine="torch"))
     with pytest.raises(PigeonholeError, match="Unknown engine"):
-        plan_run("resnet18", "cpu", engine="tensorrt")
+        plan_run("resnet18", RunOptions(device="cpu", engine="tensorrt"))

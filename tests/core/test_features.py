@@ -10,6 +10,7 @@ import torch
 
 from pigeonhole.core.data.synthetic import class_image, make_class_folders
 from pigeonhole.core.errors import Cancelled
+from pigeonhole.core.runtime.options import RunOptions
 from pigeonhole.core.tasks import run_to_end
 from pigeonhole.core.training.features import (
     FeatureCache,
@@ -23,7 +24,9 @@ from tests.core.train_helpers import SMALL, small_base
 
 def _extractor(arch="resnet18", seed=0, batch_size=4):
     base = small_base(arch, seed)
-    return FeatureExtractor(base.model, arch, base.transform, device="cpu", batch_size=batch_size)
+    return FeatureExtractor(
+        base.model, arch, base.transform, RunOptions(device="cpu", batch_size=batch_size)
+    )
 
 
 def _jobs(root):
@@ -57,7 +60,7 @@ def test_other_weights_or_transform_get_their_own_cache(tmp_path):
     a, b = _extractor(seed=0), _extractor(seed=1)
     assert a.key != b.key
     base = small_base("resnet18", 0, transform=SMALL.__class__(resize=80, crop=72))
-    c = FeatureExtractor(base.model, "resnet18", base.transform, device="cpu")
+    c = FeatureExtractor(base.model, "resnet18", base.transform, RunOptions(device="cpu"))
     assert c.key != a.key
     assert _extractor(seed=0).key == a.key
 

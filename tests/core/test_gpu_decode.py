@@ -20,6 +20,7 @@ from pigeonhole.core.data.synthetic import class_image
 from pigeonhole.core.models.transforms import CP_CROP, CP_LETTERBOX, TransformSpec
 from pigeonhole.core.runtime.gpu_decode import JpegDecoder, crop_on_device, read_jpeg, upright
 from pigeonhole.core.runtime.inference import classify_paths
+from pigeonhole.core.runtime.options import RunOptions
 from pigeonhole.core.runtime.plan import plan_run
 from tests.core.broken_images import jpeg_bytes, write_corpus
 from tests.core.train_helpers import SMALL
@@ -29,7 +30,9 @@ CLASSES = ("red", "green", "blue")
 
 def gpu_path_on_cpu(arch: str = "resnet18", batch_size: int = 8):
     """The plan a CUDA run gets (decode on the device), with the CPU as the device."""
-    return dataclasses.replace(plan_run(arch, "cpu", batch_size=batch_size), gpu_decode=True)
+    return dataclasses.replace(
+        plan_run(arch, RunOptions(device="cpu", batch_size=batch_size)), gpu_decode=True
+    )
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))

@@ -18,6 +18,7 @@ from pigeonhole.core.models.checkpoints import LoadedModel
 from pigeonhole.core.runtime import inference
 from pigeonhole.core.runtime.fusion import fuse_for_inference
 from pigeonhole.core.runtime.inference import BatchResult, Classifier, RunSummary, classify_paths
+from pigeonhole.core.runtime.options import RunOptions
 from pigeonhole.core.tasks import run_to_end
 from tests.core.broken_images import write_corpus
 
@@ -86,7 +87,7 @@ def test_pipeline_matches_naive_loop_exactly(tmp_path, spec):
 
 
 def test_bad_files_become_rows_and_run_goes_on(corpus):
-    clf = Classifier(_loaded(), batch_size=4, topk=2)
+    clf = Classifier(_loaded(), RunOptions(batch_size=4), topk=2)
     batches, summary = _run(clf, [corpus.root])
     preds = [p for b in batches for p in b.predictions]
     assert [p.index for p in preds] == list(range(len(corpus.expected)))
@@ -132,7 +133,7 @@ def test_results_stream_before_listing_finishes(tmp_path):
         release.wait(timeout=60)  # the listing is stuck here until the first batch arrives
         yield tmp_path / "b"
 
-    clf = Classifier(_loaded(), batch_size=2)
+    clf = Classifier(_loaded(), RunOptions(batch_size=2))
     gen = clf.run(paths())
     first = next(gen)
     assert first.total is None and first.done == 2
@@ -145,7 +146,7 @@ def test_results_stream_before_listing_finishes(tmp_path):
 def test_cancel_within_one_batch(tmp_path):
     make_class_folders(tmp_path, 12, ("red",), size=(40, 30))
     stop = threading.Event()
-    clf = Classifier(_loaded(), batch_size=3)
+    clf = Classifier(_loaded(), RunOptions(batch_size=3))
     seen = []
     for batch in clf.run([tmp_path], should_stop=stop):
         seen.append(batch)
@@ -180,9 +181,9 @@ def test_bf16_and_bad_settings(tmp_path):
     a, b = torch.tensor([p.logits for p in fp32]), torch.tensor([p.logits for p in bf16])
     assert torch.allclose(a, b, atol=0.1 * float(a.abs().max()) + 0.05)  # close, not equal
     with pytest.raises(PigeonholeError, match="fp16"):
-        Classifier(_loaded(), precision="fp16", device="cpu")
+        Classifier(_loaded(), RunOptions(precision="fp16", device="cpu"))
     with pytest.raises(PigeonholeError):
-        Classifier(_loaded(), batch_size=-1)
+        Classifier(_loaded(), RunOptions(batch_size=-1))
 
 
 def test_fused_copy_travels_on_the_loaded_model_and_follows_weight_changes():

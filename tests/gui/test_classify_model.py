@@ -16,6 +16,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QImage
 
 from pigeonhole.core.models.archs import build_model, get_arch
+from pigeonhole.core.runtime.options import RunOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -109,13 +110,13 @@ def test_model_choice_and_run_settings_persist(qtbot, qsettings_isolated, checkp
     tab2 = w2.classify_tab
     qtbot.waitUntil(lambda: tab2.ui.model_panel.loaded is not None, timeout=30_000)
     assert tab2.ui.model_panel.loaded.class_names == list(CLASSES)
-    assert tab2.ui.model_panel.run_options() == {
-        "device": "auto",
-        "precision": "bf16",
-        "decode": "cpu",
-        "batch_size": 8,
-        "engine": "torch",  # a CPU-only machine: the engine is the person's choice
-    }
+    assert tab2.ui.model_panel.run_options() == RunOptions(
+        device="auto",
+        precision="bf16",
+        decode="cpu",
+        batch_size=8,
+        engine="torch",  # a CPU-only machine: the engine is the person's choice
+    )
     assert tab2.ui.model_panel.checkpoint.itemData(0) == str(checkpoint_file)  # recent files
     w2.close()
 

@@ -29,7 +29,7 @@ def test_int8_runs_on_onnx_runtime_and_the_summary_says_its_agreement(
     choose(mp.engine, "torch")
     choose(mp.precision, "int8")  # offered: this machine runs on the CPU
     assert mp.engine.currentData() == "onnxruntime" and not mp.engine.isEnabled()
-    assert mp.run_options()["engine"] == "onnxruntime"
+    assert mp.run_options().engine == "onnxruntime"
 
     # The first int8 run exports the network and calibrates (seconds on a real model): the
     # window says so while it happens, as `pigeonhole predict` does on stderr.

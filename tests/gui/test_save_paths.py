@@ -69,7 +69,7 @@ def test_saving_a_trained_model_to_a_bad_name_is_refused_before_writing(qtbot, t
     assert tab.result is result and result.saved_to is None
     assert a_file.read_text() == "a file, not a folder"
     assert tab.save_result(tmp_path / "colours.txt") is None
-    assert "colours.txt must end in .pth or .pt" in tab.status.text()
+    assert "colours.txt must end in .pth, .pt or .safetensors" in tab.status.text()
     with qtbot.waitSignal(tab.saved, timeout=30_000) as saved:  # another name: saved
         tab.save_result(tmp_path / "ok" / "colours.pth")
     assert saved.args == [tmp_path / "ok" / "colours.pth"] and saved.args[0].is_file()
