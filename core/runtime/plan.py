@@ -3,7 +3,6 @@ one place for inference and feature extraction alike (so the two can never disag
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from dataclasses import dataclass
 
@@ -12,7 +11,7 @@ import torch
 from ..devices import resolve_device, resolve_precision
 from ..errors import PigeonholeError
 from ..models.archs import get_arch
-from .options import INT8, RunOptions
+from .options import INT8, RunOptions, onnxruntime_missing
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,13 +109,6 @@ def plan_run(arch: str, options: RunOptions | None = None) -> RunPlan:
         engine=engine,
         engine_note=note,
     )
-
-
-def onnxruntime_missing() -> str | None:
-    """Why ONNX Runtime cannot be used here (not installed), or None. Does not import it."""
-    if importlib.util.find_spec("onnxruntime") is None:
-        return "ONNX Runtime is not installed (pip install onnxruntime)"
-    return None
 
 
 def choose_engine(arch: str, device: torch.device, precision: str, asked: str) -> tuple[str, str]:

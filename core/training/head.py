@@ -21,6 +21,7 @@ from torch import nn
 from ..errors import Cancelled, TrainingDiverged
 from ..results.metrics import classification_metrics
 from ..tasks import stop_check
+from .records import EpochStats
 
 # Below this many feature values an epoch is a few small matmuls: one thread is faster than
 # several (no fork/join cost, no fight with a busy machine).
@@ -38,32 +39,6 @@ def _threads(n: int) -> Iterator[None]:
     finally:
         if torch.get_num_threads() != before:
             torch.set_num_threads(before)
-
-
-@dataclass(frozen=True, slots=True)
-class EpochStats:
-    """One finished epoch of head training (val_* are None without a validation set)."""
-
-    epoch: int  # 1-based
-    train_loss: float
-    train_acc: float
-    val_loss: float | None
-    val_acc: float | None
-    ms: float  # wall time of the epoch, validation included
-    is_best: bool  # the best so far (the one that will be kept)
-    lr: float = 0.0
-
-    def line(self) -> str:
-        val = (
-            f"  val loss {self.val_loss:.4f} acc {self.val_acc:7.2%}"
-            if self.val_loss is not None
-            else ""
-        )
-        star = "  *" if self.is_best else ""
-        return (
-            f"epoch {self.epoch:3d}  train loss {self.train_loss:.4f} acc {self.train_acc:7.2%}"
-            f"{val}  {self.ms:6.1f} ms{star}"
-        )
 
 
 class StandardisedHead(nn.Module):
