@@ -32,12 +32,18 @@ class ModelActions(QObject):
         self.exporter.failed.connect(lambda message: self.notify(message, error=True))
         self.exporter.started.connect(lambda _text: self.sync())
         panel.model_loaded.connect(lambda _m: self.sync())
+        panel.torch.ready.connect(lambda _facts: self.sync())
         self.exporter.done.connect(lambda _r: self.sync())
         self.exporter.failed.connect(lambda _m: self.sync())
         self.sync()
 
     def sync(self) -> None:
-        self.act_export_model.setEnabled(self.panel.loaded is not None and not self.exporter.busy)
+        missing = self.panel.torch.missing  # exporting a network needs torch
+        self.act_export_model.setText(
+            "E&xport model (needs the full install)…" if missing else "E&xport model…"
+        )
+        ready = self.panel.loaded is not None and not self.exporter.busy and not missing
+        self.act_export_model.setEnabled(ready)
 
     def export_model(self, path: str | None = None) -> bool:
         """Export the model in use (to ``path``, else where the person says)."""

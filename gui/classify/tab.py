@@ -292,6 +292,10 @@ class ClassifyTab(QWidget):
         [--quit-when-done]`: load that model and classify those paths."""
         self.script.apply(args)
 
+    def load_in_background(self) -> None:
+        """Import torch on a worker once the window shows (gui.widgets.torch_support)."""
+        self.ui.model_panel.load_in_background()
+
     def _autoload(self) -> None:
         mp = self.ui.model_panel
         if self.script.active or mp.loaded is not None or mp.busy:

@@ -29,10 +29,11 @@ from PySide6.QtWidgets import (
 
 from ...core.data.datasets import MIN_PER_CLASS, DatasetPlan
 from ...core.models.files import CHECKPOINT_SUFFIXES, file_filter
-from ...core.training.fine_tune import TrainConfig
+from ...core.training.records import TrainConfig
 from ..widgets.arch_picker import ArchPicker
 from ..widgets.model_choices import PreprocessingPicker
 from ..widgets.tables import read_only_table, table_item
+from ..widgets.torch_support import LOADING, needs_full_install
 
 
 class DataPanel(QGroupBox):
@@ -123,7 +124,10 @@ class DataPanel(QGroupBox):
 class NetworkPanel(QGroupBox):
     def __init__(self, parent=None):
         super().__init__("Network", parent)
-        self.picker = ArchPicker()
+        self.picker = ArchPicker()  # filled once torch tells the networks (set_torch_facts)
+        self._missing: str | None = None  # why torch cannot be used here
+        self._loading = True  # torch is being imported
+        self._imagenet_cached = lambda _arch: False
         for combo in (self.picker,):
             combo.setSizeAdjustPolicy(
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
@@ -189,13 +193,23 @@ class NetworkPanel(QGroupBox):
     def checkpoint(self) -> str:
         return self.checkpoint_edit.text().strip()
 
-    def _sync(self) -> None:
-        from ...core.models.checkpoints import imagenet_weights_cached
+    def set_torch_facts(self, facts, imagenet_cached) -> None:
+        """What torch tells (gui.widgets.torch_support.TorchFacts): the networks; and how to
+        ask whether a network's ImageNet weights are downloaded."""
+        self._loading, self._missing = False, facts.missing
+        self._imagenet_cached = imagenet_cached
+        if facts.archs:
+            self.picker.fill(facts.archs)
+        self._sync()
 
+    def _sync(self) -> None:
         ckpt = self.mode() == "checkpoint"
-        self.picker.setEnabled(not ckpt)
+        self.picker.setEnabled(not ckpt and self.picker.filled)
         self.checkpoint_edit.setEnabled(ckpt)
         self.browse.setEnabled(ckpt)
+        if self._loading or self._missing:
+            self.note.setText(LOADING if self._loading else needs_full_install("Training"))
+            return
         if ckpt:
             self.note.setText("The architecture is read from the checkpoint; its head is replaced.")
             return
@@ -204,7 +218,7 @@ class NetworkPanel(QGroupBox):
             return
         if not spec.has_pretrained:
             self.note.setText(f"{spec.display_name} has no ImageNet weights: choose a checkpoint.")
-        elif imagenet_weights_cached(spec.name):
+        elif self._imagenet_cached(spec.name):
             self.note.setText("ImageNet weights are on this computer.")
         else:
             size = f" ({spec.weights_size_mb:.0f} MB)" if spec.weights_size_mb else ""
@@ -364,6 +378,8 @@ class TrainControls(QWidget):
         self.data = DataPanel()
         self.network = NetworkPanel()
         self.options = OptionsPanel()
+        self.notice = QLabel(wordWrap=True, visible=False)  # why training cannot start here
+        self.notice.setObjectName("hint")
         self.start_button = QPushButton("Start training")
         self.start_button.setDefault(True)
         self.cancel_button = QPushButton("Cancel")
@@ -385,4 +401,5 @@ class TrainControls(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(scroll, 1)
+        lay.addWidget(self.notice)
         lay.addLayout(buttons)

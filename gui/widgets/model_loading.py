@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from ...core.models.files import is_checkpoint_name
 from ...core.runtime.options import RunOptions
 from .model_choices import imagenet_key
+from .torch_support import import_torch, needs_full_install
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,11 @@ class LoadRequest:
         )
 
     @property
+    def needs_torch(self) -> bool:
+        """Loading it imports torch: ImageNet weights, a PyTorch checkpoint (not ONNX)."""
+        return self.checkpoint is None or not self.checkpoint.lower().endswith(".onnx")
+
+    @property
     def key(self) -> str:
         """The model this request is for: the checkpoint's path, or the ImageNet weights of
         the architecture (the key its names file and preprocessing are remembered under)."""
@@ -55,7 +61,13 @@ class NeedsTrust:
 
 def load_task(req: LoadRequest, *, should_stop=None, progress=None):
     """Worker body: load the model, then prepare it for inference where torch will run it
-    (see prepare_for_inference)."""
+    (see prepare_for_inference). torch is imported first where the model needs it (one
+    thread at a time: gui.widgets.torch_support); without it, a message saying so."""
+    from ...core.errors import PigeonholeError
+
+    if req.needs_torch and import_torch() is not None:
+        what = "Loading ImageNet weights" if req.checkpoint is None else "Reading this checkpoint"
+        raise PigeonholeError(needs_full_install(what))
     result = _load(req, should_stop=should_stop, progress=progress)
     if not isinstance(result, NeedsTrust) and runs_on_torch(result.arch, req):
         prepare_for_inference(result)

@@ -6,12 +6,12 @@ load leaves the previous model in use, and every field showing it."""
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import (
-    QComboBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -38,11 +38,11 @@ from .model_choices import (
 from .model_loading import LoadRequest, NeedsTrust, load_task
 from .model_summary import ModelSummary
 from .run_options import RunOptionsForm, compact
+from .torch_support import LOADING, TorchFactsLoader, needs_full_install
+from .weights_box import CHECKPOINT, IMAGENET, WeightsBox
 from .workers import WorkerSlot
 
 log = logging.getLogger(__name__)
-
-IMAGENET, CHECKPOINT = "imagenet", "checkpoint"
 
 
 class ModelPanel(QGroupBox):
@@ -66,14 +66,25 @@ class ModelPanel(QGroupBox):
         self._active: LoadRequest | None = None  # what the model in use was loaded as
         self._choice_key: str | None = None  # the model the Classes/Preprocessing rows are for
         self.loading_text = ""  # "Loading colours.pth…" while a model loads
+        # autoload() waits for torch where the last model was ImageNet's (IMAGENET), or where
+        # none was chosen yet ("": ResNet-18's, if downloaded); None when not waiting
+        self._autoload_waiting: str | None = None
+        self.torch = TorchFactsLoader(self)  # the networks and GPUs (they need torch)
         self._build()
         self.restore_settings()
+        if self.torch.facts is not None:
+            self._use_torch_facts(self.torch.facts)
+        else:
+            self.arch.setEnabled(False)
+            self.arch_info.setText(f"{LOADING} The networks and GPUs follow.")
+            self.options.show_loading()
+        self.torch.ready.connect(self._use_torch_facts)
 
     # -- construction ------------------------------------------------------------------------
     def _build(self) -> None:
         self.arch = ArchPicker()
         self.arch_info = QLabel(objectName="hint", wordWrap=True)
-        self.weights = QComboBox()
+        self.weights = WeightsBox()
         self.checkpoint = CheckpointBox()
         self.browse = QToolButton(text="…", toolTip="Choose a checkpoint file")
         self.classes = QLineEdit(placeholderText="from the checkpoint")
@@ -121,24 +132,13 @@ class ModelPanel(QGroupBox):
         self._shown_arch = self.arch.current_arch()  # the network the panel put in the box
 
     def _on_arch(self, name: str) -> None:
-        from ...core.models.checkpoints import imagenet_weights_cached
-
-        spec = self.arch.spec(name)
-        if spec is None:
+        spec = self.arch.spec(name)  # None: no list of networks (yet: torch is loading)
+        if spec is None and self.torch.loading:
             return
-        self.arch_info.setText(arch_details(spec))
-        mode = self.weights_mode()
-        self.weights.blockSignals(True)
-        self.weights.clear()
-        if spec.has_pretrained:
-            if imagenet_weights_cached(spec.name):
-                text = "ImageNet pretrained (downloaded)"
-            else:
-                text = f"ImageNet pretrained (downloads {spec.weights_size_mb or 0:.0f} MB once)"
-            self.weights.addItem(text, IMAGENET)
-        self.weights.addItem("Checkpoint file", CHECKPOINT)
-        self.weights.setCurrentIndex(max(0, self.weights.findData(mode)))
-        self.weights.blockSignals(False)
+        if spec is not None:
+            self.arch_info.setText(arch_details(spec))
+        downloaded = spec is not None and self.torch.imagenet_cached(spec.name)
+        self.weights.show_for(spec, downloaded, bool(self.torch.missing))
         self._on_weights_mode()
 
     def _on_weights_mode(self, *_args) -> None:
@@ -149,14 +149,10 @@ class ModelPanel(QGroupBox):
 
     # -- values ------------------------------------------------------------------------------
     def weights_mode(self) -> str:
-        if self.weights.currentIndex() < 0:  # (an empty combo's data would be None)
-            return CHECKPOINT
-        return self.weights.currentData() or CHECKPOINT
+        return self.weights.mode()
 
     def set_weights_mode(self, mode: str) -> None:
-        i = self.weights.findData(mode)
-        if i >= 0:
-            self.weights.setCurrentIndex(i)
+        self.weights.set_mode(mode)
 
     def checkpoint_path(self) -> str:
         return self.checkpoint.path()
@@ -178,8 +174,29 @@ class ModelPanel(QGroupBox):
 
     @property
     def busy(self) -> bool:
-        """A model is loading (a newer request replaces an older one)."""
-        return self.loading.busy
+        """A model is loading (a newer request replaces an older one), or will once torch is."""
+        return self.loading.busy or self._autoload_waiting == IMAGENET
+
+    # -- torch -------------------------------------------------------------------------------
+    def load_in_background(self) -> None:
+        """Import torch on a worker (once the window shows): the networks and GPUs follow."""
+        self.torch.load()
+
+    def _use_torch_facts(self, facts) -> None:
+        """What torch tells (gui.widgets.torch_support.TorchFacts): the networks, the
+        devices; then the last session's ImageNet model, if that is what it was."""
+        self.options.set_devices(facts)
+        if facts.archs:
+            self.arch.fill(facts.archs)
+            self.arch.setEnabled(True)
+            self._shown_arch = self.arch.current_arch()
+        else:
+            self.arch_info.setText(needs_full_install("Choosing a torchvision network"))
+        self._on_arch(self.arch.current_arch())
+        if self._autoload_waiting is not None:
+            self._autoload_waiting = None
+            if not self.autoload():
+                self.loading_changed.emit(False)
 
     # -- choices tied to one model -----------------------------------------------------------
     def _key_changed(self, *_args) -> None:
@@ -241,6 +258,9 @@ class ModelPanel(QGroupBox):
         ``keep_hint``: the Network box is this checkpoint's (the last session's model)."""
         run = self.run_options()
         preprocess = self.preprocessing.preset()
+        if self.weights_mode() == IMAGENET and self.torch.missing:
+            self.status.show_text(needs_full_install("ImageNet weights"), error=True)
+            return False
         if self.weights_mode() == CHECKPOINT:
             path = self.checkpoint_path()
             if not path:
@@ -262,6 +282,8 @@ class ModelPanel(QGroupBox):
         self.loading.start(load_task, req)
         what = Path(req.checkpoint).name if req.checkpoint else f"{req.arch} ImageNet weights"
         self.loading_text = f"Loading {what}…"
+        if req.needs_torch and "torch" not in sys.modules:  # the loader imports it first
+            self.loading_text = f"{LOADING.removesuffix('…')} and {what}…"
         self.status.show_text(self.loading_text)
         self.progress.setRange(0, 0)
         self.progress.setVisible(True)
@@ -343,6 +365,7 @@ class ModelPanel(QGroupBox):
     def shutdown(self) -> None:
         """Stop loading and wait for the loading threads (window closing)."""
         self.loading.shutdown()
+        self.torch.shutdown()
 
     # -- settings ----------------------------------------------------------------------------
     def _remember(self, req: LoadRequest) -> None:
@@ -371,16 +394,21 @@ class ModelPanel(QGroupBox):
 
     def autoload(self) -> bool:
         """Load the last model used; the first time, ResNet-18 if its ImageNet weights are cached.
-        Returns False when the person has to choose."""
-        from ...core.models.checkpoints import imagenet_weights_cached
-
+        Returns False when the person has to choose. An ImageNet model waits for torch."""
         s = QSettings()
         mode = s.value("model/weights", "", type=str)
         path = self.checkpoint_path()
         if mode == CHECKPOINT and path and Path(path).is_file():
             return self.request_load(keep_hint=True)
         arch = self.arch.current_arch()
-        if mode in (IMAGENET, "") and imagenet_weights_cached(arch):
+        if mode in (IMAGENET, "") and self.torch.loading:  # cached? torch knows where
+            self._autoload_waiting = mode
+            self.status.show_text(LOADING)
+            if mode == IMAGENET:  # the last session's model: it loads once torch is there
+                self.loading_text = LOADING
+                self.loading_changed.emit(True)
+            return mode == IMAGENET
+        if mode in (IMAGENET, "") and self.torch.imagenet_cached(arch):
             self.set_weights_mode(IMAGENET)
             return self.request_load()
         self.set_weights_mode(CHECKPOINT)

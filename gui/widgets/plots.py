@@ -1,7 +1,9 @@
 """Timing panel: per-image time over the run, its histogram, and the run's summary.
 
 Batches only append to growable numpy arrays; a timer redraws at most twice a second, so a
-fast run is never slowed down by plotting. :class:`CompactAxes` hides a plot's title and axis
+fast run is never slowed down by plotting. The plots are built once pyqtgraph is imported
+(half a second: on a worker after the window shows, see :func:`import_plotting`, or at their
+first use), so the window opens without it. :class:`CompactAxes` hides a plot's title and axis
 labels when it is too small to hold them (laptop screens), and is shared with the Train tab.
 """
 
@@ -9,11 +11,16 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from .workers import WorkerSlot
+
+if TYPE_CHECKING:
+    import pyqtgraph as pg
 
 # 1 Hz: live enough. A redraw (setData, then pyqtgraph's painting of curves and axes, much of
 # it Python) took 20-40 ms of the GUI thread during a fast run on 2 cores; at 2 Hz it was in
@@ -21,6 +28,11 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 _REDRAW_MS = 1000
 _MAX_POINTS = 2000  # the time plot is decimated above this many points
 NO_RUN = "No run yet."
+
+
+def import_plotting(*, should_stop=None, progress=None) -> None:
+    """Worker body: import pyqtgraph (the plots are built in the GUI thread once it is)."""
+    import pyqtgraph  # noqa: F401
 
 
 class CompactAxes(QObject):
@@ -88,12 +100,39 @@ class _Series:
 class TimingPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
-        pg.setConfigOptions(antialias=False, background="w", foreground="#3f3f46")
         self.infer = _Series()
         self.decode = _Series()
         self._dirty = False
         self.redraws = 0
+        self.time_plot = self.hist_plot = None  # built once pyqtgraph is there (ensure_plots)
+        self._plots = QVBoxLayout()
+        self._plots.setContentsMargins(0, 0, 0, 0)
+        self._importing = WorkerSlot(self, on_finished=lambda _none: self.ensure_plots())
 
+        self.summary = QLabel(NO_RUN)
+        self.summary.setObjectName("timingSummary")
+        self.summary.setWordWrap(True)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(self._plots, 5)
+        lay.addWidget(self.summary)
+
+        self._timer = QTimer(self, interval=_REDRAW_MS)
+        self._timer.timeout.connect(self._redraw_if_dirty)
+        self._timer.start()
+
+    def build_later(self) -> None:
+        """Import pyqtgraph on a worker, then build the plots (the window opens without)."""
+        if self.time_plot is None and not self._importing.busy:
+            self._importing.start(import_plotting)
+
+    def ensure_plots(self) -> None:
+        """Build the plots now (once), importing pyqtgraph if no worker has yet."""
+        if self.time_plot is not None:
+            return
+        import pyqtgraph as pg
+
+        pg.setConfigOptions(antialias=False, background="w", foreground="#3f3f46")
         self.time_plot = pg.PlotWidget()
         self.time_plot.setMinimumHeight(90)
         self.time_plot.showGrid(x=False, y=True, alpha=0.25)
@@ -120,19 +159,12 @@ class TimingPanel(QWidget):
                 min_height=130,
             ),
         )
+        self._plots.addWidget(self.time_plot, 3)
+        self._plots.addWidget(self.hist_plot, 2)
+        self.redraw()
 
-        self.summary = QLabel(NO_RUN)
-        self.summary.setObjectName("timingSummary")
-        self.summary.setWordWrap(True)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.time_plot, 3)
-        lay.addWidget(self.hist_plot, 2)
-        lay.addWidget(self.summary)
-
-        self._timer = QTimer(self, interval=_REDRAW_MS)
-        self._timer.timeout.connect(self._redraw_if_dirty)
-        self._timer.start()
+    def shutdown(self) -> None:
+        self._importing.shutdown()
 
     # -- feeding -----------------------------------------------------------------------------
     def add_batch(self, predictions) -> None:
@@ -147,7 +179,8 @@ class TimingPanel(QWidget):
         self.decode.clear()
         self.summary.setText(text)
         self._dirty = True
-        self.redraw()
+        if self.time_plot is not None:  # (not built yet: nothing drawn to clear)
+            self.redraw()
 
     def show_running(self, done: int, total: int | None, rate: float) -> None:
         """The summary line while a run goes (its figures so far)."""
@@ -187,6 +220,9 @@ class TimingPanel(QWidget):
             self.redraw()
 
     def redraw(self) -> None:
+        if self.time_plot is None:
+            self.ensure_plots()  # (which redraws)
+            return
         self._dirty = False
         self.redraws += 1
         y, d = self.infer.values, self.decode.values
