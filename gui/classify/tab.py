@@ -293,8 +293,10 @@ class ClassifyTab(QWidget):
         self.script.apply(args)
 
     def load_in_background(self) -> None:
-        """Import torch on a worker once the window shows (gui.widgets.torch_support)."""
+        """Once the window shows: torch (gui.widgets.torch_support) and the timing plots'
+        pyqtgraph, each imported on a worker."""
         self.ui.model_panel.load_in_background()
+        self.ui.timing.build_later()
 
     def _autoload(self) -> None:
         mp = self.ui.model_panel
@@ -405,3 +407,4 @@ class ClassifyTab(QWidget):
         self.trust.shutdown()
         self.model_actions.shutdown()
         self.loader.shutdown()
+        self.ui.timing.shutdown()
