@@ -88,10 +88,13 @@ BATCH_SIZE_AUTO = whole_number(0, run.MAX_BATCH)  # 0 = automatic
 WORKERS = whole_number(0, run.MAX_WORKERS)  # 0 = automatic
 
 
-def _add_model_args(p: argparse.ArgumentParser, require_weights: bool = False) -> None:
+def _add_model_args(p: argparse.ArgumentParser, checkpoint_option: bool = True) -> None:
+    """The model options; ``checkpoint_option`` False where the checkpoint is the command's
+    positional argument (`export CHECKPOINT`), so there is one way to name it."""
     p.add_argument("--arch", help="architecture name (see `pigeonhole models`)")
     g = p.add_mutually_exclusive_group(required=False)
-    g.add_argument("--checkpoint", metavar="FILE", help=".pth/.pt/.pkl/.safetensors file")
+    if checkpoint_option:
+        g.add_argument("--checkpoint", metavar="FILE", help=".pth/.pt/.pkl/.safetensors file")
     g.add_argument("--pretrained", action="store_true", help="torchvision ImageNet weights")
     p.add_argument("--classes", metavar="FILE", help="class names, one per line")
     p.add_argument(
@@ -232,10 +235,17 @@ def _export_parser(sub) -> None:
     p = sub.add_parser(
         "export", help="save a model as ONNX or TorchScript, class names and preprocessing inside"
     )
-    p.add_argument("model", nargs="?", metavar="CHECKPOINT", help="the model file to export")
-    _add_model_args(p)
+    p.add_argument(
+        "checkpoint", nargs="?", metavar="CHECKPOINT",
+        help="the model file to export (or --arch NAME --pretrained for ImageNet weights)",
+    )  # fmt: skip
+    _add_model_args(p, checkpoint_option=False)
     p.add_argument("--format", choices=("onnx", "torchscript"), help="default: from --out's suffix")
-    p.add_argument("--out", metavar="FILE", help="FILE.onnx or FILE.pt (default: beside you)")
+    p.add_argument(
+        "--out", metavar="FILE",
+        help="FILE.onnx or FILE.pt (default: the checkpoint's name in the current folder)",
+    )  # fmt: skip
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
     preprocessing.add_arguments(p)
 
 
