@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for add in (_gui_parser, _models_parser, _predict_parser, _train_parser, _export_parser,
-                _bench_parser):  # fmt: skip
+                _bench_parser, _duplicates_parser):  # fmt: skip
         add(sub)
     return parser
 
@@ -189,6 +189,11 @@ def _predict_parser(sub) -> None:
         help="images in folders named like the classes: report accuracy, per-class metrics, "
         "and add the true label to each result",
     )
+    p.add_argument(
+        "--leaks", metavar="TRAIN_FOLDER",
+        help="with --evaluate: count and list the evaluated images that are copies of training "
+        "images (exact or edited), and give the accuracy without them too",
+    )  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     preprocessing.add_arguments(p)
 
@@ -268,6 +273,21 @@ def _bench_parser(sub) -> None:
     preprocessing.add_arguments(p)
 
 
+def _duplicates_parser(sub) -> None:
+    from pigeonhole.core.insight.duplicate_options import DEFAULT_THRESHOLD, MAX_THRESHOLD
+
+    p = sub.add_parser(
+        "duplicates", help="find copies of the same photo (exact and edited), without a model"
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument(
+        "--threshold", type=whole_number(0, MAX_THRESHOLD), default=DEFAULT_THRESHOLD,
+        help=f"bits of the 64-bit perceptual hash that may differ (default {DEFAULT_THRESHOLD})",
+    )  # fmt: skip
+    p.add_argument("--out", metavar="FILE.csv", help="write group,path,kind,distance rows")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def _command(name: str):
     """The subcommand's module, imported only when it runs (`models` never pays for Qt, and
     argument errors never pay for torch)."""
@@ -279,6 +299,8 @@ def _command(name: str):
         from .commands import train as command
     elif name == "export":
         from .commands import export as command
+    elif name == "duplicates":
+        from .commands import duplicates as command
     else:
         from .commands import bench as command
     return command

@@ -74,6 +74,10 @@ def run(args) -> int:
     # when parsed).
     out_path = check_output_file(args.out, "--out", FORMATS) if args.out else None
     check_sources(args.paths)
+    if args.leaks:
+        if not args.evaluate:
+            raise PigeonholeError("--leaks goes with --evaluate (it compares against the truth).")
+        check_sources([args.leaks])
     loaded, clf = _prepare(args)
     run = _Run(args, loaded, clf)
     run.classify()
@@ -135,6 +139,7 @@ class _Run:
         self.truth = GroundTruth(loaded.class_names, args.paths) if args.evaluate else None
         self.tally = EvaluationTally(loaded.class_names) if args.evaluate else None
         self.kept: list = []  # (Prediction, truth) with --out
+        self.evaluated: list = []  # (path, label, truth) with --leaks
         self.summary = None
         self.interrupted = False
         self.bar = ProgressBar(sys.stderr, enabled=not args.quiet and _isatty(sys.stderr))
@@ -167,6 +172,8 @@ class _Run:
         if self.tally is not None:
             for p, t in pairs:
                 self.tally.add(p.path, p.label if p.ok else None, t)
+                if self.args.leaks:
+                    self.evaluated.append((p.path, p.label if p.ok else None, t))
         if self.args.out:
             self.kept.extend(pairs)
         return pairs
@@ -221,8 +228,44 @@ class _Run:
                 print(f"pigeonhole: warning: {printable(err)}", file=stderr)
             for warning in self.summary.warnings:
                 print(f"pigeonhole: warning: {warning}", file=stderr)
+        leaked = report_leaks(self.args.leaks, self.evaluated, stderr) if self.args.leaks else None
         if self.tally is not None:
             _print_evaluation(self.tally.report(), self.loaded.class_names, stderr)
+        if leaked:
+            from pigeonhole.core.results.evaluation import EvaluationTally
+
+            clean = EvaluationTally(self.loaded.class_names)
+            for path, label, truth in self.evaluated:
+                if path not in leaked:
+                    clean.add(path, label, truth)
+            report = clean.report()
+            line = report.line() if report else "no image left with a class folder"
+            print(f"pigeonhole: evaluation without the leaked images: {line}", file=stderr)
+
+
+def report_leaks(train_folder: str, evaluated: list, stream) -> set[str]:
+    """Say which evaluated images are copies of training images (before the accuracy, which
+    they inflate); returns their paths."""
+    from pigeonhole.core.data.listing import iter_image_files
+    from pigeonhole.core.insight.duplicates import find_leaks, hashes_of
+
+    evaluated_paths = [path for path, _label, truth in evaluated if truth is not None]
+    leaks = find_leaks(hashes_of(evaluated_paths), hashes_of(iter_image_files([train_folder])))
+    exact = sum(leak.kind == "exact" for leak in leaks)
+    print(
+        f"pigeonhole: leaks: {len(leaks)} of {len(evaluated_paths)} evaluated images are copies "
+        f"of images in {printable(train_folder)} ({exact} exact, {len(leaks) - exact} edited)",
+        file=stream,
+    )
+    for leak in leaks[:10]:
+        print(
+            f"pigeonhole:   {printable(leak.path)} = {printable(leak.train_path)} "
+            f"({leak.kind}{f', {leak.distance} bits' if leak.kind == 'near' else ''})",
+            file=stream,
+        )
+    if len(leaks) > 10:
+        print(f"pigeonhole:   ... and {len(leaks) - 10} more", file=stream)
+    return {leak.path for leak in leaks}
 
 
 def _print_evaluation(report, class_names, stream) -> None:
