@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for add in (_gui_parser, _models_parser, _predict_parser, _train_parser, _export_parser,
-                _bench_parser, _duplicates_parser):  # fmt: skip
+                _bench_parser, _duplicates_parser, _audit_parser):  # fmt: skip
         add(sub)
     return parser
 
@@ -288,6 +288,21 @@ def _duplicates_parser(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _audit_parser(sub) -> None:
+    p = sub.add_parser(
+        "audit", help="rank the images of a labelled folder by how likely their label is wrong"
+    )
+    p.add_argument("folder", metavar="FOLDER", help="one sub-folder of images per class")
+    _add_model_args(p)
+    _add_run_args(p, train=True)
+    p.add_argument(
+        "--folds", type=whole_number(2, 20), default=5,
+        help="out-of-sample folds (each image judged by a layer trained on the others)",
+    )  # fmt: skip
+    p.add_argument("--out", metavar="FILE.csv", help="write path,given_label,suggested_label,score")
+    preprocessing.add_arguments(p)
+
+
 def _command(name: str):
     """The subcommand's module, imported only when it runs (`models` never pays for Qt, and
     argument errors never pay for torch)."""
@@ -301,6 +316,8 @@ def _command(name: str):
         from .commands import export as command
     elif name == "duplicates":
         from .commands import duplicates as command
+    elif name == "audit":
+        from .commands import audit as command
     else:
         from .commands import bench as command
     return command

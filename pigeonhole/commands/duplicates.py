@@ -8,8 +8,6 @@ perceptual hash that differ from the kept image's)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import sys
 import threading
 
@@ -24,8 +22,8 @@ from pigeonhole.core.insight.duplicates import (
     hash_files,
 )
 
-from .output import printable, tsv_line
-from .predict import ProgressBar, _isatty, check_sources
+from .output import csv_text, isatty, printable, tsv_line
+from .predict import ProgressBar, check_sources
 
 COLUMNS = ("group", "path", "kind", "distance")
 
@@ -36,7 +34,7 @@ def run(args) -> int:
     files = list(iter_image_files(args.paths))
     if not files:
         raise PigeonholeError("No images found in " + ", ".join(map(str, args.paths[:3])) + ".")
-    bar = ProgressBar(sys.stderr, enabled=not args.quiet and _isatty(sys.stderr))
+    bar = ProgressBar(sys.stderr, enabled=not args.quiet and isatty(sys.stderr))
     stop = threading.Event()
     hashes: list[ImageHash] = []
     failed: list[HashFailure] = []
@@ -53,7 +51,7 @@ def run(args) -> int:
     groups = find_duplicates(hashes, args.threshold)
     rows = list(group_rows(groups))
     if out is not None:
-        write_text_atomic(out, as_csv(rows))
+        write_text_atomic(out, csv_text(COLUMNS, rows))
         print(f"pigeonhole: wrote {len(rows)} rows to {printable(str(out))}", file=sys.stderr)
     else:
         for row in rows:
@@ -76,11 +74,3 @@ def group_rows(groups: list[DuplicateGroup]):
     for n, group in enumerate(groups, 1):
         for m in group.members:
             yield (n, m.path, m.kind, m.distance)
-
-
-def as_csv(rows) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    writer.writerows(rows)
-    return buf.getvalue()

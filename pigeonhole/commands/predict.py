@@ -23,7 +23,7 @@ from pigeonhole.core.fileio import check_output_file, data_dir, write_with_fallb
 from pigeonhole.core.tasks import run_to_end
 
 from . import model_source, print_preprocessing, run_options
-from .output import printable, tsv_line
+from .output import isatty, printable, tsv_line
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ class _Run:
         self.evaluated: list = []  # (path, label, truth) with --leaks
         self.summary = None
         self.interrupted = False
-        self.bar = ProgressBar(sys.stderr, enabled=not args.quiet and _isatty(sys.stderr))
+        self.bar = ProgressBar(sys.stderr, enabled=not args.quiet and isatty(sys.stderr))
 
     def classify(self) -> None:
         from pigeonhole.core.results.evaluation import labelled_batches
@@ -278,10 +278,3 @@ def _print_evaluation(report, class_names, stream) -> None:
         return
     print(f"pigeonhole: evaluation: {report.line()}", file=stream)
     print(report.metrics.table(), file=stream)
-
-
-def _isatty(stream) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
