@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for add in (_gui_parser, _models_parser, _predict_parser, _train_parser, _export_parser,
-                _bench_parser, _duplicates_parser, _audit_parser):  # fmt: skip
+                _bench_parser, _duplicates_parser, _audit_parser, _explain_parser):  # fmt: skip
         add(sub)
     return parser
 
@@ -303,6 +303,17 @@ def _audit_parser(sub) -> None:
     preprocessing.add_arguments(p)
 
 
+def _explain_parser(sub) -> None:
+    p = sub.add_parser("explain", help="heat maps: where the network looked for each label")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="images or folders")
+    _add_model_args(p)
+    p.add_argument("--class", dest="class_name", metavar="NAME",
+                   help="explain this class instead of each image's top one")  # fmt: skip
+    p.add_argument("--out", metavar="DIR", required=True,
+                   help="folder for <name>.cam.png (the map over the photo) and <name>.cam.npy")  # fmt: skip
+    preprocessing.add_arguments(p)
+
+
 def _command(name: str):
     """The subcommand's module, imported only when it runs (`models` never pays for Qt, and
     argument errors never pay for torch)."""
@@ -318,6 +329,8 @@ def _command(name: str):
         from .commands import duplicates as command
     elif name == "audit":
         from .commands import audit as command
+    elif name == "explain":
+        from .commands import explain as command
     else:
         from .commands import bench as command
     return command

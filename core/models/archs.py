@@ -84,6 +84,23 @@ class HeadInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class CamTarget:
+    """Where an architecture's heat map is read (core.insight.heatmaps).
+
+    ``method``: "cam" when the network ends in global average pooling and a linear layer (the
+    class-activation map is the head's weights applied to the last feature map: no gradient);
+    "classmap" when the last feature map already has one channel per class (SqueezeNet);
+    "gradcam" otherwise (gradients on demand). ``layer``: the module whose output is that map.
+    ``layout``: "nchw", "nhwc" (Swin), or "tokens" (ViT: the class token, then the patch grid).
+    ``relu``: the network applies a ReLU to the map before pooling (DenseNet)."""
+
+    method: str
+    layer: str
+    layout: str = "nchw"
+    relu: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class IdentityHint:
     """What picks an architecture's weights out cheaply: how many tensors its state dict has
     (BatchNorm step counters and auxiliary heads left out), its first and its last key."""
@@ -117,6 +134,10 @@ class ArchSpec:
     @property
     def head(self) -> HeadInfo:
         return head_info(self.name)
+
+    @property
+    def cam(self) -> CamTarget:
+        return cam_target(self.name)
 
     def builder_kwargs(self, num_classes: int) -> dict:
         """Arguments for torchvision's builder: the class count, and no auxiliary heads."""
@@ -299,6 +320,49 @@ def head_info(name: str) -> HeadInfo:
     if isinstance(module, nn.Linear):
         return HeadInfo(path, module.in_features, "linear")
     return HeadInfo(path, module.in_channels, "conv")
+
+
+#: The last feature map of each family whose head is global average pooling + a linear layer.
+_CAM_LAYERS = {
+    "resnet": "layer4",
+    "resnext": "layer4",
+    "wide_resnet": "layer4",
+    "regnet": "trunk_output",
+    "efficientnet": "features",
+    "convnext": "features",
+    "densenet": "features",
+    "shufflenet": "conv5",
+    "mnasnet": "layers",
+    "googlenet": "inception5b",
+    "inception": "Mixed_7c",
+}
+
+
+@functools.cache
+def cam_target(name: str) -> CamTarget:
+    """Where ``name``'s heat map is read: per family, with the traps known from Grad-CAM's
+    users: ViT's last block gives its patch tokens no gradient (the block before it is read,
+    class token dropped); Swin localises at the last block's ``norm2``, not ``norm1``."""
+    name = get_arch(name).name
+    key = _family_key(name)
+    if name == "mobilenet_v2":
+        return CamTarget("cam", "features")
+    if key in _CAM_LAYERS:
+        return CamTarget("cam", _CAM_LAYERS[key], relu=key == "densenet")
+    if key == "squeezenet":
+        return CamTarget("classmap", "classifier.2")
+    model = build_meta_model(name)
+    if key == "vit":
+        blocks = [n for n, _m in model.encoder.layers.named_children()]
+        return CamTarget("gradcam", f"encoder.layers.{blocks[-2]}", "tokens")
+    if key == "swin":
+        stage = len(model.features) - 1
+        return CamTarget(
+            "gradcam", f"features.{stage}.{len(model.features[stage]) - 1}.norm2", "nhwc"
+        )
+    if key == "maxvit":
+        return CamTarget("gradcam", f"blocks.{len(model.blocks) - 1}")
+    return CamTarget("gradcam", "features")  # VGG, AlexNet, MobileNetV3
 
 
 def get_head(model: nn.Module, arch: str) -> nn.Module:
