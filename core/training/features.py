@@ -29,7 +29,7 @@ from torch import nn
 
 from ..data.images import crop_uint8, load_image
 from ..devices import synchronize
-from ..errors import Cancelled, ImageLoadError
+from ..errors import Cancelled, ImageLoadError, first_line
 from ..models.archs import TransformSpec, get_arch, head_info
 from ..models.loaded import weights_hash
 from ..runtime.engine import EngineModel, make_step
@@ -37,6 +37,7 @@ from ..runtime.fusion import fuse_conv_bn
 from ..runtime.pipeline import ListSource, run_pipeline
 from ..runtime.plan import plan_run
 from ..runtime.step import pin
+from ..tasks import format_duration
 from .feature_cache import AUG_SCALE, FeatureCache, image_key
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class ExtractionProgress:
     eta_s: float | None
 
     def line(self) -> str:
-        eta = f", ETA {_fmt_s(self.eta_s)}" if self.eta_s is not None else ""
+        eta = f", ETA {format_duration(self.eta_s)}" if self.eta_s is not None else ""
         per = f", {self.ms_per_image:.0f} ms/image" if self.ms_per_image > 0 else ""
         cached = f" ({self.cached} cached)" if self.cached else ""
         return f"features {self.done}/{self.total}{cached}{per}{eta}"
@@ -85,13 +86,6 @@ class ExtractionOutput:
     extracted: int
     seconds: float
     ms_per_image: float
-
-
-def _fmt_s(s: float | None) -> str:
-    if s is None:
-        return "?"
-    s = int(round(s))
-    return f"{s // 60}:{s % 60:02d}" if s >= 60 else f"{s} s"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -270,8 +264,7 @@ class FeatureExtractor:
                 return str(e)
             except Exception as e:  # any other decoder failure: skip the file, never crash
                 log.debug("unexpected error preparing %s", jobs[i].path, exc_info=True)
-                first = (str(e).strip().splitlines() or [""])[0][:200]
-                return f"cannot decode ({type(e).__name__}: {first})"
+                return f"cannot decode ({first_line(e, typed=True)})"
 
         def compute(views: list) -> torch.Tensor | None:
             crops = [v for v in views if not isinstance(v, str)]
