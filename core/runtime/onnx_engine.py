@@ -3,8 +3,8 @@ weights in the user's cache folder (so the same checkpoint is never exported twi
 ONNX Runtime's CPU provider, which fuses the graph and picks CPU kernels itself.
 
 :func:`export_onnx` is public: `pigeonhole export --format onnx` and the engine both use it.
-Anything here that fails raises :class:`EngineError`; core.runtime.step then runs torch and
-says why.
+Anything here that fails raises :class:`EngineError`; core.runtime.engine.make_step then runs
+the network on torch instead (fp32 where int8 was asked) and the plan's ``engine_note`` says why.
 """
 
 from __future__ import annotations
