@@ -13,12 +13,32 @@ from PySide6.QtCore import QSettings
 
 
 def test_window_has_tabs_and_about(qtbot, qsettings_isolated):
+    from pigeonhole.gui.classify.tab import ClassifyTab
     from pigeonhole.gui.main_window import MainWindow
+    from pigeonhole.gui.train.tab import TrainTab
+    from pigeonhole.gui.widgets.drop_zone import DropZone
+    from pigeonhole.gui.widgets.model_panel import ModelPanel
 
     w = MainWindow()
     qtbot.addWidget(w)
     names = [w.tabs.tabText(i) for i in range(w.tabs.count())]
     assert names == ["Classify", "Train"]
+    classify, train = w.tabs.widget(0), w.tabs.widget(1)
+    assert (classify, train) == (w.classify_tab, w.train_tab)
+    assert type(classify) is ClassifyTab and type(train) is TrainTab
+    assert isinstance(classify.ui.drop_zone, DropZone) and classify.isAncestorOf(
+        classify.ui.drop_zone
+    )
+    assert isinstance(classify.ui.model_panel, ModelPanel)
+    assert train.isAncestorOf(train.start_button) and train.start_button.text()
+    assert train.isAncestorOf(train.curves) and train.isAncestorOf(train.data)
+    menus = [a.text() for a in w.menuBar().actions()]
+    assert menus == ["&File", "&Classify", "&Help"]  # the Classify tab added its own
+    classify.train_requested.emit()  # the tabs are wired to each other
+    assert w.tabs.currentWidget() is train
+    classify.status_changed.emit("<b>Classifying</b> 3 images")
+    w.tabs.setCurrentWidget(classify)
+    assert w.statusBar().currentMessage() == "Classifying 3 images"
     text = w.about_text()
     assert torch.__version__ in text
     assert torchvision.__version__ in text
