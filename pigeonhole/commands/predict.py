@@ -51,9 +51,7 @@ class ProgressBar:
             filled = int(frac * self.width)
             eta = (total - done) / rate if rate > 0 else 0
             bar = "#" * filled + "." * (self.width - filled)
-            text = (
-                f"[{bar}] {done}/{total} {rate:5.1f} img/s ETA {format_duration(eta)}"
-            )
+            text = f"[{bar}] {done}/{total} {rate:5.1f} img/s ETA {format_duration(eta)}"
         else:
             text = f"{done} images ({rate:.1f} img/s), still listing files..."
         self.stream.write("\r" + text.ljust(72))
