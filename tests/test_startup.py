@@ -24,14 +24,33 @@ def _python(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
+def _version() -> str:
+    from pigeonhole.core import __version__
+
+    return __version__
+
+
+# argv, exit code, the text it must print (stdout for an answer, one stderr line for an error)
+ANSWERS = [
+    (["--version"], 0, f"pigeonhole {_version()}"),
+    (["--help"], 0, "usage: pigeonhole"),
+    (["predict"], 2, "the following arguments are required: PATH"),
+    (
+        ["predict", "x.jpg", "--precision", "fp64"],
+        2,
+        "argument --precision: invalid choice: 'fp64'",
+    ),
+    (["bench", "--engine", "tensorrt"], 2, "argument --engine: invalid choice: 'tensorrt'"),
+    (["nonsense"], 2, "argument COMMAND: invalid choice: 'nonsense'"),
+]
+
+
 @pytest.mark.parametrize(
-    "argv",
-    [["--version"], ["--help"], ["predict"], ["predict", "x.jpg", "--precision", "fp64"],
-     ["bench", "--engine", "tensorrt"], ["nonsense"]],
+    "argv, code, text", ANSWERS,
     ids=["version", "help", "missing-path", "bad-precision", "bad-engine", "bad-command"],
 )  # fmt: skip
-def test_answers_that_need_no_model_never_import_torch(argv, tmp_path):
-    code = (
+def test_answers_that_need_no_model_never_import_torch(argv, code, text, tmp_path):
+    program = (
         "import sys\n"
         "from pigeonhole.cli import main\n"
         "try:\n"
@@ -41,10 +60,17 @@ def test_answers_that_need_no_model_never_import_torch(argv, tmp_path):
         "print('exit', code)\n"
         "print('torch' in sys.modules, 'torchvision' in sys.modules)\n"
     )
-    out = _python(["-c", code], tmp_path)
-    lines = out.stdout.strip().splitlines()
-    assert lines[-1] == "False False", out.stdout + out.stderr
-    assert lines[-2] in ("exit 0", "exit 2"), out.stdout + out.stderr
+    out = _python(["-c", program], tmp_path)
+    said = out.stdout + out.stderr
+    assert out.returncode == 0, said
+    *printed, exit_line, imported = out.stdout.strip().splitlines()
+    assert imported == "False False", said
+    assert exit_line == f"exit {code}", said
+    if code == 0:  # the answer on stdout, nothing on stderr
+        assert printed and printed[0].startswith(text) and out.stderr == "", said
+    else:  # nothing on stdout, one error line on stderr
+        assert printed == [] and out.stderr.count("\n") == 1, said
+        assert out.stderr.startswith("pigeonhole: error: ") and text in out.stderr, said
 
 
 def test_the_window_is_painted_before_torch_is_imported(tmp_path):

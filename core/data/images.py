@@ -24,7 +24,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as TF
 
-from ..errors import ImageLoadError
+from ..errors import ImageLoadError, first_line
 from ..models.transforms import TransformSpec
 from .pillow_setup import quiet_pillow
 
@@ -91,13 +91,13 @@ def load_image(path: str | os.PathLike, draft_size: int | None = None) -> Image.
         if "truncated" in msg or isinstance(e, EOFError):
             reason = "truncated or incomplete image file"
         else:
-            reason = f"corrupt image ({_first_line(e)})"
+            reason = f"corrupt image ({first_line(e)})"
         raise ImageLoadError(reason) from None
     except MemoryError:
         raise ImageLoadError("not enough memory to decode this image") from None
     except Exception as e:  # a decoder's own failure, e.g. NotImplementedError on some .dds
         log.debug("unexpected error decoding %s", path, exc_info=True)
-        raise ImageLoadError(f"cannot decode this file ({_first_line(e)})") from None
+        raise ImageLoadError(f"cannot decode this file ({_reason(e)})") from None
     try:
         img = _oriented(img)
         if not drafted:
@@ -109,17 +109,13 @@ def load_image(path: str | os.PathLike, draft_size: int | None = None) -> Image.
         raise ImageLoadError("not enough memory to decode this image") from None
     except Exception as e:  # an exotic mode Pillow cannot convert
         log.debug("cannot convert %s (mode %s)", path, img.mode, exc_info=True)
-        raise ImageLoadError(f"cannot convert colour mode {img.mode} ({_first_line(e)})") from None
+        raise ImageLoadError(f"cannot convert colour mode {img.mode} ({_reason(e)})") from None
 
 
-def _first_line(e: BaseException) -> str:
-    """``Type: first line of the message`` (at most 200 characters), for a one-line reason."""
-    lines = str(e).strip().splitlines()
-    text = lines[0][:200] if lines else ""
-    name = type(e).__name__
-    if isinstance(e, OSError | SyntaxError | ValueError | struct.error):
-        return text or name  # Pillow's own wording reads well on its own
-    return f"{name}: {text}" if text else name
+def _reason(e: BaseException) -> str:
+    """The first line of ``e``; with its type's name in front unless Pillow worded it."""
+    pillow_worded = isinstance(e, OSError | SyntaxError | ValueError | struct.error)
+    return first_line(e, typed=not pillow_worded)
 
 
 def _check_size(size: tuple[int, int], draft_size: int | None) -> None:

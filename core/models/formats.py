@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import CheckpointError, UntrustedCheckpointError
+from ..errors import CheckpointError, UntrustedCheckpointError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def _read_safetensors(path: Path) -> RawCheckpoint:
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         log.debug("safetensors read failed for %s", path, exc_info=True)
         raise CheckpointError(
-            f"{path.name} is not a readable .safetensors file ({_one_line(e)})."
+            f"{path.name} is not a readable .safetensors file ({first_line(e)})."
         ) from e
     raw = RawCheckpoint(state=state, kind="safetensors", arch=meta.get("arch") or None)
     names = _json_field(meta, "class_names", path.name)
@@ -199,10 +199,10 @@ def _torch_load(path: Path, trust: bool) -> tuple[object, bool]:
                 log.debug("plain pickle load of %s failed too", path, exc_info=True)
         if isinstance(e, AttributeError | ImportError):  # e.g. the script's own `class Net`
             raise CheckpointError(
-                f"{path.name} needs Python code that is not available here ({_one_line(e)}); "
+                f"{path.name} needs Python code that is not available here ({first_line(e)}); "
                 "save the weights instead: torch.save(model.state_dict(), ...)."
             ) from None
-        raise CheckpointError(f"{path.name} could not be loaded ({_one_line(e)}).") from None
+        raise CheckpointError(f"{path.name} could not be loaded ({first_line(e)}).") from None
 
 
 def _needs_code(error: Exception, path: Path) -> str | None:
@@ -237,12 +237,6 @@ def _unreadable_reason(error: Exception, path: Path) -> str:
             f"{path.name} is truncated or damaged (the file ends too early); save or copy it again."
         )
     return f"{path.name} is not a readable PyTorch checkpoint (corrupt, or another kind of file)."
-
-
-def _one_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    first = text[0] if text else type(e).__name__
-    return first[:200]
 
 
 def _is_state_dict(obj: object) -> bool:
@@ -332,7 +326,7 @@ def read_class_file(path: str | os.PathLike) -> list[str]:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         raise CheckpointError(
-            f"Could not read the class names file {path.name}: {_one_line(e)}"
+            f"Could not read the class names file {path.name}: {first_line(e)}"
         ) from e
     names = [line.strip() for line in text.splitlines() if line.strip()]
     if not names:

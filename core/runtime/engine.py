@@ -88,6 +88,7 @@ def _ort_step(
         if calibration is None and not cached.int8.is_file():
             raise EngineError("int8 needs images to calibrate on (give a folder to classify)")
         path, note = quantize_int8(cached, transform, calibration, on_stage)
-    # As many threads as torch would use (the app leaves a core to the window that way).
+    # The threads torch would give each forward stream (torch's own count with one stream), so
+    # ONNX Runtime shares the cores the way torch would.
     session = ort_session(path, plan.threads_per_stream or torch.get_num_threads())
     return OrtStep(session, replace(plan, engine_note=note), transform, note)

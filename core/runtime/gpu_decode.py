@@ -23,6 +23,7 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as F
 
 from ..data.images import INTERPOLATIONS, MAX_PIXELS, Thumbnail, letterbox_geometry
+from ..errors import first_line
 from ..models.transforms import TransformSpec
 
 log = logging.getLogger(__name__)
@@ -171,7 +172,7 @@ class JpegDecoder:
         if not self._warned:
             self._warned = True
             log.warning("decoding a batch on %s failed (%s): those images go one by one, "
-                        "then through Pillow", self.device, str(error).splitlines()[0][:200])  # fmt: skip
+                        "then through Pillow", self.device, first_line(error))  # fmt: skip
 
 
 def _ms(t0: float) -> float:

@@ -26,7 +26,7 @@ import torch
 from ..data.images import Thumbnail, crop_uint8, load_image, make_thumbnail
 from ..data.listing import BackgroundLister, ScanStats
 from ..devices import device_name, synchronize
-from ..errors import DataError, ImageLoadError
+from ..errors import DataError, ImageLoadError, first_line
 from ..models.checkpoints import LoadedModel
 from ..results.predictions import BatchResult, OutputCheck, Prediction, RunSummary
 from ..tasks import run_to_end
@@ -170,8 +170,7 @@ class Classifier:
         except Exception as e:  # a decoder bug on a weird file must not end the run
             # One line on the row; the stack trace only in the log, at debug level.
             log.debug("unexpected error decoding %s", item.path, exc_info=True)
-            first = (str(e).strip().splitlines() or [""])[0][:200]
-            item.error = f"cannot decode ({type(e).__name__}: {first})"
+            item.error = f"cannot decode ({first_line(e, typed=True)})"
         item.decode_ms += (time.perf_counter() - t0) * 1000
         return item
 

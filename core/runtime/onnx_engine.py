@@ -3,8 +3,8 @@ weights in the user's cache folder (so the same checkpoint is never exported twi
 ONNX Runtime's CPU provider, which fuses the graph and picks CPU kernels itself.
 
 :func:`export_onnx` is public: `pigeonhole export --format onnx` and the engine both use it.
-Anything here that fails raises :class:`EngineError`; core.runtime.step then runs torch and
-says why.
+Anything here that fails raises :class:`EngineError`; core.runtime.engine.make_step then runs
+the network on torch instead (fp32 where int8 was asked) and the plan's ``engine_note`` says why.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ..data.images import normalize_batch
-from ..errors import EngineError
+from ..errors import EngineError, first_line
 from ..fileio import cache_dir, write_bytes_atomic, write_text_atomic
 from ..models.archs import TransformSpec
 from .plan import RunPlan
@@ -72,7 +72,7 @@ def export_onnx(
             )
     except Exception as e:  # any exporter failure means "this network does not export"
         log.debug("ONNX export failed", exc_info=True)
-        raise EngineError(f"it does not export to ONNX ({_first_line(e)})") from e
+        raise EngineError(f"it does not export to ONNX ({first_line(e)})") from e
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
         model.train(was_training)
@@ -150,7 +150,7 @@ def ort_session(path: Path, threads: int):
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as e:  # ORT raises its own exception types for unsupported graphs
-        raise EngineError(f"ONNX Runtime cannot run it ({_first_line(e)})") from e
+        raise EngineError(f"ONNX Runtime cannot run it ({first_line(e)})") from e
 
 
 class OrtStep:
@@ -178,8 +178,3 @@ class OrtStep:
 
     def classify(self, batch: torch.Tensor, k: int) -> TopK:
         return top_k(self.forward(self.to_input(batch)), k)
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return (text[0] if text else type(e).__name__)[:200]

@@ -23,7 +23,7 @@ import torch
 from ..data.images import crop_uint8, load_image, normalize_batch
 from ..data.listing import iter_image_files
 from ..devices import cpu_flags
-from ..errors import DataError, EngineError, ImageLoadError
+from ..errors import DataError, EngineError, ImageLoadError, first_line
 from ..models.archs import TransformSpec
 from .onnx_engine import INPUT, OUTPUT, ExportedModel, ort_session
 
@@ -170,7 +170,7 @@ def _quantize(cached: ExportedModel, crops: torch.Tensor, transform: TransformSp
         os.replace(tmp, cached.int8)
     except Exception as e:  # the quantiser's own errors: the graph cannot be quantised
         log.debug("int8 quantisation failed", exc_info=True)
-        raise EngineError(f"int8 quantisation failed ({str(e).splitlines()[0][:200]})") from e
+        raise EngineError(f"int8 quantisation failed ({first_line(e)})") from e
     finally:
         logging.getLogger().removeFilter(notes)
         tmp.unlink(missing_ok=True)

@@ -16,6 +16,7 @@ from functools import partial
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ...core.runtime.options import RunOptions
+from ...core.tasks import format_duration
 from ..widgets.plots import TimingPanel
 from ..widgets.thumbnails import THUMB_SIDE, ThumbnailCache, thumbnail_to_qimage
 from ..widgets.workers import WorkerSlot
@@ -102,17 +103,6 @@ class RunProgress:
         if eta is not None and self.done < (self.total or 0):
             parts.append(f"about {format_duration(eta)} left")
         return " · ".join(parts)
-
-
-def format_duration(seconds: float) -> str:
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s} s"
-    m, s = divmod(s, 60)
-    if m < 60:
-        return f"{m} min {s:02d} s"
-    h, m = divmod(m, 60)
-    return f"{h} h {m:02d} min"
 
 
 class RunController(QObject):

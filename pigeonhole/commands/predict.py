@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pigeonhole.core.errors import PigeonholeError
 from pigeonhole.core.fileio import check_output_file, data_dir, write_with_fallback
-from pigeonhole.core.tasks import run_to_end
+from pigeonhole.core.tasks import format_duration, run_to_end
 
 from . import model_source, print_preprocessing, run_options
 from .output import isatty, printable, tsv_line
@@ -51,9 +51,7 @@ class ProgressBar:
             filled = int(frac * self.width)
             eta = (total - done) / rate if rate > 0 else 0
             bar = "#" * filled + "." * (self.width - filled)
-            text = (
-                f"[{bar}] {done}/{total} {rate:5.1f} img/s ETA {int(eta) // 60}:{int(eta) % 60:02d}"
-            )
+            text = f"[{bar}] {done}/{total} {rate:5.1f} img/s ETA {format_duration(eta)}"
         else:
             text = f"{done} images ({rate:.1f} img/s), still listing files..."
         self.stream.write("\r" + text.ljust(72))
