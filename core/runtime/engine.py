@@ -14,15 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-import torch
 from torch import nn
 
 from ..errors import EngineError
 from ..models.archs import TransformSpec
 from ..models.loaded import weights_hash
-from .onnx_engine import OrtStep, engine_cache, ensure_exported, ort_session
+from .onnx_engine import OrtStep, ort_session
+from .onnx_export import engine_cache, ensure_exported
 from .options import INT8
-from .plan import RunPlan
+from .plan import RunPlan, host_threads
 from .step import DeviceStep, prepare_model
 
 if TYPE_CHECKING:
@@ -37,13 +37,15 @@ Step = DeviceStep | OrtStep
 class EngineModel:
     """A network as the engines need it: the module (CPU, float32) to export or run, its
     architecture, what it outputs ("logits" or "features"), the hash of its weights (computed
-    on demand when empty) and, for torch, a faster equivalent copy (conv+BN fused) if any."""
+    on demand when empty), for torch a faster equivalent copy (conv+BN fused) if any, and what
+    its ONNX export carries in its metadata (class names, preprocessing...)."""
 
     module: nn.Module
     arch: str
     output: str = "logits"
     weights: str = ""
     for_torch: Callable[[], nn.Module] | None = None
+    metadata: dict[str, str] | None = None
 
 
 def make_step(
@@ -80,7 +82,7 @@ def _ort_step(
 ) -> OrtStep:
     crop = transform.crop
     cached = engine_cache(net.arch, net.weights or weights_hash(net.module), net.output, crop)
-    path = ensure_exported(net.module, cached, crop, on_stage)
+    path = ensure_exported(net.module, cached, crop, on_stage, net.metadata)
     note = plan.engine_note
     if plan.precision == INT8:
         from .quantize import quantize_int8
@@ -89,5 +91,7 @@ def _ort_step(
             raise EngineError("int8 needs images to calibrate on (give a folder to classify)")
         path, note = quantize_int8(cached, transform, calibration, on_stage)
     # As many threads as torch would use (the app leaves a core to the window that way).
-    session = ort_session(path, plan.threads_per_stream or torch.get_num_threads())
-    return OrtStep(session, replace(plan, engine_note=note), transform, note)
+    session = ort_session(path, plan.threads_per_stream or host_threads())
+    step = OrtStep(session, replace(plan, engine_note=note), transform, note)
+    step.exported = cached
+    return step
