@@ -91,7 +91,11 @@ WORKERS = whole_number(0, run.MAX_WORKERS)  # 0 = automatic
 def _add_model_args(p: argparse.ArgumentParser, require_weights: bool = False) -> None:
     p.add_argument("--arch", help="architecture name (see `pigeonhole models`)")
     g = p.add_mutually_exclusive_group(required=False)
-    g.add_argument("--checkpoint", metavar="FILE", help=".pth/.pt/.pkl/.safetensors file")
+    g.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help=".pth/.pt/.pkl/.safetensors checkpoint, or an .onnx model (predict)",
+    )
     g.add_argument("--pretrained", action="store_true", help="torchvision ImageNet weights")
     p.add_argument("--classes", metavar="FILE", help="class names, one per line")
     p.add_argument(

@@ -1,7 +1,7 @@
 """Which checkpoint files have an ONNX export in the engine cache, found without torch.
 
 The engine cache (core.runtime.onnx_export) keeps a network's export by the hash of its weights,
-which only torch can compute. This index, ``cache_dir()/onnx/checkpoints.json``, maps a
+which only torch can compute. This index, ``cache_dir()/onnx-checkpoints.json``, maps a
 checkpoint FILE to its export: keyed by the file's content hash (its size and modification time
 answer first, so an unchanged file is not read again), with what loading the file alone gave
 (architecture, class names, preprocessing, notes) and the files beside it that loading reads
@@ -51,7 +51,7 @@ class CachedExport:
 
 
 def index_path() -> Path:
-    return cache_dir() / "onnx" / "checkpoints.json"
+    return cache_dir() / "onnx-checkpoints.json"
 
 
 def content_hash(path: Path) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import ArchitectureError
+from ..errors import ArchitectureError, CheckpointError
 from .archs import get_arch
 from .transforms import (
     ASSUMED,
@@ -196,6 +196,16 @@ class LoadedModel:
     def is_onnx(self) -> bool:
         """The weights are an ONNX graph: the model runs on ONNX Runtime, without torch."""
         return isinstance(self.model, OnnxNetwork)
+
+    def require_torch(self, what: str) -> LoadedModel:
+        """This model, when its weights are a torch module; else a one-line error saying that
+        ``what`` ("Training", "Exporting"...) needs a torch checkpoint."""
+        if self.is_onnx:
+            raise CheckpointError(
+                f"{what} needs a torch checkpoint (.pth, .pt, .safetensors...): "
+                f"{Path(self.source).name} is an ONNX model, which can only classify."
+            )
+        return self
 
     @property
     def num_classes(self) -> int:

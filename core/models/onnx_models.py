@@ -75,7 +75,7 @@ def load_onnx(source: ModelSource) -> LoadedModel:
         names_from,
         own_names,
     )
-    _apply_choices(loaded, source, names_from, _imagenet_for(arch, graph.input_size))
+    apply_choices(loaded, source, names_from, _imagenet_for(arch, graph.input_size))
     _check_size(loaded, graph.input_size)
     return loaded
 
@@ -133,7 +133,7 @@ def _metadata_names(meta: dict[str, str], name: str) -> list[str] | None:
 def _check_count(names: list[str], n: int, source: str) -> list[str]:
     if len(names) != n:
         raise CheckpointError(
-            f"{source} lists {len(names)} class names but the model has {n} outputs."
+            f"{source} lists {len(names)} class names but the network has {n} outputs."
         )
     return names
 
@@ -163,10 +163,11 @@ def _transform(
     return _imagenet_for(arch, graph.input_size), origin
 
 
-def _apply_choices(
+def apply_choices(
     loaded: LoadedModel, source: ModelSource, names_from: str, imagenet: TransformSpec
 ) -> None:
-    """The person's names file and preprocessing, over what the model has."""
+    """The person's names file and preprocessing (``source``'s), over what the model has;
+    ``imagenet``: what the "imagenet" preset means for it."""
     if source.classes_file:
         name = Path(source.classes_file).name
         names = _check_count(read_class_file(source.classes_file), loaded.num_classes, name)
@@ -224,18 +225,19 @@ def cached_export_fits(source: ModelSource, facts: dict) -> bool:
     return bool(facts.get("weights")) and bool(facts.get("class_names"))
 
 
-def load_cached_export(source: ModelSource, cached: CachedExport) -> LoadedModel:
+def load_cached_export(source: ModelSource, cached: CachedExport) -> LoadedModel | None:
     """The checkpoint ``source`` names as its cached export: the names and preprocessing it
-    had when loaded with torch, then the person's names file and preprocessing. Raises
-    CheckpointError when the entry cannot be used (the caller then loads with torch)."""
+    had when loaded with torch, then the person's names file and preprocessing (whose errors
+    are theirs: raised as torch's path raises them). Returns None when the entry cannot stand
+    in for the file (unreadable, or another input size): the caller loads it with torch."""
     f = cached.facts
     try:
         names = [str(n) for n in f["class_names"]]
         transform = TransformSpec.from_dict(f["transform"])
         origin = TransformOrigin(*f["origin"])
         crop = int(f["crop"])
-    except (KeyError, TypeError, ValueError, PreprocessingError) as e:
-        raise CheckpointError(f"the cached export's record is unreadable ({e})") from None
+    except (KeyError, TypeError, ValueError, PreprocessingError):
+        return None
     net = OnnxNetwork(
         cached.folder / "fp32.onnx", str(f["weights"]), "input", "output", crop, None, False,
         False, len(names), cached.folder,
@@ -247,7 +249,5 @@ def load_cached_export(source: ModelSource, cached: CachedExport) -> LoadedModel
     loaded.transform_origin, loaded.names_from = origin, str(f.get("names_from", ""))
     loaded.own_class_names = f.get("own_class_names")
     loaded.warnings = list(f.get("warnings") or [])
-    _apply_choices(loaded, source, loaded.names_from, get_arch(loaded.arch).transform)
-    if loaded.transform.crop != crop:
-        raise CheckpointError(f"the cached export takes {crop}x{crop} images")
-    return loaded
+    apply_choices(loaded, source, loaded.names_from, get_arch(loaded.arch).transform)
+    return loaded if loaded.transform.crop == crop else None

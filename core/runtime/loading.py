@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ..errors import CheckpointError
 from ..models import export_index
 from ..models.files import is_onnx_name
 from ..models.loaded import LoadedModel, ModelSource, weights_version
@@ -53,10 +52,9 @@ def _from_cached_export(source: ModelSource, options: RunOptions) -> LoadedModel
         return None
     if not onnx_export_would_run(str(cached.facts.get("arch", "")), options):
         return None
-    try:
-        loaded = load_cached_export(source, cached)
-    except CheckpointError as e:
-        log.info("cached export of %s not used: %s", source.checkpoint, e)
+    loaded = load_cached_export(source, cached)
+    if loaded is None:
+        log.info("the cached export of %s does not fit this run", source.checkpoint)
         return None
     log.info("%s: running its cached ONNX export %s (no torch)", source.checkpoint, cached.folder)
     return loaded

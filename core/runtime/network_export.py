@@ -82,11 +82,7 @@ def export_model(loaded: LoadedModel, fmt: str, path: str | os.PathLike) -> Expo
     """Write ``loaded`` as ``fmt`` to ``path`` (atomically) and check it against PyTorch on
     generated photos; an export that disagrees is an error, and the file is removed."""
     path = Path(path)
-    if loaded.is_onnx:
-        raise PigeonholeError(
-            f"{Path(loaded.source).name} is an ONNX model already: export needs a torch "
-            "checkpoint (.pth, .safetensors...)."
-        )
+    loaded.require_torch("Exporting")
     t0 = time.perf_counter()
     model = loaded.model.eval()
     crop = loaded.transform.crop

@@ -6,6 +6,7 @@ cached export's folder, or ``cache_dir()/onnx/file-<hash>`` for a model file."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from ..errors import EngineError
 from ..fileio import cache_dir
@@ -40,7 +41,7 @@ def onnx_model_step(
             raise EngineError("int8 needs images to calibrate on (give a folder to classify)")
         path, note = quantize_int8(cached, transform, calibration, on_stage, graph)
     session = ort_session(path, plan.threads_per_stream or host_threads())
-    return OrtStep(session, plan, transform, note, graph)
+    return OrtStep(session, replace(plan, engine_note=note), transform, note, graph)
 
 
 def int8_folder(net: OnnxNetwork) -> ExportedModel:

@@ -232,7 +232,7 @@ def train_classifier(
         yield TrainStage("weights", f"Loading {source.describe()}")
         base = load_model(source, progress=progress)
         yield TrainStage("preprocessing", base.preprocessing_line())
-    arch_name = get_arch(base.arch).name
+    arch_name = get_arch(base.require_torch("Training").arch).name
     if stop():
         raise Cancelled("Training cancelled.")
 
