@@ -291,3 +291,28 @@ def test_probabilities_are_not_softmaxed_twice():
     np.testing.assert_allclose(from_logits.scores, from_probs.scores, atol=1e-6)
     torch_top = torch.softmax(torch.from_numpy(logits), 1).topk(2, 1)
     np.testing.assert_allclose(from_logits.scores, torch_top.values.numpy(), atol=1e-6)
+
+
+#: What classifying, evaluating, writing and sorting results use: none may need torch.
+TORCH_FREE_MODULES = [
+    f"pigeonhole.core.{m}"
+    for m in ("devices", "fileio", "tasks", "data.images", "data.listing", "data.datasets",
+              "models.archs", "models.transforms", "models.files", "models.loaded",
+              "models.onnx_graph", "models.onnx_models", "models.export_index", "models.imagenet",
+              "runtime.options", "runtime.plan", "runtime.pipeline", "runtime.scores",
+              "runtime.onnx_engine", "runtime.onnx_run", "runtime.quantize", "runtime.loading",
+              "runtime.inference", "results.predictions", "results.evaluation", "results.metrics",
+              "results.writing", "results.sorting")
+] + ["pigeonhole.cli", "pigeonhole.commands.predict", "pigeonhole.commands.models"]  # fmt: skip
+
+
+def test_the_classify_modules_import_without_torch(tmp_path):
+    code = (
+        "import importlib, sys\n"
+        f"for name in {TORCH_FREE_MODULES!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision')))\n"
+    )
+    done = run_blocked(["-c", code], tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "[]"
