@@ -146,3 +146,14 @@ def test_engine_torch_on_an_onnx_model_says_it_needs_a_torch_checkpoint(files, t
         .splitlines()[-1]
         .startswith("pigeonhole: error: --engine torch needs a torch checkpoint")
     )
+
+
+def test_export_and_train_on_an_onnx_model_say_they_need_a_torch_checkpoint(files, tmp_path, capsys):
+    folder, _, own, _ = files
+    assert main(["export", str(own), "--out", str(tmp_path / "again.onnx")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("pigeonhole: error: Exporting needs a torch checkpoint")
+    assert not (tmp_path / "again.onnx").exists()
+    assert main(["train", str(folder), "--checkpoint", str(own), "--epochs", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("pigeonhole: error: Training needs a torch checkpoint")

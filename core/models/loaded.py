@@ -200,12 +200,18 @@ class LoadedModel:
     def require_torch(self, what: str) -> LoadedModel:
         """This model, when its weights are a torch module; else a one-line error saying that
         ``what`` ("Training", "Exporting"...) needs a torch checkpoint."""
-        if self.is_onnx:
+        if not self.is_onnx:
+            return self
+        name = Path(self.source).name
+        if not name.lower().endswith(".onnx"):  # a checkpoint, loaded as its cached export
             raise CheckpointError(
-                f"{what} needs a torch checkpoint (.pth, .pt, .safetensors...): "
-                f"{Path(self.source).name} is an ONNX model, which can only classify."
+                f"{what} needs the torch model: {name} was loaded as its cached ONNX export "
+                "(load it again with core.models.checkpoints.load_model)."
             )
-        return self
+        raise CheckpointError(
+            f"{what} needs a torch checkpoint (.pth, .pt, .safetensors...): {name} is an ONNX "
+            "model, which can only classify."
+        )
 
     @property
     def num_classes(self) -> int:

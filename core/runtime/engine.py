@@ -14,11 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+import torch
 from torch import nn
 
 from ..errors import EngineError
 from ..models.archs import TransformSpec
-from ..models.loaded import weights_hash
+from ..models.loaded import LoadedModel, weights_hash
+from ..models.onnx_models import export_metadata
+from .fusion import fuse_for_inference
+from .loading import remember_export
 from .onnx_engine import OrtStep, ort_session
 from .onnx_export import engine_cache, ensure_exported
 from .options import INT8
@@ -94,4 +98,32 @@ def _ort_step(
     session = ort_session(path, plan.threads_per_stream or host_threads())
     step = OrtStep(session, replace(plan, engine_note=note), transform, note)
     step.exported = cached
+    return step
+
+
+def torch_model_step(
+    loaded: LoadedModel,
+    plan: RunPlan,
+    *,
+    threads: int = 0,
+    fuse: bool = True,
+    calibration: Callable[[], CalibrationSet] | None = None,
+    on_stage: Callable[[str], None] | None = None,
+) -> Step:
+    """The step of a loaded torch model (torch, or its export on ONNX Runtime), with
+    ``threads`` (the run's torch threads, as the window asks) set first on this thread; its
+    conv+BN fused copy for torch when ``fuse``. An export the run makes or finds is noted for
+    the file's next run (core.runtime.loading), so that one needs no torch."""
+    if threads:
+        torch.set_num_threads(threads)
+    net = EngineModel(
+        loaded.model,
+        loaded.arch,
+        weights=loaded.identity().weights,  # hashed once per LoadedModel
+        for_torch=(lambda: fuse_for_inference(loaded)) if fuse else None,
+        metadata=export_metadata(loaded) if loaded.file_facts is not None else None,
+    )
+    step = make_step(net, plan, loaded.transform, calibration=calibration, on_stage=on_stage)
+    if isinstance(step, OrtStep) and step.exported is not None:
+        remember_export(loaded, step.exported.folder, loaded.transform.crop)
     return step

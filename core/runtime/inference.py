@@ -34,7 +34,6 @@ from ..errors import DataError, ImageLoadError
 from ..models.loaded import LoadedModel
 from ..results.predictions import BatchResult, OutputCheck, Prediction, RunSummary
 from ..tasks import run_to_end
-from .loading import remember_export
 from .onnx_engine import OrtStep
 from .options import RunOptions
 from .pipeline import run_pipeline
@@ -114,7 +113,11 @@ class Classifier:
                 loaded.model, plan, self.transform, calibration=cal, on_stage=on_stage
             )
         else:
-            self.step = _torch_model_step(loaded, plan, threads, fuse, cal, on_stage)
+            from .engine import torch_model_step
+
+            self.step = torch_model_step(
+                loaded, plan, threads=threads, fuse=fuse, calibration=cal, on_stage=on_stage
+            )
         # The plan as the run goes: the step's, which is the one given unless ONNX Runtime could
         # not run this network (then torch, with the reason in ``engine_note``).
         self.plan = self.step.plan
@@ -296,7 +299,7 @@ class Classifier:
                 progress(done, lister.total)
             yield BatchResult(tuple(preds), done, lister.total, time.perf_counter() - start)
         if not cancelled and done == 0:
-            raise DataError(_nothing_found(paths, stats))
+            raise DataError(stats.nothing_found(paths))
         elapsed = time.perf_counter() - start
         self.summary = self._summary(
             stats, done, processed, skipped, elapsed, cancelled, infer_ms, decode_ms
@@ -364,35 +367,6 @@ def _host(values):
     return values if isinstance(values, np.ndarray) else values.cpu()
 
 
-def _torch_model_step(loaded, plan: RunPlan, threads: int, fuse: bool, cal, on_stage):
-    """The step of a torch model (torch, or its export on ONNX Runtime); with ``threads`` (the
-    run's torch threads, as the window asks) set first on this thread. An export the run makes
-    or finds is noted for the file's next run (core.runtime.loading)."""
-    import torch
-
-    from .engine import EngineModel, make_step
-    from .fusion import fuse_for_inference
-
-    if threads:
-        torch.set_num_threads(threads)
-    meta = None
-    if loaded.file_facts is not None:
-        from ..models.onnx_models import export_metadata
-
-        meta = export_metadata(loaded)
-    net = EngineModel(
-        loaded.model,
-        loaded.arch,
-        weights=loaded.identity().weights,  # hashed once per LoadedModel
-        for_torch=(lambda: fuse_for_inference(loaded)) if fuse else None,
-        metadata=meta,
-    )
-    step = make_step(net, plan, loaded.transform, calibration=cal, on_stage=on_stage)
-    if isinstance(step, OrtStep) and step.exported is not None:
-        remember_export(loaded, step.exported.folder, loaded.transform.crop)
-    return step
-
-
 class _Numbered:
     """The lister's paths as numbered pipeline items (the number is the listing order)."""
 
@@ -409,20 +383,6 @@ class _Numbered:
 
     def stop(self) -> None:
         self.lister.stop()
-
-
-def _nothing_found(paths, stats: ScanStats) -> str:
-    if isinstance(paths, str | os.PathLike):
-        paths = [paths]
-    names = ", ".join(str(p) for p in list(paths)[:3])
-    details = []
-    if stats.ignored:
-        details.append(f"{stats.ignored} other file{'s' if stats.ignored != 1 else ''} ignored")
-    if stats.hidden:
-        details.append(f"{stats.hidden} hidden skipped")
-    details.extend(stats.errors[:2])
-    extra = f" ({'; '.join(details)})" if details else ""
-    return f"No images found in {names or 'the selection'}{extra}."
 
 
 def classify_paths(
