@@ -148,7 +148,9 @@ def test_engine_torch_on_an_onnx_model_says_it_needs_a_torch_checkpoint(files, t
     )
 
 
-def test_export_and_train_on_an_onnx_model_say_they_need_a_torch_checkpoint(files, tmp_path, capsys):
+def test_export_and_train_on_an_onnx_model_say_they_need_a_torch_checkpoint(
+    files, tmp_path, capsys
+):
     folder, _, own, _ = files
     assert main(["export", str(own), "--out", str(tmp_path / "again.onnx")]) == 2
     err = capsys.readouterr().err.strip().splitlines()

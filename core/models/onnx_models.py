@@ -20,10 +20,11 @@ from ..errors import ArchitectureError, CheckpointError, PreprocessingError
 from .archs import get_arch, imagenet_category_names
 from .export_index import CachedExport, FileFacts, content_hash
 from .files import find_sidecar, read_class_file
-from .loaded import OWN_NAMES, LoadedModel, ModelSource, OnnxNetwork
+from .loaded import LoadedModel, ModelSource, OnnxNetwork
 from .onnx_graph import GraphInfo, read_graph
 from .transforms import ASSUMED, TransformOrigin, TransformSpec
 
+OWN_ONNX_NAMES = "stored in the ONNX file"  # LoadedModel.names_from: the file's own names
 FOREIGN_ARCH = "onnx"  # LoadedModel.arch of an ONNX model that does not name its architecture
 EXTRA_SIDECARS = ("synset.txt", "labels.txt")
 _SYNSET_ID = re.compile(r"^n\d{8}\s+")  # "n01440764 tench, Tinca tinca"
@@ -92,7 +93,7 @@ def _names(path: Path, graph: GraphInfo, notes: list[str]) -> tuple[list[str], s
     n = graph.num_classes
     own = _metadata_names(graph.metadata, path.name)
     if own is not None:
-        return _check_count(own, n, f"{path.name}'s metadata"), OWN_NAMES, own
+        return _check_count(own, n, f"{path.name}'s metadata"), OWN_ONNX_NAMES, own
     sidecar = find_sidecar(path, EXTRA_SIDECARS)
     if sidecar is not None:
         names = [_SYNSET_ID.sub("", line) for line in read_class_file(sidecar)]
