@@ -94,13 +94,15 @@ def _read() -> dict:
 
 def _file_key(path: Path, data: dict) -> str | None:
     """The file's content hash: remembered when its size and modification time are the same
-    as when it was hashed, else computed now. None when it cannot be read."""
+    as when it was hashed, else computed now, but only when some entry has a file of its size
+    (a file the index cannot know is not read). None when it cannot be read or known."""
     try:
         st = path.stat()
         known = data["paths"].get(str(path))
         if known and known[0] == st.st_size and known[1] == st.st_mtime_ns:
             return str(known[2])
-        return content_hash(path)
+        sizes = {e.get("size") for e in data["entries"].values() if isinstance(e, dict)}
+        return content_hash(path) if st.st_size in sizes else None
     except (OSError, TypeError, IndexError):
         return None
 
@@ -132,6 +134,7 @@ def remember_export(checkpoint: str | os.PathLike, facts: dict, folder: Path) ->
         data = _read()
         data["paths"][str(path)] = [st.st_size, st.st_mtime_ns, key]
         data["entries"][key] = {
+            "size": st.st_size,
             "name": path.name,
             "beside": beside(path),
             "export": str(folder),

@@ -316,3 +316,26 @@ def test_the_classify_modules_import_without_torch(tmp_path):
     done = run_blocked(["-c", code], tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == "[]"
+
+
+def test_the_index_reads_a_file_only_when_it_may_know_it(setup, tmp_path, monkeypatch):
+    """An unchanged file answers from its size and time; a file of a size no entry has is
+    never read; a copy (same content, same neighbours) is found by its content."""
+    _, ckpt, _, _ = setup
+    first = tmp_path / "a" / ckpt.name
+    first.parent.mkdir()
+    first.write_bytes(ckpt.read_bytes())
+    Classifier(
+        load_model(ModelSource.chosen(first)), RunOptions(device="cpu", engine="onnxruntime")
+    )
+    read = []
+    real = export_index.content_hash
+    monkeypatch.setattr(export_index, "content_hash", lambda p: read.append(p) or real(p))
+    assert export_index.find_export(first) is not None and read == []
+    other = tmp_path / "other.pth"
+    other.write_bytes(b"x" * 100)
+    assert export_index.find_export(other) is None and read == []
+    copy = tmp_path / "b" / ckpt.name
+    copy.parent.mkdir()
+    copy.write_bytes(ckpt.read_bytes())
+    assert export_index.find_export(copy) is not None and read == [copy.resolve()]
