@@ -94,7 +94,11 @@ def _add_model_args(p: argparse.ArgumentParser, checkpoint_option: bool = True) 
     p.add_argument("--arch", help="architecture name (see `pigeonhole models`)")
     g = p.add_mutually_exclusive_group(required=False)
     if checkpoint_option:
-        g.add_argument("--checkpoint", metavar="FILE", help=".pth/.pt/.pkl/.safetensors file")
+        g.add_argument(
+            "--checkpoint",
+            metavar="FILE",
+            help=".pth/.pt/.pkl/.safetensors checkpoint, or an .onnx model (predict)",
+        )
     g.add_argument("--pretrained", action="store_true", help="torchvision ImageNet weights")
     p.add_argument("--classes", metavar="FILE", help="class names, one per line")
     p.add_argument(

@@ -80,7 +80,7 @@ def load_bench_model(arch: str, checkpoint: str | None, preprocessing=None):
     if checkpoint:
         return load_model(
             ModelSource(checkpoint=checkpoint, arch=arch, preprocessing=preprocessing)
-        )
+        ).require_torch("The benchmark")
     spec = get_arch(arch)
     if spec.has_pretrained and imagenet_weights_cached(spec.name):
         return load_model(ModelSource(arch=spec.name, preprocessing=preprocessing))

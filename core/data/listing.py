@@ -57,6 +57,20 @@ class ScanStats:
     duplicates: int = 0  # same file reached twice (symlinks, a path given twice, loops)
     errors: list[str] = field(default_factory=list)  # unreadable folders, missing paths
 
+    def nothing_found(self, paths) -> str:
+        """The message when listing ``paths`` found no image: what was there instead."""
+        if isinstance(paths, str | os.PathLike):
+            paths = [paths]
+        names = ", ".join(str(p) for p in list(paths)[:3])
+        details = []
+        if self.ignored:
+            details.append(f"{self.ignored} other file{'s' if self.ignored != 1 else ''} ignored")
+        if self.hidden:
+            details.append(f"{self.hidden} hidden skipped")
+        details.extend(self.errors[:2])
+        extra = f" ({'; '.join(details)})" if details else ""
+        return f"No images found in {names or 'the selection'}{extra}."
+
 
 _DIGITS = re.compile(r"(\d+)")
 

@@ -99,9 +99,10 @@ def check_sources(paths) -> None:
 def _prepare(args):
     """The model and its Classifier: the plan first, so a bad device/decode/engine choice is
     the only line printed; then what the model is (its preprocessing: the run's first line),
-    then the engine's preparation (ONNX export, int8 calibration) and its note."""
-    from pigeonhole.core.models.checkpoints import load_model
+    then the engine's preparation (ONNX export, int8 calibration) and its note. An ONNX model,
+    or a checkpoint whose export is cached, runs without importing torch (load_for_run)."""
     from pigeonhole.core.runtime.inference import Classifier
+    from pigeonhole.core.runtime.loading import load_for_run
     from pigeonhole.core.runtime.plan import plan_run
 
     source = model_source(args)
@@ -109,8 +110,9 @@ def _prepare(args):
         raise PigeonholeError(
             "Choose a model: --checkpoint FILE, or --arch NAME for its ImageNet weights."
         )
-    loaded = load_model(source)
-    plan = plan_run(loaded.arch, run_options(args))
+    options = run_options(args)
+    loaded = load_for_run(source, options)
+    plan = plan_run(loaded.arch, options, onnx_model=loaded.is_onnx)
     print_preprocessing(loaded, sys.stderr)
     clf = Classifier(
         loaded,
