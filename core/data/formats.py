@@ -9,8 +9,9 @@ Pillow reads JPEG, PNG, TIFF, GIF, BMP, WebP and (from 11.2) AVIF itself. This m
 * **JPEG XL** through pillow-jxl-plugin, when installed (``pip install "pigeonhole[jxl]"``).
 * **Camera RAW** (.CR2, .CR3, .NEF, .ARW, .DNG...) through rawpy (LibRaw), when installed
   (``pip install "pigeonhole[raw]"``): :func:`load_raw` takes the embedded JPEG preview when
-  its shorter side is at least the size the image will be resized to, else a half-size
-  demosaic; either way turned upright as the camera recorded.
+  its shorter side is at least the size the image will be resized to (or as large as a
+  half-size demosaic would be), else a half-size demosaic; either way turned upright as the
+  camera recorded.
 
 It also names the files that are not images (videos, edit sidecars, documents...) so the
 listing can say what it skipped, and which formats need a reader that is not installed.
@@ -201,9 +202,12 @@ def load_raw(path: str | os.PathLike, draft_size: int | None) -> tuple[Image.Ima
 
 
 def _preview(raw, need: int) -> Image.Image | None:
-    """The embedded preview, upright, when its shorter side is at least ``need``."""
+    """The embedded preview, upright, when its shorter side is at least ``need`` or at least
+    that of the half-size demosaic (then the preview has as many pixels, for less work)."""
     import rawpy
 
+    half = min(raw.sizes.width, raw.sizes.height) // 2
+    need = min(need, max(half, 1))
     try:
         thumb = raw.extract_thumb()
     except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
