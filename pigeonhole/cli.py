@@ -275,6 +275,7 @@ def _bench_parser(sub) -> None:
         default=0,
         help="images to time (0 = 96 on a CPU, 2048 on a GPU)",
     )
+    p.add_argument("--no-formats", action="store_true", help="leave out the decode cost per format")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     preprocessing.add_arguments(p)
 

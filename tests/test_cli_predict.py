@@ -264,9 +264,11 @@ def test_real_exit_code_without_traceback(tmp_path, photos):
 def test_bench_reports_all_three(tmp_path, capsys, monkeypatch, flags, preprocessing):
     """The naive loop builds its torchvision transforms from the model's preprocessing, so the
     pipeline agrees with it whatever that is."""
-    from pigeonhole.core.bench import measure, suite
+    from pigeonhole.core.bench import formats, measure, suite
 
     monkeypatch.setattr(measure, "DRAFT_IMAGES", 2)  # keep the test quick; same code path
+    small = [(f"{fmt} 96x72", fmt, (96, 72)) for fmt in ("jpeg", "heic", "avif", "dng")]
+    monkeypatch.setattr(formats, "DECODE_SAMPLES", small)  # the same table, small files
     monkeypatch.setattr(suite, "bf16_is_fast", lambda: False)
     out = tmp_path / "bench.json"
     argv = [
@@ -294,6 +296,9 @@ def test_bench_reports_all_three(tmp_path, capsys, monkeypatch, flags, preproces
         "top-1 identical 100.0%",
         "draft decode",
         "of model",  # the side-by-side table
+        "decode + resize + crop to",  # the decode cost per format
+        "heic 96x72",
+        "RAW preview",
     ):
         assert words in text, text
     doc = json.loads(out.read_text())
@@ -305,6 +310,8 @@ def test_bench_reports_all_three(tmp_path, capsys, monkeypatch, flags, preproces
     for fp32 in (rows["torch", "fp32"], rows["onnxruntime", "fp32"]):
         assert fp32["top1_identical_pct"] == 100.0 and fp32["max_logit_diff"] < 1e-3
     assert 0 <= doc["draft"]["top1_agreement"] <= 100
+    assert [r["fmt"] for r in doc["formats"]] == ["jpeg", "heic", "avif", "dng"]
+    assert all(r["ms"] > 0 for r in doc["formats"])
 
 
 def test_whole_pickled_model_needs_trust_checkpoint(tmp_path, photos, capsys):

@@ -53,6 +53,7 @@ class BenchResult:
     rows: list[dict] = field(default_factory=list)  # one per engine and precision (decoder on CUDA)
     draft: dict | None = None
     decode: dict = field(default_factory=dict)  # decoding ceilings, images/s
+    formats: list[dict] = field(default_factory=list)  # decode ms per format (core.bench.formats)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -110,11 +111,13 @@ def run_bench(
     preprocessing=None,
     engine: str = "all",
     out=print,
+    formats: bool = True,
 ) -> BenchResult:
     """Measure and print (through ``out``) the naive loop, decoding ceilings, model-only and
     the pipeline on the same images, for each engine and precision (``engine`` "all": every
     one this device has); on CUDA also the Pillow-fed pipeline, GPU decoding's agreement with
-    it and peak GPU memory. ``preprocessing``: the user's PreprocessingOverride."""
+    it and peak GPU memory; then (``formats``) decode ms per format: JPEG, HEIC, PNG, WebP, AVIF,
+    DNG. ``preprocessing``: the user's PreprocessingOverride."""
     from ..data.images import load_image
     from ..data.listing import iter_image_files
     from ..data.synthetic import make_photo_folder
@@ -217,6 +220,11 @@ def run_bench(
                 f"top-1 agreement with full decoding {d['top1_agreement']:.1f}% "
                 f"(draft is used only for JPEGs >= 3x the resize size)"
             )
+        if formats:
+            from .formats import decode_costs, table_head
+
+            out(table_head(loaded.transform))
+            res.formats = [r.to_dict() for r in decode_costs(loaded.transform, 3, out=out)]
         return res
     finally:
         if tmp is not None:
