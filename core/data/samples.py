@@ -210,3 +210,26 @@ def write_sample(img: Image.Image, folder: str | Path, fmt: str, stem: str | Non
     path = Path(folder) / f"{stem or fmt}{suffix}"
     writer(img, path)
     return path
+
+
+def decode_every_format(folder: str | Path) -> dict[str, str]:
+    """Write one small sample of each format this install reads and decode it as a run does:
+    format -> ``"ok"``, or the reason it failed, or ``"not installed"`` (self-test)."""
+    from ..errors import ImageLoadError
+    from .images import load_image
+    from .synthetic import class_image
+
+    picture = class_image("blue", 1, (96, 72))
+    results = {}
+    for fmt in SAMPLE_FORMATS:
+        if not can_write(fmt):
+            results[fmt] = "not installed"
+            continue
+        try:
+            img = load_image(write_sample(picture, folder, fmt), draft_size=32)
+        except ImageLoadError as e:
+            results[fmt] = str(e)
+            continue
+        wanted = (48, 36) if fmt == "dng-mosaic" else (96, 72)  # LibRaw's half size
+        results[fmt] = "ok" if img.mode == "RGB" and img.size == wanted else f"got {img.size}"
+    return results
