@@ -38,10 +38,12 @@ from .formats import (
     raw_available,
     register_readers,
 )
+from .pillow_setup import quiet_pillow
 from .skipped import MAX_LISTED_SKIPPED, SkippedGroup, SkipTally  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 register_readers()  # HEIC/HEIF and JPEG XL extensions count as images
+quiet_pillow()  # identifying a file of unknown extension must not warn on the terminal
 
 # Formats Pillow registers but cannot decode pixels of (stub plugins, MPEG identifies only): a
 # video or a weather file in a photo folder is not an image candidate.
@@ -50,7 +52,7 @@ _UNDECODABLE = {"BUFR", "GRIB", "HDF5", "MPEG", "FITSSTUB"}
 # (text-based formats such as XBM, whose "signature" is "#define", are left out).
 _SNIFFED = {
     "JPEG", "PNG", "GIF", "TIFF", "BMP", "WEBP", "HEIF", "AVIF", "JXL", "JPEG2000", "ICO",
-    "ICNS", "PSD", "DDS", "QOI", "BLP", "FTEX",
+    "ICNS", "PSD", "DDS", "QOI", "BLP", "FTEX", "SUN", "MCIDAS", "XVTHUMB",
 }  # fmt: skip
 
 
@@ -122,7 +124,20 @@ def skip_reason(path: str | os.PathLike, name: str | None = None) -> str | None:
     known = NOT_IMAGE_EXTENSIONS.get(ext)
     if known is not None:
         return known
-    return None if looks_like_image(path) else "other"
+    return None if looks_like_image(path) or pillow_identifies(path) else "other"
+
+
+def pillow_identifies(path: str | os.PathLike) -> bool:
+    """Whether Pillow identifies the file as an image it decodes (the header only: no pixels
+    are decoded). For unknown extensions whose first bytes carry no strong signature, so that
+    nothing an image reader opens is called a file that is not an image (a SPIDER or IMT file
+    under another name)."""
+    try:
+        with open(path, "rb") as fh, Image.open(fh) as img:
+            return img.format not in _UNDECODABLE
+    except Exception as e:  # any failure to identify is "not an image" here
+        log.debug("Pillow does not identify %s: %s", path, e)
+        return False
 
 
 def _signatures() -> list:
