@@ -186,6 +186,17 @@ def _predict_parser(sub) -> None:
     _add_pipeline_args(p)
     p.add_argument("--topk", type=whole_number(1, 1000), default=5)
     p.add_argument("--out", metavar="FILE", help="write results to FILE.csv or FILE.json")
+    p.add_argument(
+        "--list-skipped",
+        action="store_true",
+        help="name every file that was skipped (videos, sidecars...), under its reason",
+    )
+    p.add_argument(
+        "--include-skipped",
+        action="store_true",
+        help="with --out: a row per skipped file too, and a status column "
+        "(classified, failed or skipped)",
+    )
     p.add_argument("--no-draft", action="store_true", help="always decode JPEGs at full size")
     p.add_argument(
         "--evaluate",
@@ -273,6 +284,7 @@ def _bench_parser(sub) -> None:
         default=0,
         help="images to time (0 = 96 on a CPU, 2048 on a GPU)",
     )
+    p.add_argument("--no-formats", action="store_true", help="leave out the decode cost per format")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     preprocessing.add_arguments(p)
 

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import struct
@@ -27,6 +28,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ImageLoadError, first_line
 from ..models.transforms import TransformSpec
+from .formats import RAW_EXTENSIONS, load_raw, register_readers
+from .listing import image_signature
 from .pillow_setup import quiet_pillow
 
 if TYPE_CHECKING:
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 quiet_pillow()  # Pillow's and libtiff's warnings off the terminal; MAX_PIXELS is enforced here
+register_readers()  # HEIC/HEIF (pillow-heif), JPEG XL when installed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -50,62 +54,78 @@ MAX_PIXELS = 178_956_970
 _REDUCIBLE = {"L", "LA", "La", "RGB", "RGBA", "RGBa", "CMYK", "YCbCr", "I", "F"}
 
 
+@dataclass(frozen=True, slots=True)
+class DecodedImage:
+    """A decoded file: the RGB image, upright, and what the run reports about it."""
+
+    image: Image.Image
+    format: str  # Pillow's format name ("JPEG", "HEIF", "PNG"...), or "RAW"
+    multi_frame: bool = False  # an animation or a multi-page file: its first frame is here
+    how: str = ""  # RAW: "preview" (the embedded JPEG) or "demosaic" (half size)
+
+
 def load_image(path: str | os.PathLike, draft_size: int | None = None) -> Image.Image:
-    """Decode ``path`` to an RGB image, EXIF orientation applied.
+    """Decode ``path`` to an RGB image, EXIF orientation applied (:func:`decode_image`'s
+    image).
 
     ``draft_size``: the size the image will be resized to (shorter side). JPEGs at least 3x that
-    are decoded at 1/2, 1/4 or 1/8 scale (Pillow draft mode), never below ``draft_size``; other
-    images at least 4x that are box-reduced right after decoding, to at least twice
+    are decoded at 1/2, 1/4 or 1/8 scale (Pillow draft mode), never below ``draft_size``; a
+    HEIC whose stored thumbnail is a scaled copy at least that large decodes the thumbnail;
+    other images at least 4x that are box-reduced right after decoding, to at least twice
     ``draft_size``, so a huge image is held at full size once, never copied at full size.
     Raises :class:`ImageLoadError` with the reason (missing, unreadable, empty, not an image,
     truncated, over :data:`MAX_PIXELS`, a decoder's own failure...); the stack trace of an
     unexpected decoder exception goes to the log at debug level, never to the terminal.
     """
+    return decode_image(path, draft_size).image
+
+
+def decode_image(path: str | os.PathLike, draft_size: int | None = None) -> DecodedImage:
+    """:func:`load_image`, saying also the format, whether the file had several frames (the
+    first is decoded) and how a camera RAW file was read. Content decides, not the name: a
+    RAW extension goes to LibRaw first, and to Pillow if LibRaw says it is no RAW file."""
     path = Path(path)
+    if path.suffix.lower() in RAW_EXTENSIONS:
+        decoded = _decode_raw(path, draft_size)
+        if decoded is not None:
+            return decoded
     try:
         with open(path, "rb") as fh:
             img = Image.open(fh)  # reads the header only; pixels come with load()
-            drafted = False
-            if draft_size and img.format == "JPEG" and min(img.size) >= 3 * draft_size:
-                w, h = img.size
-                scale = draft_size / min(w, h)
-                img.draft(None, (max(1, int(w * scale)), max(1, int(h * scale))))
-                drafted = True
+            drafted = _draft(img, draft_size)
             _check_size(img.size, draft_size)
+            fmt = img.format or ""
+            multi = fmt not in _NOT_MULTI_FRAME and bool(getattr(img, "is_animated", False))
             img.load()
     except ImageLoadError:
         raise
-    except FileNotFoundError:
-        raise ImageLoadError("file not found (moved or deleted since it was listed)") from None
-    except PermissionError:
-        raise ImageLoadError("permission denied") from None
-    except IsADirectoryError:
-        raise ImageLoadError("is a folder, not a file") from None
-    except Image.DecompressionBombError as e:
-        raise ImageLoadError(
-            f"image too large to decode safely ({_bomb_pixels(e)}; limit {MAX_PIXELS:,} pixels)"
-        ) from None
-    except UnidentifiedImageError:
-        empty = _is_empty(path)
-        raise ImageLoadError(
-            "empty file (0 bytes)" if empty else "not an image, or an unsupported format"
-        ) from None
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as e:
-        msg = str(e)
-        if "truncated" in msg or isinstance(e, EOFError):
-            reason = "truncated or incomplete image file"
-        else:
-            reason = f"corrupt image ({first_line(e)})"
-        raise ImageLoadError(reason) from None
-    except MemoryError:
-        raise ImageLoadError("not enough memory to decode this image") from None
-    except Exception as e:  # a decoder's own failure, e.g. NotImplementedError on some .dds
-        log.debug("unexpected error decoding %s", path, exc_info=True)
-        raise ImageLoadError(f"cannot decode this file ({_reason(e)})") from None
+    except Exception as e:
+        raise ImageLoadError(_reason(e, path)) from None
+    return DecodedImage(_finished(img, path, None if drafted else draft_size), fmt, multi)
+
+
+# MPO: a JPEG with extra pictures (a depth map, a large preview), not frames of one image.
+_NOT_MULTI_FRAME = {"MPO"}
+
+
+def _draft(img: Image.Image, draft_size: int | None) -> bool:
+    """Ask the decoder for less than the full image (JPEG: a DCT scale; HEIF: a stored
+    thumbnail that is a scaled copy), never below ``draft_size`` on the shorter side."""
+    if not draft_size or img.format not in ("JPEG", "HEIF") or min(img.size) < draft_size:
+        return False
+    if img.format == "JPEG" and min(img.size) < 3 * draft_size:
+        return False
+    w, h = img.size
+    scale = draft_size / min(w, h)
+    target = (max(1, math.ceil(w * scale)), max(1, math.ceil(h * scale)))
+    return img.draft(None, target) is not None
+
+
+def _finished(img: Image.Image, path: Path, reduce_to: int | None) -> Image.Image:
+    """Upright, reduced when huge, RGB."""
     try:
         img = _oriented(img)
-        if not drafted:
-            img = _reduced(img, draft_size)
+        img = _reduced(img, reduce_to)
         return to_rgb(img)
     except ImageLoadError:
         raise
@@ -116,7 +136,58 @@ def load_image(path: str | os.PathLike, draft_size: int | None = None) -> Image.
         raise ImageLoadError(f"cannot convert colour mode {img.mode} ({_reason(e)})") from None
 
 
-def _reason(e: BaseException) -> str:
+def _decode_raw(path: Path, draft_size: int | None) -> DecodedImage | None:
+    """A camera RAW file through LibRaw; None when LibRaw says it is not a RAW file."""
+    try:
+        img, how = load_raw(path, draft_size)
+    except ImportError:
+        raise ImageLoadError(
+            'a camera RAW file: reading it needs pip install "pigeonhole[raw]"'
+        ) from None
+    except Exception as e:
+        kind = type(e).__name__
+        if kind == "LibRawFileUnsupportedError":
+            return None  # perhaps a JPEG or TIFF with a RAW name: Pillow decides
+        if kind.startswith("LibRaw"):
+            reason = (
+                "truncated or incomplete RAW file"
+                if kind == "LibRawIOError" and not _is_empty(path)
+                else f"corrupt RAW file ({_first_line(e)})"
+            )
+            raise ImageLoadError(_reason(e, path) if _is_empty(path) else reason) from None
+        raise ImageLoadError(_reason(e, path)) from None
+    return DecodedImage(_finished(img, path, draft_size), "RAW", False, how)
+
+
+def _reason(e: BaseException, path: Path) -> str:
+    """The reason a person reads for an exception raised while opening or decoding."""
+    if isinstance(e, FileNotFoundError):
+        return "file not found (moved or deleted since it was listed)"
+    if isinstance(e, PermissionError):
+        return "permission denied"
+    if isinstance(e, IsADirectoryError):
+        return "is a folder, not a file"
+    if _is_empty(path):
+        return "empty file (0 bytes)"
+    if isinstance(e, Image.DecompressionBombError):
+        return f"image too large to decode safely ({_bomb_pixels(e)}; limit {MAX_PIXELS:,} pixels)"
+    if isinstance(e, UnidentifiedImageError):
+        fmt = image_signature(path)  # it starts like an image, and then does not go on like one
+        return (
+            f"damaged or incomplete {fmt} file" if fmt else "not an image, or an unsupported format"
+        )
+    if isinstance(e, MemoryError):
+        return "not enough memory to decode this image"
+    if isinstance(e, OSError | SyntaxError | ValueError | EOFError | struct.error):
+        if "truncated" in str(e) or "end of file" in str(e).lower() or isinstance(e, EOFError):
+            return "truncated or incomplete image file"
+        return f"corrupt image ({_first_line(e)})"
+    # A decoder's own failure, e.g. NotImplementedError on some .dds, or a plugin's.
+    log.debug("unexpected error decoding %s", path, exc_info=(type(e), e, e.__traceback__))
+    return f"cannot decode this file ({_first_line(e)})"
+
+
+def _first_line(e: BaseException) -> str:
     """The first line of ``e``; with its type's name in front unless Pillow worded it."""
     pillow_worded = isinstance(e, OSError | SyntaxError | ValueError | struct.error)
     return first_line(e, typed=not pillow_worded)

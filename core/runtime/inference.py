@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..data.images import Thumbnail, crop_array, load_image, make_thumbnail
+from ..data.images import Thumbnail, crop_array, decode_image, make_thumbnail
 from ..data.listing import BackgroundLister, ScanStats
 from ..devices import HostCpu, device_name, synchronize
 from ..errors import DataError, ImageLoadError, first_line
@@ -61,6 +61,7 @@ class _Item:
     read_ms: float = 0.0
     error: str | None = None
     row: int = -1  # its row in the batch's outputs
+    multi_frame: bool = False  # an animation or multi-page file (its first frame is classified)
 
 
 @dataclass(slots=True)
@@ -184,7 +185,8 @@ class Classifier:
     def _decode_with_pillow(self, item: _Item, thumbnail_size: int | None) -> _Item:
         t0 = time.perf_counter()
         try:
-            img = load_image(item.path, draft_size=self.transform.resize if self.draft else None)
+            decoded = decode_image(item.path, self.transform.resize if self.draft else None)
+            img, item.multi_frame = decoded.image, decoded.multi_frame
             item.crop = crop_array(img, self.transform)
             item.thumbnail = make_thumbnail(img, thumbnail_size) if thumbnail_size else None
         except ImageLoadError as e:
@@ -270,7 +272,7 @@ class Classifier:
         source = _Numbered(lister)
         infer_ms, decode_ms = array("d"), array("d")
         check = OutputCheck(len(self.class_names))
-        done = processed = skipped = 0
+        done = processed = skipped = multi_frame = 0
         pipeline = run_pipeline(
             source,
             lambda item: self._decode(item, thumbnail_size),
@@ -285,6 +287,7 @@ class Classifier:
                 cancelled = end.value
                 break
             preds = [self._prediction(it, outputs) for it in items]
+            multi_frame += sum(it.multi_frame for it in items)
             for p in preds:
                 check.add(p)
                 decode_ms.append(p.decode_ms)
@@ -307,6 +310,8 @@ class Classifier:
             self.summary,
             warnings=tuple(check.warnings()),
             model=self.loaded.identity().to_dict(),
+            skipped_groups=stats.skipped.groups(),
+            multi_frame=multi_frame,
         )
         return self.summary
 
