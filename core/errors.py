@@ -51,3 +51,17 @@ class Cancelled(PigeonholeError):
 class EngineError(PigeonholeError):
     """An engine cannot run this model (it does not export to ONNX, ONNX Runtime refuses it):
     the run falls back to torch and says why."""
+
+
+def first_line(error: BaseException, limit: int = 200, *, typed: bool = False) -> str:
+    """The first line of ``error``'s message, at most ``limit`` characters, or its type's name
+    when the message is empty: one reason for a row, a log line or a wrapping error's text.
+
+    ``typed`` puts the type's name in front (``RuntimeError: boom``), for errors nobody expected.
+    """
+    lines = str(error).strip().splitlines()
+    name = type(error).__name__
+    if not lines:
+        return name
+    text = lines[0][:limit]
+    return f"{name}: {text}" if typed else text

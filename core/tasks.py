@@ -38,3 +38,15 @@ def run_to_end(gen: Generator[Any, Any, R], each: Callable[[Any], None] | None =
             return done.value
         if each is not None:
             each(record)
+
+
+def format_duration(seconds: float) -> str:
+    """A duration for a progress line: ``42 s`` under a minute, else ``3:07`` or ``1:03:07``."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    m, s = divmod(s, 60)
+    if m < 60:
+        return f"{m}:{s:02d}"
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from .pyside_fixes import make_none_immortal
 
-make_none_immortal()  # PySide6 6.12 drops a reference to None on every void call
+make_none_immortal()  # PySide6 6.12.0 drops a reference to None on every void call
 
 
 def style_sheet() -> str:

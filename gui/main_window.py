@@ -2,29 +2,61 @@
 
 from __future__ import annotations
 
+import logging
 import platform
+import sys
+from collections.abc import Callable
 
 from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence, QTextDocumentFragment
-from PySide6.QtWidgets import (
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QTabWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from ..core import __version__
+from ..core.errors import first_line
+from ..core.fileio import log_file
+
+log = logging.getLogger(__name__)
 
 
-def _placeholder(text: str) -> QWidget:
-    w = QWidget()
-    lay = QVBoxLayout(w)
-    label = QLabel(text)
-    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    lay.addWidget(label)
-    return w
+class TabLoadError(QLabel):
+    """What a tab shows in the frozen app when its module cannot be imported: the error and
+    where its traceback is. (In development the ImportError rises instead.)"""
+
+    def __init__(self, title: str, error: ImportError, parent=None):
+        super().__init__(parent, objectName="tabLoadError", wordWrap=True)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.setStyleSheet("color: #991b1b;")  # the error red of the banners
+        self.setText(
+            f"The {title} tab could not be loaded: {first_line(error, typed=True)}\n\n"
+            f"This copy of Pigeonhole is incomplete; reinstalling it should help. "
+            f"The details are in {log_file()}."
+        )
+
+
+def make_tab(title: str, build: Callable[[], QWidget]) -> QWidget:
+    """The tab ``build`` imports and makes. An ImportError is a bug: in development it rises
+    with its traceback; in the frozen app it is logged and the tab says so (the other tab
+    still works)."""
+    try:
+        return build()
+    except ImportError as e:
+        if not getattr(sys, "frozen", False):
+            raise
+        log.exception("The %s tab could not be loaded", title)
+        return TabLoadError(title, e)
+
+
+def _classify_tab(window: QMainWindow) -> QWidget:
+    from .classify.tab import ClassifyTab
+
+    return ClassifyTab(window)
+
+
+def _train_tab(window: QMainWindow) -> QWidget:
+    from .train.tab import TrainTab
+
+    return TrainTab(window)
 
 
 class MainWindow(QMainWindow):
@@ -34,8 +66,8 @@ class MainWindow(QMainWindow):
         self.resize(1280, 820)
         self.tabs = QTabWidget()
         self.setCentralWidget(self.tabs)
-        self.classify_tab = self._make_classify_tab()
-        self.train_tab = self._make_train_tab()
+        self.classify_tab = make_tab("Classify", lambda: _classify_tab(self))
+        self.train_tab = make_tab("Train", lambda: _train_tab(self))
         self.tabs.addTab(self.classify_tab, "Classify")
         self.tabs.addTab(self.train_tab, "Train")
         self._build_menus()
@@ -43,43 +75,26 @@ class MainWindow(QMainWindow):
         self.statusBar()  # shows what the tabs are doing (their status_changed)
         self._restore_geometry()
 
-    # The tabs are built by their own modules; kept in factory methods so a failure in one
-    # tab's module is visible at once in tests.
-    def _make_classify_tab(self) -> QWidget:
-        try:
-            from .classify.tab import ClassifyTab
-        except ImportError:
-            return _placeholder("Classify")
-        return ClassifyTab(self)
-
-    def _make_train_tab(self) -> QWidget:
-        try:
-            from .train.tab import TrainTab
-        except ImportError:
-            return _placeholder("Train")
-        return TrainTab(self)
+    @staticmethod
+    def loaded(tab: QWidget) -> bool:
+        """Whether ``tab`` is the real tab (not the frozen app's TabLoadError)."""
+        return not isinstance(tab, TabLoadError)
 
     def _connect_tabs(self) -> None:
-        """The tabs report what they do to the status bar; the Train tab hands a freshly
-        trained model to the Classify tab in one click."""
+        """The Classify tab reports what it does to the status bar; the Train tab hands a
+        freshly trained model to the Classify tab in one click."""
         self._status: dict[QWidget, str] = {}  # each tab's last status line
-        for tab in (self.classify_tab, self.train_tab):
-            signal = getattr(tab, "status_changed", None)
-            if signal is not None:
-                signal.connect(lambda text, t=tab: self.show_status(text, t))
         self.tabs.currentChanged.connect(lambda _i: self.show_status(None))
-        train = getattr(self.classify_tab, "train_requested", None)
-        if train is not None:
-            train.connect(lambda: self.tabs.setCurrentWidget(self.train_tab))
-        signal = getattr(self.train_tab, "use_in_classify", None)
-        loader = getattr(self.classify_tab, "load_checkpoint_file", None)
-        if signal is not None and loader is not None:
-            signal.connect(self._use_in_classify)
-        retrain = getattr(self.classify_tab, "retrain_requested", None)
-        if retrain is not None and hasattr(self.train_tab, "set_data_folder"):
-            retrain.connect(self.retrain_on)
-        if hasattr(self.train_tab, "run_options"):  # training runs as the Model panel says
-            self.train_tab.run_options = self.classify_tab.ui.model_panel.run_options
+        classify, train = self.classify_tab, self.train_tab
+        if self.loaded(classify):
+            classify.status_changed.connect(lambda text: self.show_status(text, classify))
+        if not (self.loaded(classify) and self.loaded(train)):
+            return  # the frozen app with a tab that failed to load: nothing to hand over
+        classify.train_requested.connect(lambda: self.tabs.setCurrentWidget(train))
+        train.use_in_classify.connect(self._use_in_classify)
+        classify.retrain_requested.connect(self.retrain_on)
+        train.run_options = classify.ui.model_panel.run_options  # training runs as the panel says
+        train.use_torch(classify.ui.model_panel.torch)  # one import of torch, one answer
 
     def load_in_background(self) -> None:
         """Once the window shows: what needs torch (the networks, GPUs, training) is loaded by
@@ -128,10 +143,8 @@ class MainWindow(QMainWindow):
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
         self.file_menu = file_menu
-        for tab in (self.classify_tab, self.train_tab):  # each tab adds its own menu
-            install = getattr(tab, "install_menus", None)
-            if install is not None:
-                install(self.menuBar())
+        if self.loaded(self.classify_tab):  # the Classify tab adds its own menu
+            self.classify_tab.install_menus(self.menuBar())
         help_menu = self.menuBar().addMenu("&Help")
         about = QAction("&About Pigeonhole", self)
         about.triggered.connect(self.show_about)
@@ -181,9 +194,8 @@ class MainWindow(QMainWindow):
 
     def apply_command_line(self, args) -> None:
         """`pigeonhole gui PATH... --arch ... --checkpoint ...`: hand over to the Classify tab."""
-        handler = getattr(self.classify_tab, "apply_command_line", None)
-        if handler is not None:
-            handler(args)
+        if self.loaded(self.classify_tab):
+            self.classify_tab.apply_command_line(args)
 
     def _restore_geometry(self) -> None:
         geom = QSettings().value("window/geometry", QByteArray(), type=QByteArray)
@@ -192,8 +204,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         for tab in (self.classify_tab, self.train_tab):
-            shutdown = getattr(tab, "shutdown", None)
-            if shutdown is not None:
-                shutdown()
+            if self.loaded(tab):
+                tab.shutdown()
         QSettings().setValue("window/geometry", self.saveGeometry())
         super().closeEvent(event)

@@ -1,4 +1,9 @@
-"""Work-arounds for bugs in the PySide6 build we ship, applied once when ``gui`` is imported.
+"""A guard against a PySide6 bug, applied once when ``gui`` is imported.
+
+pyproject.toml refuses the one release known to have it (``PySide6-Essentials>=6.6,!=6.12.0``;
+the development environment runs 6.11.3), so a pip install or the frozen build does not get it.
+The guard stays for a 6.12.0 that arrives anyway (installed beside pip's resolver, or a
+distribution's package) and for a later release with the same fault; elsewhere it costs nothing.
 
 PySide6 6.12.0 on CPython 3.11 returns ``None`` from every void method (``QPainter.save``,
 ``QLabel.setText``, ``QProgressBar.setValue``...) and from every empty ``QVariant`` without

@@ -88,10 +88,17 @@ BATCH_SIZE_AUTO = whole_number(0, run.MAX_BATCH)  # 0 = automatic
 WORKERS = whole_number(0, run.MAX_WORKERS)  # 0 = automatic
 
 
-def _add_model_args(p: argparse.ArgumentParser, require_weights: bool = False) -> None:
+def _add_model_args(p: argparse.ArgumentParser, checkpoint_option: bool = True) -> None:
+    """The model options; ``checkpoint_option`` False where the checkpoint is the command's
+    positional argument (`export CHECKPOINT`), so there is one way to name it."""
     p.add_argument("--arch", help="architecture name (see `pigeonhole models`)")
     g = p.add_mutually_exclusive_group(required=False)
-    g.add_argument("--checkpoint", metavar="FILE", help=".pth/.pt/.pkl/.safetensors file")
+    if checkpoint_option:
+        g.add_argument(
+            "--checkpoint",
+            metavar="FILE",
+            help=".pth/.pt/.pkl/.safetensors checkpoint, or an .onnx model (predict)",
+        )
     g.add_argument("--pretrained", action="store_true", help="torchvision ImageNet weights")
     p.add_argument("--classes", metavar="FILE", help="class names, one per line")
     p.add_argument(
@@ -145,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for add in (_gui_parser, _models_parser, _predict_parser, _train_parser, _export_parser,
-                _bench_parser):  # fmt: skip
+                _bench_parser, _duplicates_parser, _audit_parser, _explain_parser):  # fmt: skip
         add(sub)
     return parser
 
@@ -179,6 +186,17 @@ def _predict_parser(sub) -> None:
     _add_pipeline_args(p)
     p.add_argument("--topk", type=whole_number(1, 1000), default=5)
     p.add_argument("--out", metavar="FILE", help="write results to FILE.csv or FILE.json")
+    p.add_argument(
+        "--list-skipped",
+        action="store_true",
+        help="name every file that was skipped (videos, sidecars...), under its reason",
+    )
+    p.add_argument(
+        "--include-skipped",
+        action="store_true",
+        help="with --out: a row per skipped file too, and a status column "
+        "(classified, failed or skipped)",
+    )
     p.add_argument("--no-draft", action="store_true", help="always decode JPEGs at full size")
     p.add_argument(
         "--evaluate",
@@ -186,6 +204,11 @@ def _predict_parser(sub) -> None:
         help="images in folders named like the classes: report accuracy, per-class metrics, "
         "and add the true label to each result",
     )
+    p.add_argument(
+        "--leaks", metavar="TRAIN_FOLDER",
+        help="with --evaluate: count and list the evaluated images that are copies of training "
+        "images (exact or edited), and give the accuracy without them too",
+    )  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     preprocessing.add_arguments(p)
 
@@ -232,10 +255,17 @@ def _export_parser(sub) -> None:
     p = sub.add_parser(
         "export", help="save a model as ONNX or TorchScript, class names and preprocessing inside"
     )
-    p.add_argument("model", nargs="?", metavar="CHECKPOINT", help="the model file to export")
-    _add_model_args(p)
+    p.add_argument(
+        "checkpoint", nargs="?", metavar="CHECKPOINT",
+        help="the model file to export (or --arch NAME --pretrained for ImageNet weights)",
+    )  # fmt: skip
+    _add_model_args(p, checkpoint_option=False)
     p.add_argument("--format", choices=("onnx", "torchscript"), help="default: from --out's suffix")
-    p.add_argument("--out", metavar="FILE", help="FILE.onnx or FILE.pt (default: beside you)")
+    p.add_argument(
+        "--out", metavar="FILE",
+        help="FILE.onnx or FILE.pt (default: the checkpoint's name in the current folder)",
+    )  # fmt: skip
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
     preprocessing.add_arguments(p)
 
 
@@ -254,7 +284,49 @@ def _bench_parser(sub) -> None:
         default=0,
         help="images to time (0 = 96 on a CPU, 2048 on a GPU)",
     )
+    p.add_argument("--no-formats", action="store_true", help="leave out the decode cost per format")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    preprocessing.add_arguments(p)
+
+
+def _duplicates_parser(sub) -> None:
+    from pigeonhole.core.insight.duplicate_options import DEFAULT_THRESHOLD, MAX_THRESHOLD
+
+    p = sub.add_parser(
+        "duplicates", help="find copies of the same photo (exact and edited), without a model"
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument(
+        "--threshold", type=whole_number(0, MAX_THRESHOLD), default=DEFAULT_THRESHOLD,
+        help=f"bits of the 64-bit perceptual hash that may differ (default {DEFAULT_THRESHOLD})",
+    )  # fmt: skip
+    p.add_argument("--out", metavar="FILE.csv", help="write group,path,kind,distance rows")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _audit_parser(sub) -> None:
+    p = sub.add_parser(
+        "audit", help="rank the images of a labelled folder by how likely their label is wrong"
+    )
+    p.add_argument("folder", metavar="FOLDER", help="one sub-folder of images per class")
+    _add_model_args(p)
+    _add_run_args(p, train=True)
+    p.add_argument(
+        "--folds", type=whole_number(2, 20), default=5,
+        help="out-of-sample folds (each image judged by a layer trained on the others)",
+    )  # fmt: skip
+    p.add_argument("--out", metavar="FILE.csv", help="write path,given_label,suggested_label,score")
+    preprocessing.add_arguments(p)
+
+
+def _explain_parser(sub) -> None:
+    p = sub.add_parser("explain", help="heat maps: where the network looked for each label")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="images or folders")
+    _add_model_args(p)
+    p.add_argument("--class", dest="class_name", metavar="NAME",
+                   help="explain this class instead of each image's top one")  # fmt: skip
+    p.add_argument("--out", metavar="DIR", required=True,
+                   help="folder for <name>.cam.png (the map over the photo) and <name>.cam.npy")  # fmt: skip
     preprocessing.add_arguments(p)
 
 
@@ -269,6 +341,12 @@ def _command(name: str):
         from .commands import train as command
     elif name == "export":
         from .commands import export as command
+    elif name == "duplicates":
+        from .commands import duplicates as command
+    elif name == "audit":
+        from .commands import audit as command
+    elif name == "explain":
+        from .commands import explain as command
     else:
         from .commands import bench as command
     return command

@@ -3,7 +3,7 @@
 Runs the real pipeline end to end on generated data, in a temporary folder: imports, the Qt
 platform and the main window, torchvision's compiled operators, a small network, a checkpoint
 round trip, its ONNX export, classification with an ONNX model on ONNX Runtime alone, batched
-classification and head training. Each step is timed and recorded as
+classification, one image of each format decoded, and head training. Each step is timed and recorded as
 passed/failed/skipped with a message, or "unavailable" where it proves what this build does not
 have (the lite bundle has no PyTorch; the steps are in pigeonhole.selftest_steps); the JSON
 report is written atomically and the exit code is 0 only if every step passed or is
@@ -38,6 +38,7 @@ from pigeonhole.selftest_steps import (  # noqa: F401 (check, StepFailed: the st
     step_checkpoint,
     step_classify,
     step_export,
+    step_formats,
     step_imports,
     step_model,
     step_onnx,
@@ -57,6 +58,7 @@ STEPS: list[tuple[str, Callable[[Context], tuple[str, dict]]]] = [
     ("export", step_export),
     ("onnx", step_onnx),
     ("classify", step_classify),
+    ("formats", step_formats),
     ("train", step_train),
 ]
 

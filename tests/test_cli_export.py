@@ -82,8 +82,33 @@ def test_a_bad_out_is_refused_before_any_work_and_nothing_is_replaced(tmp_path, 
     cwd = os.getcwd()
     os.chdir(tmp_path)
     try:
+        capsys.readouterr()
         assert main(["export", str(path)]) == 0
     finally:
         os.chdir(cwd)
     assert (tmp_path / "colours.onnx").read_text() == "someone else's file"
     assert (tmp_path / "colours-2.onnx").stat().st_size > 1000
+    err = capsys.readouterr().err  # reported: it wrote colours-2.onnx without saying why
+    assert "colours.onnx exists, so the export is" in err and "colours-2.onnx" in err
+    # an --out that exists is refused before any work, unless --force
+    taken = tmp_path / "taken.onnx"
+    taken.write_text("keep me")
+    assert main(["export", str(path), "--out", str(taken)]) == 2
+    assert "exists: add --force" in capsys.readouterr().err and taken.read_text() == "keep me"
+    assert main(["export", str(path), "--out", str(taken), "--force"]) == 0
+    assert taken.stat().st_size > 1000
+
+
+def test_the_checkpoint_is_named_one_way(trained, capsys):
+    """Reported: export took both a positional CHECKPOINT and --checkpoint."""
+    assert main(["export", "--checkpoint", str(trained[0])]) == 2
+    assert "unrecognized arguments: --checkpoint" in capsys.readouterr().err
+    assert "(default: beside you)" not in main_help("export")
+
+
+def main_help(command: str) -> str:
+    from pigeonhole.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    return sub.choices[command].format_help()

@@ -42,3 +42,26 @@ def test_unknown_subcommand_exits_nonzero():
         [sys.executable, "-m", "pigeonhole", "frobnicate"], capture_output=True, text=True
     )
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_models_say_which_weights_are_on_this_computer(capsys, tmp_path):
+    """Reported: `models` did not say which weights were already downloaded. TORCH_HOME is
+    per test (tests/conftest.py): a file under the expected name counts as downloaded."""
+    import os
+
+    from pigeonhole.core.models.archs import get_arch
+
+    spec = get_arch("squeezenet1_1")
+    target = os.path.join(os.environ["TORCH_HOME"], "hub", "checkpoints")
+    os.makedirs(target, exist_ok=True)
+    with open(os.path.join(target, os.path.basename(spec.weights_url)), "wb") as fh:
+        fh.write(b"stand-in")  # listing only looks for the file
+    assert main(["models", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["squeezenet1_1"]["weights_on_disk"] is True
+    assert rows["resnet18"]["weights_on_disk"] is False
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x[1:].startswith("squeezenet1_1 "))
+    assert line.rstrip().endswith("on disk")
+    assert "ImageNet weights on this computer: 1" in out

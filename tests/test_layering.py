@@ -3,6 +3,7 @@ and ``importlib``/``__import__`` calls included):
 
 * core imports nothing above it (no gui, no entry layer, no Qt);
 * gui never imports the entry layer;
+* gui.widgets never imports a tab (gui.classify, gui.train): the tabs build on the widgets;
 * nothing imports the entry layer (pigeonhole.cli, .commands, .selftest) but the entry layer;
 * no module imports another module's ``_private`` name;
 * the graph of the product's modules has no cycle.
@@ -113,6 +114,25 @@ def test_layers_point_down_only():
                 problems.append(where)
             if layer(target) == "entry" and layer(module) != "entry":
                 problems.append(where)
+    assert problems == []
+
+
+TABS = ("pigeonhole.gui.classify", "pigeonhole.gui.train")
+
+
+def in_package(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def test_widgets_never_import_a_tab():
+    files, edges = graph()
+    problems = [
+        f"{files[m].relative_to(ROOT)}:{line} imports {target}"
+        for m, imports in edges.items()
+        if in_package(m, "pigeonhole.gui.widgets")
+        for line, target, _ in imports
+        if any(in_package(target, tab) for tab in TABS)
+    ]
     assert problems == []
 
 

@@ -32,7 +32,7 @@ def test_self_test_passes_offscreen_and_leaves_user_folders_alone(tmp_path):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "Self-test passed: 9/9 steps" in proc.stdout
+    assert "Self-test passed: 10/10 steps" in proc.stdout
 
     data = json.loads(report.read_text())
     assert data["passed"] is True
@@ -48,6 +48,8 @@ def test_self_test_passes_offscreen_and_leaves_user_folders_alone(tmp_path):
     assert qt["window_size"][0] > 100 and qt["launch_to_window_s"] > 0
     classify = steps["classify"]["details"]
     assert classify["processed"] == 10 and classify["images_per_s"] > 0
+    formats = steps["formats"]["details"]  # ".[dev]" brings RAW and JPEG XL too
+    assert set(formats.values()) == {"ok"} and {"heic", "avif", "dng", "jxl"} <= set(formats)
     train = steps["train"]["details"]
     assert train["epochs"] == 2 and 0.0 <= train["val_accuracy"] <= 1.0
     assert steps["imports"]["details"]["modules"] > 10
@@ -157,13 +159,13 @@ def test_the_lite_build_reports_torch_steps_unavailable_and_classifies_with_onnx
     assert selftest.run(str(report), steps=steps) == 0
     data = json.loads(report.read_text())
     status = {s["name"]: s["status"] for s in data["steps"]}
-    assert status.pop("onnx") == "passed"
+    assert status.pop("onnx") == status.pop("formats") == "passed"  # neither needs torch
     assert set(status.values()) == {"unavailable"}
-    assert all("full install" in s["message"] for s in data["steps"] if s["name"] != "onnx")
+    assert all("full install" in s["message"] for s in data["steps"] if s["name"] in status)
     onnx = next(s for s in data["steps"] if s["name"] == "onnx")["details"]
     assert onnx["images"] == 10 and onnx["model"] == str(resources / "selftest" / "selftest.onnx")
     out = capsys.readouterr().out
-    assert "Self-test passed: 1/7 steps in" in out and "(6 need the full install)" in out
+    assert "Self-test passed: 2/8 steps in" in out and "(6 need the full install)" in out
 
 
 def test_unavailable_steps_alone_do_not_pass(tmp_path):

@@ -28,14 +28,33 @@ def _python(args: list[str], tmp_path: Path, path: str = "") -> subprocess.Compl
     )  # fmt: skip
 
 
+def _version() -> str:
+    from pigeonhole.core import __version__
+
+    return __version__
+
+
+# argv, exit code, the text it must print (stdout for an answer, one stderr line for an error)
+ANSWERS = [
+    (["--version"], 0, f"pigeonhole {_version()}"),
+    (["--help"], 0, "usage: pigeonhole"),
+    (["predict"], 2, "the following arguments are required: PATH"),
+    (
+        ["predict", "x.jpg", "--precision", "fp64"],
+        2,
+        "argument --precision: invalid choice: 'fp64'",
+    ),
+    (["bench", "--engine", "tensorrt"], 2, "argument --engine: invalid choice: 'tensorrt'"),
+    (["nonsense"], 2, "argument COMMAND: invalid choice: 'nonsense'"),
+]
+
+
 @pytest.mark.parametrize(
-    "argv",
-    [["--version"], ["--help"], ["predict"], ["predict", "x.jpg", "--precision", "fp64"],
-     ["bench", "--engine", "tensorrt"], ["nonsense"]],
+    "argv, code, text", ANSWERS,
     ids=["version", "help", "missing-path", "bad-precision", "bad-engine", "bad-command"],
 )  # fmt: skip
-def test_answers_that_need_no_model_never_import_torch(argv, tmp_path):
-    code = (
+def test_answers_that_need_no_model_never_import_torch(argv, code, text, tmp_path):
+    program = (
         "import sys\n"
         "from pigeonhole.cli import main\n"
         "try:\n"
@@ -45,10 +64,17 @@ def test_answers_that_need_no_model_never_import_torch(argv, tmp_path):
         "print('exit', code)\n"
         "print('torch' in sys.modules, 'torchvision' in sys.modules)\n"
     )
-    out = _python(["-c", code], tmp_path)
-    lines = out.stdout.strip().splitlines()
-    assert lines[-1] == "False False", out.stdout + out.stderr
-    assert lines[-2] in ("exit 0", "exit 2"), out.stdout + out.stderr
+    out = _python(["-c", program], tmp_path)
+    said = out.stdout + out.stderr
+    assert out.returncode == 0, said
+    *printed, exit_line, imported = out.stdout.strip().splitlines()
+    assert imported == "False False", said
+    assert exit_line == f"exit {code}", said
+    if code == 0:  # the answer on stdout, nothing on stderr
+        assert printed and printed[0].startswith(text) and out.stderr == "", said
+    else:  # nothing on stdout, one error line on stderr
+        assert printed == [] and out.stderr.count("\n") == 1, said
+        assert out.stderr.startswith("pigeonhole: error: ") and text in out.stderr, said
 
 
 def test_the_window_is_ready_before_torch_is_imported(tmp_path):
@@ -61,8 +87,8 @@ def test_the_window_is_ready_before_torch_is_imported(tmp_path):
     assert [name for name, _ in seen] == ["MainWindow", "DropAccepted"], out.stdout + out.stderr
 
 
-# Builds the main window as run_gui does, shows it, and prints what the tests check; then asks
-# the tabs to load what needs torch (run_gui does so once the window shows) and waits for it.
+# Builds the main window as run_gui does, shows it, and prints what the tests check; then shows
+# the Train tab (which imports torch on a worker: training is near) and waits for its answer.
 WINDOW = """
 import sys, time
 from PySide6.QtCore import QEventLoop
@@ -75,21 +101,24 @@ app = ensure_app()
 w = MainWindow()
 w.show()
 app.processEvents()  # painted, and the autoload timer has fired
+w.load_in_background()  # as run_gui does (torch only where a GPU is likely)
+app.processEvents()
 assert isinstance(w.classify_tab, ClassifyTab) and isinstance(w.train_tab, TrainTab)
 mp = w.classify_tab.ui.model_panel
 print("shown torch:", "torch" in sys.modules, "torchvision" in sys.modules)
-print("panel:", mp.arch_info.text())
-w.load_in_background()
+print("networks:", mp.arch.count() > 50, w.train_tab.network.picker.count() > 50)
+w.tabs.setCurrentWidget(w.train_tab)
+print("panel:", mp.status.text())
 deadline = time.monotonic() + 240
-while (mp.torch.facts is None or w.train_tab.torch.facts is None) and time.monotonic() < deadline:
+while mp.torch.facts is None and time.monotonic() < deadline:
     app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
 engine = mp.engine.model().item(mp.engine.findData("torch"))
 print("engine torch:", engine.isEnabled(), engine.toolTip())
-print("devices:", [mp.device.itemText(i) for i in range(mp.device.count())])
-print("networks:", mp.arch.count())
+print("devices:", [mp.device.itemData(i) for i in range(mp.device.count())])
 print("train start:", w.train_tab.start_button.isEnabled())
 print("train notice:", w.train_tab.notice.isVisibleTo(w.train_tab), w.train_tab.notice.text())
 print("export:", w.classify_tab.model_actions.act_export_model.text())
+print("torch at the end:", "torch" in sys.modules)
 w.close()
 """
 
@@ -100,15 +129,16 @@ def _lines(out: subprocess.CompletedProcess) -> dict[str, str]:
 
 
 def test_the_main_window_opens_without_importing_torch(tmp_path):
-    """Both tabs are built and shown, and the Model panel says PyTorch is loading; only then
-    does a worker import torch, and the networks and devices follow."""
+    """Both tabs are built and shown, the networks listed, without torch; showing the Train
+    tab starts importing it on a worker, and the Model panel says so meanwhile."""
     out = _python(["-c", WINDOW], tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     lines = _lines(out)
     assert lines["shown torch"] == "False False", out.stdout + out.stderr
-    assert "Loading PyTorch" in lines["panel"]
+    assert lines["networks"] == "True True"  # the registry reads without torch
+    assert lines["panel"] == "Loading PyTorch…"  # the Train tab shown: torch is coming
     assert lines["engine torch"].startswith("True")
-    assert int(lines["networks"]) > 50  # torchvision's registry, once torch is there
+    assert lines["torch at the end"] == "True"
     assert "needs the full install" not in out.stdout
 
 
@@ -125,7 +155,7 @@ def test_without_torch_the_window_opens_and_says_what_needs_the_full_install(tmp
     lines = _lines(out)
     assert lines["shown torch"] == "False False", out.stdout + out.stderr
     assert lines["engine torch"].startswith("False PyTorch needs the full install")
-    assert lines["devices"] == "['Automatic', 'CPU', 'GPU (needs the full install)']"
+    assert lines["devices"] == "['auto', 'cpu', 'gpu']"  # the GPU: "needs the full install"
     assert lines["train start"] == "False"
     assert lines["train notice"].startswith("True Training needs the full install")
     assert "needs the full install" in lines["export"]

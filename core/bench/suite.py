@@ -14,9 +14,11 @@ decoding with full decoding on large JPEGs.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -53,6 +55,7 @@ class BenchResult:
     rows: list[dict] = field(default_factory=list)  # one per engine and precision (decoder on CUDA)
     draft: dict | None = None
     decode: dict = field(default_factory=dict)  # decoding ceilings, images/s
+    formats: list[dict] = field(default_factory=list)  # decode ms per format (core.bench.formats)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -78,7 +81,7 @@ def load_bench_model(arch: str, checkpoint: str | None, preprocessing=None):
     if checkpoint:
         return load_model(
             ModelSource(checkpoint=checkpoint, arch=arch, preprocessing=preprocessing)
-        )
+        ).require_torch("The benchmark")
     spec = get_arch(arch)
     if spec.has_pretrained and imagenet_weights_cached(spec.name):
         return load_model(ModelSource(arch=spec.name, preprocessing=preprocessing))
@@ -110,14 +113,13 @@ def run_bench(
     preprocessing=None,
     engine: str = "all",
     out=print,
+    formats: bool = True,
 ) -> BenchResult:
     """Measure and print (through ``out``) the naive loop, decoding ceilings, model-only and
     the pipeline on the same images, for each engine and precision (``engine`` "all": every
     one this device has); on CUDA also the Pillow-fed pipeline, GPU decoding's agreement with
-    it and peak GPU memory. ``preprocessing``: the user's PreprocessingOverride."""
-    from ..data.images import load_image
-    from ..data.listing import iter_image_files
-    from ..data.synthetic import make_photo_folder
+    it and peak GPU memory; then (``formats``) decode ms per format: JPEG, HEIC, PNG, WebP, AVIF,
+    DNG. ``preprocessing``: the user's PreprocessingOverride."""
     from ..runtime.inference import Classifier
     from ..runtime.options import RunOptions
 
@@ -125,27 +127,8 @@ def run_bench(
     out(loaded.preprocessing_line())
     dev = resolve_device(device)
     images = images or default_images(dev)
-    tmp = None
-    if folder is None:
-        tmp = tempfile.TemporaryDirectory(prefix="pigeonhole-bench-")
-        out(f"Generating {images} photo-sized JPEGs (500x375)...")
-        make_photo_folder(Path(tmp.name), images)
-        folder_path = Path(tmp.name)
-    else:
-        folder_path = Path(folder)
-    try:
-        files, unreadable = [], 0
-        for f in iter_image_files([folder_path]):
-            try:  # the naive loop has no error handling: time decodable images only
-                load_image(f)
-            except ImageLoadError:
-                unreadable += 1
-                continue
-            files.append(f)
-            if len(files) >= images:
-                break
-        if not files:
-            raise DataError(f"No readable images found in {folder_path}.")
+    with _bench_folder(folder, images, out) as folder_path:
+        files, unreadable = _readable_files(folder_path, images)
         # The naive loop first, on the model exactly as loaded (the pipeline may switch it to
         # channels_last in place).
         naive_ips, naive_logits = naive_loop(loaded.model, files, loaded.transform, dev)
@@ -158,40 +141,12 @@ def run_bench(
 
         runs = bench_runs(dev, precision, engine, extra_bf16, out)
         clf = classifier(*runs[0])
-        from PIL import Image
-
-        with Image.open(files[0]) as im:
-            size = f"{im.size[0]}x{im.size[1]}"
-        res = BenchResult(
-            arch=loaded.arch,
-            weights=loaded.source,
-            images=len(files),
-            image_size=size,
-            device=str(clf.device),
-            device_name=device_name(clf.device),
-            torch_threads=torch.get_num_threads(),
-            workers=clf.workers,
-            batch_size=clf.batch_size,
-        )
-        out(
-            f"{res.arch} ({res.weights}), {res.images} images ({size} first), "
-            f"{res.device_name} ({res.device}), torch threads {res.torch_threads}, "
-            f"decode threads {res.workers}, batch {res.batch_size}"
-        )
+        res = _bench_result(loaded, files, clf, out)
         if unreadable:
             out(f"  ({unreadable} unreadable files left out)")
         res.naive_ips = naive_ips
         out(f"  naive loop (PIL + transforms, batch 1, fp32): {naive_ips:7.1f} img/s")
-        res.decode = {"cpu_threads": clf.workers,
-                      "cpu_ips": decode_ceiling_cpu(files, loaded.transform, clf.workers)}  # fmt: skip
-        out(
-            f"  decode ceiling, Pillow on {clf.workers} threads:    {res.decode['cpu_ips']:7.1f} img/s"
-        )
-        if clf.plan.gpu_decode:
-            res.decode["gpu_ips"] = decode_ceiling_device(
-                files, loaded.transform, clf.device, clf.batch_size, clf.workers
-            )
-            out(f"  decode ceiling, on the GPU (nvJPEG):        {res.decode['gpu_ips']:7.1f} img/s")
+        res.decode = _decode_ceilings(clf, files, loaded.transform, out)
         for i, (prec, eng) in enumerate(runs):
             c = clf if i == 0 else classifier(prec, eng)
             res.rows.append(_measure(c, files, naive_ips, naive_logits, out))
@@ -199,28 +154,115 @@ def run_bench(
             out("  (random weights: int8's agreement says little; give a trained --checkpoint)")
         if clf.plan.gpu_decode:  # the same run fed by Pillow, to compare
             pillow = classifier(precision, "torch", "cpu")
-            row = _measure(pillow, files, naive_ips, naive_logits, out, label="Pillow-fed")
-            ours = torch.tensor(res.rows[0].pop("_logits"))
-            row["gpu_vs_pillow_top1_pct"], _ = compare(ours, torch.tensor(row["_logits"]))
-            out(
-                f"    GPU-decoded vs Pillow-fed pipeline: top-1 identical {row['gpu_vs_pillow_top1_pct']:.1f}%"
-            )
-            res.rows.append(row)
+            res.rows.append(_pillow_fed(pillow, res.rows[0], files, naive_ips, naive_logits, out))
         for row in res.rows:
             row.pop("_logits", None)
         if draft:
-            d = draft_agreement(loaded, None if tmp is not None else folder_path)
-            res.draft = d
-            out(
-                f"  draft decode ({d['images']} JPEGs {d['size']}{', generated' if d['generated'] else ''}): "
-                f"{d['full_ms']:.1f} -> {d['draft_ms']:.1f} ms/image decode+crop, "
-                f"top-1 agreement with full decoding {d['top1_agreement']:.1f}% "
-                f"(draft is used only for JPEGs >= 3x the resize size)"
-            )
+            res.draft = _draft(loaded, None if folder is None else folder_path, out)
+        if formats:
+            from .formats import decode_costs, table_head
+
+            out(table_head(loaded.transform))
+            res.formats = [r.to_dict() for r in decode_costs(loaded.transform, 3, out=out)]
         return res
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
+
+
+@contextlib.contextmanager
+def _bench_folder(folder: str | None, images: int, out) -> Iterator[Path]:
+    """``folder``, or a temporary one of ``images`` generated photos, removed afterwards."""
+    if folder is not None:
+        yield Path(folder)
+        return
+    from ..data.synthetic import make_photo_folder
+
+    with tempfile.TemporaryDirectory(prefix="pigeonhole-bench-") as tmp:
+        out(f"Generating {images} photo-sized JPEGs (500x375)...")
+        make_photo_folder(Path(tmp), images)
+        yield Path(tmp)
+
+
+def _readable_files(folder: Path, images: int) -> tuple[list[Path], int]:
+    """Up to ``images`` files that decode, and how many did not (the naive loop has no error
+    handling: time decodable images only)."""
+    from ..data.images import load_image
+    from ..data.listing import iter_image_files
+
+    files, unreadable = [], 0
+    for f in iter_image_files([folder]):
+        try:
+            load_image(f)
+        except ImageLoadError:
+            unreadable += 1
+            continue
+        files.append(f)
+        if len(files) >= images:
+            break
+    if not files:
+        raise DataError(f"No readable images found in {folder}.")
+    return files, unreadable
+
+
+def _bench_result(loaded, files: list[Path], clf, out) -> BenchResult:
+    """The run's setting (model, images, device, threads, batch), printed as its first line."""
+    from PIL import Image
+
+    with Image.open(files[0]) as im:
+        size = f"{im.size[0]}x{im.size[1]}"
+    res = BenchResult(
+        arch=loaded.arch,
+        weights=loaded.source,
+        images=len(files),
+        image_size=size,
+        device=str(clf.device),
+        device_name=device_name(clf.device),
+        torch_threads=torch.get_num_threads(),
+        workers=clf.workers,
+        batch_size=clf.batch_size,
+    )
+    out(
+        f"{res.arch} ({res.weights}), {res.images} images ({size} first), "
+        f"{res.device_name} ({res.device}), torch threads {res.torch_threads}, "
+        f"decode threads {res.workers}, batch {res.batch_size}"
+    )
+    return res
+
+
+def _decode_ceilings(clf, files: list[Path], transform, out) -> dict:
+    """How fast decoding alone goes: Pillow on the run's threads, and nvJPEG where it decodes."""
+    ceilings = {"cpu_threads": clf.workers,
+                "cpu_ips": decode_ceiling_cpu(files, transform, clf.workers)}  # fmt: skip
+    out(f"  decode ceiling, Pillow on {clf.workers} threads:    {ceilings['cpu_ips']:7.1f} img/s")
+    if clf.plan.gpu_decode:
+        ceilings["gpu_ips"] = decode_ceiling_device(
+            files, transform, clf.device, clf.batch_size, clf.workers
+        )
+        out(f"  decode ceiling, on the GPU (nvJPEG):        {ceilings['gpu_ips']:7.1f} img/s")
+    return ceilings
+
+
+def _pillow_fed(pillow, gpu_row: dict, files, naive_ips, naive_logits, out) -> dict:
+    """The Pillow-fed run's row, with its top-1 agreement with the GPU-decoded run (whose
+    logits are dropped from its row)."""
+    row = _measure(pillow, files, naive_ips, naive_logits, out, label="Pillow-fed")
+    ours = torch.tensor(gpu_row.pop("_logits"))
+    row["gpu_vs_pillow_top1_pct"], _ = compare(ours, torch.tensor(row["_logits"]))
+    out(
+        f"    GPU-decoded vs Pillow-fed pipeline: top-1 identical {row['gpu_vs_pillow_top1_pct']:.1f}%"
+    )
+    return row
+
+
+def _draft(loaded, folder: Path | None, out) -> dict:
+    """Draft-mode JPEG decoding against full decoding (on generated JPEGs when ``folder`` is
+    None)."""
+    d = draft_agreement(loaded, folder)
+    out(
+        f"  draft decode ({d['images']} JPEGs {d['size']}{', generated' if d['generated'] else ''}): "
+        f"{d['full_ms']:.1f} -> {d['draft_ms']:.1f} ms/image decode+crop, "
+        f"top-1 agreement with full decoding {d['top1_agreement']:.1f}% "
+        f"(draft is used only for JPEGs >= 3x the resize size)"
+    )
+    return d
 
 
 def bench_runs(

@@ -24,9 +24,10 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ..errors import PreprocessingError
+from ..errors import PreprocessingError, first_line
 from .archs import get_arch
-from .formats import RawCheckpoint, find_sidecar
+from .files import find_sidecar
+from .formats import RawCheckpoint
 from .transforms import (
     ASSUMED,
     CP_CROP,
@@ -93,7 +94,7 @@ def _attempt(reader: Reader, record, what: str, notes: list[str]) -> TransformSp
         return reader(record)
     except (PreprocessingError, TypeError, ValueError, KeyError, ZeroDivisionError) as e:
         log.debug("unusable preprocessing record (%s)", what, exc_info=True)
-        notes.append(f"{what} cannot be used ({_first_line(e)}); ignored")
+        notes.append(f"{what} cannot be used ({first_line(e, 160)}); ignored")
         return None
 
 
@@ -103,11 +104,6 @@ def _read_json(path: Path):
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as e:
         return f"unreadable: {e}"  # not a Mapping: _attempt says so
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return (text[0] if text else type(e).__name__)[:160]
 
 
 # ---------------------------------------------------------------------------------------------

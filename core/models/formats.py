@@ -25,14 +25,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import CheckpointError, UntrustedCheckpointError
+from ..errors import CheckpointError, UntrustedCheckpointError, first_line
 
 log = logging.getLogger(__name__)
 
 #: Keys under which checkpoints commonly keep the weights, most specific first.
 WEIGHT_KEYS = ("model_state_dict", "state_dict", "model", "net", "model_state", "weights")
-#: Sidecar class-name files looked for beside a checkpoint (``<stem>.txt`` first).
-SIDECAR_NAMES = ("classes.txt", "cls_classes.txt")
 PIGEONHOLE_FORMAT = "pigeonhole-checkpoint"
 #: Keys beside the weights under which other tools record how their images were preprocessed.
 HINT_KEYS = (
@@ -129,7 +127,7 @@ def _read_safetensors(path: Path) -> RawCheckpoint:
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         log.debug("safetensors read failed for %s", path, exc_info=True)
         raise CheckpointError(
-            f"{path.name} is not a readable .safetensors file ({_one_line(e)})."
+            f"{path.name} is not a readable .safetensors file ({first_line(e)})."
         ) from e
     raw = RawCheckpoint(state=state, kind="safetensors", arch=meta.get("arch") or None)
     names = _json_field(meta, "class_names", path.name)
@@ -199,10 +197,10 @@ def _torch_load(path: Path, trust: bool) -> tuple[object, bool]:
                 log.debug("plain pickle load of %s failed too", path, exc_info=True)
         if isinstance(e, AttributeError | ImportError):  # e.g. the script's own `class Net`
             raise CheckpointError(
-                f"{path.name} needs Python code that is not available here ({_one_line(e)}); "
+                f"{path.name} needs Python code that is not available here ({first_line(e)}); "
                 "save the weights instead: torch.save(model.state_dict(), ...)."
             ) from None
-        raise CheckpointError(f"{path.name} could not be loaded ({_one_line(e)}).") from None
+        raise CheckpointError(f"{path.name} could not be loaded ({first_line(e)}).") from None
 
 
 def _needs_code(error: Exception, path: Path) -> str | None:
@@ -237,12 +235,6 @@ def _unreadable_reason(error: Exception, path: Path) -> str:
             f"{path.name} is truncated or damaged (the file ends too early); save or copy it again."
         )
     return f"{path.name} is not a readable PyTorch checkpoint (corrupt, or another kind of file)."
-
-
-def _one_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    first = text[0] if text else type(e).__name__
-    return first[:200]
 
 
 def _is_state_dict(obj: object) -> bool:
@@ -323,28 +315,3 @@ def _as_names(value: object, name: str) -> list[str]:
     if isinstance(value, str) or not isinstance(value, list | tuple):
         raise CheckpointError(f"{name}: the class names are not a list.")
     return [str(v) for v in value]
-
-
-def read_class_file(path: str | os.PathLike) -> list[str]:
-    """Class names, one per line (blank lines and surrounding spaces ignored)."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        raise CheckpointError(
-            f"Could not read the class names file {path.name}: {_one_line(e)}"
-        ) from e
-    names = [line.strip() for line in text.splitlines() if line.strip()]
-    if not names:
-        raise CheckpointError(f"The class names file {path.name} is empty.")
-    return names
-
-
-def find_sidecar(checkpoint: str | os.PathLike) -> Path | None:
-    """``<checkpoint stem>.txt``, ``classes.txt`` or ``cls_classes.txt`` beside the checkpoint."""
-    checkpoint = Path(checkpoint)
-    for name in (f"{checkpoint.stem}.txt", f"{checkpoint.name}.txt", *SIDECAR_NAMES):
-        candidate = checkpoint.with_name(name)
-        if candidate.is_file():
-            return candidate
-    return None

@@ -8,7 +8,6 @@ it costs nothing: no torch (the torch-free classify path and argument errors use
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, fields, replace
 
 from ..errors import PigeonholeError
@@ -55,13 +54,6 @@ DECODE_HELP = "where JPEGs are decoded: auto (the GPU on CUDA), cpu (Pillow) or 
 #: enough that no value can exhaust memory before a check deeper down would catch it.
 MAX_BATCH = 4096
 MAX_WORKERS = 256
-
-
-def onnxruntime_missing() -> str | None:
-    """Why ONNX Runtime cannot be used here (not installed), or None. Does not import it."""
-    if importlib.util.find_spec("onnxruntime") is None:
-        return "ONNX Runtime is not installed (pip install onnxruntime)"
-    return None
 
 
 def specs(choices: tuple[Choice, ...]) -> tuple[str, ...]:

@@ -29,7 +29,7 @@ from torch import nn
 
 from ..data.images import crop_uint8, load_image
 from ..devices import synchronize
-from ..errors import Cancelled, ImageLoadError
+from ..errors import Cancelled, ImageLoadError, first_line
 from ..models.archs import TransformSpec, get_arch, head_info
 from ..models.loaded import weights_hash
 from ..runtime.engine import EngineModel, make_step
@@ -199,7 +199,7 @@ class FeatureExtractor:
         fp16 precision, the precision the cache keeps them in."""
         feats = self.step.forward(self.step.to_input(pin(batch, self.device)))
         synchronize(self.device)
-        out = feats.float().cpu().contiguous()
+        out = torch.as_tensor(feats).float().cpu().contiguous()  # ONNX Runtime's: numpy
         return out.half().float() if out[0].numel() > 4096 else out
 
     def extract(
@@ -215,42 +215,31 @@ class FeatureExtractor:
 
         Raises :class:`Cancelled` (after saving what was extracted) when ``should_stop`` is set."""
         start = time.perf_counter()
-        known = cache.load() if cache is not None else {}
         keys = [image_key(j.path, j.view, aug_seed) for j in jobs]
-        results: list[torch.Tensor | None] = [None] * len(jobs)
-        skipped: dict[int, str] = {}
-        todo: list[int] = []
-        for i, k in enumerate(keys):
-            if k is None:
-                skipped[i] = "file not found or unreadable"
-            elif k in known:
-                results[i] = known[k]
-            else:
-                todo.append(i)
-        cached = len(jobs) - len(todo) - len(skipped)
-        done = len(jobs) - len(todo)
-        extracted, last_flush = 0, time.perf_counter()
+        tally = _Tally.from_cache(keys, cache.load() if cache is not None else {})
         if progress:
-            progress(done, len(jobs))
-        yield ExtractionProgress(done, len(jobs), cached, len(skipped), 0.0, 0.0, None)
+            progress(tally.done, len(jobs))
+        yield ExtractionProgress(
+            tally.done, len(jobs), tally.cached, len(tally.skipped), 0.0, 0.0, None
+        )
+        wall = yield from self._extract_missing(
+            jobs, keys, tally, cache, aug_seed, should_stop, progress, start
+        )
+        return tally.output(jobs, seconds=time.perf_counter() - start, wall=wall)
+
+    def _extract_missing(
+        self, jobs, keys, tally: _Tally, cache, aug_seed: int, should_stop, progress, start: float
+    ) -> Iterator[ExtractionProgress]:
+        """Generator: decode and run the jobs the cache lacks (``tally.todo``), adding each to
+        ``tally`` and the cache (a shard written now and then, and at the end); yields progress
+        per batch and returns the wall time. Raises :class:`Cancelled` when stopped."""
+        last_flush = ex_start = time.perf_counter()
 
         def prepare(i: int) -> torch.Tensor | str:
-            try:
-                return load_view(jobs[i].path, jobs[i].view, self.transform, aug_seed)
-            except ImageLoadError as e:
-                return str(e)
-            except Exception as e:  # any other decoder failure: skip the file, never crash
-                log.debug("unexpected error preparing %s", jobs[i].path, exc_info=True)
-                first = (str(e).strip().splitlines() or [""])[0][:200]
-                return f"cannot decode ({type(e).__name__}: {first})"
+            return _prepared_view(jobs[i], self.transform, aug_seed)
 
-        def compute(views: list) -> torch.Tensor | None:
-            crops = [v for v in views if not isinstance(v, str)]
-            return self.forward(torch.stack(crops)) if crops else None
-
-        ex_start = time.perf_counter()
         pipeline = run_pipeline(
-            ListSource(todo), prepare, compute, self.plan, should_stop=should_stop
+            ListSource(tally.todo), prepare, self._compute, self.plan, should_stop=should_stop
         )
         try:
             while True:
@@ -260,40 +249,100 @@ class FeatureExtractor:
                     if end.value:
                         raise Cancelled("Feature extraction cancelled.") from None
                     break
-                rows = iter(feats if feats is not None else ())
-                for i, view in zip(batch, views, strict=True):
-                    if isinstance(view, str):
-                        skipped[i] = view
-                        continue
-                    results[i] = next(rows)
-                    if cache is not None:
-                        cache.add(keys[i], results[i])
-                    extracted += 1
-                done += len(batch)
+                tally.record(batch, views, feats, keys, cache)
+                extracted = tally.extracted
                 per = (time.perf_counter() - ex_start) / extracted if extracted else 0.0
-                eta = (len(jobs) - done) * per if extracted else None
+                eta = (len(jobs) - tally.done) * per if extracted else None
                 if cache is not None and time.perf_counter() - last_flush > _SHARD_EVERY_S:
                     cache.flush()
                     last_flush = time.perf_counter()
                 if progress:
-                    progress(done, len(jobs))
+                    progress(tally.done, len(jobs))
                 elapsed = time.perf_counter() - start
                 yield ExtractionProgress(
-                    done, len(jobs), cached, len(skipped), elapsed, per * 1000, eta
+                    tally.done,
+                    len(jobs),
+                    tally.cached,
+                    len(tally.skipped),
+                    elapsed,
+                    per * 1000,
+                    eta,
                 )
         finally:
             pipeline.close()
             if cache is not None:
                 cache.flush()
-        ok = [i for i in range(len(jobs)) if results[i] is not None]
-        feats = torch.stack([results[i] for i in ok]).float() if ok else torch.empty(0)
-        wall = time.perf_counter() - ex_start
+        return time.perf_counter() - ex_start
+
+    def _compute(self, views: list) -> torch.Tensor | None:
+        """Features of a batch's decoded views (the strings are files that failed)."""
+        crops = [v for v in views if not isinstance(v, str)]
+        return self.forward(torch.stack(crops)) if crops else None
+
+
+def _prepared_view(job: FeatureJob, spec: TransformSpec, aug_seed: int) -> torch.Tensor | str:
+    """The job's view as a uint8 crop, or why it cannot be decoded (never raises)."""
+    try:
+        return load_view(job.path, job.view, spec, aug_seed)
+    except ImageLoadError as e:
+        return str(e)
+    except Exception as e:  # any other decoder failure: skip the file, never crash
+        log.debug("unexpected error preparing %s", job.path, exc_info=True)
+        return f"cannot decode ({first_line(e, typed=True)})"
+
+
+@dataclass(slots=True)
+class _Tally:
+    """Where each job of an extraction stands: its features, or why it was skipped."""
+
+    results: list[torch.Tensor | None]
+    skipped: dict[int, str]  # job index -> reason
+    todo: list[int]  # job indices the cache does not have
+    cached: int
+    done: int
+    extracted: int = 0
+
+    @classmethod
+    def from_cache(cls, keys: list, known: dict) -> _Tally:
+        """The jobs the cache ``known`` answers, those whose file is gone, and the rest to do."""
+        results: list[torch.Tensor | None] = [None] * len(keys)
+        skipped: dict[int, str] = {}
+        todo: list[int] = []
+        for i, k in enumerate(keys):
+            if k is None:
+                skipped[i] = "file not found or unreadable"
+            elif k in known:
+                results[i] = known[k]
+            else:
+                todo.append(i)
+        done = len(keys) - len(todo)
+        return cls(results, skipped, todo, cached=done - len(skipped), done=done)
+
+    def record(self, batch, views, feats, keys, cache: FeatureCache | None) -> None:
+        """One batch back from the pipeline: features kept (and cached), failures noted."""
+        rows = iter(feats if feats is not None else ())
+        for i, view in zip(batch, views, strict=True):
+            if isinstance(view, str):
+                self.skipped[i] = view
+                continue
+            self.results[i] = next(rows)
+            if cache is not None:
+                cache.add(keys[i], self.results[i])
+            self.extracted += 1
+        self.done += len(batch)
+
+    def output(
+        self, jobs: Sequence[FeatureJob], *, seconds: float, wall: float
+    ) -> ExtractionOutput:
+        """The features of the jobs that worked, in job order, and the files that did not."""
+        ok = [i for i in range(len(jobs)) if self.results[i] is not None]
+        feats = torch.stack([self.results[i] for i in ok]).float() if ok else torch.empty(0)
         return ExtractionOutput(
             jobs=[jobs[i] for i in ok],
             features=feats,
-            skipped=[(str(jobs[i].path), skipped[i]) for i in sorted(skipped)],
-            cached=cached,
-            extracted=extracted,
-            seconds=time.perf_counter() - start,
-            ms_per_image=1000 * wall / extracted if extracted else 0.0,
+            skipped=[(str(jobs[i].path), self.skipped[i]) for i in sorted(self.skipped)],
+            cached=self.cached,
+            extracted=self.extracted,
+            seconds=seconds,
+            ms_per_image=1000 * wall / self.extracted if self.extracted else 0.0,
         )

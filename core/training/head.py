@@ -130,20 +130,10 @@ def train_head(
     :class:`TrainingDiverged` is raised. Only ``should_stop`` ever means cancelled."""
     stop = stop_check(should_stop)
     gen = torch.Generator().manual_seed(cfg.seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
-        mean, std = _stats(train_x, kind)
-        head = StandardisedHead(mean, std, num_classes, kind)
+    head = _new_head(train_x, num_classes, kind, cfg.seed)
     weight = class_weights(train_y, num_classes) if cfg.balanced else None
-    params = list(head.layer.parameters())
-    if cfg.optimizer == "sgd":
-        opt = torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
-    else:
-        opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     epochs = max(1, int(cfg.epochs))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda e: 0.5 * (1 + math.cos(math.pi * min(e, epochs) / epochs)) * 0.95 + 0.05
-    )
+    opt, sched = _optimizer(head, cfg, epochs)
     has_val = val_y.numel() > 0
     n, bs = train_y.numel(), max(1, int(cfg.batch_size))
     history: list[EpochStats] = []
@@ -153,57 +143,32 @@ def train_head(
     small = train_x.numel() + val_x.numel() < _SMALL_WORK
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
-        head.train()
         perm = torch.randperm(n, generator=gen)
-        total_loss, correct, seen = 0.0, 0, 0
         with _threads(1 if small else 0):
-            for start in range(0, n, bs):
-                if stop():
-                    cancelled = True
-                    break
-                idx = perm[start : start + bs]
-                logits = head(train_x[idx])
-                loss = F.cross_entropy(logits, train_y[idx], weight=weight)
-                value = loss.item()
-                if not math.isfinite(value):
-                    diverged = f"the training loss became {value} in epoch {epoch}"
-                    break
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total_loss += value * idx.numel()
-                correct += int((logits.argmax(1) == train_y[idx]).sum())
-                seen += idx.numel()
-            if cancelled or diverged:
+            run = _train_epoch(head, opt, train_x, train_y, perm, bs, weight, stop)
+            if run.cancelled:
+                cancelled = True
+                break
+            if run.bad_loss is not None:
+                diverged = f"the training loss became {run.bad_loss} in epoch {epoch}"
                 break
             lr = opt.param_groups[0]["lr"]
             sched.step()
-            head.eval()
-            val_loss = val_acc = None
-            if has_val:
-                with torch.no_grad():
-                    logits = head(val_x)
-                    val_loss = float(F.cross_entropy(logits, val_y, weight=weight))
-                    val_acc = float((logits.argmax(1) == val_y).float().mean())
+            val_loss, val_acc = _validate(head, val_x, val_y, weight)
             if val_loss is not None and not math.isfinite(val_loss):
                 diverged = f"the validation loss became {val_loss} in epoch {epoch}"
                 break
-        watched = val_loss if has_val else total_loss / seen
+        train_loss = run.loss_sum / run.seen
+        watched = val_loss if has_val else train_loss
         is_best = watched < best_loss - 1e-7
         if is_best:
             best_loss, best_epoch, since_best = watched, epoch, 0
             best_state = copy.deepcopy(head.state_dict())
         else:
             since_best += 1
+        ms = (time.perf_counter() - t0) * 1000
         stats = EpochStats(
-            epoch,
-            total_loss / seen,
-            correct / seen,
-            val_loss,
-            val_acc,
-            (time.perf_counter() - t0) * 1000,
-            is_best,
-            lr,
+            epoch, train_loss, run.correct / run.seen, val_loss, val_acc, ms, is_best, lr
         )
         history.append(stats)
         if progress:
@@ -212,21 +177,97 @@ def train_head(
         if cfg.patience and since_best >= cfg.patience and epoch < epochs:
             stopped_early = True
             break
+    diverged = _keep_best(head, best_state, best_epoch, diverged, cfg.lr)
+    return HeadOutcome(head, history, best_epoch, stopped_early, cancelled, diverged)
+
+
+def _new_head(train_x: torch.Tensor, num_classes: int, kind: str, seed: int) -> StandardisedHead:
+    """A fresh head, standardised on the training features, its layer initialised from ``seed``
+    (without touching the process's random state)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        mean, std = _stats(train_x, kind)
+        return StandardisedHead(mean, std, num_classes, kind)
+
+
+def _optimizer(head: StandardisedHead, cfg, epochs: int):
+    """The optimizer ``cfg`` names and its schedule: cosine from lr down to 5 % over ``epochs``."""
+    params = list(head.layer.parameters())
+    if cfg.optimizer == "sgd":
+        opt = torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+    else:
+        opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda e: 0.5 * (1 + math.cos(math.pi * min(e, epochs) / epochs)) * 0.95 + 0.05
+    )
+    return opt, sched
+
+
+@dataclass(slots=True)
+class _EpochRun:
+    """One pass over the training features: summed loss, right answers, images seen; and why
+    it stopped early, if it did."""
+
+    loss_sum: float = 0.0
+    correct: int = 0
+    seen: int = 0
+    cancelled: bool = False
+    bad_loss: float | None = None  # a NaN or infinite mini-batch loss
+
+
+def _train_epoch(head, opt, train_x, train_y, perm, bs: int, weight, stop) -> _EpochRun:
+    """One epoch of mini-batches in the order ``perm``; stops at a cancel or a non-finite loss."""
+    head.train()
+    run = _EpochRun()
+    for start in range(0, len(perm), bs):
+        if stop():
+            run.cancelled = True
+            break
+        idx = perm[start : start + bs]
+        logits = head(train_x[idx])
+        loss = F.cross_entropy(logits, train_y[idx], weight=weight)
+        value = loss.item()
+        if not math.isfinite(value):
+            run.bad_loss = value
+            break
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        run.loss_sum += value * idx.numel()
+        run.correct += int((logits.argmax(1) == train_y[idx]).sum())
+        run.seen += idx.numel()
+    return run
+
+
+def _validate(head, val_x, val_y, weight) -> tuple[float | None, float | None]:
+    """(loss, accuracy) on the validation features; (None, None) without a validation set."""
+    head.eval()
+    if val_y.numel() == 0:
+        return None, None
+    with torch.no_grad():
+        logits = head(val_x)
+        loss = float(F.cross_entropy(logits, val_y, weight=weight))
+        return loss, float((logits.argmax(1) == val_y).float().mean())
+
+
+def _keep_best(head, best_state, best_epoch: int, diverged: str | None, lr: float) -> str | None:
+    """Load the best epoch's weights into ``head``; say why training diverged, if it did.
+    Without a finished epoch there is nothing to keep: raise why."""
     if diverged and best_state is None:
         raise TrainingDiverged(
             f"Training diverged: {diverged}, so nothing was learned. "
-            f"Try a lower learning rate (it was {cfg.lr:g})."
+            f"Try a lower learning rate (it was {lr:g})."
         )
     if best_state is None:
         raise Cancelled("Training cancelled before the first epoch finished.")
     if diverged:
         diverged = (
             f"training diverged ({diverged}); keeping epoch {best_epoch}, the best before it. "
-            f"A lower learning rate (it was {cfg.lr:g}) may train further."
+            f"A lower learning rate (it was {lr:g}) may train further."
         )
     head.load_state_dict(best_state)
     head.eval()
-    return HeadOutcome(head, history, best_epoch, stopped_early, cancelled, diverged)
+    return diverged
 
 
 @torch.no_grad()

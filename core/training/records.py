@@ -13,17 +13,10 @@ from ..errors import PigeonholeError
 from ..models.transforms import TransformSpec
 from ..results.metrics import ClassMetrics, metrics_table
 from ..runtime.options import INT8, RunOptions
+from ..tasks import format_duration
 
 if TYPE_CHECKING:
     from torch import nn
-
-
-def format_seconds(s: float | None) -> str:
-    """ "42 s", "3:05", or "?" for an unknown time."""
-    if s is None:
-        return "?"
-    s = int(round(s))
-    return f"{s // 60}:{s % 60:02d}" if s >= 60 else f"{s} s"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +32,7 @@ class ExtractionProgress:
     eta_s: float | None
 
     def line(self) -> str:
-        eta = f", ETA {format_seconds(self.eta_s)}" if self.eta_s is not None else ""
+        eta = f", ETA {format_duration(self.eta_s)}" if self.eta_s is not None else ""
         per = f", {self.ms_per_image:.0f} ms/image" if self.ms_per_image > 0 else ""
         cached = f" ({self.cached} cached)" if self.cached else ""
         return f"features {self.done}/{self.total}{cached}{per}{eta}"

@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from .label_picker import LabelPicker
+from ..widgets.label_picker import LabelPicker
 from .sort_dialog import ALL, SELECTED, SHOWN, SortDialog, SortOptions
 
 REPLACE, QUEUE = "replace", "queue"

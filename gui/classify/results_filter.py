@@ -14,7 +14,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
-from .result_row import ResultRow
+from ..widgets.result_row import ResultRow
 from .results_model import ResultsModel
 
 SORT_KEYS = {

@@ -2,7 +2,7 @@
 
 :class:`ResultsModel` holds every :class:`core.runtime.inference.Prediction` (thumbnail bytes stripped:
 thumbnails live in the bounded cache of :mod:`gui.thumbnails`) as a
-:class:`~gui.classify.result_row.ResultRow`: with the label a person gave it by hand, the model
+:class:`~gui.widgets.result_row.ResultRow`: with the label a person gave it by hand, the model
 that made it, and the class its folder names. It keeps, as rows arrive and change, the counts
 the filters show and the evaluation on class-named folders (core.results.evaluation's tally), and marks
 rows ``stale`` when the model loaded now is another one. :class:`ResultsView` (in
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 
-from .result_row import ResultRow, describe_html
+from ..widgets.result_row import ResultRow, describe_html
 
 if TYPE_CHECKING:  # (imported by a run: the window opens without them)
     from ...core.models.loaded import ModelIdentity

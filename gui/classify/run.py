@@ -16,6 +16,7 @@ from functools import partial
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ...core.runtime.options import RunOptions
+from ...core.tasks import format_duration
 from ..widgets.plots import TimingPanel
 from ..widgets.thumbnails import THUMB_SIDE, ThumbnailCache, thumbnail_to_qimage
 from ..widgets.workers import WorkerSlot
@@ -45,9 +46,8 @@ def classify_task(
     ``options.threads`` is the GUI thread's torch thread count (see RunController.start): a
     worker thread inherits whatever count some other thread set last (a previous run's forward
     threads set theirs to 1), and capping it at cores - 1 "to leave a core to the window" had
-    left 2-core machines one forward stream of one thread, 0.56x the command line."""
-    import torch
-
+    left 2-core machines one forward stream of one thread, 0.56x the command line (the
+    Classifier sets it on this thread where torch runs; an ONNX model never imports torch)."""
     from ...core.results.evaluation import GroundTruth, labelled_batches
     from ...core.runtime.inference import Classifier
 
@@ -56,8 +56,6 @@ def classify_task(
         if on_stage is not None:
             on_stage(text)
 
-    if options.threads:
-        torch.set_num_threads(options.threads)
     clf = Classifier(
         loaded,
         options,
@@ -102,17 +100,6 @@ class RunProgress:
         if eta is not None and self.done < (self.total or 0):
             parts.append(f"about {format_duration(eta)} left")
         return " · ".join(parts)
-
-
-def format_duration(seconds: float) -> str:
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s} s"
-    m, s = divmod(s, 60)
-    if m < 60:
-        return f"{m} min {s:02d} s"
-    h, m = divmod(m, 60)
-    return f"{h} h {m:02d} min"
 
 
 class RunController(QObject):

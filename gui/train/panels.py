@@ -28,12 +28,14 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.data.datasets import MIN_PER_CLASS, DatasetPlan
-from ...core.models.files import CHECKPOINT_SUFFIXES, file_filter
+from ...core.models.archs import list_archs
+from ...core.models.files import TORCH_SUFFIXES, file_filter
+from ...core.models.imagenet import imagenet_weights_cached
 from ...core.training.records import TrainConfig
 from ..widgets.arch_picker import ArchPicker
 from ..widgets.model_choices import PreprocessingPicker
 from ..widgets.tables import read_only_table, table_item
-from ..widgets.torch_support import LOADING, needs_full_install
+from ..widgets.torch_support import needs_full_install
 
 
 class DataPanel(QGroupBox):
@@ -124,10 +126,8 @@ class DataPanel(QGroupBox):
 class NetworkPanel(QGroupBox):
     def __init__(self, parent=None):
         super().__init__("Network", parent)
-        self.picker = ArchPicker()  # filled once torch tells the networks (set_torch_facts)
-        self._missing: str | None = None  # why torch cannot be used here
-        self._loading = True  # torch is being imported
-        self._imagenet_cached = lambda _arch: False
+        self.picker = ArchPicker(specs=list_archs())  # (the registry reads without torch)
+        self._missing: str | None = None  # why torch cannot be used here (training needs it)
         for combo in (self.picker,):
             combo.setSizeAdjustPolicy(
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
@@ -173,7 +173,7 @@ class NetworkPanel(QGroupBox):
 
     def _choose(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Base checkpoint", "", file_filter(CHECKPOINT_SUFFIXES, "Checkpoints")
+            self, "Base checkpoint", "", file_filter(TORCH_SUFFIXES, "Checkpoints")
         )
         if path:
             self.set_checkpoint(path)
@@ -193,13 +193,9 @@ class NetworkPanel(QGroupBox):
     def checkpoint(self) -> str:
         return self.checkpoint_edit.text().strip()
 
-    def set_torch_facts(self, facts, imagenet_cached) -> None:
-        """What torch tells (gui.widgets.torch_support.TorchFacts): the networks; and how to
-        ask whether a network's ImageNet weights are downloaded."""
-        self._loading, self._missing = False, facts.missing
-        self._imagenet_cached = imagenet_cached
-        if facts.archs:
-            self.picker.fill(facts.archs)
+    def set_torch_missing(self, missing: str | None) -> None:
+        """Why torch cannot be used here (None: it can): then training cannot start."""
+        self._missing = missing
         self._sync()
 
     def _sync(self) -> None:
@@ -207,8 +203,8 @@ class NetworkPanel(QGroupBox):
         self.picker.setEnabled(not ckpt and self.picker.filled)
         self.checkpoint_edit.setEnabled(ckpt)
         self.browse.setEnabled(ckpt)
-        if self._loading or self._missing:
-            self.note.setText(LOADING if self._loading else needs_full_install("Training"))
+        if self._missing:
+            self.note.setText(needs_full_install("Training"))
             return
         if ckpt:
             self.note.setText("The architecture is read from the checkpoint; its head is replaced.")
@@ -218,7 +214,7 @@ class NetworkPanel(QGroupBox):
             return
         if not spec.has_pretrained:
             self.note.setText(f"{spec.display_name} has no ImageNet weights: choose a checkpoint.")
-        elif self._imagenet_cached(spec.name):
+        elif imagenet_weights_cached(spec.name):
             self.note.setText("ImageNet weights are on this computer.")
         else:
             size = f" ({spec.weights_size_mb:.0f} MB)" if spec.weights_size_mb else ""

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
 
+from ...core.tasks import format_duration
 from ...core.training.records import EpochStats, ExtractionProgress, TrainStage
 from ..widgets.status_label import StatusLabel
 
@@ -40,13 +41,6 @@ def overfitting_hint(history: Sequence[EpochStats]) -> str | None:
         "per class, augmented views, or fewer epochs help. The epoch kept is the one best on "
         "validation."
     )
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    s = int(round(seconds))
-    return f"about {s // 60}:{s % 60:02d} left" if s >= 60 else f"about {s} s left"
 
 
 def error_html(message: str) -> str:
@@ -98,9 +92,8 @@ class TrainProgress(QWidget):
             parts.append(f"{p.cached:,} from the cache")
         if p.ms_per_image > 0:
             parts.append(f"{p.ms_per_image:.0f} ms per image")
-        left = _duration(p.eta_s)
-        if left:
-            parts.append(left)
+        if p.eta_s is not None:
+            parts.append(f"about {format_duration(p.eta_s)} left")
         self.status.setText(f"<b>Extracting features</b> · {' · '.join(parts)}")
 
     def download(self, done: int, total: int) -> None:

@@ -13,9 +13,9 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QKeySequence
 
-from ..classify.label_picker import LabelPicker
 from ..file_tasks import move_to_class_task, undo_task
 from ..widgets.actions import make_action
+from ..widgets.label_picker import LabelPicker
 from ..widgets.preview import PreviewDialog, make_preview
 from ..widgets.workers import WorkerSlot
 

@@ -72,14 +72,12 @@ class TrainTab(QWidget):
         self.ask: Callable[[str], bool] = self._ask_question
         self._started = 0.0
         self._stage = ""
-        self.torch = TorchFactsLoader(self)  # training needs torch: the networks come with it
+        self.torch = TorchFactsLoader(self)  # training needs torch (the window shares the panel's)
         self._build()
         self.setStyleSheet(style_sheet())
         self.network.restore_settings()
         self.options.restore_settings()
-        if self.torch.facts is not None:
-            self._use_torch_facts(self.torch.facts)
-        self.torch.ready.connect(self._use_torch_facts)
+        self.use_torch(self.torch)
         last = QSettings().value("train/folder", "", type=str)
         if last and Path(last).is_dir():
             self.set_data_folder(last)
@@ -132,12 +130,22 @@ class TrainTab(QWidget):
         lay.addWidget(self.split)
 
     # -- torch -------------------------------------------------------------------------------
-    def load_in_background(self) -> None:
-        """Import torch on a worker (once the window shows): training and the networks need it."""
+    def use_torch(self, loader: TorchFactsLoader) -> None:
+        """Follow ``loader`` (the window hands in the Model panel's: one import, one answer)."""
+        if loader is not self.torch:
+            self.torch.ready.disconnect(self._use_torch_facts)
+            self.torch = loader
+        loader.ready.connect(self._use_torch_facts)
+        if loader.facts is not None:
+            self._use_torch_facts(loader.facts)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        """Shown: training is near, so torch starts importing (on a worker)."""
+        super().showEvent(event)
         self.torch.load()
 
     def _use_torch_facts(self, facts) -> None:
-        self.network.set_torch_facts(facts, self.torch.imagenet_cached)
+        self.network.set_torch_missing(facts.missing)
         if facts.missing is not None:
             self.notice.setText(
                 needs_full_install("Training")
@@ -210,8 +218,8 @@ class TrainTab(QWidget):
 
     def _sync_buttons(self) -> None:
         busy = self.busy
-        torch_ready = self.torch.facts is not None and self.torch.facts.available
-        self.start_button.setEnabled(not busy and self.plan is not None and torch_ready)
+        ready = self.plan is not None and not self.torch.missing
+        self.start_button.setEnabled(not busy and ready)
         self.cancel_button.setEnabled(self.training.busy or self._train_after_scan is not None)
         for w in (self.data, self.network, self.options):
             w.setEnabled(not busy)
@@ -220,7 +228,7 @@ class TrainTab(QWidget):
     def start(self) -> bool:
         """Scan the folder once more (the split may depend on the seed: what is shown is what
         is trained on), then train. False when there is nothing to start."""
-        if self.busy or self.plan is None or self.torch.loading or self.torch.missing:
+        if self.busy or self.plan is None or self.torch.missing:
             return False
         if self.network.mode() == "checkpoint" and not self.network.checkpoint():
             self.status.setText("Choose the checkpoint to start from, or ImageNet weights.")

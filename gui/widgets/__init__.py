@@ -1,1 +1,2 @@
-"""Shared Qt pieces: drop zone, model panel, plots, thumbnails, preview, tables, workers."""
+"""Shared Qt pieces (never importing a tab): drop zone, model panel, plots, thumbnails, preview,
+tables, workers, and the result row and label picker the tabs share."""

@@ -24,7 +24,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from ...core.models.archs import list_archs
 from ...core.models.files import CHECKPOINT_SUFFIXES, file_filter
+from ...core.models.imagenet import imagenet_weights_cached
 from ...core.runtime.options import RunOptions
 from .arch_picker import ArchPicker, arch_details
 from .checkpoint_box import CheckpointBox
@@ -66,23 +68,17 @@ class ModelPanel(QGroupBox):
         self._active: LoadRequest | None = None  # what the model in use was loaded as
         self._choice_key: str | None = None  # the model the Classes/Preprocessing rows are for
         self.loading_text = ""  # "Loading colours.pth…" while a model loads
-        # autoload() waits for torch where the last model was ImageNet's (IMAGENET), or where
-        # none was chosen yet ("": ResNet-18's, if downloaded); None when not waiting
-        self._autoload_waiting: str | None = None
-        self.torch = TorchFactsLoader(self)  # the networks and GPUs (they need torch)
+        self.torch = TorchFactsLoader(self)  # the GPUs, and whether torch works (needs torch)
         self._build()
         self.restore_settings()
         if self.torch.facts is not None:
             self._use_torch_facts(self.torch.facts)
-        else:
-            self.arch.setEnabled(False)
-            self.arch_info.setText(f"{LOADING} The networks and GPUs follow.")
-            self.options.show_loading()
         self.torch.ready.connect(self._use_torch_facts)
+        self.torch.loading_started.connect(self._show_torch_loading)
 
     # -- construction ------------------------------------------------------------------------
     def _build(self) -> None:
-        self.arch = ArchPicker()
+        self.arch = ArchPicker(specs=list_archs())  # (the registry reads without torch)
         self.arch_info = QLabel(objectName="hint", wordWrap=True)
         self.weights = WeightsBox()
         self.checkpoint = CheckpointBox()
@@ -132,12 +128,11 @@ class ModelPanel(QGroupBox):
         self._shown_arch = self.arch.current_arch()  # the network the panel put in the box
 
     def _on_arch(self, name: str) -> None:
-        spec = self.arch.spec(name)  # None: no list of networks (yet: torch is loading)
-        if spec is None and self.torch.loading:
+        spec = self.arch.spec(name)
+        if spec is None:
             return
-        if spec is not None:
-            self.arch_info.setText(arch_details(spec))
-        downloaded = spec is not None and self.torch.imagenet_cached(spec.name)
+        self.arch_info.setText(arch_details(spec))
+        downloaded = imagenet_weights_cached(spec.name)
         self.weights.show_for(spec, downloaded, bool(self.torch.missing))
         self._on_weights_mode()
 
@@ -174,29 +169,29 @@ class ModelPanel(QGroupBox):
 
     @property
     def busy(self) -> bool:
-        """A model is loading (a newer request replaces an older one), or will once torch is."""
-        return self.loading.busy or self._autoload_waiting == IMAGENET
+        """A model is loading (a newer request replaces an older one)."""
+        return self.loading.busy
 
     # -- torch -------------------------------------------------------------------------------
     def load_in_background(self) -> None:
-        """Import torch on a worker (once the window shows): the networks and GPUs follow."""
-        self.torch.load()
+        """Once the window shows: where a GPU is likely, import torch on a worker to list it
+        (elsewhere torch waits until something needs it)."""
+        self.torch.load_if_gpu_likely()
+
+    def _show_torch_loading(self) -> None:
+        """A worker imports torch (for the GPUs, or the Train tab): say so meanwhile."""
+        self.options.show_loading(True)
+        if not self.busy and self.loaded is None:
+            self.status.show_text(LOADING)
 
     def _use_torch_facts(self, facts) -> None:
-        """What torch tells (gui.widgets.torch_support.TorchFacts): the networks, the
-        devices; then the last session's ImageNet model, if that is what it was."""
+        """What torch tells (gui.widgets.torch_support.TorchFacts): the devices; without
+        torch, what needs the full install says so."""
         self.options.set_devices(facts)
-        if facts.archs:
-            self.arch.fill(facts.archs)
-            self.arch.setEnabled(True)
-            self._shown_arch = self.arch.current_arch()
-        else:
-            self.arch_info.setText(needs_full_install("Choosing a torchvision network"))
-        self._on_arch(self.arch.current_arch())
-        if self._autoload_waiting is not None:
-            self._autoload_waiting = None
-            if not self.autoload():
-                self.loading_changed.emit(False)
+        self._on_arch(self.arch.current_arch())  # ImageNet weights need torch to load
+        self.options.show_loading(False)
+        if self.status.text() == LOADING:
+            self.status.show_text("No model loaded.")
 
     # -- choices tied to one model -----------------------------------------------------------
     def _key_changed(self, *_args) -> None:
@@ -328,6 +323,7 @@ class ModelPanel(QGroupBox):
             if not result.overrides_own_names:
                 req = replace(req, classes=None)
         self.loaded = result
+        self.torch.read_if_imported()  # a model loaded with torch: the GPUs are known now
         self._active = replace(req, arch=result.arch)
         self._show_fields(self._active)
         self.status.show_model(result)
@@ -394,21 +390,14 @@ class ModelPanel(QGroupBox):
 
     def autoload(self) -> bool:
         """Load the last model used; the first time, ResNet-18 if its ImageNet weights are cached.
-        Returns False when the person has to choose. An ImageNet model waits for torch."""
+        Returns False when the person has to choose."""
         s = QSettings()
         mode = s.value("model/weights", "", type=str)
         path = self.checkpoint_path()
         if mode == CHECKPOINT and path and Path(path).is_file():
             return self.request_load(keep_hint=True)
         arch = self.arch.current_arch()
-        if mode in (IMAGENET, "") and self.torch.loading:  # cached? torch knows where
-            self._autoload_waiting = mode
-            self.status.show_text(LOADING)
-            if mode == IMAGENET:  # the last session's model: it loads once torch is there
-                self.loading_text = LOADING
-                self.loading_changed.emit(True)
-            return mode == IMAGENET
-        if mode in (IMAGENET, "") and self.torch.imagenet_cached(arch):
+        if mode in (IMAGENET, "") and not self.torch.missing and imagenet_weights_cached(arch):
             self.set_weights_mode(IMAGENET)
             return self.request_load()
         self.set_weights_mode(CHECKPOINT)

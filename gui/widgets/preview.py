@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..classify.result_row import ResultRow, describe_html
+from .result_row import ResultRow, describe_html
 from .thumbnails import ThumbnailCache, ThumbnailLoader
 
 PREVIEW_SIDE = 1400

@@ -18,9 +18,9 @@ from ...core.runtime.options import (
     RUN_PRECISIONS,
     Choice,
     RunOptions,
-    onnxruntime_missing,
 )
-from .torch_support import AUTO_DEVICE, CPU_DEVICE, LOADING, needs_full_install
+from ...core.runtime.plan import onnxruntime_missing
+from .torch_support import LOADING, cpu_devices, needs_full_install
 
 INT8_TEXT = RUN_PRECISIONS[-1].label
 _TOOLTIP = Qt.ItemDataRole.ToolTipRole
@@ -67,7 +67,7 @@ class RunOptionsForm(QObject):
         self.device = QComboBox()
         self._auto_device = "cpu"  # what "auto" runs on (the CPU until torch tells otherwise)
         self._wanted_device = "auto"  # the remembered device, until the list has it
-        for spec, label in (AUTO_DEVICE, CPU_DEVICE):
+        for spec, label in cpu_devices():  # the GPUs once torch tells them (set_devices)
             self.device.addItem(label, spec)
         self.engine = QComboBox(toolTip=ENGINE_TIP)
         _add_choices(self.engine, ENGINES)
@@ -110,9 +110,9 @@ class RunOptionsForm(QObject):
         self.device.setToolTip("")
         self._fill_precisions()
 
-    def show_loading(self) -> None:
+    def show_loading(self, loading: bool) -> None:
         """torch is being imported: the GPUs are listed once it is."""
-        self.device.setToolTip(f"{LOADING} GPUs are listed once it is loaded.")
+        self.device.setToolTip(f"{LOADING} GPUs are listed once it is loaded." if loading else "")
 
     def add_rows(self, form: QFormLayout) -> None:
         form.addRow("Device", self.device)

@@ -10,7 +10,7 @@ from PySide6.QtCore import QModelIndex, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate
 
-from ..classify.result_row import CORRECTED_TEXT, ResultRow
+from .result_row import CORRECTED_TEXT, ResultRow
 from .thumbnails import ThumbnailCache, ThumbnailLoader
 
 MIN_TILE, MAX_TILE, DEFAULT_TILE = 96, 256, 150

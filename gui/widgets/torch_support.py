@@ -1,12 +1,14 @@
-"""PyTorch in the window: whether this install has it, and what only it can tell (torchvision's
-networks, the GPUs, which ImageNet weights are downloaded), read off the GUI thread.
+"""PyTorch in the window: whether this install has it, and what only it can tell (the GPUs, and
+that it imports at all), read off the GUI thread.
 
 The window opens without importing torch: torch + torchvision take seconds to import, and a
-person classifying with an ONNX model never needs them. Once the window is shown, the Model
-panel and the Train tab ask a :class:`TorchFactsLoader` for these facts; where torch is
-installed a worker imports it (the panel says "Loading PyTorch…" meanwhile), where it is not
-(the lite install) the choices that need it say so plainly. Where torch is imported already
-(a test, a second window) the facts are read at once."""
+person classifying with an ONNX model never needs them (the networks, the preprocessing presets
+and whether ImageNet weights are downloaded are known without it). Torch is imported when
+something needs it: a torch checkpoint or ImageNet weights loading (the load does it), the
+Train tab shown, or, where a GPU is likely, the device list after the window shows. Meanwhile
+the Model panel says "Loading PyTorch…"; in the lite install (no torch) the choices that need it
+say so plainly. Where torch is imported already (a test, a model loaded with it) the facts are
+read at once."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ log = logging.getLogger(__name__)
 
 LOADING = "Loading PyTorch…"
 FULL_INSTALL = "the full install of Pigeonhole (with PyTorch)"
-AUTO_DEVICE, CPU_DEVICE = ("auto", "Automatic"), ("cpu", "CPU")
+AUTO_DEVICE = ("auto", "Automatic")
 
 _import_lock = threading.Lock()  # one thread imports torch at a time (never two in parallel)
 
@@ -58,12 +60,18 @@ def import_torch() -> str | None:
     return None
 
 
+def cpu_devices() -> tuple[tuple[str, str], ...]:
+    """The device choices known without torch: Automatic and the CPU, by name."""
+    from ...core.devices import cpu_name
+
+    return (AUTO_DEVICE, ("cpu", f"CPU ({cpu_name()})"))
+
+
 @dataclass(frozen=True, slots=True)
 class TorchFacts:
     """What the window's choices need that only torch can tell. ``missing`` is why torch
     cannot be used here (None when it can); then only the CPU is listed."""
 
-    archs: tuple  # core.models.archs.ArchSpec records in the picker's order; () without them
     devices: tuple[tuple[str, str], ...]  # (spec, label): Automatic, the CPU, each GPU
     auto_device: str  # the kind of device "auto" runs on: "cpu", "cuda" or "mps"
     missing: str | None = None
@@ -73,78 +81,74 @@ class TorchFacts:
         return self.missing is None
 
 
-def _archs() -> tuple:
-    """torchvision's networks, from the registry (which needs torchvision where it is built
-    from it; none without)."""
-    try:
-        from ...core.models.archs import list_archs
-
-        return tuple(list_archs())
-    except ImportError as e:
-        log.info("No architecture registry without PyTorch: %s", e)
-        return ()
-
-
 def read_torch_facts(*, should_stop=None, progress=None) -> TorchFacts:
     """Worker body: import torch where it is installed, then read the facts."""
     missing = import_torch()
-    archs = _archs()
     if missing is not None:
-        return TorchFacts(archs, (AUTO_DEVICE, CPU_DEVICE), "cpu", missing)
+        return TorchFacts(cpu_devices(), "cpu", missing)
     from ...core.devices import list_devices, resolve_device
 
     devices = tuple((d.spec, d.label) for d in list_devices())
-    return TorchFacts(archs, devices, resolve_device("auto").type)
+    return TorchFacts(devices, resolve_device("auto").type)
 
 
 class TorchFactsLoader(QObject):
-    """The facts for one owner (the Model panel, the Train tab): ``facts`` once known (at
-    once where torch is imported already or not installed at all), else after :meth:`load`,
-    announced by ``ready``."""
+    """The facts for the window (the Model panel owns it, the Train tab shares it): ``facts``
+    once known (at once where torch is imported already or not installed at all), else after
+    :meth:`load`, announced by ``ready``."""
 
     ready = Signal(object)  # TorchFacts
+    loading_started = Signal()  # a worker imports torch now (until ready)
 
     def __init__(self, parent: QObject):
         super().__init__(parent)
         self.facts: TorchFacts | None = None
-        self._slot = WorkerSlot(self, on_finished=self._on_read, on_failed=self._on_failed)
-        if "torch" in sys.modules or not torch_installed():
-            self.facts = read_torch_facts()  # nothing to wait for
+        self._slot = WorkerSlot(self, on_finished=self._on_imported, on_failed=self._on_failed)
+        self.read_if_imported()
+        if self.facts is None and not torch_installed():
+            self.facts = read_torch_facts()  # nothing to import: the lite install
 
     @property
     def loading(self) -> bool:
-        """torch is being imported (the owner says "Loading PyTorch…")."""
-        return self.facts is None
+        """torch is being imported on a worker (the owner says "Loading PyTorch…")."""
+        return self._slot.busy
 
     @property
     def missing(self) -> str | None:
-        """Why torch cannot be used here, once known (None while loading or when it can)."""
+        """Why torch cannot be used here, once known (None while unknown or when it can)."""
         return self.facts.missing if self.facts is not None else None
 
     def load(self) -> None:
         """Import torch on a worker and read the facts (once; nothing when they are known)."""
         if self.facts is None and not self._slot.busy:
             self._slot.start(read_torch_facts)
+            self.loading_started.emit()
 
-    def imagenet_cached(self, arch: str) -> bool:
-        """Whether ``arch``'s ImageNet weights are downloaded (asked again each time once
-        torch is loaded: a load may have just downloaded them)."""
-        if self.facts is None or not self.facts.available:
-            return False
-        from ...core.models.checkpoints import imagenet_weights_cached  # (imported already)
+    def load_if_gpu_likely(self) -> None:
+        """Load now where a GPU is likely (to list it); elsewhere torch waits until needed."""
+        from ...core.devices import gpu_likely
 
-        return imagenet_weights_cached(arch)
+        if gpu_likely():
+            self.load()
+
+    def read_if_imported(self) -> None:
+        """torch was imported meanwhile (a model loaded with it): read the facts now."""
+        if self.facts is None and "torch" in sys.modules and not self._slot.busy:
+            self._on_read(read_torch_facts())
 
     def shutdown(self) -> None:
         self._slot.shutdown()
 
-    def _on_read(self, facts: TorchFacts) -> None:
-        self.facts = facts
-        # What torch made while importing lives as long as the app: out of the collector's
+    def _on_imported(self, facts: TorchFacts) -> None:
+        # What the worker's import made lives as long as the app: out of the collector's
         # reach, as gui.app does for what start-up made (full collections walked it all).
         gc.freeze()
+        self._on_read(facts)
+
+    def _on_read(self, facts: TorchFacts) -> None:
+        self.facts = facts
         self.ready.emit(facts)
 
     def _on_failed(self, message: str) -> None:
         log.warning("PyTorch could not be loaded: %s", message)
-        self._on_read(TorchFacts((), (AUTO_DEVICE, CPU_DEVICE), "cpu", message))
+        self._on_read(TorchFacts(cpu_devices(), "cpu", message))

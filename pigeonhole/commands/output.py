@@ -3,6 +3,8 @@ for people that a newline, tab or escape code in a name cannot break or colour."
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Iterable
 
@@ -23,3 +25,20 @@ def tsv_line(fields: Iterable[object]) -> str:
     line-by-line readers see exactly one record per image. (The CSV and JSON files of
     ``--out`` keep names exactly, quoted as those formats do.)"""
     return "\t".join(printable("" if f is None else str(f)) for f in fields) + "\n"
+
+
+def csv_text(columns: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
+    """A CSV file's text: the header, then the rows (names kept exactly, quoted as CSV does)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def isatty(stream) -> bool:
+    """The stream is a terminal (a closed or odd stream is not)."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False

@@ -20,10 +20,10 @@ from pathlib import Path
 
 from pigeonhole.core.errors import PigeonholeError
 from pigeonhole.core.fileio import check_output_file, data_dir, write_with_fallback
-from pigeonhole.core.tasks import run_to_end
+from pigeonhole.core.tasks import format_duration, run_to_end
 
 from . import model_source, print_preprocessing, run_options
-from .output import printable, tsv_line
+from .output import isatty, printable, tsv_line
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +51,7 @@ class ProgressBar:
             filled = int(frac * self.width)
             eta = (total - done) / rate if rate > 0 else 0
             bar = "#" * filled + "." * (self.width - filled)
-            text = (
-                f"[{bar}] {done}/{total} {rate:5.1f} img/s ETA {int(eta) // 60}:{int(eta) % 60:02d}"
-            )
+            text = f"[{bar}] {done}/{total} {rate:5.1f} img/s ETA {format_duration(eta)}"
         else:
             text = f"{done} images ({rate:.1f} img/s), still listing files..."
         self.stream.write("\r" + text.ljust(72))
@@ -73,7 +71,13 @@ def run(args) -> int:
     # Bad input fails now, not after the model loaded or an hour of work (numbers were checked
     # when parsed).
     out_path = check_output_file(args.out, "--out", FORMATS) if args.out else None
+    if args.include_skipped and out_path is None:
+        raise PigeonholeError("--include-skipped adds rows to --out FILE: give --out too.")
     check_sources(args.paths)
+    if args.leaks:
+        if not args.evaluate:
+            raise PigeonholeError("--leaks goes with --evaluate (it compares against the truth).")
+        check_sources([args.leaks])
     loaded, clf = _prepare(args)
     run = _Run(args, loaded, clf)
     run.classify()
@@ -97,9 +101,10 @@ def check_sources(paths) -> None:
 def _prepare(args):
     """The model and its Classifier: the plan first, so a bad device/decode/engine choice is
     the only line printed; then what the model is (its preprocessing: the run's first line),
-    then the engine's preparation (ONNX export, int8 calibration) and its note."""
-    from pigeonhole.core.models.checkpoints import load_model
+    then the engine's preparation (ONNX export, int8 calibration) and its note. An ONNX model,
+    or a checkpoint whose export is cached, runs without importing torch (load_for_run)."""
     from pigeonhole.core.runtime.inference import Classifier
+    from pigeonhole.core.runtime.loading import load_for_run
     from pigeonhole.core.runtime.plan import plan_run
 
     source = model_source(args)
@@ -107,8 +112,9 @@ def _prepare(args):
         raise PigeonholeError(
             "Choose a model: --checkpoint FILE, or --arch NAME for its ImageNet weights."
         )
-    loaded = load_model(source)
-    plan = plan_run(loaded.arch, run_options(args))
+    options = run_options(args)
+    loaded = load_for_run(source, options)
+    plan = plan_run(loaded.arch, options, onnx_model=loaded.is_onnx)
     print_preprocessing(loaded, sys.stderr)
     clf = Classifier(
         loaded,
@@ -135,9 +141,10 @@ class _Run:
         self.truth = GroundTruth(loaded.class_names, args.paths) if args.evaluate else None
         self.tally = EvaluationTally(loaded.class_names) if args.evaluate else None
         self.kept: list = []  # (Prediction, truth) with --out
+        self.evaluated: list = []  # (path, label, truth) with --leaks
         self.summary = None
         self.interrupted = False
-        self.bar = ProgressBar(sys.stderr, enabled=not args.quiet and _isatty(sys.stderr))
+        self.bar = ProgressBar(sys.stderr, enabled=not args.quiet and isatty(sys.stderr))
 
     def classify(self) -> None:
         from pigeonhole.core.results.evaluation import labelled_batches
@@ -167,6 +174,8 @@ class _Run:
         if self.tally is not None:
             for p, t in pairs:
                 self.tally.add(p.path, p.label if p.ok else None, t)
+                if self.args.leaks:
+                    self.evaluated.append((p.path, p.label if p.ok else None, t))
         if self.args.out:
             self.kept.extend(pairs)
         return pairs
@@ -194,9 +203,14 @@ class _Run:
         rows = [ExportRow(p, true_label=t) if truth else p for p, t in self.kept]
         report = self.tally.report() if self.tally is not None else None
         extra = {"evaluation": report.to_dict() if report else None} if truth else None
+        skipped = None
+        if self.args.include_skipped:
+            skipped = self.summary.skipped_files() if self.summary is not None else []
         saved = write_with_fallback(
             out_path,
-            lambda path: write_results(path, rows, self.summary, topk=self.clf.topk, extra=extra),
+            lambda path: write_results(
+                path, rows, self.summary, topk=self.clf.topk, extra=extra, skipped=skipped
+            ),
             [Path.cwd, lambda: data_dir() / "results"],
         )
         code = 0
@@ -207,8 +221,9 @@ class _Run:
                 file=sys.stderr,
             )
             code = 1
+        also = f" and {len(skipped)} skipped files" if skipped else ""
         print(
-            f"pigeonhole: wrote {len(rows)} results to {printable(str(saved.path))}",
+            f"pigeonhole: wrote {len(rows)} results{also} to {printable(str(saved.path))}",
             file=sys.stderr,
         )
         return code
@@ -217,12 +232,66 @@ class _Run:
         stderr = sys.stderr
         if self.summary is not None:
             print(self.summary.line(), file=stderr)
+            _print_skipped(self.summary, self.args.list_skipped, stderr)
             for err in getattr(self.summary, "scan_errors", ())[:5]:
                 print(f"pigeonhole: warning: {printable(err)}", file=stderr)
             for warning in self.summary.warnings:
                 print(f"pigeonhole: warning: {warning}", file=stderr)
+        leaked = report_leaks(self.args.leaks, self.evaluated, stderr) if self.args.leaks else None
         if self.tally is not None:
             _print_evaluation(self.tally.report(), self.loaded.class_names, stderr)
+        if leaked:
+            from pigeonhole.core.results.evaluation import EvaluationTally
+
+            clean = EvaluationTally(self.loaded.class_names)
+            for path, label, truth in self.evaluated:
+                if path not in leaked:
+                    clean.add(path, label, truth)
+            report = clean.report()
+            line = report.line() if report else "no image left with a class folder"
+            print(f"pigeonhole: evaluation without the leaked images: {line}", file=stderr)
+
+
+def report_leaks(train_folder: str, evaluated: list, stream) -> set[str]:
+    """Say which evaluated images are copies of training images (before the accuracy, which
+    they inflate); returns their paths."""
+    from pigeonhole.core.data.listing import iter_image_files
+    from pigeonhole.core.insight.duplicates import find_leaks, hashes_of
+
+    evaluated_paths = [path for path, _label, truth in evaluated if truth is not None]
+    leaks = find_leaks(hashes_of(evaluated_paths), hashes_of(iter_image_files([train_folder])))
+    exact = sum(leak.kind == "exact" for leak in leaks)
+    print(
+        f"pigeonhole: leaks: {len(leaks)} of {len(evaluated_paths)} evaluated images are copies "
+        f"of images in {printable(train_folder)} ({exact} exact, {len(leaks) - exact} edited)",
+        file=stream,
+    )
+    for leak in leaks[:10]:
+        print(
+            f"pigeonhole:   {printable(leak.path)} = {printable(leak.train_path)} "
+            f"({leak.kind}{f', {leak.distance} bits' if leak.kind == 'near' else ''})",
+            file=stream,
+        )
+    if len(leaks) > 10:
+        print(f"pigeonhole:   ... and {len(leaks) - 10} more", file=stream)
+    return {leak.path for leak in leaks}
+
+
+def _print_skipped(summary, list_them: bool, stream) -> None:
+    """What the listing skipped, a line per reason; with --list-skipped each file under its
+    reason (hidden files and resource forks too)."""
+    for line in summary.skipped_lines():
+        print(f"pigeonhole: {line}", file=stream)
+    if not list_them:
+        if summary.skipped_groups:
+            print("pigeonhole: --list-skipped names the skipped files", file=stream)
+        return
+    for group in summary.skipped_groups:
+        print(f"{group.text}:", file=stream)
+        for path in group.paths:
+            print(f"  {printable(path)}", file=stream)
+        if len(group.paths) < group.count:
+            print(f"  ... and {group.count - len(group.paths):,} more", file=stream)
 
 
 def _print_evaluation(report, class_names, stream) -> None:
@@ -235,10 +304,3 @@ def _print_evaluation(report, class_names, stream) -> None:
         return
     print(f"pigeonhole: evaluation: {report.line()}", file=stream)
     print(report.metrics.table(), file=stream)
-
-
-def _isatty(stream) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False

@@ -20,7 +20,7 @@ import threading
 from pathlib import Path
 
 from pigeonhole.core.data.datasets import DatasetPlan, plan_dataset
-from pigeonhole.core.errors import Cancelled, PigeonholeError
+from pigeonhole.core.errors import Cancelled
 from pigeonhole.core.fileio import check_output_file, models_dir, write_with_fallback
 from pigeonhole.core.models.archs import get_arch
 from pigeonhole.core.models.files import SAVE_SUFFIXES
@@ -37,6 +37,8 @@ from pigeonhole.core.training.head import EpochStats
 
 from . import model_source
 from .output import printable
+
+DEFAULT_ARCH = "resnet18"  # the Train tab's default network too (gui/train/panels.py)
 
 
 def default_out(plan: DatasetPlan, arch: str, folder: Path | None = None) -> Path:
@@ -105,10 +107,12 @@ def _config(args) -> TrainConfig:
 
 
 def run(args) -> int:
-    if not args.arch and not args.checkpoint:
-        raise PigeonholeError(
-            "Choose an architecture with --arch NAME (see `pigeonhole models`), "
-            "or a base network with --checkpoint FILE."
+    if not args.arch and not args.checkpoint:  # the app's default base network too
+        args.arch = DEFAULT_ARCH
+        print(
+            f"pigeonhole: no --arch or --checkpoint: training on {DEFAULT_ARCH}'s ImageNet "
+            "weights (the default; see `pigeonhole models`)",
+            file=sys.stderr,
         )
     cfg = _config(args)
     cfg.validate()

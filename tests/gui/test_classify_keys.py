@@ -8,7 +8,7 @@ import pytest
 from classify_helpers import CLASSES, load, run_and_wait, select
 from PySide6.QtCore import Qt
 
-from pigeonhole.gui.classify.label_picker import LabelPicker
+from pigeonhole.gui.widgets.label_picker import LabelPicker
 
 CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
 

@@ -1,0 +1,291 @@
+"""Why a label was given: class-activation heat maps, laid on the original photo's pixels.
+
+One function per method, chosen by the architecture's registry record (core.models.archs
+``CamTarget``):
+
+* :func:`cam_maps`: networks that end in global average pooling and a linear layer (ResNet,
+  RegNet, EfficientNet, MobileNetV2, DenseNet, ConvNeXt, ShuffleNet, MNASNet, GoogLeNet,
+  Inception): the head's weights applied to the last feature map, which the forward pass
+  computes anyway. No gradient; it equals Grad-CAM up to scale on these networks (the Grad-CAM
+  paper's argument: the gradient of a class score through average pooling and a linear layer
+  is that layer's weight, the same at every position).
+* :func:`classmap_maps`: SqueezeNet's last feature map has a channel per class already.
+* :func:`gradcam_maps`: the rest (ViT, Swin, MaxViT, VGG, AlexNet, MobileNetV3): Grad-CAM
+  (Selvaraju et al.) on demand, one backward pass per image, at the layer the registry names.
+
+Hooks are registered for one call and always removed. Maps come out on the network's input
+grid (the centre crop), then :func:`to_image_pixels` carries one back through the inverse of the
+model's preprocessing (the resize rule, the centre crop, a letterbox's bars) onto the original
+image's own pixels, so it lies on what the network looked at. Values are in [0, 1]; pixels the
+network never saw (cropped away, or the letterbox's bars) are 0."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from ..models.archs import CamTarget, cam_target, head_info
+from ..models.transforms import TransformSpec
+
+
+@dataclass(frozen=True, slots=True)
+class HeatMap:
+    """A map on the network's input grid (``values``: (h, w) float32 in [0, 1]) for
+    ``class_index``, made by ``method``."""
+
+    values: np.ndarray
+    class_index: int
+    method: str
+    logits: np.ndarray  # the image's logits (the forward pass the map came from)
+
+
+def _capture(model: nn.Module, layer: str):
+    """A forward hook on ``layer`` that keeps its output; returns (store, handle)."""
+    store: dict[str, torch.Tensor] = {}
+
+    def keep(_module, _inputs, output):
+        store["out"] = output
+
+    return store, model.get_submodule(layer).register_forward_hook(keep)
+
+
+def _as_nchw(x: torch.Tensor, target: CamTarget) -> torch.Tensor:
+    """The layer's output as (N, C, h, w)."""
+    if target.layout == "nhwc":
+        return x.permute(0, 3, 1, 2)
+    if target.layout == "tokens":  # (N, 1 + h*w, C): drop the class token, make the grid
+        patches = x[:, 1:, :]
+        side = int(round(patches.shape[1] ** 0.5))
+        return patches.transpose(1, 2).reshape(x.shape[0], -1, side, side)
+    return x
+
+
+def _normalised(maps: torch.Tensor) -> np.ndarray:
+    """ReLU, then each map divided by its maximum. A map with no positive evidence at all (it
+    happens with Grad-CAM on an untrained transformer) is scaled from its minimum to its
+    maximum instead, so it still shows where the score is least negative."""
+    maps = maps.detach().float()
+    peak = maps.flatten(1).amax(1).view(-1, 1, 1)
+    low = maps.flatten(1).amin(1).view(-1, 1, 1)
+    positive = maps.clamp(min=0) / peak.clamp(min=1e-12)
+    spread = (maps - low) / (peak - low).clamp(min=1e-12)
+    return torch.where(peak > 0, positive, spread).cpu().numpy()
+
+
+def _classes(logits: torch.Tensor, classes: Sequence[int | None] | None) -> list[int]:
+    top = logits.argmax(1).tolist()
+    if classes is None:
+        return top
+    return [t if c is None else int(c) for c, t in zip(classes, top, strict=True)]
+
+
+def cam_weights(model: nn.Module, arch: str) -> tuple[torch.Tensor, nn.Module | None]:
+    """The classification layer's weight (classes, C) and, for ConvNeXt, the LayerNorm its head
+    applies to the pooled features first (None elsewhere)."""
+    head_path = head_info(arch).path
+    weight = model.get_submodule(head_path).weight.detach()
+    parent = head_path.rsplit(".", 1)[0] if "." in head_path else ""
+    norm = None
+    if parent:
+        first = next(iter(model.get_submodule(parent).children()))
+        if isinstance(first, nn.LayerNorm) or type(first).__name__ == "LayerNorm2d":
+            norm = first
+    return weight.reshape(weight.shape[0], -1), norm
+
+
+@torch.no_grad()
+def cam_maps(
+    model: nn.Module, arch: str, x: torch.Tensor, classes: Sequence[int | None] | None = None
+) -> list[HeatMap]:
+    """CAM for a batch ``x`` (the model's normalised input): one forward pass."""
+    target = cam_target(arch)
+    store, handle = _capture(model, target.layer)
+    try:
+        logits = model(x)
+    finally:
+        handle.remove()
+    fmap = _as_nchw(store["out"], target).float()
+    if target.relu:
+        fmap = fmap.clamp(min=0)
+    weight, norm = cam_weights(model, arch)
+    if norm is not None:  # ConvNeXt: LayerNorm on the pooled vector, then the linear layer
+        pooled = fmap.mean((2, 3))
+        scale = norm.weight.detach() / (pooled.var(1, unbiased=False) + norm.eps).sqrt()[:, None]
+        contrib = torch.einsum("kc,nc,nchw->nkhw", weight, scale, fmap)
+    else:
+        contrib = torch.einsum("kc,nchw->nkhw", weight, fmap)
+    picked = _classes(logits, classes)
+    maps = contrib[torch.arange(len(picked)), picked]
+    return _records(maps, picked, "CAM", logits)
+
+
+@torch.no_grad()
+def classmap_maps(
+    model: nn.Module, arch: str, x: torch.Tensor, classes: Sequence[int | None] | None = None
+) -> list[HeatMap]:
+    """SqueezeNet: the class's own channel of the last feature map."""
+    target = cam_target(arch)
+    store, handle = _capture(model, target.layer)
+    try:
+        logits = model(x)
+    finally:
+        handle.remove()
+    picked = _classes(logits, classes)
+    maps = store["out"][torch.arange(len(picked)), picked]
+    return _records(maps, picked, "class map", logits)
+
+
+def gradcam_maps(
+    model: nn.Module, arch: str, x: torch.Tensor, classes: Sequence[int | None] | None = None
+) -> list[HeatMap]:
+    """Grad-CAM: the layer's activations weighted by the class score's mean gradient over each
+    channel. One forward and one backward pass for the batch."""
+    target = cam_target(arch)
+    store, handle = _capture(model, target.layer)
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.enable_grad():
+            x = x.detach().requires_grad_(True)  # gradients flow even with frozen weights
+            logits = model(x)
+            picked = _classes(logits, classes)
+            score = logits[torch.arange(len(picked)), picked].sum()
+            activation = store["out"]
+            (grad,) = torch.autograd.grad(score, activation)
+    finally:
+        handle.remove()
+        model.train(was_training)
+    act = _as_nchw(activation.detach(), target).float()
+    grad = _as_nchw(grad, target).float()
+    alpha = grad.mean((2, 3), keepdim=True)
+    maps = (alpha * act).sum(1)
+    return _records(maps, picked, "Grad-CAM", logits.detach())
+
+
+def _records(maps: torch.Tensor, picked: list[int], method: str, logits) -> list[HeatMap]:
+    values = _normalised(maps)
+    out = logits.detach().float().cpu().numpy()
+    return [HeatMap(values[i], picked[i], method, out[i]) for i in range(len(picked))]
+
+
+def heat_maps(
+    model: nn.Module, arch: str, x: torch.Tensor, classes: Sequence[int | None] | None = None
+) -> list[HeatMap]:
+    """The registry's method for ``arch``: CAM, the class map, or Grad-CAM."""
+    method = cam_target(arch).method
+    fn = {"cam": cam_maps, "classmap": classmap_maps}.get(method, gradcam_maps)
+    return fn(model, arch, x, classes)
+
+
+def crop_box(width: int, height: int, spec: TransformSpec) -> tuple[float, float, float, float]:
+    """Where the network's input square lies on the original image, in its pixels:
+    (left, top, right, bottom), possibly beyond the image (a letterbox's bars)."""
+    from ..data.images import letterbox_geometry
+
+    crop = spec.crop
+    if spec.resize_mode == "letterbox":
+        new_w, new_h, left, top = letterbox_geometry(width, height, spec.resize)
+        sx, sy = width / new_w, height / new_h
+        offset_x, offset_y = left, top
+        resized_w = resized_h = spec.resize
+    else:
+        if spec.resize_mode == "exact":
+            resized_w = resized_h = spec.resize
+        elif width <= height:
+            resized_w, resized_h = spec.resize, int(spec.resize * height / width)
+        else:
+            resized_w, resized_h = int(spec.resize * width / height), spec.resize
+        sx, sy = width / resized_w, height / resized_h
+        offset_x = offset_y = 0
+    cx = int(round((resized_w - crop) / 2.0))
+    cy = int(round((resized_h - crop) / 2.0))
+    left = (cx - offset_x) * sx
+    top = (cy - offset_y) * sy
+    return left, top, left + crop * sx, top + crop * sy
+
+
+def to_image_pixels(values: np.ndarray, spec: TransformSpec, width: int, height: int) -> np.ndarray:
+    """A map on the input grid as (height, width) float32 on the original image's pixels
+    (bilinear, the inverse of the preprocessing); 0 where the network saw nothing of it."""
+    left, top, right, bottom = crop_box(width, height, spec)
+    h, w = values.shape
+    xs = (np.arange(width) + 0.5 - left) / (right - left) * w - 0.5
+    ys = (np.arange(height) + 0.5 - top) / (bottom - top) * h - 0.5
+    inside_x = (xs >= -0.5) & (xs <= w - 0.5)
+    inside_y = (ys >= -0.5) & (ys <= h - 0.5)
+    x0 = np.clip(np.floor(xs), 0, w - 1).astype(np.int64)
+    y0 = np.clip(np.floor(ys), 0, h - 1).astype(np.int64)
+    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
+    fx = np.clip(xs - x0, 0, 1)[None, :]
+    fy = np.clip(ys - y0, 0, 1)[:, None]
+    v = values.astype(np.float32)
+    top_row = v[y0][:, x0] * (1 - fx) + v[y0][:, x1] * fx
+    bottom_row = v[y1][:, x0] * (1 - fx) + v[y1][:, x1] * fx
+    out = top_row * (1 - fy) + bottom_row * fy
+    out *= inside_y[:, None] & inside_x[None, :]
+    return out.astype(np.float32)
+
+
+def overlay(img: Image.Image, values: np.ndarray, alpha: float = 0.5) -> Image.Image:
+    """The image with the map laid over it in a blue-to-red colour scale (``values`` on the
+    image's own pixels, as :func:`to_image_pixels` gives)."""
+    v = np.clip(values, 0, 1)
+    colours = np.stack(
+        [np.clip(1.5 - np.abs(4 * v - 3), 0, 1),  # red peaks at 0.75..1
+         np.clip(1.5 - np.abs(4 * v - 2), 0, 1),  # green in the middle
+         np.clip(1.5 - np.abs(4 * v - 1), 0, 1)],  # blue at the low end
+        axis=-1,
+    )  # fmt: skip
+    base = np.asarray(img.convert("RGB"), dtype=np.float32) / 255
+    mixed = base * (1 - alpha) + colours * alpha
+    return Image.fromarray((mixed * 255).round().astype(np.uint8))
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """One image's heat map on its own pixels: ``values`` (height, width) float32 in [0, 1]."""
+
+    path: str
+    values: np.ndarray | None
+    class_name: str
+    confidence: float
+    method: str
+    error: str | None = None
+    image: Image.Image | None = None  # the decoded image (orientation applied), for overlays
+
+
+def explain_files(loaded, paths: Sequence[str], class_name: str | None = None, batch_size: int = 8):
+    """Generator: an Explanation per file, in order (a file that cannot be decoded has its
+    ``error``). ``class_name``: the class to explain ("why not this class"); None: each image's
+    top class. Runs the torch model on the CPU (Grad-CAM needs gradients)."""
+    from ..data.images import load_image, preprocess
+    from ..errors import ImageLoadError
+
+    index = None if class_name is None else loaded.class_names.index(class_name)
+    model = loaded.model
+    for start in range(0, len(paths), batch_size):
+        batch, images = [], []
+        for path in paths[start : start + batch_size]:
+            try:
+                img = load_image(path)
+            except ImageLoadError as e:
+                yield Explanation(str(path), None, "", 0.0, "", str(e))
+                continue
+            images.append((str(path), img))
+            batch.append(preprocess(img, loaded.transform))
+        if not batch:
+            continue
+        maps = heat_maps(model, loaded.arch, torch.stack(batch), [index] * len(batch))
+        for (path, img), hm in zip(images, maps, strict=True):
+            probs = np.exp(hm.logits - hm.logits.max())
+            probs /= probs.sum()
+            full = to_image_pixels(hm.values, loaded.transform, img.width, img.height)
+            yield Explanation(
+                path, full, loaded.class_names[hm.class_index], float(probs[hm.class_index]),
+                hm.method, image=img,
+            )  # fmt: skip

@@ -1,0 +1,175 @@
+"""Duplicates without a model: exact copies by content, edited copies (resized, recompressed,
+cropped, colour-shifted) by the perceptual hash; leaks between an evaluation and a training
+folder; the `duplicates` command and `predict --evaluate --leaks`."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import random
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image, ImageEnhance
+
+from pigeonhole.cli import main
+from pigeonhole.core.data.synthetic import class_image, photo_like
+from pigeonhole.core.insight.duplicate_options import DEFAULT_THRESHOLD
+from pigeonhole.core.insight.duplicates import (
+    HashFailure,
+    ImageHash,
+    close_pairs,
+    find_duplicates,
+    find_leaks,
+    hash_file,
+    hash_files,
+)
+
+KINDS = ("half", "q40", "crop", "shift")
+
+
+def made_copies(img: Image.Image) -> dict[str, tuple[Image.Image, int]]:
+    """The edits a copy goes through: (image, JPEG quality)."""
+    w, h = img.size
+    return {
+        "half": (img.resize((w // 2, h // 2)), 90),
+        "q40": (img, 40),
+        "crop": (img.crop((w // 20, h // 20, w - w // 20, h - h // 20)), 90),
+        "shift": (ImageEnhance.Color(ImageEnhance.Brightness(img).enhance(1.08)).enhance(1.15), 90),
+    }
+
+
+def photo(i: int) -> Image.Image:
+    """A photo-like image with a class's shape pasted at a random place."""
+    img = photo_like(i, (640, 480))
+    rng = random.Random(i)
+    shape = class_image(("red", "blue", "green")[i % 3], i, (200, 150))
+    img.paste(shape, (rng.randint(0, 440), rng.randint(0, 330)))
+    return img
+
+
+@pytest.fixture(scope="module")
+def photos_with_copies(tmp_path_factory):
+    """24 photos, each with 4 edited copies, and 12 photos without any."""
+    root = tmp_path_factory.mktemp("dups")
+    groups = {}
+    for i in range(24):
+        img = photo(i)
+        original = root / f"p{i:02d}.jpg"
+        img.save(original, quality=92)
+        members = [original]
+        for kind, (copy, quality) in made_copies(img).items():
+            path = root / f"p{i:02d}_{kind}.jpg"
+            copy.save(path, quality=quality)
+            members.append(path)
+        groups[i] = members
+    singles = []
+    for i in range(100, 112):
+        path = root / f"single{i}.jpg"
+        photo(i).save(path, quality=90)
+        singles.append(path)
+    return root, groups, singles
+
+
+def test_edited_copies_are_found_and_different_photos_are_not(photos_with_copies):
+    _root, groups, singles = photos_with_copies
+    files = [p for members in groups.values() for p in members] + singles
+    hashes = [hash_file(p) for p in files]
+    found = find_duplicates(hashes)
+    same = {
+        frozenset(map(str, pair)) for m in groups.values() for pair in itertools.combinations(m, 2)
+    }
+    reported = {
+        frozenset(pair)
+        for g in found
+        for pair in itertools.combinations([m.path for m in g.members], 2)
+    }
+    recall = len(same & reported) / len(same)
+    precision = len(same & reported) / len(reported)
+    assert recall >= 0.95 and precision >= 0.95, (recall, precision)
+    assert not any(str(s) in pair for s in singles for pair in reported)
+    for g in found:  # the kept image is the full-size, least compressed original
+        assert g.keep.endswith(tuple(f"p{i:02d}.jpg" for i in groups))
+
+
+def test_exact_copies_and_unreadable_files(tmp_path):
+    photo(1).save(tmp_path / "a.jpg", quality=90)
+    shutil.copy(tmp_path / "a.jpg", tmp_path / "a copy.jpg")
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    results = list(hash_files(sorted(tmp_path.iterdir())))
+    failures = [r for r in results if isinstance(r, HashFailure)]
+    assert [f.path.endswith("broken.jpg") for f in failures] == [True] and failures[0].error
+    (group,) = find_duplicates([r for r in results if isinstance(r, ImageHash)], threshold=0)
+    assert sorted(m.kind for m in group.members) == ["exact", "keep"]
+
+
+def test_pair_search_matches_brute_force():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 2**63, 700, dtype=np.uint64)
+    a[5] = a[600] ^ np.uint64(0b1011)  # 3 bits apart
+    got = {(i, j) for i, j, _d in close_pairs(a, threshold=10)}
+    want = {
+        (i, j)
+        for i, j in itertools.combinations(range(len(a)), 2)
+        if (int(a[i]) ^ int(a[j])).bit_count() <= 10
+    }
+    assert got == want and (5, 600) in got
+
+
+def test_leaks_between_evaluation_and_training(photos_with_copies):
+    _root, groups, singles = photos_with_copies
+    train = [hash_file(groups[i][0]) for i in range(6)]
+    evaluated = [hash_file(groups[i][2]) for i in range(3, 9)] + [hash_file(singles[0])]
+    leaks = find_leaks(evaluated, train, DEFAULT_THRESHOLD)
+    assert [leak.train_path for leak in leaks] == [str(groups[i][0]) for i in (3, 4, 5)]
+
+
+def test_the_duplicates_command_writes_groups(photos_with_copies, tmp_path, capsys):
+    root, groups, _singles = photos_with_copies
+    out = tmp_path / "groups.csv"
+    assert main(["duplicates", str(root), "--out", str(out), "--quiet"]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert list(rows[0]) == ["group", "path", "kind", "distance"]
+    assert {r["kind"] for r in rows} == {"keep", "near"}
+    assert len({r["group"] for r in rows}) >= 23  # 24 photos with copies
+    assert "groups of duplicates" in capsys.readouterr().err
+    assert main(["duplicates", str(root), "--out", str(tmp_path)]) == 2  # a folder: refused
+    assert main(["duplicates", str(tmp_path / "missing")]) == 2
+    assert "No such file or folder" in capsys.readouterr().err
+
+
+def test_predict_evaluate_counts_leaks_and_gives_accuracy_without_them(tmp_path, capsys):
+    import torch
+
+    from pigeonhole.core.models.archs import TransformSpec, build_model
+    from pigeonhole.core.models.checkpoints import save_checkpoint
+
+    torch.manual_seed(0)
+    ck = tmp_path / "m.pth"
+    save_checkpoint(
+        ck, build_model("resnet18", 2), "resnet18", ["red", "blue"], TransformSpec(72, 64)
+    )
+    train, val = tmp_path / "train", tmp_path / "val"
+    for n, label in enumerate(("red", "blue")):
+        (train / label).mkdir(parents=True)
+        (val / label).mkdir(parents=True)
+        for i in range(3):
+            img = photo(10 * n + i)
+            img.save(train / label / f"t{i}.jpg", quality=92)
+            img.save(val / label / f"v{i}.jpg", quality=92)  # the same photo, saved again
+            photo(50 + 10 * n + i).save(val / label / f"new{i}.jpg", quality=92)
+        made_copies(photo(10 * n))["crop"][0].save(val / label / "cropped.jpg", quality=90)
+    assert (
+        main(["predict", str(val), "--checkpoint", str(ck), "--evaluate", "--leaks", str(train)])
+        == 0
+    )
+    err = capsys.readouterr().err
+    assert "leaks: 8 of 14 evaluated images are copies of images in" in err
+    lines = err.splitlines()
+    leak_at = next(i for i, x in enumerate(lines) if "leaks:" in x)
+    accuracy_at = next(i for i, x in enumerate(lines) if x.startswith("pigeonhole: evaluation: "))
+    assert leak_at < accuracy_at  # said before the accuracy it inflates
+    assert "evaluation without the leaked images: accuracy" in err and "on 6 images" in err
+    assert main(["predict", str(val), "--checkpoint", str(ck), "--leaks", str(train)]) == 2
+    assert "--leaks goes with --evaluate" in capsys.readouterr().err
