@@ -123,6 +123,15 @@ w.close()
 """
 
 
+def _no_torch(tmp_path: Path) -> Path:
+    """A folder that, first on PYTHONPATH, makes importing torch and torchvision raise."""
+    blocked = tmp_path / "blocked"
+    for name in ("torch", "torchvision"):
+        (blocked / name).mkdir(parents=True)
+        (blocked / name / "__init__.py").write_text(f"raise ImportError('no {name} here')\n")
+    return blocked
+
+
 def _lines(out: subprocess.CompletedProcess) -> dict[str, str]:
     """The window script's lines, "what: value", as a dict."""
     return dict(line.split(": ", 1) for line in out.stdout.splitlines() if ": " in line)
@@ -146,10 +155,7 @@ def test_without_torch_the_window_opens_and_says_what_needs_the_full_install(tmp
     """The lite install: torch and torchvision cannot be imported (here: packages that raise
     ImportError, first on the path). The window opens all the same; training, PyTorch's engine,
     GPUs and exporting a model say plainly that they need the full install."""
-    blocked = tmp_path / "blocked"
-    for name in ("torch", "torchvision"):
-        (blocked / name).mkdir(parents=True)
-        (blocked / name / "__init__.py").write_text(f"raise ImportError('no {name} here')\n")
+    blocked = _no_torch(tmp_path)
     out = _python(["-c", WINDOW], tmp_path, path=str(blocked))
     assert out.returncode == 0, out.stdout + out.stderr
     lines = _lines(out)
@@ -159,3 +165,65 @@ def test_without_torch_the_window_opens_and_says_what_needs_the_full_install(tmp
     assert lines["train start"] == "False"
     assert lines["train notice"].startswith("True Training needs the full install")
     assert "needs the full install" in lines["export"]
+
+
+# The last session's model is an ONNX file: the window loads it at start and classifies a
+# dropped folder with it, without importing torch (the lite install's whole use).
+ONNX_WINDOW = """
+import sys, time
+from PySide6.QtCore import QEventLoop, QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from pigeonhole.gui.app import ensure_app
+from pigeonhole.gui.main_window import MainWindow
+
+def wait(condition):
+    deadline = time.monotonic() + 240
+    while not condition() and time.monotonic() < deadline:
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+
+model, folder = sys.argv[1], sys.argv[2]
+app = ensure_app()
+settings = QSettings()
+settings.setValue("model/weights", "checkpoint")
+settings.setValue("model/checkpoint", model)
+w = MainWindow()
+w.show()
+tab = w.classify_tab
+mp = tab.ui.model_panel
+wait(lambda: mp.loaded is not None and not mp.busy)
+print("loaded:", mp.loaded.arch, list(mp.loaded.class_names), "torch" in sys.modules)
+done = []
+tab.runs.finished.connect(done.append)
+zone = tab.ui.drop_zone
+mime = QMimeData()
+mime.setUrls([QUrl.fromLocalFile(folder)])
+pos = QPoint(zone.width() // 2, zone.height() // 2)
+args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+app.sendEvent(zone, QDragEnterEvent(pos, *args))
+app.sendEvent(zone, QDropEvent(QPointF(pos), *args))
+wait(lambda: done)
+print("classified:", tab.results.rowCount(), "torch" in sys.modules)
+export = tab.model_actions.act_export_model
+print("export:", export.isEnabled(), export.toolTip())
+w.close()
+"""
+
+
+def test_an_onnx_model_chosen_last_time_loads_and_classifies_a_drop_without_torch(tmp_path):
+    """Torch and torchvision cannot be imported; the ONNX model chosen last time is loaded at
+    start, and a folder dropped on the window is classified with it."""
+    from pigeonhole.core.data.synthetic import make_class_folders
+    from pigeonhole.selftest_steps import CLASSES, make_onnx_model
+
+    model = make_onnx_model(tmp_path / "colours.onnx")
+    folder = make_class_folders(tmp_path / "photos", per_class=3, classes=CLASSES)
+    blocked = _no_torch(tmp_path)
+    out = _python(["-c", ONNX_WINDOW, str(model), str(folder)], tmp_path, path=str(blocked))
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = _lines(out)
+    assert lines["loaded"] == f"{'mobilenet_v3_small'} {list(CLASSES)} False", out.stdout
+    assert lines["classified"] == "6 False", out.stdout + out.stderr
+    assert (
+        lines["export"]
+        == "False The model in use is an ONNX file already: export a PyTorch checkpoint"
+    )
