@@ -280,47 +280,34 @@ def step_export(ctx: Context) -> tuple[str, dict]:
 
 
 def step_onnx(ctx: Context) -> tuple[str, dict]:
-    """An ONNX model classifies generated images on ONNX Runtime, without PyTorch: the one the
-    export step made, else the one shipped in the bundle."""
-    from pigeonhole.core.fileio import resources_dir
-
-    path = ctx.state.get("onnx") or resources_dir() / SHIPPED_MODEL
-    check(Path(path).is_file(), f"no ONNX model to classify with ({path} is missing)")
-    labels, details = classify_with_onnx(Path(path), ctx.workdir / "onnx", CLASSES)
-    check(len(labels) == 10, f"{len(labels)} predictions for 10 images")
-    check(all(label in CLASSES for label in labels), f"unknown labels: {labels}")
-    return f"{len(labels)} images classified with {Path(path).name}", details
-
-
-def classify_with_onnx(path: Path, folder: Path, classes) -> tuple[list[str], dict]:
-    """Labels for generated images of ``classes`` from the ONNX model at ``path`` (Pigeonhole's
-    export: names and preprocessing in its metadata), on ONNX Runtime with numpy and Pillow."""
-    import numpy as np
-    import onnxruntime as ort
-    from PIL import Image
-
+    """An ONNX model classifies generated images through the app's own path (load_for_run, the
+    Classifier) on ONNX Runtime, without importing PyTorch: the model the export step made,
+    else the one shipped in the bundle."""
     from pigeonhole.core.data.synthetic import make_class_folders
+    from pigeonhole.core.fileio import resources_dir
+    from pigeonhole.core.models.loaded import ModelSource
+    from pigeonhole.core.runtime.inference import Classifier
+    from pigeonhole.core.runtime.loading import load_for_run
+    from pigeonhole.core.runtime.options import RunOptions
+    from pigeonhole.core.tasks import run_to_end
 
-    make_class_folders(folder, per_class=5, classes=tuple(classes))
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    meta = session.get_modelmeta().custom_metadata_map
-    names, pre = json.loads(meta["class_names"]), json.loads(meta["preprocessing"])
-    mean = np.array(pre["mean"], dtype=np.float32)[:, None, None]
-    std = np.array(pre["std"], dtype=np.float32)[:, None, None]
-    batch = []
-    for image in sorted(folder.rglob("*.jpg")):
-        with Image.open(image) as im:
-            im = im.convert("RGB")
-            scale = pre["resize"] / min(im.size)
-            im = im.resize((round(im.width * scale), round(im.height * scale)), Image.BILINEAR)
-            left, top = (im.width - pre["crop"]) // 2, (im.height - pre["crop"]) // 2
-            im = im.crop((left, top, left + pre["crop"], top + pre["crop"]))
-        x = np.asarray(im, dtype=np.float32).transpose(2, 0, 1) / 255.0
-        batch.append((x - mean) / std)
-    logits = session.run(None, {session.get_inputs()[0].name: np.stack(batch)})[0]
-    check(bool(np.isfinite(logits).all()), "the ONNX model's output is not finite")
-    labels = [names[i] for i in logits.argmax(1)]
-    return labels, {"model": str(path), "images": len(labels), "arch": meta.get("arch", "")}
+    path = Path(ctx.state.get("onnx") or resources_dir() / SHIPPED_MODEL)
+    check(path.is_file(), f"no ONNX model to classify with ({path} is missing)")
+    had_torch = "torch" in sys.modules
+    options = RunOptions(device="cpu", batch_size=4)
+    loaded = load_for_run(ModelSource.chosen(str(path)), options)
+    check(loaded.is_onnx, f"{path.name} was not loaded as an ONNX model")
+    check(list(loaded.class_names) == list(CLASSES), f"class names {loaded.class_names}")
+    folder = make_class_folders(ctx.workdir / "onnx", per_class=5, classes=CLASSES)
+    predictions = []
+    clf = Classifier(loaded, options, topk=2)
+    summary = run_to_end(clf.run([folder]), lambda b: predictions.extend(b.predictions))
+    check(len(predictions) == 10, f"{len(predictions)} predictions for 10 images")
+    check(all(p.ok and p.label in CLASSES for p in predictions), "a prediction failed")
+    check(summary.engine == "onnxruntime", f"ran on {summary.engine}, not ONNX Runtime")
+    check(had_torch or "torch" not in sys.modules, "classifying with ONNX imported torch")
+    details = {"model": str(path), "images": len(predictions), "engine": summary.engine}
+    return f"{len(predictions)} images classified with {path.name} on ONNX Runtime", details
 
 
 def step_classify(ctx: Context) -> tuple[str, dict]:
