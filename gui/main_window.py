@@ -68,6 +68,14 @@ class MainWindow(QMainWindow):
             if signal is not None:
                 signal.connect(lambda text, t=tab: self.show_status(text, t))
         self.tabs.currentChanged.connect(lambda _i: self.show_status(None))
+        self._strips: dict[QWidget, QWidget] = {}  # the widgets a tab shows in the status bar
+        for tab in (self.classify_tab, self.train_tab):
+            strip = getattr(tab, "status_strip", None)
+            if strip is not None:
+                self.statusBar().addPermanentWidget(strip)
+                self._strips[tab] = strip
+        self.tabs.currentChanged.connect(self._show_strip)
+        self._show_strip()
         train = getattr(self.classify_tab, "train_requested", None)
         if train is not None:
             train.connect(lambda: self.tabs.setCurrentWidget(self.train_tab))
@@ -89,6 +97,11 @@ class MainWindow(QMainWindow):
         text = self._status.get(self.tabs.currentWidget(), "")
         plain = QTextDocumentFragment.fromHtml(text).toPlainText() if "<" in text else text
         self.statusBar().showMessage(" ".join(plain.split()))
+
+    def _show_strip(self, *_args) -> None:
+        """The status bar's widgets of the tab in front only (progress, tile size...)."""
+        for tab, strip in self._strips.items():
+            strip.setVisible(tab is self.tabs.currentWidget())
 
     def retrain_on(self, folder: str) -> None:
         """Corrections went into ``folder``: open it in the Train tab and start training once

@@ -212,6 +212,7 @@ class OutputController(QObject):
 
     def _file_work_started(self, text: str) -> None:
         self.ui.run_status.setText(text)
+        self.ui.show_running(True)
         self.ui.progress.setRange(0, 0)
         self.sync()
 
@@ -221,6 +222,7 @@ class OutputController(QObject):
             self.ui.progress.setValue(done)
 
     def _file_work_ended(self) -> None:
+        self.ui.show_running(self.runs.running)
         self.ui.progress.setRange(0, 1)
         self.ui.progress.setValue(1)
         self.sync()

@@ -22,6 +22,7 @@ from ..widgets.thumbnails import ThumbnailCache, ThumbnailLoader
 from .layout import ClassifyLayout
 from .model_actions import ModelActions
 from .output import OutputController, OutputQuestions
+from .pane_actions import PaneActions
 from .questions import (
     QUEUE,
     REPLACE,
@@ -34,7 +35,7 @@ from .questions import (
 from .results_filter import ResultsView
 from .results_model import ResultsModel
 from .run import RunController
-from .run_view import RunView
+from .run_view import RunView, engine_choice
 from .script import ScriptedStart
 from .sort_dialog import SortOptions
 from .start import StartGuide
@@ -110,11 +111,8 @@ class ClassifyTab(QWidget):
         self.act_cancel = make_action(
             self, "&Cancel run", self.cancel_run, QKeySequence("Esc"), False
         )
-        self.act_show_timing = make_action(self, "Show &timing", self._toggle_timing)
-        self.act_show_timing.setCheckable(True)
-        shown = QSettings().value("classify/show_timing", True, type=bool)
-        self.act_show_timing.setChecked(shown)
-        self.ui.side.set_pane_visible("Timing", shown)
+        self.pane_actions = PaneActions(self, self.ui.side)
+        self.act_show_timing = self.pane_actions.actions["Timing"]
 
     def _wire(self) -> None:
         ui, mp = self.ui, self.ui.model_panel
@@ -162,17 +160,16 @@ class ClassifyTab(QWidget):
             self.triage.triage_actions,
             self.output.file_actions,
             self.trust.actions,
-            (self.act_show_timing,),
+            tuple(self.pane_actions.actions.values()),
         ):
             menu.addActions(list(group))
             menu.addSeparator()
         return menu
 
-    def _toggle_timing(self) -> None:
-        """Show or hide the Timing pane (remembered); hidden, its plots are not redrawn."""
-        shown = self.act_show_timing.isChecked()
-        self.ui.side.set_pane_visible("Timing", shown)
-        QSettings().setValue("classify/show_timing", shown)
+    @property
+    def status_strip(self) -> QWidget:
+        """Progress, Cancel and the tile size, for the main window's status bar."""
+        return self.ui.status_strip
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)
@@ -301,6 +298,9 @@ class ClassifyTab(QWidget):
 
     def _on_model_loaded(self, loaded) -> None:
         self.results.set_class_names(loaded.class_names)
+        self.ui.model_line.show_model(loaded, engine_choice(self.ui.model_panel))
+        if not self.ui.model_open_by_hand:
+            self.ui.fold_model(True)  # the grid gets the room; a click opens it again
         self.notify(f"Model ready: {loaded.arch} with {loaded.num_classes:,} classes.")
         if self.pending:
             paths, self.pending = self.pending, []
@@ -310,6 +310,7 @@ class ClassifyTab(QWidget):
 
     def _on_load_failed(self, message: str) -> None:
         self.notify(message, error=True)  # the one place it is said
+        self.ui.fold_model(False)  # the fields, to put right
         if self.script.active and self.ui.model_panel.loaded is None:
             self.pending.clear()
             self.script.done(ok=False, message=message)

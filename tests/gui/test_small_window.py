@@ -169,6 +169,8 @@ def test_the_model_panel_fits_1024x640_with_every_line_of_its_text(qtbot, window
     tab = window.classify_tab
     mp = tab.ui.model_panel
     load(qtbot, tab, checkpoint_file)
+    assert not mp.isVisibleTo(window)  # folded to its line once loaded
+    tab.ui.model_line.click()  # opened again: it stays open while the person has it open
     mp.preprocessing.set_preset("classification-pytorch-meanstd-letterbox")  # long details
     with qtbot.waitSignal(mp.model_loaded, timeout=30_000):
         mp.request_load()
@@ -179,4 +181,33 @@ def test_the_model_panel_fits_1024x640_with_every_line_of_its_text(qtbot, window
     for label in (mp.arch_info, mp.preprocessing.details, mp.status):
         assert label.isVisibleTo(window) and label.wordWrap()
         assert label.height() >= label.heightForWidth(label.width()), label.text()
+    assert cut_widgets(window) == []
+
+
+def fully_visible_tiles(grid) -> int:
+    """Tiles of the grid whose whole cell is inside its viewport."""
+    view = grid.viewport().rect()
+    model = grid.model()
+    return sum(view.contains(grid.visualRect(model.index(r, 0))) for r in range(model.rowCount()))
+
+
+@pytest.mark.parametrize("size, least", [((1366, 768), 20), ((1024, 640), 12)])
+def test_the_grid_has_room_on_a_laptop_screen(
+    qtbot, window, checkpoint_file, tmp_path, size, least
+):
+    """Issue 27: at the default tile size, once a model is loaded and a folder classified (its
+    "Model ready" banner still up), 1366x768 showed 12 tiles and 1024x640 4."""
+    from classify_helpers import make_images
+
+    from pigeonhole.gui.widgets.thumbnail_view import DEFAULT_TILE
+
+    tab = window.classify_tab
+    folder = tmp_path / "many"
+    make_images(folder, 40)
+    load(qtbot, tab, checkpoint_file)
+    run_and_wait(qtbot, tab, [folder])
+    settle(window, size)
+    tab.ui.grid.doItemsLayout()
+    assert tab.ui.grid.tile_size == DEFAULT_TILE
+    assert fully_visible_tiles(tab.ui.grid) >= least
     assert cut_widgets(window) == []
