@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core import __version__
+from .widgets.screen_fit import resize_to_screen
 
 
 def _placeholder(text: str) -> QWidget:
@@ -31,7 +32,6 @@ class MainWindow(QMainWindow):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setWindowTitle("Pigeonhole")
-        self.resize(1280, 820)
         self.tabs = QTabWidget()
         self.setCentralWidget(self.tabs)
         self.classify_tab = self._make_classify_tab()
@@ -41,6 +41,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._connect_tabs()
         self.statusBar()  # shows what the tabs are doing (their status_changed)
+        resize_to_screen(self, 1280, 820)  # (a laptop screen: less)
         self._restore_geometry()
 
     # The tabs are built by their own modules; kept in factory methods so a failure in one

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..classify.result_row import ResultRow, describe_html
+from .screen_fit import resize_to_screen
 from .thumbnails import ThumbnailCache, ThumbnailLoader
 
 PREVIEW_SIDE = 1400
@@ -127,7 +128,6 @@ class PreviewDialog(QDialog):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.resize(1000, 680)
         self.path: str | None = None
         self.position, self.count = 0, 0
         self._image: QImage | None = None
@@ -168,6 +168,7 @@ class PreviewDialog(QDialog):
         self._cache = ThumbnailCache(max_bytes=64 * 1024 * 1024)
         self._loader = ThumbnailLoader(self._cache, side=PREVIEW_SIDE, threads=1, parent=self)
         self._loader.ready.connect(self._on_ready)
+        resize_to_screen(self, 1000, 680)  # (a laptop screen: less)
 
     def show_item(
         self,
