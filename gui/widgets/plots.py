@@ -21,6 +21,14 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 _REDRAW_MS = 1000
 _MAX_POINTS = 2000  # the time plot is decimated above this many points
 NO_RUN = "No run yet."
+HIST_MIN_PANEL = 360  # a panel less high shows no histogram (too flat to read, its labels cut)
+
+
+def rate_html(rate: float, bold: bool = False) -> str:
+    """ "45.2 images/s" kept on one line (a narrow pane wrapped it as "images/" and "s")."""
+    number = f"<b>{rate:.1f}</b>" if bold else f"{rate:.1f}"
+    # (a word joiner after the slash: Qt breaks lines after "/" otherwise)
+    return f"<span style='white-space:nowrap'>{number} images/\u2060s</span>"
 
 
 class CompactAxes(QObject):
@@ -32,8 +40,8 @@ class CompactAxes(QObject):
         plot: pg.PlotWidget,
         title: str,
         labels: dict[str, str],
-        min_width: int = 260,
-        min_height: int = 150,
+        min_width: int = 150,
+        min_height: int = 90,
     ):
         super().__init__(plot)
         self.plot, self.title, self.labels = plot, title, dict(labels)
@@ -52,11 +60,11 @@ class CompactAxes(QObject):
         if full == self.full:
             return
         self.full = full
-        self.plot.setTitle(self.title if full else None, size="9pt")
+        self.plot.setTitle(self.title if full else None, size="8pt")
         for side, text in self.labels.items():
             axis = self.plot.getAxis(side)
             if full:
-                axis.setLabel(text)
+                axis.setLabel(text, **{"font-size": "8pt"})
             axis.showLabel(full)
 
 
@@ -117,7 +125,6 @@ class TimingPanel(QWidget):
                 self.hist_plot,
                 "Inference time histogram",
                 {"bottom": "ms per image", "left": "images"},
-                min_height=130,
             ),
         )
 
@@ -133,6 +140,10 @@ class TimingPanel(QWidget):
         self._timer = QTimer(self, interval=_REDRAW_MS)
         self._timer.timeout.connect(self._redraw_if_dirty)
         self._timer.start()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        self.hist_plot.setVisible(self.height() >= HIST_MIN_PANEL)
 
     # -- feeding -----------------------------------------------------------------------------
     def add_batch(self, predictions) -> None:
@@ -154,7 +165,7 @@ class TimingPanel(QWidget):
         count = f"{done:,} of {total:,}" if total else f"{done:,}"
         y = self.infer.values
         median = f" · median {float(np.median(y)):.1f} ms inference" if len(y) else ""
-        self.summary.setText(f"<b>Running:</b> {count} images · {rate:.1f} images/s{median}")
+        self.summary.setText(f"<b>Running:</b> {count} images · {rate_html(rate)}{median}")
 
     def show_cancelled(self, done: int) -> None:
         y = self.infer.values
@@ -171,7 +182,7 @@ class TimingPanel(QWidget):
         )
         self.summary.setText(
             f"<b>{s.processed:,} images in {s.total_s:.1f} s{state}</b> — "
-            f"<b>{s.images_per_s:.1f}</b> images/s<br>"
+            f"{rate_html(s.images_per_s, bold=True)}<br>"
             f"per image: mean {s.mean_ms:.1f} ms · median {s.median_ms:.1f} ms · "
             f"p95 {s.p95_ms:.1f} ms<br>"
             f"{s.skipped:,} failed · {s.ignored:,} other files ignored<br>"

@@ -99,13 +99,17 @@ class SidePanes(QWidget):
                 self.tabs.setCurrentIndex(i)
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt API)
-        """What the tabs need: too short for the panes one above the other, they become tabs
-        (the stacked arrangement does not set the minimum). Hidden panes take no room."""
+        """What the tabs need, their titles in full: too short for the panes one above the
+        other, they become tabs (the stacked arrangement does not set the minimum). Hidden
+        panes take no room."""
         titles = self.shown_titles()
         shown = [w for t, w in self.panes if t in titles] or [self.panes[0][1]]
         hints = [w.minimumSizeHint() for w in shown]
         tab_bar = self.tabs.tabBar().sizeHint().height()
-        return QSize(max(h.width() for h in hints), max(h.height() for h in hints) + tab_bar)
+        width = max(h.width() for h in hints)
+        if self.mode == TABS:  # every tab's title in full
+            width = max(width, self.titles_width() + 4)
+        return QSize(width, max(h.height() for h in hints) + tab_bar)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)
