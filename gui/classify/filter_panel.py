@@ -157,6 +157,10 @@ class FilterPanel(QFrame):
         self.errors_only.setText(f"Failed to load ({errors:,})" if errors else "Failed to load")
         self.errors_only.setVisible(bool(errors) or self.errors_only.isChecked())
 
+    def set_total(self, total: int) -> None:
+        """How many results there are, at once (the per-class counts follow later)."""
+        self.label.setItemText(0, f"All classes ({total:,})")
+
     def set_disagreements(self, count: int | None) -> None:
         """How many labels disagree with their folder's class; None: no evaluation (the
         choice is hidden, and off)."""

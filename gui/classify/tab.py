@@ -335,8 +335,11 @@ class ClassifyTab(QWidget):
 
     # -- grid --------------------------------------------------------------------------------
     def _counts_dirty(self, *_args) -> None:
-        """Refresh the per-class counts soon: within 0.1 s of a correction, once a second
-        while a run goes (the class list is rebuilt each time)."""
+        """The counts of all results and of those shown at once (cheap); the per-class counts
+        soon: within 0.1 s of a correction, once a second while a run goes (the class list is
+        rebuilt each time)."""
+        self.ui.filters.set_total(self.results.rowCount())
+        self._update_shown()
         if not self._counts_timer.isActive():
             self._counts_timer.start(1000 if self.runs.running else 100)
 

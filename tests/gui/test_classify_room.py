@@ -102,3 +102,28 @@ def test_two_messages_push_the_grid_down_once(qtbot, window):
     assert bar.isVisibleTo(window) and banner.isVisibleTo(window)
     assert bar.y() <= banner.y() + banner.height() // 2  # side by side
     assert tab.ui.drop_zone.y() - top < banner.height() + bar.height()  # pushed down once
+
+
+def test_the_counts_follow_the_run(qtbot, window, checkpoint_file, tmp_path):
+    """Issue 27: the class filter said "All classes (0)" while 32 results were on screen, and
+    "Showing N of M" lagged behind the run."""
+    from classify_helpers import make_images
+
+    tab = window.classify_tab
+    folder = tmp_path / "many"
+    make_images(folder, 30)
+    load(qtbot, tab, checkpoint_file)
+    tab.ui.model_panel.batch.setValue(4)  # several batches
+    tab.ui.filters.min_conf.setValue(99)  # a filter hides some
+    seen = []
+
+    def look(_n) -> None:
+        f = tab.ui.filters
+        seen.append((f.label.itemText(0), f.shown.text(), tab.results.rowCount()))
+
+    tab.runs.batch_added.connect(look)
+    run_and_wait(qtbot, tab, [folder])
+    assert seen
+    for all_classes, shown, total in seen:
+        assert all_classes == f"All classes ({total:,})"
+        assert shown.endswith(f" of {total:,}") or shown == f"{total:,} images", shown
