@@ -66,7 +66,7 @@ class ClassifyTab(QWidget):
             self.results,
             self.view_model,
             self.notify,
-            lambda current, choices: self._ask_label(current, choices),
+            lambda current, choices, count: self._ask_label(current, choices, count),
         )
         questions = OutputQuestions(
             save_path=lambda: self._ask_save_path(),
@@ -185,8 +185,8 @@ class ClassifyTab(QWidget):
         answer = QMessageBox.question(self, "Pigeonhole", question)
         return answer == QMessageBox.StandardButton.Yes
 
-    def _ask_label(self, current: str, choices: list[str]) -> str | None:
-        return ask_label(self, current, choices)
+    def _ask_label(self, current: str, choices: list[str], count: int = 1) -> str | None:
+        return ask_label(self, current, choices, count)
 
     def _ask_export_scope(self, counts: dict[str, int]) -> str | None:
         return ask_export_scope(self, counts)

@@ -31,6 +31,33 @@ def rate_html(rate: float, bold: bool = False) -> str:
     return f"<span style='white-space:nowrap'>{number} images/\u2060s</span>"
 
 
+def add_empty_note(plot: pg.PlotWidget, text: str = NO_RUN) -> None:
+    """A note in the middle of ``plot`` for while it has nothing to draw ("No run yet."),
+    shown by :func:`show_empty` instead of empty 0-1 axes. Kept as ``plot.empty_note``."""
+    note = pg.TextItem(text, color="#71717a", anchor=(0.5, 0.5))
+    plot.addItem(note, ignoreBounds=True)
+    plot.empty_note = note
+    for side in ("left", "bottom"):  # plain values: never "(x0.001)"
+        plot.getAxis(side).enableAutoSIPrefix(False)
+
+
+def show_empty(plot: pg.PlotWidget, empty: bool, text: str | None = None) -> None:
+    """While ``empty``, the plot shows its note (``text``, if given) and no axes."""
+    note = plot.empty_note
+    if text is not None:
+        note.setText(text)
+    note.setVisible(empty)
+    for side in ("left", "bottom"):
+        plot.showAxis(side, not empty)
+    legend = plot.getPlotItem().legend
+    if legend is not None:
+        legend.setVisible(not empty)
+    if empty:
+        plot.setXRange(0, 1, padding=0)
+        plot.setYRange(0, 1, padding=0)
+        note.setPos(0.5, 0.5)
+
+
 class CompactAxes(QObject):
     """Shows ``plot``'s title and axis labels only while it is at least ``min_width`` x
     ``min_height`` pixels: below that they would overlap the curves and each other."""
@@ -117,8 +144,7 @@ class TimingPanel(QWidget):
         for p in (self.time_plot, self.hist_plot):
             p.setMouseEnabled(x=False, y=False)
             p.hideButtons()
-            for side in ("left", "bottom"):  # counts and ms: never "(x0.001)"
-                p.getAxis(side).enableAutoSIPrefix(False)
+            add_empty_note(p)  # (and counts and ms: never "(x0.001)")
         self.axes = (
             CompactAxes(self.time_plot, "Time per image", {"left": "ms", "bottom": "image"}),
             CompactAxes(
@@ -140,6 +166,9 @@ class TimingPanel(QWidget):
         self._timer = QTimer(self, interval=_REDRAW_MS)
         self._timer.timeout.connect(self._redraw_if_dirty)
         self._timer.start()
+        self._started = False  # a run has started (an empty plot waits for its images)
+        self.redraw()  # (empty: "No run yet.")
+        self.redraws = 0
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)
@@ -154,6 +183,7 @@ class TimingPanel(QWidget):
             self._dirty = True
 
     def clear(self, text: str = NO_RUN) -> None:
+        self._started = text != NO_RUN
         self.infer.clear()
         self.decode.clear()
         self.summary.setText(text)
@@ -206,10 +236,10 @@ class TimingPanel(QWidget):
             self.decode_curve.setData([], [])
             self.hist_curve.setData([0, 1], [0])
             for p in (self.time_plot, self.hist_plot):  # a calm empty frame, not -400..400
-                p.setXRange(0, 1, padding=0)
-                p.setYRange(0, 1, padding=0)
+                show_empty(p, True, "Waiting for images…" if self._started else NO_RUN)
             return
         for p in (self.time_plot, self.hist_plot):
+            show_empty(p, False)
             p.enableAutoRange()
         step = max(1, len(y) // _MAX_POINTS)
         x = np.arange(0, len(y), step, dtype=np.float32)

@@ -93,7 +93,9 @@ def test_relabel_selected_tiles_and_export_uses_corrections(qtbot, finished, tmp
         else "other"
     )
     offered = []
-    monkeypatch.setattr(tab, "_ask_label", lambda cur, choices: offered.extend(choices) or new)
+    monkeypatch.setattr(
+        tab, "_ask_label", lambda cur, choices, _n=1: offered.extend(choices) or new
+    )
     tab.triage.act_relabel.trigger()  # the menu action (L / F2)
     assert set(CLASSES) <= set(offered)
     for k, i in enumerate((a, b)):

@@ -277,6 +277,11 @@ def plot_cut(plot) -> list[str]:
         cut.append(f"plot {plot.objectName()!r} has no title")
     elif title.item.boundingRect().width() > item.width():
         cut.append(f"plot title {title.text!r} wider than {item.width()}")
+    note = getattr(plot, "empty_note", None)
+    if note is not None and note.isVisible():  # nothing drawn yet: the note, not the axes
+        if note.boundingRect().width() > item.width():
+            cut.append(f"plot {title.text!r}: note wider than {item.width()}")
+        return cut
     for side in ("left", "bottom"):
         axis = item.getAxis(side)
         if not axis.label.isVisible():
