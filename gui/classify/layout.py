@@ -139,12 +139,14 @@ class ClassifyLayout:
         messages take one line above the grid, not two."""
         self.banner = QLabel(visible=False, wordWrap=True, objectName="banner")
         self.banner_close = QToolButton(text="✕", visible=False, autoRaise=True)
+        self.banner_action = QPushButton(visible=False)  # what the message offers ("Undo")
         self.stale_bar = StaleBar()  # results from another model: classify again
         line = QWidget()
         row = QHBoxLayout(line)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(4)
         row.addWidget(self.banner, 1)
+        row.addWidget(self.banner_action)
         row.addWidget(self.banner_close)
         row.addWidget(self.stale_bar)  # as wide as its text: the banner takes the rest
         return line

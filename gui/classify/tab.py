@@ -19,6 +19,7 @@ from ..widgets.drop_zone import DropContents, parse_drop
 from ..widgets.preview import PreviewDialog
 from ..widgets.thumbnail_view import DEFAULT_TILE
 from ..widgets.thumbnails import ThumbnailCache, ThumbnailLoader
+from .banner import Banner
 from .layout import ClassifyLayout
 from .model_actions import ModelActions
 from .output import OutputController, OutputQuestions
@@ -59,6 +60,7 @@ class ClassifyTab(QWidget):
         self.cache = ThumbnailCache()
         self.loader = ThumbnailLoader(self.cache, parent=self)
         self.ui = ClassifyLayout(self, self.view_model, self.cache, self.loader)
+        self.banner = Banner(self.ui.banner, self.ui.banner_action, self.ui.banner_close, self)
         self.runs = RunController(self.results, self.cache, self.ui.timing, self)
         self.triage = TriageController(  # asks through the hooks below, which tests replace
             self,
@@ -126,7 +128,6 @@ class ClassifyTab(QWidget):
         ui.drop_zone.add_files_clicked.connect(self.add_files)
         ui.drop_zone.dropped.connect(self.handle_drop)
         ui.cancel_button.clicked.connect(self.cancel_run)
-        ui.banner_close.clicked.connect(self.hide_banner)
         ui.run_status.changed.connect(self.status_changed)
         self.runs.started.connect(self._on_run_started)
         self.runs.progressed.connect(self.run_view.progressed)
@@ -145,8 +146,6 @@ class ClassifyTab(QWidget):
         self.loader.ready.connect(self._on_thumbnail_ready)
         ui.tile_slider.valueChanged.connect(self._on_tile)
         ui.tile_slider.setValue(QSettings().value("classify/tile", DEFAULT_TILE, type=int))
-        self._banner_timer = QTimer(self, singleShot=True, interval=12_000)
-        self._banner_timer.timeout.connect(self.hide_banner)
         self._counts_timer = QTimer(self, singleShot=True, interval=400)
         self._counts_timer.timeout.connect(self._refresh_counts)
 
@@ -200,24 +199,13 @@ class ClassifyTab(QWidget):
     def _choose_new_run(self) -> str | None:
         return ask_new_run(self)
 
-    def notify(self, text: str, error: bool = False, warning: bool = False) -> None:
-        """A message above the grid (errors and warnings stay until closed; others for 12 s)."""
-        banner = self.ui.banner
-        banner.setText(text)
-        banner.setProperty("error", error)
-        banner.setProperty("warning", warning and not error)
-        banner.style().unpolish(banner)
-        banner.style().polish(banner)
-        banner.setVisible(True)
-        self.ui.banner_close.setVisible(True)
-        if error or warning:
-            self._banner_timer.stop()
-        else:
-            self._banner_timer.start()
+    def notify(self, text: str, error: bool = False, warning: bool = False, action=None) -> None:
+        """A message above the grid (errors and warnings stay until closed; others for 12 s);
+        ``action``: (text, callable) for a button beside it ("Undo")."""
+        self.banner.show(text, error, warning, action)
 
     def hide_banner(self) -> None:
-        self.ui.banner.setVisible(False)
-        self.ui.banner_close.setVisible(False)
+        self.banner.hide()
 
     # -- getting images ----------------------------------------------------------------------
     def add_folder(self) -> None:

@@ -60,3 +60,34 @@ def test_the_start_page_names_every_checkpoint_type(window):
     for ext in CHECKPOINT_EXTENSIONS:
         assert ext in zone.sub.text(), ext
     assert ".onnx" not in zone.sub.text()
+
+
+def test_copying_twice_says_so_and_the_banner_undoes_the_copy(qtbot, finished, tmp_path):
+    """Issue 27: copying into the same folder twice added "_1" duplicates of every image while
+    the banner said "12 images copied.", and nothing offered to remove the copies."""
+    from pigeonhole.gui.classify.sort_dialog import ALL, SortOptions
+
+    tab = finished
+    dest = tmp_path / "sorted"
+
+    def files() -> list:
+        return sorted(p for p in dest.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+    def sort() -> None:
+        assert tab.sort_results(SortOptions(str(dest), "copy", None, "unsure", ALL))
+        qtbot.waitUntil(lambda: not tab.output.busy, timeout=30_000)
+
+    sort()
+    assert len(files()) == 12
+    banner, undo = tab.ui.banner, tab.ui.banner_action
+    assert banner.text() == "12 images copied." and undo.isVisible() and undo.text() == "Undo"
+    sort()
+    assert len(files()) == 12  # no "_1" duplicates
+    assert banner.text() == "0 images copied, 12 already there."
+    assert not undo.isVisible()  # this one made nothing to undo
+    assert tab.output.last_manifest is not None  # the first copy can still be undone
+    assert tab.ui.undo_button.isVisible() and tab.ui.undo_button.text() == "Undo copy"
+    tab.ui.undo_button.click()
+    qtbot.waitUntil(lambda: not tab.output.busy, timeout=30_000)
+    assert files() == [] and banner.text().startswith("12 copies removed")
+    assert all(__import__("pathlib").Path(r.path).is_file() for r in tab.results.rows)
