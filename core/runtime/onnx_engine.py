@@ -9,6 +9,7 @@ says why.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -37,11 +38,42 @@ _EXPORT_FORMAT = 1  # part of the cache key: bump it when the export changes
 _MAX_PROTO_BYTES = 2**31 - 1  # one ONNX file (no external data) holds at most 2 GB
 
 
+@contextlib.contextmanager
+def _no_onnx_package():
+    """While exporting: torch's TorchScript exporter imports the ``onnx`` package after every
+    export only to add custom onnxscript functions to the graph (we register none, so it adds
+    nothing). Importing ``onnx`` loads ml_dtypes, whose C start-up holds the GIL for 0.4-1.4 s:
+    every other thread waits meanwhile, the window's too (its event loop froze on the first
+    run of each model). The exported bytes go through as they are instead. With a torch whose
+    exporter is laid out otherwise, nothing is changed."""
+    try:
+        from torch.onnx._internal.torchscript_exporter import onnx_proto_utils as proto
+    except ImportError:
+        proto = None
+    original = getattr(proto, "_add_onnxscript_fn", None)
+    if original is None:
+        yield
+        return
+    proto._add_onnxscript_fn = lambda model_bytes, custom_opsets: model_bytes
+    try:
+        yield
+    finally:
+        proto._add_onnxscript_fn = original
+
+
 def export_onnx(
-    model: nn.Module, path: str | Path, crop: int = 224, *, opset: int = ONNX_OPSET
+    model: nn.Module,
+    path: str | Path,
+    crop: int = 224,
+    *,
+    opset: int = ONNX_OPSET,
+    fold: bool = True,
 ) -> Path:
     """Write ``model`` (CPU, float32) as an ONNX graph with a free batch size: input ``input``,
     float32 (N, 3, crop, crop), normalised; output ``output``. The file is written atomically.
+    ``fold``: fold batch norms and constants into the graph here (a tidier file for other
+    runtimes); ONNX Runtime folds them itself when it loads the graph, off the GIL, while
+    torch's folding passes hold it for 0.1-0.9 s (the engine's export leaves it to ORT).
     Raises :class:`EngineError` with the reason when the network does not export."""
     path = Path(path)
     params = list(model.parameters())
@@ -58,7 +90,7 @@ def export_onnx(
     fastpath = torch.backends.mha.get_fastpath_enabled()
     try:
         torch.backends.mha.set_fastpath_enabled(False)
-        with warnings.catch_warnings(), torch.no_grad():
+        with warnings.catch_warnings(), torch.no_grad(), _no_onnx_package():
             warnings.simplefilter("ignore")  # tracer warnings about Python control flow
             torch.onnx.export(
                 model,
@@ -69,6 +101,7 @@ def export_onnx(
                 input_names=[INPUT],
                 output_names=[OUTPUT],
                 dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}},
+                do_constant_folding=fold,
             )
     except Exception as e:  # any exporter failure means "this network does not export"
         log.debug("ONNX export failed", exc_info=True)
@@ -127,7 +160,7 @@ def ensure_exported(
     if on_stage is not None:
         on_stage("Exporting the network to ONNX (once for these weights)")
     t0 = time.perf_counter()
-    export_onnx(model, cached.fp32, crop)
+    export_onnx(model, cached.fp32, crop, fold=False)  # (ONNX Runtime folds, off the GIL)
     seconds = time.perf_counter() - t0
     cached.update_manifest(export_s=round(seconds, 2), torch=torch.__version__)
     log.info("exported %s in %.1f s", cached.fp32, seconds)
