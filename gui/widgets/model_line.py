@@ -11,7 +11,6 @@ from PySide6.QtWidgets import QSizePolicy, QToolButton
 
 SEP = " · "
 FOLDED, OPEN = "▸", "▾"
-MIN_WIDTH = 140
 
 
 def model_parts(loaded, engine: str) -> tuple[str, str, str, str]:
@@ -57,7 +56,9 @@ class ModelLine(QToolButton):
         return QSize(self.fontMetrics().horizontalAdvance(self.full_text()) + 16, hint.height())
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt API)
-        return QSize(MIN_WIDTH, super().minimumSizeHint().height())
+        """Room for "▾ Model: re…" (the panel, open beside it, says the rest)."""
+        width = self.fontMetrics().horizontalAdvance(f"{OPEN} Model: re…") + 16
+        return QSize(width, super().minimumSizeHint().height())
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)

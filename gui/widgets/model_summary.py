@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QLabel, QSizePolicy
 
 WARNING_COLOUR = "#b45309"
@@ -21,11 +22,13 @@ def _span(text: str, colour: str) -> str:
     return f"<span style='color:{colour}'>{html.escape(text)}</span>"
 
 
-def model_lines(loaded, fit: Callable[[str], str] = str) -> list[str]:
-    """The summary of a LoadedModel as rich-text lines (``fit`` cuts the file name to the
-    width it has: one word a wrapped label cannot break)."""
+def model_lines(loaded, fit: Callable[[str, str], str] | None = None) -> list[str]:
+    """The summary of a LoadedModel as rich-text lines (``fit(name, before)`` cuts the file
+    name to the room left on its line after ``before``: one word a wrapped label cannot
+    break)."""
+    fit = fit or (lambda name, _before: name)
     source = loaded.source
-    name = fit(Path(source).name if Path(source).suffix else source)
+    name = fit(Path(source).name if Path(source).suffix else source, f"{loaded.arch} · ")
     lines = [
         f"<b>{html.escape(loaded.arch)}</b> · {html.escape(name)}",
         html.escape(loaded.names_line()),
@@ -86,9 +89,17 @@ class ModelSummary(QLabel):
     def _show_model(self) -> None:
         """The summary of the model in use, its file name cut to the label's width."""
         self._width = self.contentsRect().width()
-        fm = self.fontMetrics()
-        fit = lambda name: fm.elidedText(name, Qt.TextElideMode.ElideMiddle, self._width)  # noqa: E731
-        lines = model_lines(self.loaded, fit if self._width > 40 else str)
+        bold = QFont(self.font())
+        bold.setBold(True)
+        fm, wide = self.fontMetrics(), QFontMetrics(bold)
+
+        def fit(name: str, before: str) -> str:
+            room = self._width - wide.horizontalAdvance(before) - 2
+            if room < fm.horizontalAdvance("ab…yz.pth"):  # a line of its own
+                room = self._width
+            return fm.elidedText(name, Qt.TextElideMode.ElideMiddle, room)
+
+        lines = model_lines(self.loaded, fit if self._width > 40 else None)
         if self.engine_line:
             lines.append(self.engine_line)
         if self._failure:
