@@ -37,12 +37,13 @@ class TriageController(QObject):
         results: ResultsModel,
         view_model: ResultsView,
         notify: Callable[..., None],
-        ask_label: Callable[[str, list[str]], str | None],
+        ask_label: Callable[[str, list[str], int], str | None],
     ) -> None:
         super().__init__(host)
         self.host, self.ui, self.results, self.view_model = host, ui, results, view_model
         self.notify, self.ask_label = notify, ask_label
         self.history = CorrectionHistory(results, self)
+        self.history.stepped.connect(self._on_stepped)
         self.preview: PreviewDialog | None = None
 
         def action(text, slot, shortcut=None) -> QAction:
@@ -105,8 +106,14 @@ class TriageController(QObject):
         """Label ``rows`` (None: back to the model's labels) as one undoable step."""
         n = self.history.relabel(rows, label)
         if n and label is not None:
-            self.notify(f"{n:,} image(s) labelled '{label}' (Ctrl+Z undoes).")
+            what = f"{n:,} images" if n > 1 else "1 image"
+            self.notify(f"{what} labelled '{label}' (Ctrl+Z undoes).")
         return n
+
+    def _on_stepped(self, what: str, step: str) -> None:
+        """Undo or redo: the banner says what it did (not the label it took back)."""
+        keys = "Ctrl+Shift+Z redoes" if what == "Undone" else "Ctrl+Z undoes"
+        self.notify(f"{what}: {step} ({keys}).")
 
     def label_selected(self, label: str) -> int:
         return self.label_rows(self.selected_source_rows(), label)
@@ -125,7 +132,7 @@ class TriageController(QObject):
             return 0
         if label is None:
             label = self.ask_label(
-                self.results.row_at(rows[0]).label or "", self.results.known_labels()
+                self.results.row_at(rows[0]).label or "", self.results.known_labels(), len(rows)
             )
             if label is None:
                 return 0
@@ -187,7 +194,7 @@ class TriageController(QObject):
         row = self._previewed_source_row()
         if row is None:
             return
-        label = self.ask_label(self.results.row_at(row).label or "", self.results.known_labels())
+        label = self.ask_label(self.results.row_at(row).label or "", self.results.known_labels(), 1)
         if label is not None:
             self._label_previewed(label)
 
