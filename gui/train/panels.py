@@ -154,6 +154,7 @@ class NetworkPanel(QGroupBox):
         form.addRow("", row)
         form.addRow(self.note)
         self.preprocessing = PreprocessingPicker(self)
+        self.preprocessing.combo.setMinimumContentsLength(8)  # the column is narrow at 1024
         self.preprocessing.add_rows(form)
         self._sync()
 

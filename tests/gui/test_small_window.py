@@ -304,6 +304,8 @@ def cut_texts(root: QWidget) -> list[str]:
         if not w.isVisibleTo(root) or w.width() <= 0:
             continue
         if isinstance(w, QLabel) and w.text() and not (w.pixmap() and not w.pixmap().isNull()):
+            if w.visibleRegion().isEmpty():
+                continue  # scrolled out of its scroll area's view: not cut, just below
             if label_cut(w):
                 cut.append(f"QLabel {w.text()[:80]!r}: {w.width()}")
         elif isinstance(w, QLineEdit | QComboBox) and not isinstance(w.parent(), QComboBox):
