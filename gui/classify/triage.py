@@ -18,6 +18,7 @@ from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QMenu, QWidget
 
 from ..widgets.actions import make_action
+from ..widgets.heatmap_view import HeatMapControl
 from ..widgets.preview import PreviewDialog, make_preview
 from .corrections import CorrectionHistory
 from .layout import ClassifyLayout
@@ -99,7 +100,10 @@ class TriageController(QObject):
         keys = " · ".join(
             f"<b>{i + 1}</b> {html.escape(name)}" for i, name in enumerate(self.quick_labels())
         )
-        return f"{keys} · <b>L</b> other label… · <b>←/→</b> previous/next · <b>Ctrl+Z</b> undo"
+        return (
+            f"{keys} · <b>L</b> other label… · <b>←/→</b> previous/next · <b>H</b> heat map · "
+            "<b>Ctrl+Z</b> undo"
+        )
 
     # -- labelling ---------------------------------------------------------------------------
     def label_rows(self, rows: list[int], label: str | None) -> int:
@@ -158,6 +162,10 @@ class TriageController(QObject):
                 self._preview_closed,
                 self.edit_actions,
             )
+            self.preview.attach_heatmap(
+                HeatMapControl(lambda: self.ui.model_panel.loaded, self.preview.show_overlay,
+                               self.preview)
+            )  # fmt: skip
         self._show_in_preview(index.row())
         self.preview.show()
         self.preview.raise_()

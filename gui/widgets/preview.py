@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from .elided import ElidedLabel
+from .heatmap_view import HeatMapControl
 from .result_row import ResultRow, describe_html
 from .screen_fit import resize_to_screen
 from .thumbnails import ThumbnailCache, ThumbnailLoader
@@ -160,6 +161,8 @@ class PreviewDialog(QDialog):
         self.path: str | None = None
         self.position, self.count = 0, 0
         self._image: QImage | None = None
+        self._overlay: QImage | None = None  # the heat map over the image, when shown
+        self.heat: HeatMapControl | None = None
         self._error: str | None = None
         self.picture = QLabel("Loading…", alignment=Qt.AlignmentFlag.AlignCenter)
         self.picture.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
@@ -200,6 +203,8 @@ class PreviewDialog(QDialog):
         lay = QVBoxLayout(self)
         lay.addLayout(top, 1)
         lay.addWidget(self.keys)
+        self._heat_slot = QVBoxLayout()  # the heat map's bar, when attached
+        lay.addLayout(self._heat_slot)
         lay.addLayout(nav)
         self._cache = ThumbnailCache(max_bytes=64 * 1024 * 1024)
         self._loader = ThumbnailLoader(self._cache, side=PREVIEW_SIDE, threads=1, parent=self)
@@ -236,6 +241,19 @@ class PreviewDialog(QDialog):
         """Show a Classify result (its top-k, correction and timings beside it)."""
         details = describe_html(row, header=False)
         self.show_item(row.path, details, position, count, keys_html, row.pred.error)
+        if self.heat is not None:
+            self.heat.set_image(row.path, row.pred.label if row.pred.ok else None)
+
+    def attach_heatmap(self, control: HeatMapControl) -> None:
+        """Offer heat maps (H, a button, a class list) for the images shown."""
+        self.heat = control
+        self._heat_slot.addWidget(control.bar)
+
+    def show_overlay(self, image: QImage | None) -> None:
+        """Show ``image`` (the heat map laid over the photo) in place of the photo; None: the
+        photo again."""
+        self._overlay = image
+        self._show()
 
     def _on_ready(self, path: str) -> None:
         if path != self.path:
@@ -247,9 +265,10 @@ class PreviewDialog(QDialog):
         self._show()
 
     def _show(self) -> None:
-        if self._image is None:
+        image = self._overlay if self._overlay is not None else self._image
+        if image is None:
             return
-        pix = QPixmap.fromImage(self._image)
+        pix = QPixmap.fromImage(image)
         self.picture.setPixmap(
             pix.scaled(
                 self.picture.size(),
@@ -269,6 +288,8 @@ class PreviewDialog(QDialog):
             self.label_key.emit(key - Qt.Key.Key_0)
         elif plain and key in (Qt.Key.Key_L, Qt.Key.Key_F2):
             self.pick_label.emit()
+        elif plain and key == Qt.Key.Key_H and self.heat is not None:
+            self.heat.toggle()
         else:
             super().keyPressEvent(event)
 
@@ -278,6 +299,8 @@ class PreviewDialog(QDialog):
 
     def done(self, result: int) -> None:
         self._loader.shutdown()
+        if self.heat is not None:
+            self.heat.shutdown()
         super().done(result)
 
 
