@@ -1,10 +1,10 @@
 """QApplication set-up and the GUI entry point.
 
 Start-up order: the main window is built and shown without torch (Qt and the torch-free core
-modules alone, under a second); then, where torch is installed, each tab imports it on a
-worker for what needs it (the networks, GPUs, training: gui.widgets.torch_support), the Model
-panel saying "Loading PyTorch…" meanwhile. Nothing the window imports to open may import
-torch (tests/test_startup.py).
+modules alone, under a second); torch is imported later, on a worker, where something needs
+it (a torch checkpoint, training, the GPUs where one is likely: gui.widgets.torch_support), the
+Model panel saying "Loading PyTorch…" meanwhile. Nothing the window imports to open may
+import torch (tests/test_startup.py).
 """
 
 from __future__ import annotations
@@ -136,5 +136,5 @@ def run_gui(args=None) -> int:
         window.apply_command_line(args)
     app.processEvents()  # painted now, before anything imports torch
     freeze_startup_objects()
-    window.load_in_background()  # torch, where installed, on a worker
+    window.load_in_background()  # pyqtgraph; torch where a GPU is likely: on workers
     return app.exec()

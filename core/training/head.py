@@ -21,7 +21,7 @@ from torch import nn
 from ..errors import Cancelled, TrainingDiverged
 from ..results.metrics import classification_metrics
 from ..tasks import stop_check
-from .records import EpochStats
+from .records import EpochStats, chosen_by, kept_epoch_line  # noqa: F401 (re-exported)
 
 # Below this many feature values an epoch is a few small matmuls: one thread is faster than
 # several (no fork/join cost, no fight with a busy machine).

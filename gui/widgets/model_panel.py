@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QProgressBar,
     QPushButton,
     QToolButton,
@@ -30,6 +29,7 @@ from ...core.models.imagenet import imagenet_weights_cached
 from ...core.runtime.options import RunOptions
 from .arch_picker import ArchPicker, arch_details
 from .checkpoint_box import CheckpointBox
+from .elided import PathEdit
 from .model_choices import (
     Choice,
     ModelChoices,
@@ -83,7 +83,7 @@ class ModelPanel(QGroupBox):
         self.weights = WeightsBox()
         self.checkpoint = CheckpointBox()
         self.browse = QToolButton(text="…", toolTip="Choose a checkpoint file")
-        self.classes = QLineEdit(placeholderText="from the checkpoint")
+        self.classes = PathEdit(placeholderText="from the checkpoint")
         self.classes.setToolTip("A names file for this checkpoint only (one name per line)")
         self.classes_browse = QToolButton(
             text="…", toolTip="A text file with one class name per line"
