@@ -202,5 +202,6 @@ def test_empty_plots_say_no_run_yet(qtbot, tab):
 
     panel = TimingPanel()
     qtbot.addWidget(panel)
+    panel.ensure_plots()  # (the window builds them once a worker has imported pyqtgraph)
     for plot in (panel.time_plot, panel.hist_plot):
         assert plot.empty_note.isVisible() and not plot.getAxis("bottom").isVisible()
