@@ -9,7 +9,7 @@ from PySide6.QtCore import QObject
 
 from ..widgets.drop_zone import LOADING, NEEDS_MODEL, READY, DropZone
 from ..widgets.model_panel import ModelPanel
-from ..widgets.torch_support import FULL_INSTALL
+from ..widgets.torch_support import needs_full_install
 from ..widgets.weights_box import IMAGENET
 
 
@@ -45,8 +45,11 @@ class StartGuide(QObject):
                 imagenet = f"{spec.display_name}{size}"
             self.zone.show_start(NEEDS_MODEL, imagenet=imagenet)
             if mp.torch.missing:  # the lite install: say what needs the full one
-                needs = f"(needs {FULL_INSTALL})"
-                self.zone.imagenet_button.setText(f"Use ImageNet weights {needs}")
-                self.zone.train_button.setText(f"Train your own {needs}")
-                self.zone.imagenet_button.setEnabled(False)
-                self.zone.train_button.setEnabled(False)
+                for button, text, what in (
+                    (self.zone.imagenet_button, "Use ImageNet weights", "ImageNet weights"),
+                    (self.zone.train_button, "Train your own", "Training"),
+                ):
+                    button.setText(f"{text} (full install)")
+                    button.setToolTip(needs_full_install(what))
+                    button.setEnabled(False)
+                    button.setMinimumWidth(button.sizeHint().width())

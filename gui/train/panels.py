@@ -35,7 +35,6 @@ from ..widgets.arch_picker import ArchPicker
 from ..widgets.elided import PathEdit
 from ..widgets.model_choices import PreprocessingPicker
 from ..widgets.tables import read_only_table, table_item
-from ..widgets.torch_support import needs_full_install
 
 
 class DataPanel(QGroupBox):
@@ -127,7 +126,6 @@ class NetworkPanel(QGroupBox):
     def __init__(self, parent=None):
         super().__init__("Network", parent)
         self.picker = ArchPicker(specs=list_archs())  # (the registry reads without torch)
-        self._missing: str | None = None  # why torch cannot be used here (training needs it)
         for combo in (self.picker,):
             combo.setSizeAdjustPolicy(
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
@@ -194,19 +192,11 @@ class NetworkPanel(QGroupBox):
     def checkpoint(self) -> str:
         return self.checkpoint_edit.text().strip()
 
-    def set_torch_missing(self, missing: str | None) -> None:
-        """Why torch cannot be used here (None: it can): then training cannot start."""
-        self._missing = missing
-        self._sync()
-
     def _sync(self) -> None:
         ckpt = self.mode() == "checkpoint"
         self.picker.setEnabled(not ckpt and self.picker.filled)
         self.checkpoint_edit.setEnabled(ckpt)
         self.browse.setEnabled(ckpt)
-        if self._missing:
-            self.note.setText(needs_full_install("Training"))
-            return
         if ckpt:
             self.note.setText("The architecture is read from the checkpoint; its head is replaced.")
             return

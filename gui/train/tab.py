@@ -145,12 +145,10 @@ class TrainTab(QWidget):
         self.torch.load()
 
     def _use_torch_facts(self, facts) -> None:
-        self.network.set_torch_missing(facts.missing)
         if facts.missing is not None:
             self.notice.setText(
                 needs_full_install("Training")
-                + " This install classifies with ONNX models; training, and the networks to "
-                "start from, come with PyTorch."
+                + " This install classifies, evaluates and sorts with ONNX models."
             )
             self.notice.setToolTip(facts.missing)
         self.notice.setVisible(facts.missing is not None)

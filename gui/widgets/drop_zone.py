@@ -138,6 +138,7 @@ class DropZone(QStackedWidget):
         self.imagenet_button.setText(
             f"Use ImageNet weights ({imagenet})" if imagenet else "Use ImageNet weights"
         )
+        self.imagenet_button.setMinimumWidth(max(130, self.imagenet_button.sizeHint().width()))
         self.model_buttons.setVisible(state == NEEDS_MODEL)
         self.image_buttons.setVisible(state == READY)
 
