@@ -55,7 +55,7 @@ def import_torch() -> str | None:
             from ...core.runtime import inference  # noqa: F401
             from ...core.training import fine_tune  # noqa: F401
         except ImportError as e:
-            log.info("PyTorch cannot be used: %s", e)
+            log.debug("PyTorch cannot be used: %s", e)  # (expected in the lite install)
             return f"PyTorch could not be imported ({e})" if torch_installed() else "No PyTorch"
     return None
 
