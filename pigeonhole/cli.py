@@ -181,7 +181,16 @@ def _predict_parser(sub) -> None:
     _add_run_args(p)
     _add_pipeline_args(p)
     p.add_argument("--topk", type=whole_number(1, 1000), default=5)
-    p.add_argument("--out", metavar="FILE", help="write results to FILE.csv or FILE.json")
+    p.add_argument(
+        "--out", metavar="FILE",
+        help="write results to FILE.csv or FILE.json (with --cluster also DIR/ or "
+        "FILE.parquet: Parquet, written as results come)",
+    )  # fmt: skip
+    p.add_argument(
+        "--cluster", metavar="local|auto|ADDRESS",
+        help="run on a Ray cluster: local (started for this run), auto (the running one), or "
+        "its address; sources may be s3://, gs://, file:// URIs (needs pigeonhole[cluster])",
+    )  # fmt: skip
     p.add_argument("--no-draft", action="store_true", help="always decode JPEGs at full size")
     p.add_argument(
         "--evaluate",
@@ -321,6 +330,8 @@ def _command(name: str):
         from .commands import models as command
     elif name == "predict":
         from .commands import predict as command
+    elif name == "predict-cluster":
+        from .commands import predict_cluster as command
     elif name == "train":
         from .commands import train as command
     elif name == "export":
@@ -375,7 +386,10 @@ def _run(args) -> int:
             from pigeonhole.gui.app import run_gui  # imported lazily: other commands never need Qt
 
             return run_gui(args if args.command == "gui" else None)
-        return int(_command(args.command).run(args) or 0)
+        name = args.command
+        if name == "predict" and args.cluster:
+            name = "predict-cluster"
+        return int(_command(name).run(args) or 0)
     except PigeonholeError as e:
         hint = ""
         if isinstance(e, UntrustedCheckpointError) and "--trust-checkpoint" not in str(e):

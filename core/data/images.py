@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
@@ -46,8 +47,11 @@ MAX_PIXELS = 178_956_970
 _REDUCIBLE = {"L", "LA", "La", "RGB", "RGBA", "RGBa", "CMYK", "YCbCr", "I", "F"}
 
 
-def load_image(path: str | os.PathLike, draft_size: int | None = None) -> Image.Image:
-    """Decode ``path`` to an RGB image, EXIF orientation applied.
+def load_image(
+    path: str | os.PathLike, draft_size: int | None = None, data: bytes | None = None
+) -> Image.Image:
+    """Decode ``path`` (or, given, its bytes ``data``, read elsewhere: an object store) to an
+    RGB image, EXIF orientation applied.
 
     ``draft_size``: the size the image will be resized to (shorter side). JPEGs at least 3x that
     are decoded at 1/2, 1/4 or 1/8 scale (Pillow draft mode), never below ``draft_size``; other
@@ -59,7 +63,7 @@ def load_image(path: str | os.PathLike, draft_size: int | None = None) -> Image.
     """
     path = Path(path)
     try:
-        with open(path, "rb") as fh:
+        with open(path, "rb") if data is None else io.BytesIO(data) as fh:
             img = Image.open(fh)  # reads the header only; pixels come with load()
             drafted = False
             if draft_size and img.format == "JPEG" and min(img.size) >= 3 * draft_size:
@@ -82,7 +86,7 @@ def load_image(path: str | os.PathLike, draft_size: int | None = None) -> Image.
             f"image too large to decode safely ({_bomb_pixels(e)}; limit {MAX_PIXELS:,} pixels)"
         ) from None
     except UnidentifiedImageError:
-        empty = _is_empty(path)
+        empty = _is_empty(path) if data is None else not data
         raise ImageLoadError(
             "empty file (0 bytes)" if empty else "not an image, or an unsupported format"
         ) from None
