@@ -18,7 +18,6 @@ A batch is a dict of equal-length numpy columns (Ray Data's ``numpy`` batch form
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -263,6 +262,6 @@ def crop_array(img, spec: TransformSpec) -> np.ndarray:
 
 
 def worker_threads(cpus: float) -> int:
-    """ONNX Runtime or torch threads for a model worker given ``cpus`` logical CPUs (at least
-    one; never more than the machine has)."""
-    return max(1, min(int(round(cpus)), os.cpu_count() or 1))
+    """ONNX Runtime or torch threads for a model worker on a node with ``cpus`` CPUs (as Ray
+    counts them there: at least one)."""
+    return max(1, int(round(cpus)))

@@ -151,7 +151,7 @@ def test_sizing_puts_one_model_worker_on_each_node():
     assert two_small.actors == 2 and 0.5 < two_small.actor_cpus < 1.0
     assert two_small.actor_cpus + two_small.decode_cpus <= 1.0  # decoding still fits beside it
     big = plan_sizing(ClusterShape(3, 48.0, 0.0, "x", False), [16.0] * 3, package)
-    assert big.actors == 3 and big.actor_cpus * 2 > 16 and big.threads == min(16, os.cpu_count())
+    assert big.actors == 3 and big.actor_cpus * 2 > 16 and big.threads == 16
     torch_package = ModelPackage((), None, 1, 16, "torch", "fp16", "resnet18", {})
     gpus = plan_sizing(ClusterShape(2, 32.0, 4.0, "x", False), [16.0] * 2, torch_package)
     assert gpus.actors == 4 and gpus.actor_gpus == 1.0
@@ -213,6 +213,18 @@ def test_cluster_gives_the_local_run_s_rows(tmp_path, ray_cluster, model, monkey
     assert summary.processed == len(preds) - 3 and summary.skipped == 3
     assert summary.engine == "onnxruntime" and not summary.cancelled
     assert sum(job.rows_per_node.values()) == summary.processed
+
+
+def test_a_uri_source_gives_the_same_rows(tmp_path, ray_cluster, model):
+    """file:// goes through pyarrow, as s3:// and gs:// do: the same files, labels and failed
+    rows as the folder itself, named by their URIs."""
+    package, clf = model
+    folder = _photos(tmp_path / "photos")
+    local = _local(clf, folder)
+    preds, summary, _job = _run(ray_cluster.address, package, [folder.as_uri()])
+    assert [p.path for p in preds] == [Path(p.path).resolve().as_uri() for p in local]
+    assert [(p.label, p.error) for p in preds] == [(p.label, p.error) for p in local]
+    assert summary.skipped == 2
 
 
 def _local(clf, folder):
