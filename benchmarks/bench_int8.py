@@ -83,12 +83,13 @@ def main() -> int:
     if folder is None:
         tmp = tempfile.TemporaryDirectory(prefix="pigeonhole-int8-")
         folder = make_photo_folder(Path(tmp.name), args.images)
-    cal = calibration_set([folder], spec)
+    cal = calibration_set([folder], spec)  # numpy uint8 crops: torch's own int8 takes tensors
+    calibrate, holdout = torch.from_numpy(cal.calibrate), torch.from_numpy(cal.holdout)
     ort = Classifier(loaded, RunOptions("cpu", precision="int8"), calibration=[folder])
     plan = ort.plan
     fp32 = Classifier(loaded, RunOptions("cpu", "torch", "fp32"))
-    tq = torch_fx_int8(loaded.model, cal.calibrate, spec)
-    held = cal.holdout if len(cal.holdout) else cal.calibrate
+    tq = torch_fx_int8(loaded.model, calibrate, spec)
+    held = holdout if len(holdout) else calibrate
 
     def torch_int8(crops: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():

@@ -1,15 +1,40 @@
-"""Device and precision choice, names and capability checks."""
+"""Device and precision choice, names and capability checks.
+
+Importing it costs nothing: torch is imported by the functions that ask it (resolving "auto" or
+a GPU, a GPU's name, waiting for one). A run that never needs torch (an ONNX model on ONNX
+Runtime) runs on :data:`HOST_CPU`, the CPU named without torch.
+"""
 
 from __future__ import annotations
 
 import functools
+import importlib.util
+import os
 import platform
+import sys
 from dataclasses import dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from .errors import PigeonholeError
 from .runtime.options import INT8, RUN_PRECISIONS, specs
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass(frozen=True, slots=True)
+class HostCpu:
+    """The CPU, named without torch: the device of a run that never imports torch. It has what
+    a run reads of a ``torch.device``: ``type``, ``index`` and its name as a string."""
+
+    type: str = "cpu"
+    index: None = None
+
+    def __str__(self) -> str:
+        return "cpu"
+
+
+HOST_CPU = HostCpu()
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +45,8 @@ class DeviceChoice:
 
 def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
     """`auto` picks CUDA, then Apple MPS, then CPU; `cuda:N` must exist."""
+    import torch
+
     if isinstance(spec, torch.device):
         return spec
     spec = (spec or "auto").strip().lower()
@@ -50,20 +77,24 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
 
 
 def _mps_available() -> bool:
+    import torch
+
     backend = getattr(torch.backends, "mps", None)
     return bool(backend and backend.is_available())
 
 
-def device_name(device: torch.device) -> str:
+def device_name(device: torch.device | HostCpu) -> str:
     """The hardware's name: GPU model, 'Apple GPU (MPS)', or the CPU's model name."""
     if device.type == "cuda":
+        import torch
+
         return torch.cuda.get_device_name(device)
     if device.type == "mps":
         return "Apple GPU (MPS)"
     return cpu_name()
 
 
-def describe_device(device: torch.device) -> str:
+def describe_device(device: torch.device | HostCpu) -> str:
     return f"{device_name(device)} ({device})"
 
 
@@ -81,6 +112,8 @@ def cpu_name() -> str:
 
 def list_devices() -> list[DeviceChoice]:
     """Choices for a device picker: auto, CPU, each CUDA GPU by name, MPS."""
+    import torch
+
     choices = [DeviceChoice("auto", "Automatic"), DeviceChoice("cpu", f"CPU ({cpu_name()})")]
     if torch.cuda.is_available():
         for i in range(torch.cuda.device_count()):
@@ -108,7 +141,7 @@ def has_amx() -> bool:
     return "amx_bf16" in cpu_flags()
 
 
-def resolve_precision(precision: str, device: torch.device) -> str:
+def resolve_precision(precision: str, device: torch.device | HostCpu) -> str:
     """`auto` is fp16 on CUDA, fp32 elsewhere. Returns fp32, fp16, bf16 or int8 (CPU only)."""
     precision = (precision or "auto").lower()
     if precision not in specs(RUN_PRECISIONS):
@@ -123,10 +156,31 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return precision
 
 
-def synchronize(device: torch.device) -> None:
+def synchronize(device: torch.device | HostCpu) -> None:
     """Wait for the work this thread queued on the GPU (its current CUDA stream), so wall-clock
     timing is honest without waiting for other threads' batches."""
+    if device.type == "cpu":
+        return
+    import torch
+
     if device.type == "cuda":
         torch.cuda.current_stream(device).synchronize()
     elif device.type == "mps":
         torch.mps.synchronize()
+
+
+def gpu_likely() -> bool:
+    """Whether "auto" may well pick a GPU here, asked without importing torch: torch is
+    installed and an NVIDIA driver is loaded (Linux: /proc/driver/nvidia; Windows: nvcuda.dll)
+    or this is an Apple silicon Mac (MPS). When torch is already imported, it answers."""
+    torch = sys.modules.get("torch")
+    if torch is not None and hasattr(torch, "cuda"):
+        return torch.cuda.is_available() or _mps_available()
+    if importlib.util.find_spec("torch") is None:
+        return False
+    if sys.platform == "darwin":
+        return platform.machine() == "arm64"
+    if sys.platform == "win32":
+        root = os.environ.get("SYSTEMROOT", r"C:\Windows")
+        return os.path.exists(os.path.join(root, "System32", "nvcuda.dll"))
+    return os.path.exists("/proc/driver/nvidia/version")

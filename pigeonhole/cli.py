@@ -94,7 +94,11 @@ def _add_model_args(p: argparse.ArgumentParser, checkpoint_option: bool = True) 
     p.add_argument("--arch", help="architecture name (see `pigeonhole models`)")
     g = p.add_mutually_exclusive_group(required=False)
     if checkpoint_option:
-        g.add_argument("--checkpoint", metavar="FILE", help=".pth/.pt/.pkl/.safetensors file")
+        g.add_argument(
+            "--checkpoint",
+            metavar="FILE",
+            help=".pth/.pt/.pkl/.safetensors checkpoint, or an .onnx model (predict)",
+        )
     g.add_argument("--pretrained", action="store_true", help="torchvision ImageNet weights")
     p.add_argument("--classes", metavar="FILE", help="class names, one per line")
     p.add_argument(
@@ -191,6 +195,17 @@ def _predict_parser(sub) -> None:
         help="run on a Ray cluster: local (started for this run), auto (the running one), or "
         "its address; sources may be s3://, gs://, file:// URIs (needs pigeonhole[cluster])",
     )  # fmt: skip
+    p.add_argument(
+        "--list-skipped",
+        action="store_true",
+        help="name every file that was skipped (videos, sidecars...), under its reason",
+    )
+    p.add_argument(
+        "--include-skipped",
+        action="store_true",
+        help="with --out: a row per skipped file too, and a status column "
+        "(classified, failed or skipped)",
+    )
     p.add_argument("--no-draft", action="store_true", help="always decode JPEGs at full size")
     p.add_argument(
         "--evaluate",
@@ -278,6 +293,7 @@ def _bench_parser(sub) -> None:
         default=0,
         help="images to time (0 = 96 on a CPU, 2048 on a GPU)",
     )
+    p.add_argument("--no-formats", action="store_true", help="leave out the decode cost per format")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     preprocessing.add_arguments(p)
 

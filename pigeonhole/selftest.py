@@ -231,6 +231,26 @@ def step_classify(ctx: Context) -> tuple[str, dict]:
     return summary.line(), details
 
 
+def step_formats(ctx: Context) -> tuple[str, dict]:
+    """One generated file of each format decodes: JPEG, HEIC, AVIF, WebP, PNG (16-bit,
+    palette), TIFF, CMYK, GIF, DNG (RAW: required in the bundle, an extra otherwise), JPEG XL
+    (an extra, never bundled)."""
+    from pigeonhole.core.data.samples import decode_every_format
+
+    folder = ctx.workdir / "formats"
+    folder.mkdir()
+    results = decode_every_format(folder)
+    optional = {"jxl"} | (set() if getattr(sys, "frozen", False) else {"dng", "dng-mosaic"})
+    bad = {
+        f: r
+        for f, r in results.items()
+        if r != "ok" and not (f in optional and r == "not installed")
+    }
+    check(not bad, "formats not decoded: " + "; ".join(f"{f} ({r})" for f, r in bad.items()))
+    read = [f for f, r in results.items() if r == "ok"]
+    return f"{len(read)} formats decoded ({', '.join(read)})", results
+
+
 def step_train(ctx: Context) -> tuple[str, dict]:
     import math
 
@@ -275,6 +295,7 @@ STEPS: list[tuple[str, Callable[[Context], tuple[str, dict]]]] = [
     ("model", step_model),
     ("checkpoint", step_checkpoint),
     ("classify", step_classify),
+    ("formats", step_formats),
     ("train", step_train),
 ]
 

@@ -64,19 +64,11 @@ def ray_cluster(tmp_path_factory):
     """One Ray cluster for the test session (2 CPUs, a small object store, no dashboard), whose
     workers cannot import torch: the cluster tests join it by its ``address``."""
     pytest.importorskip("ray", reason="the cluster extra (ray[data]) is not installed")
-    import importlib.util
-
+    from tests.core.torch_blocked import blocked_env
     from tests.ray_nodes import RayNodes
 
-    # TEMPORARY: torch is blocked once the torch-free runtime (issue 22) is merged
-    torch_free = importlib.util.find_spec("pigeonhole.core.runtime.onnx_run") is not None
     saved = os.environ.get("PYTHONPATH")
-    if torch_free:
-        from tests.core.torch_blocked import blocked_env
-
-        os.environ["PYTHONPATH"] = blocked_env(tmp_path_factory.mktemp("blocked"))["PYTHONPATH"]
-    else:
-        os.environ["PYTHONPATH"] = str(ROOT)
+    os.environ["PYTHONPATH"] = blocked_env(tmp_path_factory.mktemp("blocked"))["PYTHONPATH"]
     try:
         nodes = RayNodes(cpus=2)
     finally:

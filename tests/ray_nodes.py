@@ -8,6 +8,7 @@ environment before anything imports ray (Ray reads the mode once, when imported)
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 TOKEN = secrets.token_hex(16)
@@ -71,15 +73,37 @@ class RayNodes:
         return address
 
     def stop(self) -> None:
-        """SIGTERM to each ``ray start --block`` (workers first), then wait for it."""
+        """SIGTERM to each ``ray start --block`` (workers first); one that has not ended in a
+        few seconds (a raylet can take 30 s to drain after a Ray Data job) is killed, and the
+        kernel ends its processes with it (Ray starts them to die with their parent). Anything
+        still running from this cluster's temp folder is killed by its id."""
         for proc in reversed(self.procs):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 5
         for proc in reversed(self.procs):
             try:
-                proc.wait(timeout=60)
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=30)
         self.procs = []
+        deadline = time.monotonic() + 15
+        while self.leftovers() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for pid in self.leftovers():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         shutil.rmtree(self.temp, ignore_errors=True)
+
+    def leftovers(self) -> list[int]:
+        """Processes whose command line names this cluster's temp folder (Linux: /proc)."""
+        found = []
+        for entry in Path("/proc").glob("[0-9]*"):
+            try:
+                cmd = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if self.temp.encode() in cmd and int(entry.name) != os.getpid():
+                found.append(int(entry.name))
+        return found

@@ -17,6 +17,7 @@ from pigeonhole.core.data.synthetic import make_class_folders
 from pigeonhole.core.models.archs import TransformSpec, build_model
 from pigeonhole.core.models.checkpoints import save_checkpoint
 from tests.core.broken_images import write_corpus
+from tests.core.phone_dump import FAILED, ROW, SKIPPED, write_phone_dump
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = TransformSpec(resize=72, crop=64)
@@ -91,7 +92,51 @@ def test_predict_csv(tmp_path, model_files, photos, capsys):
             assert r["label"] == "" and words in r["error"]
     assert by_name["red_000.jpg"]["top3_label"] != ""
     err = capsys.readouterr().err
-    assert f"of {n} images ({len(corpus.bad)} skipped, {len(corpus.ignored)} non-image" in err
+    assert f"of {n} images ({len(corpus.bad)} could not be read, {len(corpus.ignored)} other" in err
+
+
+def test_predict_phone_dump_accounts_for_every_file(tmp_path, model_files, capsys):
+    """A phone dump: each file exactly one row or one skipped entry with its reason; the
+    summary says what was skipped by reason; --list-skipped names the files; with
+    --include-skipped the CSV and the JSON have a row per file and a status column."""
+    dump = write_phone_dump(tmp_path / "dump")
+    ckpt = str(model_files[0])
+    out = tmp_path / "all.csv"
+    argv = ["predict", str(dump.root), "--checkpoint", ckpt, "--out", str(out), "--quiet"]
+    assert main([*argv, "--include-skipped", "--list-skipped"]) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    for line in ("pigeonhole: 1 video (.MOV) skipped", "pigeonhole: 1 edit sidecar (.AAE) skipped",
+                 "pigeonhole: (1 hidden file or folder and 1 macOS resource fork (._) skipped)",
+                 "1 video (.MOV) skipped:", f"  {dump.root / 'IMG_0001.AAE'}",
+                 f"  {dump.root / '._IMG_0001.HEIC'}"):  # fmt: skip
+        assert line in err.splitlines(), (line, err)
+    rows = list(csv.DictReader(out.open(newline="", encoding="utf-8")))
+    by_name = {Path(r["path"]).name: r for r in rows}
+    assert len(rows) == len(by_name) == len(dump.expected)
+    status = {ROW: "classified", FAILED: "failed", SKIPPED: "skipped"}
+    for name, (kind, detail) in dump.expected.items():
+        r = by_name[name]
+        assert r["status"] == status[kind], (name, r)
+        if kind == ROW:
+            assert r["label"] in ("cat", "dog", "bird") and not r["error"]
+        elif kind == FAILED:
+            assert detail in r["error"] and not r["label"]
+    assert by_name["IMG_0001.MOV"]["error"] == "video"
+    # JSON: the same rows; the summary counts the groups without naming them again.
+    out_json = tmp_path / "all.json"
+    assert main([*argv[:-3], "--out", str(out_json), "--quiet", "--include-skipped"]) == 0
+    doc = json.loads(out_json.read_text(encoding="utf-8"))
+    assert len(doc["predictions"]) == len(dump.expected) and "status" in doc["columns"]
+    groups = {g["reason"]: g["count"] for g in doc["summary"]["skipped_groups"]}
+    assert groups == {"video": 1, "sidecar": 1, "hidden": 1, "fork": 1}
+    # Without --include-skipped: no status column, no skipped rows; without --out: refused.
+    assert main(argv) == 0
+    rows = list(csv.DictReader(out.open(newline="", encoding="utf-8")))
+    assert "status" not in rows[0] and len(rows) == len(dump.names(ROW) | dump.names(FAILED))
+    assert "--list-skipped names the skipped files" in capsys.readouterr().err
+    assert main(["predict", str(dump.root), "--checkpoint", ckpt, "--include-skipped"]) == 2
+    _one_error_line(capsys.readouterr().err, "--include-skipped adds rows to --out")
 
 
 def test_predict_int8_says_its_agreement_with_fp32_before_the_results(model_files, photos, capsys):
@@ -219,9 +264,11 @@ def test_real_exit_code_without_traceback(tmp_path, photos):
 def test_bench_reports_all_three(tmp_path, capsys, monkeypatch, flags, preprocessing):
     """The naive loop builds its torchvision transforms from the model's preprocessing, so the
     pipeline agrees with it whatever that is."""
-    from pigeonhole.core.bench import measure, suite
+    from pigeonhole.core.bench import formats, measure, suite
 
     monkeypatch.setattr(measure, "DRAFT_IMAGES", 2)  # keep the test quick; same code path
+    small = [(f"{fmt} 96x72", fmt, (96, 72)) for fmt in ("jpeg", "heic", "avif", "dng")]
+    monkeypatch.setattr(formats, "DECODE_SAMPLES", small)  # the same table, small files
     monkeypatch.setattr(suite, "bf16_is_fast", lambda: False)
     out = tmp_path / "bench.json"
     argv = [
@@ -249,6 +296,9 @@ def test_bench_reports_all_three(tmp_path, capsys, monkeypatch, flags, preproces
         "top-1 identical 100.0%",
         "draft decode",
         "of model",  # the side-by-side table
+        "decode + resize + crop to",  # the decode cost per format
+        "heic 96x72",
+        "RAW preview",
     ):
         assert words in text, text
     doc = json.loads(out.read_text())
@@ -260,6 +310,8 @@ def test_bench_reports_all_three(tmp_path, capsys, monkeypatch, flags, preproces
     for fp32 in (rows["torch", "fp32"], rows["onnxruntime", "fp32"]):
         assert fp32["top1_identical_pct"] == 100.0 and fp32["max_logit_diff"] < 1e-3
     assert 0 <= doc["draft"]["top1_agreement"] <= 100
+    assert [r["fmt"] for r in doc["formats"]] == ["jpeg", "heic", "avif", "dng"]
+    assert all(r["ms"] > 0 for r in doc["formats"])
 
 
 def test_whole_pickled_model_needs_trust_checkpoint(tmp_path, photos, capsys):

@@ -300,6 +300,6 @@ def test_no_warnings_or_tracebacks_on_the_terminal(tmp_path, base_ckpt):
     assert proc.returncode == 0, proc.stderr
     first, summary = proc.stderr.strip().splitlines()  # what the model is, then how it went
     assert first.startswith("pigeonhole: preprocessing:"), proc.stderr
-    assert summary.startswith("Classified 2 of 3 images (1 skipped)"), proc.stderr
+    assert summary.startswith("Classified 2 of 3 images (1 could not be read)"), proc.stderr
     rows = dict(line.split("\t", 1) for line in proc.stdout.splitlines())
     assert "NotImplementedError" in rows[str(folder / "texture.dds")]

@@ -32,7 +32,7 @@ def test_self_test_passes_offscreen_and_leaves_user_folders_alone(tmp_path):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "Self-test passed: 7/7 steps" in proc.stdout
+    assert "Self-test passed: 8/8 steps" in proc.stdout
 
     data = json.loads(report.read_text())
     assert data["passed"] is True
@@ -48,6 +48,8 @@ def test_self_test_passes_offscreen_and_leaves_user_folders_alone(tmp_path):
     assert qt["window_size"][0] > 100 and qt["launch_to_window_s"] > 0
     classify = steps["classify"]["details"]
     assert classify["processed"] == 10 and classify["images_per_s"] > 0
+    formats = steps["formats"]["details"]  # ".[dev]" brings RAW and JPEG XL too
+    assert set(formats.values()) == {"ok"} and {"heic", "avif", "dng", "jxl"} <= set(formats)
     train = steps["train"]["details"]
     assert train["epochs"] == 2 and 0.0 <= train["val_accuracy"] <= 1.0
     assert steps["imports"]["details"]["modules"] > 10

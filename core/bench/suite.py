@@ -55,6 +55,7 @@ class BenchResult:
     rows: list[dict] = field(default_factory=list)  # one per engine and precision (decoder on CUDA)
     draft: dict | None = None
     decode: dict = field(default_factory=dict)  # decoding ceilings, images/s
+    formats: list[dict] = field(default_factory=list)  # decode ms per format (core.bench.formats)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -80,7 +81,7 @@ def load_bench_model(arch: str, checkpoint: str | None, preprocessing=None):
     if checkpoint:
         return load_model(
             ModelSource(checkpoint=checkpoint, arch=arch, preprocessing=preprocessing)
-        )
+        ).require_torch("The benchmark")
     spec = get_arch(arch)
     if spec.has_pretrained and imagenet_weights_cached(spec.name):
         return load_model(ModelSource(arch=spec.name, preprocessing=preprocessing))
@@ -112,11 +113,13 @@ def run_bench(
     preprocessing=None,
     engine: str = "all",
     out=print,
+    formats: bool = True,
 ) -> BenchResult:
     """Measure and print (through ``out``) the naive loop, decoding ceilings, model-only and
     the pipeline on the same images, for each engine and precision (``engine`` "all": every
     one this device has); on CUDA also the Pillow-fed pipeline, GPU decoding's agreement with
-    it and peak GPU memory. ``preprocessing``: the user's PreprocessingOverride."""
+    it and peak GPU memory; then (``formats``) decode ms per format: JPEG, HEIC, PNG, WebP, AVIF,
+    DNG. ``preprocessing``: the user's PreprocessingOverride."""
     from ..runtime.inference import Classifier
     from ..runtime.options import RunOptions
 
@@ -156,6 +159,11 @@ def run_bench(
             row.pop("_logits", None)
         if draft:
             res.draft = _draft(loaded, None if folder is None else folder_path, out)
+        if formats:
+            from .formats import decode_costs, table_head
+
+            out(table_head(loaded.transform))
+            res.formats = [r.to_dict() for r in decode_costs(loaded.transform, 3, out=out)]
         return res
 
 

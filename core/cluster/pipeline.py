@@ -11,6 +11,7 @@ decode tasks beside it. Ray's backpressure keeps decoding only as far ahead as t
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import statistics
@@ -124,7 +125,7 @@ class ClusterRun:
         stats = ScanStats()
         paths = list_sources(sources, stats, should_stop)
         if not paths and not stop_requested(should_stop):
-            raise DataError(f"No images found in {', '.join(sources[:3])}.")  # TEMPORARY
+            raise DataError(stats.nothing_found(sources))
         batches = self._stream(paths) if paths else iter(())
         return (yield from self._records(batches, paths, stats, should_stop, progress))
 
@@ -168,7 +169,7 @@ class ClusterRun:
         names = list(self.package.class_names)
         check = OutputCheck(len(names))
         infer_ms, decode_ms = array("d"), array("d")
-        done = processed = 0
+        done = processed = multi_frame = 0
         cancelled = False
         total = len(paths)
         it = iter(batches)
@@ -184,6 +185,7 @@ class ClusterRun:
                 except Exception as e:  # a Ray error (a worker died, the model failed to load)
                     raise ClusterError(f"the cluster run failed: {_ray_reason(e)}") from e
                 preds = predictions_of(rows, names)
+                multi_frame += int(rows["multi_frame"].sum())
                 self.rows_per_node.update(
                     str(n) for n, e in zip(rows["node"], rows["error"], strict=True) if e == ""
                 )
@@ -204,8 +206,10 @@ class ClusterRun:
             if close is not None:
                 close()  # stops the streaming executor before the cluster goes
         elapsed = time.perf_counter() - start
-        self.summary = self._summary(
-            stats, done, processed, elapsed, cancelled, infer_ms, decode_ms, check
+        self.summary = dataclasses.replace(
+            self._summary(stats, done, processed, elapsed, cancelled, infer_ms, decode_ms, check),
+            skipped_groups=stats.skipped.groups(),
+            multi_frame=multi_frame,
         )
         return self.summary
 

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable
 from functools import cache
 
-from ..data.listing import ScanStats, is_image_name, iter_image_files, natural_key
+from ..data.listing import ScanStats, is_image_name, iter_image_files, natural_key, skip_reason
 from ..errors import ClusterError, ImageLoadError, first_line
 from ..tasks import StopFlag, stop_requested
 
@@ -85,29 +85,49 @@ def _list_uri(uri: str, stats: ScanStats) -> list[str]:
         stats.errors.append(f"{uri}: cannot list ({first_line(e)})")
         return []
     keep: list[tuple[tuple, str]] = []
+    hidden_folders: set[str] = set()
     prefix = root.rstrip("/") + "/"
     for entry in listed:
         if entry.type != fs.FileType.File:
             continue
         rel = entry.path[len(prefix) :] if entry.path.startswith(prefix) else entry.base_name
         parts = rel.split("/")
-        if any(part.startswith(".") for part in parts):
-            stats.hidden += 1
-        elif not is_image_name(parts[-1]):
-            stats.ignored += 1
+        uri_of = f"{scheme}://{entry.path}"
+        hidden = next((i for i, part in enumerate(parts) if part.startswith(".")), None)
+        if hidden is not None and hidden < len(parts) - 1:  # inside a hidden folder: once
+            folder = f"{scheme}://{prefix}{'/'.join(parts[: hidden + 1])}"
+            if folder not in hidden_folders:
+                hidden_folders.add(folder)
+                stats.skip(folder, "hidden")
+            continue
+        if hidden is not None:
+            stats.skip(uri_of, "fork" if parts[-1].startswith("._") else "hidden")
+            continue
+        reason = _skip_reason(uri_of, parts[-1])
+        if reason is not None:
+            stats.skip(uri_of, reason)
         else:
-            keep.append((tuple(natural_key(p) for p in parts), f"{scheme}://{entry.path}"))
+            keep.append((tuple(natural_key(p) for p in parts), uri_of))
     keep.sort()
     stats.found += len(keep)
     return [uri for _key, uri in keep]
 
 
 def _single(uri: str, name: str, stats: ScanStats) -> list[str]:
-    if not is_image_name(name):
-        stats.ignored += 1
+    reason = _skip_reason(uri, name)
+    if reason is not None:
+        stats.skip(uri, reason)
         return []
     stats.found += 1
     return [uri]
+
+
+def _skip_reason(uri: str, name: str) -> str | None:
+    """The local listing's reason to skip a file, by its name: an unknown extension is not
+    sniffed (that would read every such object), so it is skipped as "other"."""
+    if is_image_name(name):
+        return None
+    return skip_reason(uri, name) or "other"
 
 
 @cache

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from ..data.images import load_image
+from ..data.images import crop_array, decode_image
 from ..errors import ImageLoadError, first_line
 from ..models.transforms import TransformSpec
 from ..results.predictions import Prediction
@@ -44,31 +44,49 @@ NO_ERROR = ""  # the error column of a good row (Arrow keeps a string column's t
 
 def decode_batch(batch: dict[str, np.ndarray], transform: TransformSpec, draft: bool) -> dict:
     """Decode stage: ``{"index", "path"}`` -> the same with ``crop`` (uint8, N x 3 x crop x
-    crop; zeros on a failed row), ``error`` (the reason, or "") and ``decode_ms``."""
+    crop; zeros on a failed row), ``error`` (the reason, or ""), ``multi_frame`` (an animation
+    or multi-page file: its first frame) and ``decode_ms``. As a local run decodes
+    (core.data.images.decode_image, crop_array); a URI's bytes are read through pyarrow into a
+    temp file of the same name first, so every reader and every reason is the local one."""
     paths = [str(p) for p in batch["path"]]
     n = len(paths)
     crops = np.zeros((n, 3, transform.crop, transform.crop), np.uint8)
     errors = np.full(n, NO_ERROR, dtype=object)
+    multi_frame = np.zeros(n, np.bool_)
     decode_ms = np.zeros(n, np.float64)
     draft_size = transform.resize if draft else None
-    for i, path in enumerate(paths):
-        t0 = time.perf_counter()
-        try:
-            data = read_uri(path) if is_uri(path) else None
-            crops[i] = crop_array(load_image(path, draft_size=draft_size, data=data), transform)
-        except ImageLoadError as e:
-            errors[i] = str(e)
-        except Exception as e:  # a decoder bug on a weird file must not end the job
-            log.debug("unexpected error decoding %s", path, exc_info=True)
-            errors[i] = f"cannot decode ({first_line(e, typed=True)})"
-        decode_ms[i] = (time.perf_counter() - t0) * 1000
+    with tempfile.TemporaryDirectory(prefix="pigeonhole-decode-") as folder:
+        for i, path in enumerate(paths):
+            t0 = time.perf_counter()
+            try:
+                local = _fetched(path, Path(folder)) if is_uri(path) else path
+                decoded = decode_image(local, draft_size)
+                crops[i] = crop_array(decoded.image, transform)
+                multi_frame[i] = decoded.multi_frame
+            except ImageLoadError as e:
+                errors[i] = str(e)
+            except Exception as e:  # a decoder bug on a weird file must not end the job
+                log.debug("unexpected error decoding %s", path, exc_info=True)
+                errors[i] = f"cannot decode ({first_line(e, typed=True)})"
+            decode_ms[i] = (time.perf_counter() - t0) * 1000
     return {
         "index": np.asarray(batch["index"], np.int64),
         "path": np.asarray(paths, dtype=object),
         "crop": crops,
         "error": errors,
+        "multi_frame": multi_frame,
         "decode_ms": decode_ms,
     }
+
+
+def _fetched(uri: str, folder: Path) -> Path:
+    """The object at ``uri`` as a file in ``folder``, under its own name (the readers go by the
+    name's extension too); the previous one is gone."""
+    for old in folder.iterdir():
+        old.unlink()
+    local = folder / uri.rstrip("/").rsplit("/", 1)[-1]
+    local.write_bytes(read_uri(uri))
+    return local
 
 
 class WorkerModel(Protocol):
@@ -80,7 +98,8 @@ class WorkerModel(Protocol):
 def classify_batch(batch: dict[str, np.ndarray], model: WorkerModel, k: int, node: str) -> dict:
     """Model stage: the decoded batch -> result rows: ``index``, ``path``, ``error``,
     ``decode_ms``, ``infer_ms`` (the batch's time / its good rows), ``top_index`` and
-    ``top_score`` (N x k; -1 and NaN on failed rows) and ``node`` (which did the work)."""
+    ``top_score`` (N x k; -1 and NaN on failed rows), ``multi_frame`` and ``node`` (which did
+    the work)."""
     errors = np.asarray(batch["error"], dtype=object)
     n = len(errors)
     ok = errors == NO_ERROR
@@ -99,6 +118,7 @@ def classify_batch(batch: dict[str, np.ndarray], model: WorkerModel, k: int, nod
         "path": np.asarray(batch["path"], dtype=object),
         "error": errors,
         "decode_ms": np.asarray(batch["decode_ms"], np.float64),
+        "multi_frame": np.asarray(batch["multi_frame"], np.bool_),
         "infer_ms": infer_ms,
         "top_index": top_index,
         "top_score": top_score,
@@ -158,13 +178,11 @@ class ModelPackage:
 
 class OrtWorkerModel:
     """An ONNX graph on ONNX Runtime's CPU provider, through the local run's OrtStep (the same
-    normalisation and softmax top-k): no torch."""
+    normalisation, the same way of feeding and reading the graph, softmax top-k): no torch."""
 
-    # TEMPORARY (until the torch-free runtime, issue 22, is merged): main's OrtStep is torch's
     def __init__(self, package: ModelPackage, threads: int):
-        import torch
-
-        from ..runtime.onnx_engine import OrtStep, ort_session
+        from ..devices import HOST_CPU
+        from ..runtime.onnx_engine import OWN_GRAPH, OrtStep, ort_session
         from ..runtime.plan import RunPlan
 
         with tempfile.TemporaryDirectory(prefix="pigeonhole-model-") as folder:
@@ -172,17 +190,16 @@ class OrtWorkerModel:
             path.write_bytes(package.onnx or b"")
             session = ort_session(path, threads)  # read into memory: the file can go
         plan = RunPlan(
-            device=torch.device("cpu"), precision=package.precision,
-            batch_size=package.batch_size, decode_workers=1, channels_last=False,
-            gpu_decode=False, forward_streams=1, threads_per_stream=threads, engine="onnxruntime",
+            device=HOST_CPU, precision=package.precision, batch_size=package.batch_size,
+            decode_workers=1, channels_last=False, gpu_decode=False, forward_streams=1,
+            threads_per_stream=threads, engine="onnxruntime",
         )  # fmt: skip
-        self.step = OrtStep(session, plan, package.transform)
+        graph = package.graph or OWN_GRAPH
+        self.step = OrtStep(session, plan, package.transform, graph=graph)
 
     def classify(self, crops: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        import torch
-
-        top = self.step.classify(torch.from_numpy(crops), k)
-        return top.scores.numpy(), top.indices.numpy()
+        top = self.step.classify(crops, k)
+        return np.asarray(top.scores), np.asarray(top.indices)
 
 
 class TorchWorkerModel:
@@ -226,9 +243,8 @@ def package_model(loaded: LoadedModel, clf: Any, options: RunOptions | None) -> 
     if isinstance(clf.step, OrtStep):
         graph_file = onnx_file_of(loaded, clf)
         return ModelPackage(
-            **common, engine="onnxruntime", onnx=graph_file.read_bytes(),
-            graph=getattr(clf.step, "graph", None),
-        )  # fmt: skip
+            **common, engine="onnxruntime", onnx=graph_file.read_bytes(), graph=clf.step.graph
+        )
     return ModelPackage(**common, engine="torch", loaded=loaded, options=options)
 
 
@@ -244,21 +260,15 @@ def gpu_package(loaded: LoadedModel, options: RunOptions, topk: int) -> ModelPac
 
 
 def onnx_file_of(loaded: LoadedModel, clf: Any) -> Path:
-    """The ONNX file ``clf`` runs: the export in the engine cache, or its int8 version when it
-    runs int8."""
-    # TEMPORARY (until the torch-free runtime, issue 22, is merged): the cache's key
-    from ..runtime.onnx_engine import engine_cache
+    """The ONNX file ``clf`` runs: the model file itself, or the export in the engine cache,
+    and their int8 versions when it runs int8."""
+    from ..runtime.onnx_run import int8_folder
     from ..runtime.options import INT8
 
-    exported = engine_cache(loaded.arch, loaded.identity().weights, "logits", clf.transform.crop)
+    if loaded.is_onnx:
+        return int8_folder(loaded.model).int8 if clf.precision == INT8 else loaded.model.path
+    exported = clf.step.exported
     return exported.int8 if clf.precision == INT8 else exported.fp32
-
-
-def crop_array(img, spec: TransformSpec) -> np.ndarray:
-    """TEMPORARY (until the torch-free runtime, issue 22, is merged): core.data.images's."""
-    from ..data.images import crop_uint8
-
-    return crop_uint8(img, spec).numpy()
 
 
 def worker_threads(cpus: float) -> int:

@@ -5,32 +5,39 @@
 * :func:`load_image` trusts the content, not the extension; returns an RGB image with EXIF
   orientation applied and every odd mode converted properly; any failure is an
   :class:`ImageLoadError` whose message is the reason a person reads.
-* :func:`preprocess` applies a model's preprocessing (core.models.transforms); for the shorter-
-  side rule it is numerically identical to torchvision's eval transform.
+* :func:`crop_array` applies a model's resize and crop (core.models.transforms) in Pillow, pixel
+  for pixel as torchvision's eval transform does; :func:`normalize_array` scales a batch in numpy.
+  Neither needs torch: the ONNX Runtime path never imports it. :func:`crop_uint8`,
+  :func:`normalize_batch` and :func:`preprocess` are the same as torch tensors (torch imported
+  when they are called).
 """
 
 from __future__ import annotations
 
-import io
 import logging
+import math
 import os
 import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
-from torchvision.transforms import InterpolationMode
-from torchvision.transforms import functional as TF
 
 from ..errors import ImageLoadError, first_line
 from ..models.transforms import TransformSpec
+from .formats import RAW_EXTENSIONS, load_raw, register_readers
+from .listing import image_signature
 from .pillow_setup import quiet_pillow
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 quiet_pillow()  # Pillow's and libtiff's warnings off the terminal; MAX_PIXELS is enforced here
+register_readers()  # HEIC/HEIF (pillow-heif), JPEG XL when installed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -47,65 +54,78 @@ MAX_PIXELS = 178_956_970
 _REDUCIBLE = {"L", "LA", "La", "RGB", "RGBA", "RGBa", "CMYK", "YCbCr", "I", "F"}
 
 
-def load_image(
-    path: str | os.PathLike, draft_size: int | None = None, data: bytes | None = None
-) -> Image.Image:
-    """Decode ``path`` (or, given, its bytes ``data``, read elsewhere: an object store) to an
-    RGB image, EXIF orientation applied.
+@dataclass(frozen=True, slots=True)
+class DecodedImage:
+    """A decoded file: the RGB image, upright, and what the run reports about it."""
+
+    image: Image.Image
+    format: str  # Pillow's format name ("JPEG", "HEIF", "PNG"...), or "RAW"
+    multi_frame: bool = False  # an animation or a multi-page file: its first frame is here
+    how: str = ""  # RAW: "preview" (the embedded JPEG) or "demosaic" (half size)
+
+
+def load_image(path: str | os.PathLike, draft_size: int | None = None) -> Image.Image:
+    """Decode ``path`` to an RGB image, EXIF orientation applied (:func:`decode_image`'s
+    image).
 
     ``draft_size``: the size the image will be resized to (shorter side). JPEGs at least 3x that
-    are decoded at 1/2, 1/4 or 1/8 scale (Pillow draft mode), never below ``draft_size``; other
-    images at least 4x that are box-reduced right after decoding, to at least twice
+    are decoded at 1/2, 1/4 or 1/8 scale (Pillow draft mode), never below ``draft_size``; a
+    HEIC whose stored thumbnail is a scaled copy at least that large decodes the thumbnail;
+    other images at least 4x that are box-reduced right after decoding, to at least twice
     ``draft_size``, so a huge image is held at full size once, never copied at full size.
     Raises :class:`ImageLoadError` with the reason (missing, unreadable, empty, not an image,
     truncated, over :data:`MAX_PIXELS`, a decoder's own failure...); the stack trace of an
     unexpected decoder exception goes to the log at debug level, never to the terminal.
     """
+    return decode_image(path, draft_size).image
+
+
+def decode_image(path: str | os.PathLike, draft_size: int | None = None) -> DecodedImage:
+    """:func:`load_image`, saying also the format, whether the file had several frames (the
+    first is decoded) and how a camera RAW file was read. Content decides, not the name: a
+    RAW extension goes to LibRaw first, and to Pillow if LibRaw says it is no RAW file."""
     path = Path(path)
+    if path.suffix.lower() in RAW_EXTENSIONS:
+        decoded = _decode_raw(path, draft_size)
+        if decoded is not None:
+            return decoded
     try:
-        with open(path, "rb") if data is None else io.BytesIO(data) as fh:
+        with open(path, "rb") as fh:
             img = Image.open(fh)  # reads the header only; pixels come with load()
-            drafted = False
-            if draft_size and img.format == "JPEG" and min(img.size) >= 3 * draft_size:
-                w, h = img.size
-                scale = draft_size / min(w, h)
-                img.draft(None, (max(1, int(w * scale)), max(1, int(h * scale))))
-                drafted = True
+            drafted = _draft(img, draft_size)
             _check_size(img.size, draft_size)
+            fmt = img.format or ""
+            multi = fmt not in _NOT_MULTI_FRAME and bool(getattr(img, "is_animated", False))
             img.load()
     except ImageLoadError:
         raise
-    except FileNotFoundError:
-        raise ImageLoadError("file not found (moved or deleted since it was listed)") from None
-    except PermissionError:
-        raise ImageLoadError("permission denied") from None
-    except IsADirectoryError:
-        raise ImageLoadError("is a folder, not a file") from None
-    except Image.DecompressionBombError as e:
-        raise ImageLoadError(
-            f"image too large to decode safely ({_bomb_pixels(e)}; limit {MAX_PIXELS:,} pixels)"
-        ) from None
-    except UnidentifiedImageError:
-        empty = _is_empty(path) if data is None else not data
-        raise ImageLoadError(
-            "empty file (0 bytes)" if empty else "not an image, or an unsupported format"
-        ) from None
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as e:
-        msg = str(e)
-        if "truncated" in msg or isinstance(e, EOFError):
-            reason = "truncated or incomplete image file"
-        else:
-            reason = f"corrupt image ({first_line(e)})"
-        raise ImageLoadError(reason) from None
-    except MemoryError:
-        raise ImageLoadError("not enough memory to decode this image") from None
-    except Exception as e:  # a decoder's own failure, e.g. NotImplementedError on some .dds
-        log.debug("unexpected error decoding %s", path, exc_info=True)
-        raise ImageLoadError(f"cannot decode this file ({_reason(e)})") from None
+    except Exception as e:
+        raise ImageLoadError(_reason(e, path)) from None
+    return DecodedImage(_finished(img, path, None if drafted else draft_size), fmt, multi)
+
+
+# MPO: a JPEG with extra pictures (a depth map, a large preview), not frames of one image.
+_NOT_MULTI_FRAME = {"MPO"}
+
+
+def _draft(img: Image.Image, draft_size: int | None) -> bool:
+    """Ask the decoder for less than the full image (JPEG: a DCT scale; HEIF: a stored
+    thumbnail that is a scaled copy), never below ``draft_size`` on the shorter side."""
+    if not draft_size or img.format not in ("JPEG", "HEIF") or min(img.size) < draft_size:
+        return False
+    if img.format == "JPEG" and min(img.size) < 3 * draft_size:
+        return False
+    w, h = img.size
+    scale = draft_size / min(w, h)
+    target = (max(1, math.ceil(w * scale)), max(1, math.ceil(h * scale)))
+    return img.draft(None, target) is not None
+
+
+def _finished(img: Image.Image, path: Path, reduce_to: int | None) -> Image.Image:
+    """Upright, reduced when huge, RGB."""
     try:
         img = _oriented(img)
-        if not drafted:
-            img = _reduced(img, draft_size)
+        img = _reduced(img, reduce_to)
         return to_rgb(img)
     except ImageLoadError:
         raise
@@ -116,7 +136,58 @@ def load_image(
         raise ImageLoadError(f"cannot convert colour mode {img.mode} ({_reason(e)})") from None
 
 
-def _reason(e: BaseException) -> str:
+def _decode_raw(path: Path, draft_size: int | None) -> DecodedImage | None:
+    """A camera RAW file through LibRaw; None when LibRaw says it is not a RAW file."""
+    try:
+        img, how = load_raw(path, draft_size)
+    except ImportError:
+        raise ImageLoadError(
+            'a camera RAW file: reading it needs pip install "pigeonhole[raw]"'
+        ) from None
+    except Exception as e:
+        kind = type(e).__name__
+        if kind == "LibRawFileUnsupportedError":
+            return None  # perhaps a JPEG or TIFF with a RAW name: Pillow decides
+        if kind.startswith("LibRaw"):
+            reason = (
+                "truncated or incomplete RAW file"
+                if kind == "LibRawIOError" and not _is_empty(path)
+                else f"corrupt RAW file ({_first_line(e)})"
+            )
+            raise ImageLoadError(_reason(e, path) if _is_empty(path) else reason) from None
+        raise ImageLoadError(_reason(e, path)) from None
+    return DecodedImage(_finished(img, path, draft_size), "RAW", False, how)
+
+
+def _reason(e: BaseException, path: Path) -> str:
+    """The reason a person reads for an exception raised while opening or decoding."""
+    if isinstance(e, FileNotFoundError):
+        return "file not found (moved or deleted since it was listed)"
+    if isinstance(e, PermissionError):
+        return "permission denied"
+    if isinstance(e, IsADirectoryError):
+        return "is a folder, not a file"
+    if _is_empty(path):
+        return "empty file (0 bytes)"
+    if isinstance(e, Image.DecompressionBombError):
+        return f"image too large to decode safely ({_bomb_pixels(e)}; limit {MAX_PIXELS:,} pixels)"
+    if isinstance(e, UnidentifiedImageError):
+        fmt = image_signature(path)  # it starts like an image, and then does not go on like one
+        return (
+            f"damaged or incomplete {fmt} file" if fmt else "not an image, or an unsupported format"
+        )
+    if isinstance(e, MemoryError):
+        return "not enough memory to decode this image"
+    if isinstance(e, OSError | SyntaxError | ValueError | EOFError | struct.error):
+        if "truncated" in str(e) or "end of file" in str(e).lower() or isinstance(e, EOFError):
+            return "truncated or incomplete image file"
+        return f"corrupt image ({_first_line(e)})"
+    # A decoder's own failure, e.g. NotImplementedError on some .dds, or a plugin's.
+    log.debug("unexpected error decoding %s", path, exc_info=(type(e), e, e.__traceback__))
+    return f"cannot decode this file ({_first_line(e)})"
+
+
+def _first_line(e: BaseException) -> str:
     """The first line of ``e``; with its type's name in front unless Pillow worded it."""
     pillow_worded = isinstance(e, OSError | SyntaxError | ValueError | struct.error)
     return first_line(e, typed=not pillow_worded)
@@ -243,15 +314,16 @@ def _high_depth_to_rgb(img: Image.Image) -> Image.Image:
 # ---------------------------------------------------------------------------------------------
 # Preprocessing and thumbnails
 
-#: Interpolation names (a TransformSpec's) -> torchvision's modes.
+#: Interpolation names (a TransformSpec's) -> Pillow's resampling filters, as torchvision maps
+#: its modes for Pillow images (nearest-exact is Pillow's nearest).
 INTERPOLATIONS = {
-    "bilinear": InterpolationMode.BILINEAR,
-    "bicubic": InterpolationMode.BICUBIC,
-    "nearest": InterpolationMode.NEAREST,
-    "nearest-exact": InterpolationMode.NEAREST_EXACT,
-    "lanczos": InterpolationMode.LANCZOS,
-    "box": InterpolationMode.BOX,
-    "hamming": InterpolationMode.HAMMING,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "nearest": Image.Resampling.NEAREST,
+    "nearest-exact": Image.Resampling.NEAREST,
+    "lanczos": Image.Resampling.LANCZOS,
+    "box": Image.Resampling.BOX,
+    "hamming": Image.Resampling.HAMMING,
 }
 
 
@@ -264,42 +336,88 @@ def letterbox_geometry(width: int, height: int, canvas: int) -> tuple[int, int, 
     return new_w, new_h, (canvas - new_w) // 2, (canvas - new_h) // 2
 
 
+def _resized(img: Image.Image, width: int, height: int, interpolation: str) -> Image.Image:
+    """``img`` at width x height as torchvision's ``resize`` makes it from a Pillow image (the
+    image itself when the size is already right; Pillow antialiases bilinear and bicubic)."""
+    if img.size == (width, height):
+        return img
+    return img.resize((width, height), INTERPOLATIONS.get(interpolation, Image.Resampling.BILINEAR))
+
+
 def letterbox(img: Image.Image, spec: TransformSpec) -> Image.Image:
     """``img`` resized to fit a ``spec.resize`` square (``spec.interpolation``) and pasted in
     the middle of a canvas of ``spec.fill``."""
     new_w, new_h, left, top = letterbox_geometry(img.width, img.height, spec.resize)
-    interp = INTERPOLATIONS.get(spec.interpolation, InterpolationMode.BILINEAR)
-    small = TF.resize(img, [new_h, new_w], interpolation=interp, antialias=True)
+    small = _resized(img, new_w, new_h, spec.interpolation)
     canvas = Image.new("RGB", (spec.resize, spec.resize), tuple(spec.fill))
     canvas.paste(small, (left, top))
     return canvas
 
 
 def resize_for(img: Image.Image, spec: TransformSpec) -> Image.Image:
-    """``img`` after the spec's resize rule (before the centre crop), in Pillow."""
+    """``img`` after the spec's resize rule (before the centre crop), in Pillow: torchvision's
+    ``Resize`` arithmetic (the shorter side to ``resize``, the longer one truncated)."""
     if spec.resize_mode == "letterbox":
         return letterbox(img, spec)
-    interp = INTERPOLATIONS.get(spec.interpolation, InterpolationMode.BILINEAR)
-    size = [spec.resize, spec.resize] if spec.resize_mode == "exact" else [spec.resize]
-    return TF.resize(img, size, interpolation=interp, antialias=True)
+    if spec.resize_mode == "exact":
+        return _resized(img, spec.resize, spec.resize, spec.interpolation)
+    w, h = img.size
+    short, long = (w, h) if w <= h else (h, w)
+    new_short, new_long = spec.resize, int(spec.resize * long / short)
+    new_w, new_h = (new_short, new_long) if w <= h else (new_long, new_short)
+    return _resized(img, new_w, new_h, spec.interpolation)
+
+
+def center_crop(img: Image.Image, size: int) -> Image.Image:
+    """The centre ``size`` x ``size`` of ``img``, as torchvision's ``CenterCrop`` takes it
+    (offsets rounded half to even; an image smaller than the crop padded with black)."""
+    w, h = img.size
+    if size > w or size > h:
+        padded = Image.new(img.mode, (max(w, size), max(h, size)))
+        padded.paste(img, ((size - w) // 2 if size > w else 0, (size - h) // 2 if size > h else 0))
+        img, (w, h) = padded, padded.size
+        if (w, h) == (size, size):
+            return img
+    top, left = int(round((h - size) / 2.0)), int(round((w - size) / 2.0))
+    return img.crop((left, top, left + size, top + size))
+
+
+def crop_array(img: Image.Image, spec: TransformSpec) -> np.ndarray:
+    """Resize (the spec's rule) + centre crop in Pillow, as torchvision does: (3, crop, crop)
+    uint8, RGB (a BGR model's channels are swapped by :func:`normalize_array`).
+
+    The pipeline ships these small uint8 crops between threads (4x less memory than float) and
+    normalises a whole batch at once; same arithmetic, same bits, with or without torch."""
+    img = center_crop(resize_for(img, spec), spec.crop)
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    return np.asarray(img, dtype=np.uint8).transpose(2, 0, 1).copy()  # C order, writable
+
+
+def normalize_array(batch: np.ndarray, spec: TransformSpec) -> np.ndarray:
+    """uint8 (..., 3, H, W) RGB -> float32 model input, in numpy: the same float32 arithmetic
+    as :func:`normalize_batch` (channels in the spec's order, ``(x / 255 - mean) / std``)."""
+    if spec.channels == "BGR":
+        batch = batch[..., ::-1, :, :]
+    x = batch.astype(np.float32)
+    x /= np.float32(255)
+    x -= np.asarray(spec.mean, dtype=np.float32).reshape(-1, 1, 1)
+    x /= np.asarray(spec.std, dtype=np.float32).reshape(-1, 1, 1)
+    return x
 
 
 def crop_uint8(img: Image.Image, spec: TransformSpec) -> torch.Tensor:
-    """Resize (the spec's rule) + centre crop in Pillow, as torchvision does: (3, crop, crop)
-    uint8, RGB (a BGR model's channels are swapped by :func:`normalize_batch`).
+    """:func:`crop_array` as a torch tensor (the torch engines' and training's crops)."""
+    import torch
 
-    The pipeline ships these small uint8 crops between threads (4x less memory than float) and
-    normalises a whole batch at once with :func:`normalize_batch`; same arithmetic, same bits.
-    """
-    img = TF.center_crop(resize_for(img, spec), [spec.crop, spec.crop])
-    if img.mode != "RGB":
-        img = img.convert("RGB")
-    return torch.from_numpy(np.array(img, dtype=np.uint8, copy=True)).permute(2, 0, 1).contiguous()
+    return torch.from_numpy(crop_array(img, spec))
 
 
 def normalize_batch(batch: torch.Tensor, spec: TransformSpec) -> torch.Tensor:
-    """uint8 (..., 3, H, W) RGB -> float32 model input: channels in the spec's order, then
-    ``(x / 255 - mean) / std``; for RGB exactly ToTensor() then Normalize()."""
+    """uint8 (..., 3, H, W) RGB tensor -> float32 model input on its device: channels in the
+    spec's order, then ``(x / 255 - mean) / std``; for RGB exactly ToTensor() then Normalize()."""
+    import torch
+
     if spec.channels == "BGR":
         batch = batch.flip(-3)
     x = batch.to(torch.float32).div_(255)

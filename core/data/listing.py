@@ -1,10 +1,17 @@
-"""Finding images: every candidate under folders and files, in a stable natural order, streamed
-one directory at a time (so the first results arrive long before a big folder is listed), and
-listed on a background thread by :class:`BackgroundLister` so classifying starts at once and the
-total is known as soon as the listing ends.
+"""Finding images, and accounting for every other file: every candidate under folders and
+files, in a stable natural order, streamed one directory at a time (so the first results arrive
+long before a big folder is listed), and listed on a background thread by
+:class:`BackgroundLister` so classifying starts at once and the total is known as soon as the
+listing ends.
 
-Candidates are files with an extension Pillow can decode; hidden files and folders are skipped,
-symlink loops and duplicates too.
+A candidate is a file some installed reader decodes: an extension Pillow or a registered plugin
+reads (core.data.formats: HEIC, JPEG XL), a camera RAW extension when rawpy is installed, or an
+unknown extension whose first bytes are an image format's signature. Every other file is
+skipped with a reason a person reads (:data:`~core.data.formats.SKIP_REASONS`: videos, edit
+sidecars, RAW files that need the extra, documents...), counted and (up to
+:data:`MAX_LISTED_SKIPPED`) named in :attr:`ScanStats.skipped`; hidden files and folders and
+macOS ``._`` resource forks are skipped quietly but counted. Symlink loops and duplicates are
+skipped too.
 """
 
 from __future__ import annotations
@@ -23,12 +30,30 @@ from PIL import Image, ImageFile
 
 from ..errors import PigeonholeError
 from ..tasks import StopFlag, stop_requested
+from .formats import (
+    NOT_IMAGE_EXTENSIONS,
+    RAW_EXTENSIONS,
+    SKIP_REASONS,
+    missing_reader,
+    raw_available,
+    register_readers,
+)
+from .pillow_setup import quiet_pillow
+from .skipped import MAX_LISTED_SKIPPED, SkippedGroup, SkipTally  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
+register_readers()  # HEIC/HEIF and JPEG XL extensions count as images
+quiet_pillow()  # identifying a file of unknown extension must not warn on the terminal
 
 # Formats Pillow registers but cannot decode pixels of (stub plugins, MPEG identifies only): a
 # video or a weather file in a photo folder is not an image candidate.
 _UNDECODABLE = {"BUFR", "GRIB", "HDF5", "MPEG", "FITSSTUB"}
+# Formats whose signature is strong enough to call a file with an unknown extension an image
+# (text-based formats such as XBM, whose "signature" is "#define", are left out).
+_SNIFFED = {
+    "JPEG", "PNG", "GIF", "TIFF", "BMP", "WEBP", "HEIF", "AVIF", "JXL", "JPEG2000", "ICO",
+    "ICNS", "PSD", "DDS", "QOI", "BLP", "FTEX", "SUN", "MCIDAS", "XVTHUMB",
+}  # fmt: skip
 
 
 def _readable_extensions() -> frozenset[str]:
@@ -42,20 +67,40 @@ def _readable_extensions() -> frozenset[str]:
         if isinstance(cls, type) and issubclass(cls, ImageFile.StubImageFile):
             continue
         exts.add(ext.lower())
+    if raw_available():
+        exts |= RAW_EXTENSIONS
     return frozenset(exts)
 
 
-#: Every extension (lower-case, with the dot) whose files Pillow can decode.
+#: Every extension (lower-case, with the dot) whose files an installed reader decodes.
 IMAGE_EXTENSIONS: frozenset[str] = _readable_extensions()
 
 
 @dataclass(slots=True)
 class ScanStats:
     found: int = 0  # image candidates yielded
-    ignored: int = 0  # non-image files
-    hidden: int = 0  # hidden files and folders skipped
+    ignored: int = 0  # files skipped for a reason shown (videos, sidecars, documents...)
+    hidden: int = 0  # hidden files and folders and macOS resource forks skipped
     duplicates: int = 0  # same file reached twice (symlinks, a path given twice, loops)
     errors: list[str] = field(default_factory=list)  # unreadable folders, missing paths
+    skipped: SkipTally = field(default_factory=SkipTally)
+
+    def skip(self, path: str, reason: str) -> None:
+        """Count (and name) one skipped file or folder."""
+        self.skipped.add(path, reason)
+        if SKIP_REASONS[reason].quiet:
+            self.hidden += 1
+        else:
+            self.ignored += 1
+
+    def nothing_found(self, paths) -> str:
+        """The message when listing ``paths`` found no image: what was there instead."""
+        if isinstance(paths, str | os.PathLike):
+            paths = [paths]
+        names = ", ".join(str(p) for p in list(paths)[:3])
+        details = [g.text for g in self.skipped.groups()] + self.errors[:2]
+        extra = f" ({'; '.join(details)})" if details else ""
+        return f"No images found in {names or 'the selection'}{extra}."
 
 
 _DIGITS = re.compile(r"(\d+)")
@@ -68,7 +113,72 @@ def natural_key(name: str) -> tuple:
 
 
 def is_image_name(name: str) -> bool:
+    """Whether an installed reader decodes files with this name's extension."""
     return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def skip_reason(path: str | os.PathLike, name: str | None = None) -> str | None:
+    """None when the file is an image candidate, else why it is skipped (a key of
+    :data:`~core.data.formats.SKIP_REASONS`). The extension decides when it is known; an
+    unknown one is decided by the file's first bytes (:func:`looks_like_image`)."""
+    name = os.path.basename(path) if name is None else name
+    if name.startswith("._"):
+        return "fork"
+    ext = os.path.splitext(name)[1].lower()
+    if ext in IMAGE_EXTENSIONS:
+        return None
+    missing = missing_reader(ext)
+    if missing is not None:
+        return missing
+    known = NOT_IMAGE_EXTENSIONS.get(ext)
+    if known is not None:
+        return known
+    return None if looks_like_image(path) or pillow_identifies(path) else "other"
+
+
+def pillow_identifies(path: str | os.PathLike) -> bool:
+    """Whether Pillow identifies the file as an image it decodes (the header only: no pixels
+    are decoded). For unknown extensions whose first bytes carry no strong signature, so that
+    nothing an image reader opens is called a file that is not an image (a SPIDER or IMT file
+    under another name)."""
+    try:
+        with open(path, "rb") as fh, Image.open(fh) as img:
+            return img.format not in _UNDECODABLE
+    except Exception as e:  # any failure to identify is "not an image" here
+        log.debug("Pillow does not identify %s: %s", path, e)
+        return False
+
+
+def _signatures() -> list:
+    Image.init()
+    return [
+        (fmt, Image.OPEN[fmt][1])
+        for fmt in Image.ID
+        if fmt in _SNIFFED and fmt in Image.OPEN and Image.OPEN[fmt][1] is not None
+    ]
+
+
+def image_signature(path: str | os.PathLike) -> str | None:
+    """The image format whose signature the file's first 16 bytes (what Pillow looks at)
+    carry, among those a reader decodes; None for none, or an unreadable file. Cheap: one
+    small read."""
+    try:
+        with open(path, "rb") as fh:
+            prefix = fh.read(16)
+    except OSError:
+        return None
+    for fmt, accept in _signatures():
+        try:
+            if accept(prefix):
+                return fmt
+        except (IndexError, ValueError, TypeError):  # a plugin's check on a short prefix
+            continue
+    return None
+
+
+def looks_like_image(path: str | os.PathLike) -> bool:
+    """Whether the file starts with the signature of an image format a reader decodes."""
+    return image_signature(path) is not None
 
 
 def _is_hidden(entry: os.DirEntry) -> bool:
@@ -122,12 +232,13 @@ def iter_image_files(
             continue
         if stat.S_ISDIR(st.st_mode):
             yield from _walk(root, st, stats, should_stop, claim_file, seen_dirs)
-        elif is_image_name(root.name):
-            if claim_file(os.path.realpath(root)):
+        else:
+            reason = skip_reason(root)
+            if reason is not None:
+                stats.skip(str(root), reason)
+            elif claim_file(os.path.realpath(root)):
                 stats.found += 1
                 yield root
-        else:
-            stats.ignored += 1
 
 
 def _sorted_entries(folder: Path, stats: ScanStats) -> list[os.DirEntry]:
@@ -160,7 +271,7 @@ def _walk(root, root_stat, stats, should_stop, claim_file, seen_dirs) -> Iterato
         if checked % 256 == 0 and stop_requested(should_stop):
             return
         if _is_hidden(entry):
-            stats.hidden += 1
+            stats.skip(entry.path, "fork" if entry.name.startswith("._") else "hidden")
             continue
         try:
             is_dir = entry.is_dir()
@@ -187,8 +298,9 @@ def _walk(root, root_stat, stats, should_stop, claim_file, seen_dirs) -> Iterato
             )
             stack.append((real, iter(_sorted_entries(Path(entry.path), stats))))
         elif is_file:
-            if not is_image_name(entry.name):
-                stats.ignored += 1
+            reason = skip_reason(entry.path, entry.name)
+            if reason is not None:
+                stats.skip(entry.path, reason)
                 continue
             real = (
                 os.path.realpath(entry.path)
@@ -204,7 +316,7 @@ def _walk(root, root_stat, stats, should_stop, claim_file, seen_dirs) -> Iterato
             if is_image_name(entry.name) and entry.is_symlink():
                 stats.errors.append(f"{entry.path}: broken link")
             else:
-                stats.ignored += 1
+                stats.skip(entry.path, "other")
 
 
 _LIST_QUEUE_MAX = 200_000  # paths listed ahead (a few MB of strings at most)

@@ -1,30 +1,39 @@
-"""Registry of every torchvision classification architecture, discovered from torchvision.
+"""Registry of every torchvision classification architecture, readable without torchvision.
 
 Each :class:`ArchSpec` carries every per-architecture fact the rest of the app needs (one record,
-no side tables): family, display name, the eval transform (a core.models.transforms spec), ImageNet metadata, whether
-channels_last helps it, its auxiliary heads, the hint that identifies its weights, and (computed
-lazily, from a weightless "meta" build) where the classification head is and its input size.
+no side tables): family, display name, the eval transform (a core.models.transforms spec),
+ImageNet metadata, whether channels_last helps it, its auxiliary heads, the hint that identifies
+its weights, and (computed lazily, from a weightless "meta" build) where the classification head
+is and its input size.
+
+What torchvision says is read from the shipped snapshot ``archs.json`` (core.models.arch_discovery
+writes it), so listing architectures, their preprocessing and `pigeonhole models` never import
+torch; only when the installed torchvision is another version is it asked directly. Building a
+network imports torch and torchvision, in the functions that build.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.util
 import json
+import logging
 import re
 import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
-import torchvision
-from torch import nn
-from torchvision.models import get_model, get_model_weights, list_models
+from typing import TYPE_CHECKING
 
 from ..errors import ArchitectureError
 from .transforms import TransformSpec
+
+if TYPE_CHECKING:
+    from torch import nn
+
+log = logging.getLogger(__name__)
 
 #: The architectures the product card names first; the GUI and `models` table put them on top.
 SEED_ARCHS = (
@@ -53,6 +62,7 @@ _TORCH_ON_CPU: dict[str, str] = {
     "ViT": "ONNX Runtime ran ViT slower than torch's fused attention here (0.6x, measured)",
 }
 IDENTITY_HINTS_FILE = Path(__file__).with_name("identity_hints.json")
+SNAPSHOT_FILE = Path(__file__).with_name("archs.json")  # written by core.models.arch_discovery
 
 _FAMILY_NAMES = {
     "resnet": "ResNet",
@@ -153,57 +163,64 @@ def _family_key(name: str) -> str:
     return "inception" if key == "inception" else key
 
 
-def _transform_of(weights) -> TransformSpec:
-    """torchvision's eval transform for the architecture's default ImageNet weights."""
-    if weights is None:
-        return TransformSpec(label="ImageNet")
-    t = weights.transforms()
-    interp = getattr(t, "interpolation", None)
-    return TransformSpec(
-        resize=int(t.resize_size[0]),
-        crop=int(t.crop_size[0]),
-        mean=tuple(float(x) for x in t.mean),
-        std=tuple(float(x) for x in t.std),
-        interpolation=getattr(interp, "value", "bilinear"),
-        label="ImageNet",
-    )
+@functools.cache
+def installed_torchvision() -> str | None:
+    """The installed torchvision's version ("0.29.1"), read from its files without importing
+    it; None when it is not installed or its version cannot be read (a frozen build)."""
+    spec = importlib.util.find_spec("torchvision")
+    if spec is None or not spec.origin:
+        return None
+    try:
+        text = Path(spec.origin).with_name("version.py").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    m = re.search(r"""^__version__\s*=\s*['"]([^'"+]+)""", text, re.M)
+    return m.group(1) if m else None
+
+
+@functools.cache
+def _snapshot() -> dict:
+    """The shipped snapshot, or torchvision's own answer when another torchvision is installed
+    (then torchvision is imported, once)."""
+    data = json.loads(SNAPSHOT_FILE.read_text(encoding="utf-8"))
+    installed = installed_torchvision()
+    if installed is not None and installed != data["torchvision"]:
+        from .arch_discovery import discover
+
+        log.info(
+            "torchvision %s, snapshot of %s: asking torchvision", installed, data["torchvision"]
+        )
+        data = discover()
+    return data
 
 
 @functools.cache
 def _shipped_hints() -> dict[str, IdentityHint]:
-    """The identity hints measured for the torchvision they name, if it is the one installed."""
+    """The identity hints measured for the torchvision they name, if it is the registry's."""
     data = json.loads(IDENTITY_HINTS_FILE.read_text(encoding="utf-8"))
-    if torchvision.__version__.split("+")[0] != data["torchvision"]:
+    if _snapshot()["torchvision"] != data["torchvision"]:
         return {}
     return {
         name: IdentityHint(int(n), first, last) for name, (n, first, last) in data["archs"].items()
     }
 
 
-def _make_spec(name: str) -> ArchSpec:
-    try:
-        weights_enum = get_model_weights(name)
-        weights = weights_enum.DEFAULT
-    except Exception:  # an architecture without registered weights
-        weights_enum, weights = None, None
-    meta = weights.meta if weights is not None else {}
-    metrics = meta.get("_metrics", {}).get("ImageNet-1K", {})
+def _make_spec(name: str, rec: dict) -> ArchSpec:
     family_key = _family_key(name)
     family = _FAMILY_NAMES.get(family_key, family_key.replace("_", " ").title())
-    display = weights_enum.__name__.removesuffix("_Weights") if weights_enum else name
     return ArchSpec(
         name=name,
         family=family,
-        display_name=display.replace("_", "-"),
-        transform=_transform_of(weights),
-        params=meta.get("num_params"),
-        gflops=meta.get("_ops"),
-        top1=metrics.get("acc@1"),
-        top5=metrics.get("acc@5"),
-        has_pretrained=weights is not None,
-        weights_name=str(weights) if weights is not None else None,
-        weights_url=getattr(weights, "url", None),
-        weights_size_mb=meta.get("_file_size"),
+        display_name=rec["display_name"],
+        transform=TransformSpec.from_dict(rec["transform"]),
+        params=rec.get("params"),
+        gflops=rec.get("gflops"),
+        top1=rec.get("top1"),
+        top5=rec.get("top5"),
+        has_pretrained=rec.get("weights_name") is not None,
+        weights_name=rec.get("weights_name"),
+        weights_url=rec.get("weights_url"),
+        weights_size_mb=rec.get("weights_size_mb"),
         is_seed=name in SEED_ARCHS,
         channels_last=family not in _NO_CHANNELS_LAST,
         aux_prefixes=_AUX_PREFIXES.get(name, ()),
@@ -215,8 +232,12 @@ def _make_spec(name: str) -> ArchSpec:
 
 @functools.cache
 def _registry() -> dict[str, ArchSpec]:
-    names = list_models(module=torchvision.models)
-    return {n: _make_spec(n) for n in names}
+    return {name: _make_spec(name, rec) for name, rec in _snapshot()["archs"].items()}
+
+
+def imagenet_category_names() -> tuple[str, ...]:
+    """The 1000 ImageNet category names (torchvision's, from the snapshot: no torch)."""
+    return tuple(_snapshot()["imagenet_categories"])
 
 
 def list_archs() -> list[ArchSpec]:
@@ -263,6 +284,8 @@ _meta_lock = threading.Lock()
 def _params_on_meta() -> Iterator[None]:
     """Create parameters and buffers on the meta device (for builders that fail under
     ``torch.device('meta')`` because they compute sizes with tensors)."""
+    from torch import nn
+
     orig_param, orig_buffer = nn.Module.register_parameter, nn.Module.register_buffer
 
     def register_parameter(self, name, param):
@@ -286,6 +309,9 @@ def _params_on_meta() -> Iterator[None]:
 
 def build_meta_model(name: str, num_classes: int = 1000) -> nn.Module:
     """A weightless model (no memory, no init time) to inspect shapes and key names."""
+    import torch
+    from torchvision.models import get_model
+
     spec = get_arch(name)
     kwargs = spec.builder_kwargs(num_classes)
     with warnings.catch_warnings():
@@ -299,6 +325,8 @@ def build_meta_model(name: str, num_classes: int = 1000) -> nn.Module:
 
 
 def _find_head(model: nn.Module, num_classes: int) -> tuple[str, nn.Module]:
+    from torch import nn
+
     last = None
     for path, module in model.named_modules():
         if (
@@ -315,6 +343,8 @@ def _find_head(model: nn.Module, num_classes: int) -> tuple[str, nn.Module]:
 
 @functools.cache
 def head_info(name: str) -> HeadInfo:
+    from torch import nn
+
     model = build_meta_model(name, 1000)
     path, module = _find_head(model, 1000)
     if isinstance(module, nn.Linear):
@@ -371,6 +401,8 @@ def get_head(model: nn.Module, arch: str) -> nn.Module:
 
 def make_head(arch: str, num_classes: int) -> nn.Module:
     """A fresh classification layer for ``num_classes`` that fits ``arch``."""
+    from torch import nn
+
     info = head_info(get_arch(arch).name)
     if info.kind == "linear":
         return nn.Linear(info.in_features, num_classes)
@@ -393,6 +425,8 @@ def replace_head(model: nn.Module, arch: str, num_classes: int) -> nn.Module:
 
 def build_model(arch: str, num_classes: int = 1000) -> nn.Module:
     """Build ``arch`` with random weights, in eval mode (ImageNet weights: core.models.imagenet)."""
+    from torchvision.models import get_model
+
     spec = get_arch(arch)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

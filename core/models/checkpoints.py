@@ -25,12 +25,8 @@ from ..errors import ArchitectureError, CheckpointError
 from ..fileio import atomic_write, write_bytes_atomic
 from .archs import build_meta_model, build_model, get_arch, head_info
 from .conventions import stated_transform
-from .formats import (
-    PIGEONHOLE_FORMAT,
-    find_sidecar,
-    read_checkpoint,
-    read_class_file,
-)
+from .files import find_sidecar, is_onnx_name, read_class_file
+from .formats import PIGEONHOLE_FORMAT, read_checkpoint
 from .identify import (
     WRAPPER_PREFIXES,
     closest_arch,
@@ -47,7 +43,8 @@ from .imagenet import (
     imagenet_weights_cached,
     weights_file,
 )
-from .loaded import OWN_NAMES, LoadedModel, ModelSource
+from .loaded import OWN_NAMES, LoadedModel, ModelSource, weights_version
+from .onnx_models import file_facts, load_onnx
 from .transforms import (
     PreprocessingOverride,
     TransformOrigin,
@@ -79,6 +76,8 @@ def load_model(source: ModelSource, *, progress: Progress | None = None) -> Load
     """Load what ``source`` describes; any problem is a one-line CheckpointError (or
     ArchitectureError) and nothing of the caller's is touched. ``progress(done, total)`` follows
     a weights download."""
+    if source.is_file and is_onnx_name(source.checkpoint):
+        return load_onnx(source)
     if source.is_file:
         return load_checkpoint(
             source.checkpoint,
@@ -98,17 +97,14 @@ def load_model(source: ModelSource, *, progress: Progress | None = None) -> Load
     if source.classes_file:
         name = Path(source.classes_file).name
         names = _check_count(read_class_file(source.classes_file), 1000, name)
-        _override_names(loaded, names, name, "the ImageNet categories")
+        loaded.override_names(names, name, "the ImageNet categories")
     apply_preprocessing(loaded, source.preprocessing)
     return loaded
 
 
 def apply_preprocessing(loaded: LoadedModel, choice: PreprocessingOverride | None) -> None:
     """Give ``loaded`` the user's preprocessing ``choice`` (nothing when None)."""
-    if choice is not None:
-        loaded.transform, loaded.transform_origin = choice.choose(
-            loaded.transform, loaded.transform_origin, get_arch(loaded.arch).transform
-        )
+    loaded.choose_preprocessing(choice)
 
 
 def load_checkpoint(
@@ -159,10 +155,17 @@ def load_checkpoint(
     loaded = LoadedModel(model, chosen, names, transform, str(path), notes, dict(raw.metadata))
     loaded.transform_origin = origin
     loaded.names_from, loaded.own_class_names = names_from, own
+    loaded.file_facts = file_facts(
+        loaded,
+        weights_version(model),
+        needs_trust=raw.trusted_load,
+        names_set_preprocessing=raw.kind == "state_dict"
+        and origin.kind in ("convention", "assumed"),
+    )
     if classes_file is not None:
         name = Path(classes_file).name
         chosen_names = _check_count(read_class_file(classes_file), n, name)
-        _override_names(loaded, chosen_names, name, f"the names {names_from}")
+        loaded.override_names(chosen_names, name, f"the names {names_from}")
     apply_preprocessing(loaded, preprocessing)
     return loaded
 
@@ -382,19 +385,3 @@ def _class_names(
         return list(imagenet_categories("resnet18")), "the ImageNet categories (assumed)"
     notes.append(f"no class names found: using class_0 .. class_{n - 1} (pick a class names file)")
     return [f"class_{i}" for i in range(n)], "numbered: no names found"
-
-
-def _override_names(loaded: LoadedModel, names: list[str], file: str, replaced: str) -> None:
-    """The person's names file replaces the model's names: loud when they differ (a stale file
-    silently relabelling a model is the worst mistake a labelling tool can make)."""
-    before = loaded.class_names
-    loaded.class_names = names
-    loaded.names_from = f"{file}, chosen by you"
-    if names == before:
-        loaded.notes.append(f"class names from {file} (the same as {replaced})")
-        return
-    shown = lambda xs: ", ".join(xs[:4]) + (", …" if len(xs) > 4 else "")  # noqa: E731
-    where = Path(loaded.source).name if Path(loaded.source).suffix else "the model"
-    loaded.warnings.append(
-        f"class names from {file} ({shown(names)}) replace {replaced} in {where} ({shown(before)})"
-    )

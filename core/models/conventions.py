@@ -26,7 +26,8 @@ from pathlib import Path
 
 from ..errors import PreprocessingError, first_line
 from .archs import get_arch
-from .formats import RawCheckpoint, find_sidecar
+from .files import find_sidecar
+from .formats import RawCheckpoint
 from .transforms import (
     ASSUMED,
     CP_CROP,

@@ -31,8 +31,6 @@ log = logging.getLogger(__name__)
 
 #: Keys under which checkpoints commonly keep the weights, most specific first.
 WEIGHT_KEYS = ("model_state_dict", "state_dict", "model", "net", "model_state", "weights")
-#: Sidecar class-name files looked for beside a checkpoint (``<stem>.txt`` first).
-SIDECAR_NAMES = ("classes.txt", "cls_classes.txt")
 PIGEONHOLE_FORMAT = "pigeonhole-checkpoint"
 #: Keys beside the weights under which other tools record how their images were preprocessed.
 HINT_KEYS = (
@@ -317,28 +315,3 @@ def _as_names(value: object, name: str) -> list[str]:
     if isinstance(value, str) or not isinstance(value, list | tuple):
         raise CheckpointError(f"{name}: the class names are not a list.")
     return [str(v) for v in value]
-
-
-def read_class_file(path: str | os.PathLike) -> list[str]:
-    """Class names, one per line (blank lines and surrounding spaces ignored)."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        raise CheckpointError(
-            f"Could not read the class names file {path.name}: {first_line(e)}"
-        ) from e
-    names = [line.strip() for line in text.splitlines() if line.strip()]
-    if not names:
-        raise CheckpointError(f"The class names file {path.name} is empty.")
-    return names
-
-
-def find_sidecar(checkpoint: str | os.PathLike) -> Path | None:
-    """``<checkpoint stem>.txt``, ``classes.txt`` or ``cls_classes.txt`` beside the checkpoint."""
-    checkpoint = Path(checkpoint)
-    for name in (f"{checkpoint.stem}.txt", f"{checkpoint.name}.txt", *SIDECAR_NAMES):
-        candidate = checkpoint.with_name(name)
-        if candidate.is_file():
-            return candidate
-    return None

@@ -12,16 +12,15 @@ import hashlib
 import logging
 import os
 import re
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
-
 from ..errors import CheckpointError, WeightsUnavailableError
 from ..fileio import atomic_write
-from .archs import get_arch
+from .archs import get_arch, imagenet_category_names
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +41,8 @@ def imagenet_state_dict(arch: str, progress: Progress | None = None) -> dict:
     target = weights_file(spec.name)
     if not target.is_file():
         download(spec.weights_url, target, progress, spec.weights_size_mb, spec.name)
+    import torch
+
     try:
         return torch.load(target, map_location="cpu", weights_only=True)
     except Exception as e:
@@ -53,21 +54,25 @@ def imagenet_state_dict(arch: str, progress: Progress | None = None) -> dict:
 
 @functools.cache
 def imagenet_categories(arch: str) -> tuple[str, ...]:
-    from torchvision.models import get_model_weights
+    """The 1000 ImageNet category names (every torchvision ImageNet-1K weights share them)."""
+    cats = imagenet_category_names()
+    return cats if len(cats) == 1000 else tuple(f"class_{i}" for i in range(1000))
 
-    for name in (arch, "resnet18"):
-        try:
-            cats = get_model_weights(name).DEFAULT.meta.get("categories")
-        except Exception:
-            continue
-        if cats and len(cats) == 1000:
-            return tuple(cats)
-    return tuple(f"class_{i}" for i in range(1000))
+
+def hub_dir() -> Path:
+    """torch's hub folder (``torch.hub.get_dir()``), found without importing torch when it is
+    not imported yet: ``$TORCH_HOME/hub``, else ``$XDG_CACHE_HOME/torch/hub`` (~/.cache)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and hasattr(torch, "hub"):
+        return Path(torch.hub.get_dir())
+    cache = os.getenv("XDG_CACHE_HOME", os.path.join("~", ".cache"))
+    home = os.getenv("TORCH_HOME", os.path.join(cache, "torch"))
+    return Path(os.path.expanduser(home)) / "hub"
 
 
 def weights_file(arch: str) -> Path:
     url = get_arch(arch).weights_url or ""
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+    return hub_dir() / "checkpoints" / os.path.basename(url)
 
 
 _HASH = re.compile(r"-([a-f0-9]*)\.")

@@ -1,17 +1,18 @@
 """What a loaded model is: weights, class names and preprocessing travelling together, where
 each came from, and an identity that results can carry (so a result always knows its model).
-Also :class:`ModelSource`, the one description of what to load."""
+Also :class:`ModelSource`, the one description of what to load.
+
+The weights are a torch module, or an :class:`OnnxNetwork` (an ONNX file ONNX Runtime runs):
+importing this module, and a model of the second kind, never import torch."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-from torch import nn
-
-from ..errors import ArchitectureError
+from ..errors import ArchitectureError, CheckpointError
 from .archs import get_arch
 from .transforms import (
     ASSUMED,
@@ -21,12 +22,17 @@ from .transforms import (
     preprocessing_line,
 )
 
+if TYPE_CHECKING:
+    from torch import nn
+
 OWN_NAMES = "stored in the checkpoint"  # LoadedModel.names_from when the file's own names are used
 
 
 def weights_hash(model: nn.Module) -> str:
     """Hash of every parameter and buffer (names, shapes, values): the same weights, the same
     hash, wherever the file lies."""
+    import torch
+
     h = hashlib.blake2b(digest_size=16)
     for name, t in model.state_dict().items():
         t = t.detach().cpu().contiguous()
@@ -40,6 +46,26 @@ def weights_version(model: nn.Module) -> tuple:
     """Changes when any parameter or buffer is replaced or modified in place (cheap: no values
     are read), so what was computed from the weights knows when it is stale."""
     return tuple((t.data_ptr(), t._version) for t in (*model.parameters(), *model.buffers()))
+
+
+@dataclass(frozen=True, slots=True)
+class OnnxNetwork:
+    """An ONNX classifier graph, the weights of a model that runs without torch (see
+    core.models.onnx_models): the file, how it is fed and read, and the hash results know it
+    by (the torch weights' :func:`weights_hash` when the file states it, else its content's).
+    ``export_folder``: a checkpoint's export folder in the engine cache, when it is one (its
+    int8 version is kept there)."""
+
+    path: Path
+    weights: str
+    input: str
+    output: str
+    input_size: int | None  # the fixed height and width of its input; None: any
+    batch: int | None  # its fixed batch size; None: any
+    channels_last: bool  # (N, H, W, 3) input instead of (N, 3, H, W)
+    probabilities: bool | None  # its output is softmaxed already (None: told per batch)
+    num_classes: int
+    export_folder: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +168,7 @@ class ModelSource:
 class LoadedModel:
     """Weights, class names and preprocessing, travelling together."""
 
-    model: nn.Module  # eval mode, CPU, float32, head sized for class_names
+    model: nn.Module | OnnxNetwork  # torch: eval mode, CPU, float32, head sized for class_names
     arch: str
     class_names: list[str]
     transform: TransformSpec
@@ -161,6 +187,31 @@ class LoadedModel:
     weights_digest: tuple[tuple, str] | None = (
         None  # (weights_version, weights_hash), by identity()
     )
+    # What the checkpoint file alone gave (arch, names, preprocessing, notes...) before the
+    # person's own choices, with the weights' version then (core.models.export_index keeps
+    # it beside the file's ONNX export, so the next run needs no torch); None: not from a file.
+    file_facts: dict | None = None
+
+    @property
+    def is_onnx(self) -> bool:
+        """The weights are an ONNX graph: the model runs on ONNX Runtime, without torch."""
+        return isinstance(self.model, OnnxNetwork)
+
+    def require_torch(self, what: str) -> LoadedModel:
+        """This model, when its weights are a torch module; else a one-line error saying that
+        ``what`` ("Training", "Exporting"...) needs a torch checkpoint."""
+        if not self.is_onnx:
+            return self
+        name = Path(self.source).name
+        if not name.lower().endswith(".onnx"):  # a checkpoint, loaded as its cached export
+            raise CheckpointError(
+                f"{what} needs the torch model: {name} was loaded as its cached ONNX export "
+                "(load it again with core.models.checkpoints.load_model)."
+            )
+        raise CheckpointError(
+            f"{what} needs a torch checkpoint (.pth, .pt, .safetensors...): {name} is an ONNX "
+            "model, which can only classify."
+        )
 
     @property
     def num_classes(self) -> int:
@@ -188,15 +239,46 @@ class LoadedModel:
 
     def identity(self) -> ModelIdentity:
         """This model's identity (hashing the weights once, the first time it is asked for)."""
-        version = weights_version(self.model)
-        if self.weights_digest is None or self.weights_digest[0] != version:
-            self.weights_digest = (version, weights_hash(self.model))
+        if isinstance(self.model, OnnxNetwork):
+            weights = self.model.weights
+        else:
+            version = weights_version(self.model)
+            if self.weights_digest is None or self.weights_digest[0] != version:
+                self.weights_digest = (version, weights_hash(self.model))
+            weights = self.weights_digest[1]
         return ModelIdentity(
-            self.arch,
-            self.source,
-            self.weights_digest[1],
-            tuple(self.class_names),
-            self.transform.describe(),
+            self.arch, self.source, weights, tuple(self.class_names), self.transform.describe()
+        )
+
+    def override_names(self, names: list[str], file: str, replaced: str) -> None:
+        """The person's names file ``file`` replaces the model's names (``replaced`` says
+        which, in words): loud when they differ (a stale file silently relabelling a model is
+        the worst mistake a labelling tool can make)."""
+        before = self.class_names
+        self.class_names = names
+        self.names_from = f"{file}, chosen by you"
+        if names == before:
+            self.notes.append(f"class names from {file} (the same as {replaced})")
+            return
+        shown = lambda xs: ", ".join(xs[:4]) + (", …" if len(xs) > 4 else "")  # noqa: E731
+        where = Path(self.source).name if Path(self.source).suffix else "the model"
+        self.warnings.append(
+            f"class names from {file} ({shown(names)}) replace {replaced} in {where} "
+            f"({shown(before)})"
+        )
+
+    def choose_preprocessing(
+        self, choice: PreprocessingOverride | None, imagenet: TransformSpec | None = None
+    ) -> None:
+        """Give the model the person's preprocessing ``choice`` (nothing when None);
+        ``imagenet``: what the "imagenet" preset means for it (default: its architecture's
+        torchvision recipe)."""
+        if choice is None:
+            return
+        if imagenet is None:
+            imagenet = get_arch(self.arch).transform
+        self.transform, self.transform_origin = choice.choose(
+            self.transform, self.transform_origin, imagenet
         )
 
     def preprocessing_line(self) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from ..data.images import Thumbnail
+from ..data.skipped import SkippedGroup
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +40,8 @@ class BatchResult:
 class RunSummary:
     images: int  # candidates listed
     processed: int
-    skipped: int  # candidates that could not be decoded
-    ignored: int  # non-image files
+    skipped: int  # candidates that could not be decoded (failed rows)
+    ignored: int  # other files skipped by the listing, for a reason shown (videos, sidecars...)
     total_s: float
     images_per_s: float
     mean_ms: float  # per-image inference time
@@ -55,18 +56,21 @@ class RunSummary:
     decode_ms: float = 0.0  # mean per-image decode + preprocess time (in the decode threads)
     workers: int = 0
     decode: str = "cpu"  # where JPEGs were decoded: "cpu" (Pillow) or "gpu" (on the device)
-    hidden: int = 0
+    hidden: int = 0  # hidden files and folders, macOS resource forks: skipped quietly
     scan_errors: tuple[str, ...] = ()  # folders that could not be listed, missing paths
     warnings: tuple[str, ...] = ()  # e.g. a model that cannot tell its classes apart
     model: dict | None = None  # ModelIdentity.to_dict() of the model that made these results
     engine: str = "torch"  # "torch" | "onnxruntime"
     engine_note: str = ""  # why not ONNX Runtime (a fallback), or int8's measured agreement
+    # The files the listing skipped, by reason (each names its files: --list-skipped).
+    skipped_groups: tuple[SkippedGroup, ...] = ()
+    multi_frame: int = 0  # animations and multi-page files: their first frame was classified
 
     def line(self) -> str:
         what = "Cancelled after" if self.cancelled else "Classified"
-        extra = [f"{self.skipped} skipped"]
+        extra = [f"{self.skipped} could not be read"]
         if self.ignored:
-            extra.append(f"{self.ignored} non-image file{'s' if self.ignored != 1 else ''} ignored")
+            extra.append(f"{self.ignored} other file{'s' if self.ignored != 1 else ''} skipped")
         return (
             f"{what} {self.processed} of {self.images} images ({', '.join(extra)}) in "
             f"{self.total_s:.1f} s: {self.images_per_s:.1f} images/s; "
@@ -77,8 +81,31 @@ class RunSummary:
             f"batch {self.batch_size}" + (f" ({self.engine_note})" if self.engine_note else "")
         )
 
+    def skipped_lines(self) -> list[str]:
+        """What the listing skipped, a line per reason ("12 videos (.MOV) skipped"); hidden
+        files and resource forks, skipped quietly, share the last line. Then the multi-frame
+        files, said once."""
+        shown = [g.text for g in self.skipped_groups if not g.quiet]
+        quiet = [g.text.removesuffix(" skipped") for g in self.skipped_groups if g.quiet]
+        if quiet:
+            shown.append(f"({' and '.join(quiet)} skipped)")
+        if self.multi_frame:
+            n = self.multi_frame
+            shown.append(
+                f"{n} animation{'s' if n != 1 else ''} or multi-page file{'s' if n != 1 else ''}:"
+                " the first frame was classified"
+            )
+        return shown
+
+    def skipped_files(self) -> list[tuple[str, str]]:
+        """(path, reason as a person reads it) of every skipped file named, by reason."""
+        return [(path, g.label) for g in self.skipped_groups for path in g.paths]
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields as JSON values; each skipped group without its paths."""
+        out = asdict(self)
+        out["skipped_groups"] = [g.to_dict() for g in self.skipped_groups]
+        return out
 
 
 SAME_LABEL_MIN_IMAGES = 20  # below this, one label for every image may well be right

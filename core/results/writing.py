@@ -15,7 +15,7 @@ import csv
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,8 +47,10 @@ class ExportRow:
     stale: bool = False  # made by another model than the one loaded now
 
 
-def columns(topk: int = 5, truth: bool = False, model: bool = False) -> list[str]:
-    cols = list(BASE_COLUMNS)
+def columns(
+    topk: int = 5, truth: bool = False, model: bool = False, status: bool = False
+) -> list[str]:
+    cols = list(BASE_COLUMNS) + (["status"] if status else [])
     if truth:
         cols.append("true_label")
     if model:
@@ -114,21 +116,38 @@ def row_dict(row: ExportRow, topk: int = 5, truth: bool = False, model: bool = F
     return out
 
 
+def _status_dicts(
+    rows: list[ExportRow], skipped: Sequence[tuple[str, str]] | None, cols: list[str], shape
+) -> Iterator[tuple[dict, ExportRow | None]]:
+    """Each row's dict (with its ``status`` when ``skipped`` is given), then the skipped
+    files' rows."""
+    for r in rows:
+        d = row_dict(r, *shape)
+        if skipped is not None:
+            d["status"] = "classified" if r.prediction.ok else "failed"
+        yield d, r
+    for path, reason in skipped or ():
+        d = dict.fromkeys(cols)
+        d.update(path=path, status="skipped", error=reason)
+        yield d, None
+
+
 def write_csv(
     path: str | os.PathLike,
     predictions: Iterable[Prediction | ExportRow],
     topk: int = 5,
     corrections: Mapping[str, str] | None = None,
+    skipped: Sequence[tuple[str, str]] | None = None,
 ) -> None:
-    """CSV with a header row; blanks for missing values, ``yes`` in ``stale``."""
+    """CSV with a header row; blanks for missing values, ``yes`` in ``stale``; with
+    ``skipped`` ((path, reason) pairs), a ``status`` column and a row per skipped file."""
     rows = as_rows(predictions, corrections)
     k, truth, model = _shape(rows, topk)
-    cols = columns(k, truth, model)
+    cols = columns(k, truth, model, status=skipped is not None)
     with atomic_write(path, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(cols)
-        for r in rows:
-            d = row_dict(r, k, truth, model)
+        for d, _ in _status_dicts(rows, skipped, cols, (k, truth, model)):
             if model:
                 d["stale"] = "yes" if d["stale"] else ""
             writer.writerow(["" if d[c] is None else d[c] for c in cols])
@@ -141,24 +160,26 @@ def write_json(
     topk: int = 5,
     corrections: Mapping[str, str] | None = None,
     extra: Mapping | None = None,
+    skipped: Sequence[tuple[str, str]] | None = None,
 ) -> None:
     """``{"summary": {...} | null, "topk": K, "columns": [...], "predictions": [{...}], ...}``;
     each prediction has the CSV's fields plus ``topk`` as a list of ``{label, score}``;
-    ``extra`` adds top-level entries (e.g. ``"evaluation"``)."""
+    ``extra`` adds top-level entries (e.g. ``"evaluation"``); ``skipped`` as in
+    :func:`write_csv` (skipped rows among the predictions, with ``"status": "skipped"``)."""
     rows = as_rows(predictions, corrections)
     k, truth, model = _shape(rows, topk)
+    cols = columns(k, truth, model, status=skipped is not None)
     out = []
-    for r in rows:
-        d = row_dict(r, k, truth, model)
+    for d, r in _status_dicts(rows, skipped, cols, (k, truth, model)):
+        n = min(k, len(r.prediction.topk)) if r is not None else 0
         d["topk"] = [
-            {"label": d[f"top{i + 1}_label"], "score": d[f"top{i + 1}_score"]}
-            for i in range(min(k, len(r.prediction.topk)))
+            {"label": d[f"top{i + 1}_label"], "score": d[f"top{i + 1}_score"]} for i in range(n)
         ]
         out.append(d)
     doc = {
         "summary": summary.to_dict() if summary is not None else None,
         "topk": k,
-        "columns": columns(k, truth, model),
+        "columns": cols,
         "predictions": out,
         **(dict(extra) if extra else {}),
     }
@@ -184,12 +205,14 @@ def write_results(
     topk: int = 5,
     corrections: Mapping[str, str] | None = None,
     extra: Mapping | None = None,
+    skipped: Sequence[tuple[str, str]] | None = None,
 ) -> None:
-    """CSV or JSON, chosen by the suffix of ``path`` (``extra`` goes into JSON only)."""
+    """CSV or JSON, chosen by the suffix of ``path`` (``extra`` goes into JSON only);
+    ``skipped``: (path, reason) of skipped files, as rows with a ``status`` column."""
     try:
         if results_format(path) == "csv":
-            write_csv(path, predictions, topk, corrections)
+            write_csv(path, predictions, topk, corrections, skipped)
         else:
-            write_json(path, predictions, summary, topk, corrections, extra)
+            write_json(path, predictions, summary, topk, corrections, extra, skipped)
     except OSError as e:
         raise OutputPathError(f"Cannot write '{path}': {e.strerror or e}") from None

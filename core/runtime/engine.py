@@ -19,10 +19,14 @@ from torch import nn
 
 from ..errors import EngineError
 from ..models.archs import TransformSpec
-from ..models.loaded import weights_hash
-from .onnx_engine import OrtStep, engine_cache, ensure_exported, ort_session
+from ..models.loaded import LoadedModel, weights_hash
+from ..models.onnx_models import export_metadata
+from .fusion import fuse_for_inference
+from .loading import remember_export
+from .onnx_engine import OrtStep, ort_session
+from .onnx_export import engine_cache, ensure_exported
 from .options import INT8
-from .plan import RunPlan
+from .plan import RunPlan, host_threads
 from .step import DeviceStep, prepare_model
 
 if TYPE_CHECKING:
@@ -37,13 +41,15 @@ Step = DeviceStep | OrtStep
 class EngineModel:
     """A network as the engines need it: the module (CPU, float32) to export or run, its
     architecture, what it outputs ("logits" or "features"), the hash of its weights (computed
-    on demand when empty) and, for torch, a faster equivalent copy (conv+BN fused) if any."""
+    on demand when empty), for torch a faster equivalent copy (conv+BN fused) if any, and what
+    its ONNX export carries in its metadata (class names, preprocessing...)."""
 
     module: nn.Module
     arch: str
     output: str = "logits"
     weights: str = ""
     for_torch: Callable[[], nn.Module] | None = None
+    metadata: dict[str, str] | None = None
 
 
 def make_step(
@@ -80,7 +86,7 @@ def _ort_step(
 ) -> OrtStep:
     crop = transform.crop
     cached = engine_cache(net.arch, net.weights or weights_hash(net.module), net.output, crop)
-    path = ensure_exported(net.module, cached, crop, on_stage)
+    path = ensure_exported(net.module, cached, crop, on_stage, net.metadata)
     note = plan.engine_note
     if plan.precision == INT8:
         from .quantize import quantize_int8
@@ -90,5 +96,35 @@ def _ort_step(
         path, note = quantize_int8(cached, transform, calibration, on_stage)
     # The threads torch would give each forward stream (torch's own count with one stream), so
     # ONNX Runtime shares the cores the way torch would.
-    session = ort_session(path, plan.threads_per_stream or torch.get_num_threads())
-    return OrtStep(session, replace(plan, engine_note=note), transform, note)
+    session = ort_session(path, plan.threads_per_stream or host_threads())
+    step = OrtStep(session, replace(plan, engine_note=note), transform, note)
+    step.exported = cached
+    return step
+
+
+def torch_model_step(
+    loaded: LoadedModel,
+    plan: RunPlan,
+    *,
+    threads: int = 0,
+    fuse: bool = True,
+    calibration: Callable[[], CalibrationSet] | None = None,
+    on_stage: Callable[[str], None] | None = None,
+) -> Step:
+    """The step of a loaded torch model (torch, or its export on ONNX Runtime), with
+    ``threads`` (the run's torch threads, as the window asks) set first on this thread; its
+    conv+BN fused copy for torch when ``fuse``. An export the run makes or finds is noted for
+    the file's next run (core.runtime.loading), so that one needs no torch."""
+    if threads:
+        torch.set_num_threads(threads)
+    net = EngineModel(
+        loaded.model,
+        loaded.arch,
+        weights=loaded.identity().weights,  # hashed once per LoadedModel
+        for_torch=(lambda: fuse_for_inference(loaded)) if fuse else None,
+        metadata=export_metadata(loaded) if loaded.file_facts is not None else None,
+    )
+    step = make_step(net, plan, loaded.transform, calibration=calibration, on_stage=on_stage)
+    if isinstance(step, OrtStep) and step.exported is not None:
+        remember_export(loaded, step.exported.folder, loaded.transform.crop)
+    return step

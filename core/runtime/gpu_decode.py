@@ -22,12 +22,22 @@ from torchvision.io import ImageReadMode, decode_jpeg
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as F
 
-from ..data.images import INTERPOLATIONS, MAX_PIXELS, Thumbnail, letterbox_geometry
+from ..data.images import MAX_PIXELS, Thumbnail, letterbox_geometry
 from ..errors import first_line
 from ..models.transforms import TransformSpec
 
 log = logging.getLogger(__name__)
 
+#: Interpolation names (a TransformSpec's) -> torchvision's modes for tensors on the device.
+INTERPOLATIONS = {
+    "bilinear": InterpolationMode.BILINEAR,
+    "bicubic": InterpolationMode.BICUBIC,
+    "nearest": InterpolationMode.NEAREST,
+    "nearest-exact": InterpolationMode.NEAREST_EXACT,
+    "lanczos": InterpolationMode.LANCZOS,
+    "box": InterpolationMode.BOX,
+    "hamming": InterpolationMode.HAMMING,
+}
 _EXIF_ORIENTATION = 0x0112
 _JPEG_SOI = b"\xff\xd8\xff"
 

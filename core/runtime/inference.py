@@ -5,6 +5,9 @@ core.runtime's, shared with feature extraction; this module turns batches into P
 CPU path: Pillow decodes and crops on ``plan.decode_workers`` threads. GPU path (CUDA, decode
 "auto"/"gpu"): threads only read the files; JPEGs are decoded, resized and cropped on the GPU a
 batch at a time, anything else (and any JPEG the GPU refuses) through Pillow in the same run.
+
+An ONNX model (core.models.onnx_models: an ``.onnx`` file or a checkpoint's cached export) runs
+on ONNX Runtime in numpy from the decoded crops to the top-k: such a run never imports torch.
 """
 
 from __future__ import annotations
@@ -20,23 +23,26 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import torch
+import numpy as np
 
-from ..data.images import Thumbnail, crop_uint8, load_image, make_thumbnail
+from ..data.images import Thumbnail, crop_array, decode_image, make_thumbnail
 from ..data.listing import BackgroundLister, ScanStats
-from ..devices import device_name, synchronize
+from ..devices import HostCpu, device_name, synchronize
 from ..errors import DataError, ImageLoadError, first_line
-from ..models.checkpoints import LoadedModel
+from ..models.loaded import LoadedModel
 from ..results.predictions import BatchResult, OutputCheck, Prediction, RunSummary
 from ..tasks import run_to_end
-from .engine import EngineModel, make_step
-from .fusion import fuse_for_inference
-from .gpu_decode import EncodedJpeg, JpegDecoder, read_jpeg
+from .onnx_engine import OrtStep
 from .options import RunOptions
 from .pipeline import run_pipeline
 from .plan import RunPlan, plan_run
-from .step import pin
+
+if TYPE_CHECKING:
+    import torch
+
+    from .gpu_decode import EncodedJpeg
 
 log = logging.getLogger(__name__)
 RUN_OPTION_NAMES = frozenset(f.name for f in dataclasses.fields(RunOptions))
@@ -48,13 +54,14 @@ class _Item:
 
     index: int
     path: str
-    crop: torch.Tensor | None = None  # uint8 (3, crop, crop), CPU or device
+    crop: Any = None  # uint8 (3, crop, crop): numpy (Pillow), or a tensor on the device (GPU)
     jpeg: EncodedJpeg | None = None  # GPU path: bytes waiting for the device decoder
     thumbnail: Thumbnail | None = None
     decode_ms: float = 0.0
     read_ms: float = 0.0
     error: str | None = None
     row: int = -1  # its row in the batch's outputs
+    multi_frame: bool = False  # an animation or multi-page file (its first frame is classified)
 
 
 @dataclass(slots=True)
@@ -86,34 +93,44 @@ class Classifier:
         on_stage: Callable[[str], None] | None = None,
     ):
         self.loaded = loaded
+        threads = plan.threads if isinstance(plan, RunOptions) else 0
         if not isinstance(plan, RunPlan):
-            plan = plan_run(loaded.arch, plan)
+            plan = plan_run(loaded.arch, plan, onnx_model=loaded.is_onnx)
         self.class_names = list(loaded.class_names)
         self.topk = max(1, min(int(topk), len(self.class_names)))
         self.draft = draft
         self.keep_logits = keep_logits
         self.transform = loaded.transform
         self.summary: RunSummary | None = None
-        net = EngineModel(
-            loaded.model,
-            loaded.arch,
-            weights=loaded.identity().weights,  # hashed once per LoadedModel
-            for_torch=(lambda: fuse_for_inference(loaded)) if fuse else None,
-        )
         cal = None
         if calibration is not None:
             from .quantize import calibration_set
 
             cal = functools.partial(calibration_set, calibration, self.transform)
-        self.step = make_step(net, plan, self.transform, calibration=cal, on_stage=on_stage)
+        if loaded.is_onnx:
+            from .onnx_run import onnx_model_step
+
+            self.step = onnx_model_step(
+                loaded.model, plan, self.transform, calibration=cal, on_stage=on_stage
+            )
+        else:
+            from .engine import torch_model_step
+
+            self.step = torch_model_step(
+                loaded, plan, threads=threads, fuse=fuse, calibration=cal, on_stage=on_stage
+            )
         # The plan as the run goes: the step's, which is the one given unless ONNX Runtime could
         # not run this network (then torch, with the reason in ``engine_note``).
         self.plan = self.step.plan
-        self.jpegs = JpegDecoder(self.plan.device, self.transform) if self.plan.gpu_decode else None
+        self.jpegs = None
+        if self.plan.gpu_decode:
+            from .gpu_decode import JpegDecoder
+
+            self.jpegs = JpegDecoder(self.plan.device, self.transform)
 
     # the plan's choices, as the callers know them
     @property
-    def device(self) -> torch.device:
+    def device(self) -> torch.device | HostCpu:
         return self.plan.device
 
     @property
@@ -138,18 +155,24 @@ class Classifier:
         return self.plan.engine_note
 
     def forward_crops(self, crops: torch.Tensor) -> torch.Tensor:
-        """Logits (float32, CPU) of a batch of uint8 crops already in memory: the model-only
-        figure of the bench, through the same device step as the pipeline."""
+        """Logits (float32, CPU tensor) of a batch of uint8 crops already in memory: the
+        model-only figure of the bench, through the same step as the pipeline."""
+        import torch
+
+        from .step import pin
+
         x = self.step.to_input(pin(crops, self.device))
         out = self.step.forward(x)
         synchronize(self.device)
-        return out.cpu()
+        return torch.as_tensor(out).cpu()
 
     # -- the two halves the pipeline runs ----------------------------------------------------
 
     def _decode(self, item: _Item, thumbnail_size: int | None) -> _Item:
         """Decode threads: read the bytes (GPU path, JPEGs), else Pillow decode + crop."""
         if self.jpegs is not None:
+            from .gpu_decode import read_jpeg
+
             try:
                 item.jpeg = read_jpeg(item.path)
             except OSError:
@@ -162,8 +185,9 @@ class Classifier:
     def _decode_with_pillow(self, item: _Item, thumbnail_size: int | None) -> _Item:
         t0 = time.perf_counter()
         try:
-            img = load_image(item.path, draft_size=self.transform.resize if self.draft else None)
-            item.crop = crop_uint8(img, self.transform)
+            decoded = decode_image(item.path, self.transform.resize if self.draft else None)
+            img, item.multi_frame = decoded.image, decoded.multi_frame
+            item.crop = crop_array(img, self.transform)
             item.thumbnail = make_thumbnail(img, thumbnail_size) if thumbnail_size else None
         except ImageLoadError as e:
             item.error = str(e)
@@ -183,21 +207,36 @@ class Classifier:
             return None
         for row, it in enumerate(ok):
             it.row = row
+        if isinstance(self.step, OrtStep):  # numpy from the crops to the top-k: no torch
+            t0 = time.perf_counter()
+            top = self.step.classify(np.stack([it.crop for it in ok]), self.topk)
+            per_image_ms = (time.perf_counter() - t0) * 1000 / len(ok)
+        else:
+            top, per_image_ms = self._classify_on_torch(ok)
+        return _Outputs(
+            _host(top.scores).tolist(),
+            _host(top.indices).tolist(),
+            _host(top.logits).tolist() if self.keep_logits else None,
+            per_image_ms,
+        )
+
+    def _classify_on_torch(self, ok: list[_Item]):
+        """The batch's crops onto the device (one pinned upload of the CPU crops), then the
+        step; timed with the device synchronised."""
+        import torch
+
+        from .step import pin
+
         if self.jpegs is None:  # CPU crops: one pinned upload
-            batch = pin(torch.stack([it.crop for it in ok]), self.device)
+            batch = pin(torch.from_numpy(np.stack([it.crop for it in ok])), self.device)
         else:  # crops decoded on the device, and a few from Pillow
-            batch = torch.stack([it.crop.to(self.device, non_blocking=True) for it in ok])
+            batch = torch.stack([torch.as_tensor(it.crop).to(self.device, non_blocking=True)
+                                 for it in ok])  # fmt: skip
         synchronize(self.device)
         t0 = time.perf_counter()
         top = self.step.classify(batch, self.topk)
         synchronize(self.device)
-        per_image_ms = (time.perf_counter() - t0) * 1000 / len(ok)
-        return _Outputs(
-            top.scores.cpu().tolist(),
-            top.indices.cpu().tolist(),
-            top.logits.cpu().tolist() if self.keep_logits else None,
-            per_image_ms,
-        )
+        return top, (time.perf_counter() - t0) * 1000 / len(ok)
 
     def _decode_on_device(self, items: list[_Item], thumbnail_size: int | None) -> None:
         jpegs = {i: it.jpeg for i, it in enumerate(items) if it.jpeg is not None}
@@ -233,7 +272,7 @@ class Classifier:
         source = _Numbered(lister)
         infer_ms, decode_ms = array("d"), array("d")
         check = OutputCheck(len(self.class_names))
-        done = processed = skipped = 0
+        done = processed = skipped = multi_frame = 0
         pipeline = run_pipeline(
             source,
             lambda item: self._decode(item, thumbnail_size),
@@ -248,6 +287,7 @@ class Classifier:
                 cancelled = end.value
                 break
             preds = [self._prediction(it, outputs) for it in items]
+            multi_frame += sum(it.multi_frame for it in items)
             for p in preds:
                 check.add(p)
                 decode_ms.append(p.decode_ms)
@@ -261,7 +301,7 @@ class Classifier:
                 progress(done, lister.total)
             yield BatchResult(tuple(preds), done, lister.total, time.perf_counter() - start)
         if not cancelled and done == 0:
-            raise DataError(_nothing_found(paths, stats))
+            raise DataError(stats.nothing_found(paths))
         elapsed = time.perf_counter() - start
         self.summary = self._summary(
             stats, done, processed, skipped, elapsed, cancelled, infer_ms, decode_ms
@@ -270,6 +310,8 @@ class Classifier:
             self.summary,
             warnings=tuple(check.warnings()),
             model=self.loaded.identity().to_dict(),
+            skipped_groups=stats.skipped.groups(),
+            multi_frame=multi_frame,
         )
         return self.summary
 
@@ -324,6 +366,11 @@ class Classifier:
         )
 
 
+def _host(values):
+    """Scores as a host array: numpy already (ONNX Runtime), or a tensor copied off its device."""
+    return values if isinstance(values, np.ndarray) else values.cpu()
+
+
 class _Numbered:
     """The lister's paths as numbered pipeline items (the number is the listing order)."""
 
@@ -340,20 +387,6 @@ class _Numbered:
 
     def stop(self) -> None:
         self.lister.stop()
-
-
-def _nothing_found(paths, stats: ScanStats) -> str:
-    if isinstance(paths, str | os.PathLike):
-        paths = [paths]
-    names = ", ".join(str(p) for p in list(paths)[:3])
-    details = []
-    if stats.ignored:
-        details.append(f"{stats.ignored} other file{'s' if stats.ignored != 1 else ''} ignored")
-    if stats.hidden:
-        details.append(f"{stats.hidden} hidden skipped")
-    details.extend(stats.errors[:2])
-    extra = f" ({'; '.join(details)})" if details else ""
-    return f"No images found in {names or 'the selection'}{extra}."
 
 
 def classify_paths(

@@ -22,13 +22,14 @@ from pathlib import Path
 
 import torch
 
-from .. import __version__
 from ..data.images import crop_uint8, normalize_batch
 from ..data.synthetic import photo_like
 from ..errors import EngineError, PigeonholeError
 from ..fileio import write_bytes_atomic
 from ..models.loaded import LoadedModel
-from .onnx_engine import ONNX_OPSET, export_onnx
+from ..models.onnx_models import export_metadata
+from .onnx_engine import ONNX_OPSET
+from .onnx_export import export_onnx
 
 log = logging.getLogger(__name__)
 
@@ -73,22 +74,15 @@ def export_format(path: str | os.PathLike, fmt: str | None = None) -> str:
 
 
 def facts(loaded: LoadedModel) -> dict[str, str]:
-    """What travels inside an exported file, as strings."""
-    return {
-        "class_names": json.dumps(loaded.class_names, ensure_ascii=False),
-        "preprocessing": json.dumps(loaded.transform.to_dict()),
-        "preprocessing_description": loaded.transform.describe(),
-        "arch": loaded.arch,
-        "input": "float32 (N, 3, crop, crop), preprocessed as 'preprocessing' says",
-        "output": "logits (N, classes); softmax gives the probabilities",
-        "exported_by": f"Pigeonhole {__version__}",
-    }
+    """What travels inside an exported file, as strings (core.models.onnx_models reads it)."""
+    return export_metadata(loaded)
 
 
 def export_model(loaded: LoadedModel, fmt: str, path: str | os.PathLike) -> ExportReport:
     """Write ``loaded`` as ``fmt`` to ``path`` (atomically) and check it against PyTorch on
     generated photos; an export that disagrees is an error, and the file is removed."""
     path = Path(path)
+    loaded.require_torch("Exporting")
     t0 = time.perf_counter()
     model = loaded.model.eval()
     crop = loaded.transform.crop
@@ -114,19 +108,8 @@ def export_model(loaded: LoadedModel, fmt: str, path: str | os.PathLike) -> Expo
 
 
 def _write_onnx(loaded: LoadedModel, path: Path, crop: int) -> None:
-    import onnx
-
-    buffer_path = path.with_name(f".{path.name}.export")
-    try:
-        export_onnx(loaded.model, buffer_path, crop)
-        proto = onnx.load(str(buffer_path))
-    finally:
-        buffer_path.unlink(missing_ok=True)
-    for key, value in facts(loaded).items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    proto.doc_string = f"{loaded.arch} exported by Pigeonhole: {loaded.names_line()}"
-    write_bytes_atomic(path, proto.SerializeToString())
+    doc = f"{loaded.arch} exported by Pigeonhole: {loaded.names_line()}"
+    export_onnx(loaded.model, path, crop, metadata=facts(loaded), doc=doc)
 
 
 def _write_torchscript(loaded: LoadedModel, path: Path, crop: int) -> None:

@@ -1,95 +1,63 @@
-"""ONNX Runtime, the CPU engine: a network is exported to ONNX once, cached by a hash of its
-weights in the user's cache folder (so the same checkpoint is never exported twice), and run by
-ONNX Runtime's CPU provider, which fuses the graph and picks CPU kernels itself.
+"""ONNX Runtime, the CPU engine: a network exported to ONNX (core.runtime.onnx_export, once,
+cached by a hash of its weights in the user's cache folder) or an ONNX model file, run by ONNX
+Runtime's CPU provider, which fuses the graph and picks CPU kernels itself.
 
-:func:`export_onnx` is public: `pigeonhole export --format onnx` and the engine both use it.
-Anything here that fails raises :class:`EngineError`; core.runtime.engine.make_step then runs
-the network on torch instead (fp32 where int8 was asked) and the plan's ``engine_note`` says why.
+Nothing here imports torch: batches are numpy arrays from decoding to top-k (a torch tensor
+given to a step is read as an array). Anything that fails raises :class:`EngineError`; a torch
+checkpoint then runs on torch and says why.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import logging
-import time
-import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-from torch import nn
+import numpy as np
 
-from ..data.images import normalize_batch
-from ..errors import EngineError, first_line
-from ..fileio import cache_dir, write_bytes_atomic, write_text_atomic
-from ..models.archs import TransformSpec
+from ..data.images import normalize_array
+from ..errors import EngineError
+from ..fileio import write_text_atomic
+from ..models.transforms import TransformSpec
 from .plan import RunPlan
-from .step import TopK, top_k
+from .scores import TopK, top_k_array
 
 log = logging.getLogger(__name__)
 
 ONNX_OPSET = 17
 INPUT, OUTPUT = "input", "output"
-_EXPORT_FORMAT = 1  # part of the cache key: bump it when the export changes
-_MAX_PROTO_BYTES = 2**31 - 1  # one ONNX file (no external data) holds at most 2 GB
 
 
-def export_onnx(
-    model: nn.Module, path: str | Path, crop: int = 224, *, opset: int = ONNX_OPSET
-) -> Path:
-    """Write ``model`` (CPU, float32) as an ONNX graph with a free batch size: input ``input``,
-    float32 (N, 3, crop, crop), normalised; output ``output``. The file is written atomically.
-    Raises :class:`EngineError` with the reason when the network does not export."""
-    path = Path(path)
-    params = list(model.parameters())
-    if any(p.device.type != "cpu" or p.dtype != torch.float32 for p in params):
-        raise EngineError("ONNX export needs the model on the CPU in float32.")
-    if sum(p.numel() for p in params) * 4 > _MAX_PROTO_BYTES:
-        raise EngineError("the network is over 2 GB, more than one ONNX file holds")
-    was_training = model.training
-    model.eval()
-    buffer = io.BytesIO()
-    example = torch.zeros(1, 3, crop, crop)
-    # nn.MultiheadAttention's fused inference kernel (ViT, Swin...) has no ONNX form: export
-    # the plain attention ops it stands for (ONNX Runtime fuses them again).
-    fastpath = torch.backends.mha.get_fastpath_enabled()
-    try:
-        torch.backends.mha.set_fastpath_enabled(False)
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")  # tracer warnings about Python control flow
-            torch.onnx.export(
-                model,
-                (example,),
-                buffer,
-                dynamo=False,  # the TorchScript exporter: no onnxscript needed, seconds not minutes
-                opset_version=opset,
-                input_names=[INPUT],
-                output_names=[OUTPUT],
-                dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}},
-            )
-    except Exception as e:  # any exporter failure means "this network does not export"
-        log.debug("ONNX export failed", exc_info=True)
-        raise EngineError(f"it does not export to ONNX ({first_line(e)})") from e
-    finally:
-        torch.backends.mha.set_fastpath_enabled(fastpath)
-        model.train(was_training)
-    write_bytes_atomic(path, buffer.getvalue())
-    return path
+@dataclass(frozen=True, slots=True)
+class OrtGraph:
+    """How a graph is fed and read: its input and output names, its batch size when fixed
+    (None: any), NHWC input, and whether its output is probabilities already (None: tell from
+    each batch's values)."""
+
+    input: str = INPUT
+    output: str = OUTPUT
+    batch: int | None = None
+    channels_last: bool = False
+    probabilities: bool | None = False
+
+
+#: Pigeonhole's own exports: ``input`` (N, 3, crop, crop) normalised, ``output`` logits.
+OWN_GRAPH = OrtGraph()
 
 
 @dataclass(frozen=True, slots=True)
 class ExportedModel:
-    """One network's folder in the engine cache: ``fp32.onnx``, ``int8.onnx`` once quantised,
-    and ``manifest.json`` (what it is, how long the export took, int8's measured agreement)."""
+    """One network's folder in the engine cache: ``fp32.onnx`` (or ``source``, an ONNX model
+    file the person has), ``int8.onnx`` once quantised, and ``manifest.json`` (what it is, how
+    long the export took, int8's measured agreement)."""
 
     folder: Path
+    source: Path | None = None
 
     @property
     def fp32(self) -> Path:
-        return self.folder / "fp32.onnx"
+        return self.source if self.source is not None else self.folder / "fp32.onnx"
 
     @property
     def int8(self) -> Path:
@@ -107,36 +75,10 @@ class ExportedModel:
         )
 
 
-def engine_cache(arch: str, weights: str, output: str, crop: int) -> ExportedModel:
-    """Where the export of these weights lives: the key covers the weights' hash, what the
-    graph outputs ("logits" or "features"), the input size and the exporter's version."""
-    desc = f"{arch}|{weights}|{output}|{crop}|{ONNX_OPSET}|{_EXPORT_FORMAT}|{torch.__version__}"
-    key = hashlib.sha1(desc.encode()).hexdigest()[:24]
-    return ExportedModel(cache_dir() / "onnx" / f"{arch}-{output}-{key}")
-
-
-def ensure_exported(
-    model: nn.Module,
-    cached: ExportedModel,
-    crop: int,
-    on_stage: Callable[[str], None] | None = None,
-) -> Path:
-    """The fp32 ONNX file of ``model``, exported now only if the cache does not have it."""
-    if cached.fp32.is_file():
-        return cached.fp32
-    if on_stage is not None:
-        on_stage("Exporting the network to ONNX (once for these weights)")
-    t0 = time.perf_counter()
-    export_onnx(model, cached.fp32, crop)
-    seconds = time.perf_counter() - t0
-    cached.update_manifest(export_s=round(seconds, 2), torch=torch.__version__)
-    log.info("exported %s in %.1f s", cached.fp32, seconds)
-    return cached.fp32
-
-
-def ort_session(path: Path, threads: int):
+def ort_session(path: Path, threads: int, *, optimize: bool = True):
     """An ONNX Runtime CPU session on ``threads`` intra-op threads (0: ORT's default, one per
-    core). Sessions are thread-safe: the forward threads share one. Raises
+    core). Sessions are thread-safe: the forward threads share one. ``optimize`` False: no graph
+    optimisation (a quick look at a file's inputs, outputs and metadata). Raises
     :class:`EngineError` when ONNX Runtime refuses the graph."""
     import onnxruntime as ort
 
@@ -145,7 +87,8 @@ def ort_session(path: Path, threads: int):
         options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    levels = ort.GraphOptimizationLevel
+    options.graph_optimization_level = levels.ORT_ENABLE_ALL if optimize else levels.ORT_DISABLE_ALL
     options.log_severity_level = 3  # errors only: its warnings are not the user's to act on
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -153,28 +96,66 @@ def ort_session(path: Path, threads: int):
         raise EngineError(f"ONNX Runtime cannot run it ({first_line(e)})") from e
 
 
+def graph_input(batch, transform: TransformSpec, graph: OrtGraph = OWN_GRAPH) -> np.ndarray:
+    """uint8 crops (N, 3, H, W), numpy or a CPU tensor -> the float32 input ``graph`` takes:
+    normalised as ``transform`` says (as torch's steps do, bit for bit), NHWC if it wants."""
+    x = normalize_array(np.asarray(batch), transform)
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if graph.channels_last else x
+
+
 class OrtStep:
-    """The batch step (see :class:`core.runtime.step.DeviceStep`: same methods) on ONNX Runtime:
-    uint8 crops are normalised exactly as for torch, then run by the session."""
+    """The batch step (see :class:`core.runtime.step.DeviceStep`: same methods) on ONNX Runtime,
+    in numpy: uint8 crops are normalised exactly as for torch, run by the session (in pieces of
+    the graph's batch size when it is fixed), then softmax top-k."""
 
     engine = "onnxruntime"
 
-    def __init__(self, session, plan: RunPlan, transform: TransformSpec, note: str = ""):
+    def __init__(
+        self,
+        session,
+        plan: RunPlan,
+        transform: TransformSpec,
+        note: str = "",
+        graph: OrtGraph = OWN_GRAPH,
+    ):
         self.session = session
         self.plan = plan
         self.transform = transform
         self.note = note  # e.g. int8's measured agreement with fp32
+        self.graph = graph
         self.max_batch = plan.batch_size
+        self.exported: ExportedModel | None = None  # a torch network's export in the cache
 
-    def to_input(self, batch: torch.Tensor):
-        """uint8 (N, 3, H, W) on the CPU -> the normalised float32 array the graph takes."""
-        return normalize_batch(batch, self.transform).numpy()
+    def to_input(self, batch) -> np.ndarray:
+        """uint8 (N, 3, H, W) (numpy, or a CPU tensor) -> the float32 array the graph takes."""
+        return graph_input(batch, self.transform, self.graph)
 
-    def forward(self, x) -> torch.Tensor:
-        """The graph's output (float32, CPU) for an input array (or tensor)."""
-        if isinstance(x, torch.Tensor):
-            x = x.numpy()
-        return torch.from_numpy(self.session.run([OUTPUT], {INPUT: x})[0])
+    def forward(self, x) -> np.ndarray:
+        """The graph's output (float32) for an input array (or a CPU tensor)."""
+        x = np.asarray(x, dtype=np.float32)
+        size = self.graph.batch
+        if size is None or len(x) == size:
+            return self._run(x)
+        parts = []
+        for start in range(0, len(x), size):
+            part = x[start : start + size]
+            n = len(part)
+            if n < size:  # a fixed batch size: pad the last piece, keep its own rows
+                part = np.concatenate([part, np.zeros((size - n, *part.shape[1:]), part.dtype)])
+            parts.append(self._run(part)[:n])
+        return np.concatenate(parts)
 
-    def classify(self, batch: torch.Tensor, k: int) -> TopK:
-        return top_k(self.forward(self.to_input(batch)), k)
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        out = self.session.run([self.graph.output], {self.graph.input: x})[0]
+        return np.asarray(out, dtype=np.float32)
+
+    def classify(self, batch, k: int) -> TopK:
+        """uint8 crops -> softmax top-k (numpy), not softmaxed twice when the graph already
+        outputs probabilities."""
+        return top_k_array(self.forward(self.to_input(batch)), k, self.graph.probabilities)
+
+
+def first_line(e: BaseException) -> str:
+    """The first line of an error message (at most 200 characters), or its type."""
+    text = str(e).strip().splitlines()
+    return (text[0] if text else type(e).__name__)[:200]

@@ -4,18 +4,20 @@ Items come from a source (a background lister, or a list of jobs); a thread pool
 at most ``PREFETCH_BATCHES`` batches ahead of the forward pass, so memory stays flat however many
 items there are; ``plan.forward_streams`` batches are in the forward pass at once, each on its
 own thread (and, on CUDA, its own stream). Batches come out in item order.
+
+The threads themselves need no torch: torch's thread counts are set only where torch runs (it
+is imported already then), so an ONNX Runtime run never imports it.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
-
-import torch
 
 from ..tasks import StopFlag, stop_check
 from .plan import RunPlan
@@ -28,8 +30,15 @@ PREFETCH_BATCHES = 2  # batches decoded ahead of the forward pass
 DECODE_TORCH_THREADS = 1
 
 
+def _loaded_torch():
+    """torch when this process has imported it (a torch run), else None: never imported here."""
+    torch = sys.modules.get("torch")
+    return torch if torch is not None and hasattr(torch, "set_num_threads") else None
+
+
 def _one_torch_thread() -> None:
-    if DECODE_TORCH_THREADS:
+    torch = _loaded_torch()
+    if DECODE_TORCH_THREADS and torch is not None:
         torch.set_num_threads(DECODE_TORCH_THREADS)
 
 
@@ -74,7 +83,8 @@ class _ForwardThreads:
         )
 
     def _init(self) -> None:
-        if self.plan.threads_per_stream:
+        torch = _loaded_torch()
+        if self.plan.threads_per_stream and torch is not None:
             torch.set_num_threads(self.plan.threads_per_stream)
         self.local.stream = None
         if self.plan.device.type == "cuda" and self.plan.forward_streams > 1:
@@ -87,6 +97,8 @@ class _ForwardThreads:
         stream = getattr(self.local, "stream", None)
         if stream is None:
             return compute(decoded)
+        import torch  # a CUDA stream: torch is running this
+
         with torch.cuda.stream(stream):
             result = compute(decoded)
         stream.synchronize()
@@ -117,7 +129,8 @@ def run_pipeline(
         plan.decode_workers, thread_name_prefix="pigeonhole-decode", initializer=_one_torch_thread
     )
     forward = _ForwardThreads(plan)
-    prev_threads = torch.get_num_threads()
+    torch = _loaded_torch()
+    prev_threads = torch.get_num_threads() if torch is not None else 0
     pending: deque[tuple[Any, Future]] = deque()
     inflight: deque[tuple[list, list, Future]] = deque()
 
@@ -161,6 +174,6 @@ def run_pipeline(
             fut.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
         forward.shutdown()
-        if plan.threads_per_stream:
+        if plan.threads_per_stream and torch is not None:
             torch.set_num_threads(prev_threads)  # the forward threads changed the default
     return cancelled

@@ -14,18 +14,18 @@ import itertools
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
+import numpy as np
 
-from ..data.images import crop_uint8, load_image, normalize_batch
+from ..data.images import crop_array, load_image
 from ..data.listing import iter_image_files
 from ..devices import cpu_flags
 from ..errors import DataError, EngineError, ImageLoadError, first_line
-from ..models.archs import TransformSpec
-from .onnx_engine import INPUT, OUTPUT, ExportedModel, ort_session
+from ..models.transforms import TransformSpec
+from .onnx_engine import OWN_GRAPH, ExportedModel, OrtGraph, graph_input, ort_session
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,8 @@ _CALIBRATION_BATCH = 8
 class CalibrationSet:
     """uint8 crops to calibrate on, and others held out to measure agreement on."""
 
-    calibrate: torch.Tensor  # (N, 3, crop, crop)
-    holdout: torch.Tensor  # (M, 3, crop, crop); M may be 0
+    calibrate: np.ndarray  # uint8 (N, 3, crop, crop)
+    holdout: np.ndarray  # uint8 (M, 3, crop, crop); M may be 0
     source: str  # where they came from, for the person
 
 
@@ -57,10 +57,10 @@ def calibration_set(
     paths = list(paths)
     files = list(itertools.islice(iter_image_files(paths), _CANDIDATES))
     stride = max(1, len(files) // (calibrate + holdout))
-    crops: list[torch.Tensor] = []
+    crops: list[np.ndarray] = []
     for f in files[::stride]:
         try:
-            crops.append(crop_uint8(load_image(f, draft_size=transform.resize), transform))
+            crops.append(crop_array(load_image(f, draft_size=transform.resize), transform))
         except ImageLoadError:
             continue
         if len(crops) >= calibrate + holdout:
@@ -69,8 +69,8 @@ def calibration_set(
         raise DataError("int8 calibrates on your images, but none could be read there.")
     cal, held = crops[0::2][:calibrate], crops[1::2][:holdout]
     where = ", ".join(str(p) for p in paths[:2]) + (" ..." if len(paths) > 2 else "")
-    empty = torch.empty(0, *crops[0].shape, dtype=torch.uint8)
-    return CalibrationSet(torch.stack(cal), torch.stack(held) if held else empty, where)
+    empty = np.empty((0, *crops[0].shape), dtype=np.uint8)
+    return CalibrationSet(np.stack(cal), np.stack(held) if held else empty, where)
 
 
 def quantize_int8(
@@ -78,16 +78,19 @@ def quantize_int8(
     transform: TransformSpec,
     calibration: Callable[[], CalibrationSet],
     on_stage: Callable[[str], None] | None = None,
+    graph: OrtGraph = OWN_GRAPH,
 ) -> tuple[Path, str]:
-    """The int8 ONNX file for the fp32 export in ``cached`` (quantised now only if the cache
-    lacks it) and the line that tells the user its measured agreement with fp32."""
+    """The int8 ONNX file for the fp32 graph of ``cached`` (quantised now only if the cache
+    lacks it) and the line that tells the user its measured agreement with fp32. ``graph``:
+    how the graph is fed and read (another tool's ONNX model has its own names)."""
     if not cached.int8.is_file():
         calib = calibration()
         if on_stage is not None:
             on_stage(f"Calibrating int8 on {len(calib.calibrate)} of your images (once)")
         t0 = time.perf_counter()
-        _quantize(cached, calib.calibrate, transform)
-        same, total = _agreement(cached, calib.holdout, transform)
+        cached.folder.mkdir(parents=True, exist_ok=True)
+        _quantize(cached, calib.calibrate, transform, graph)
+        same, total = _agreement(cached, calib.holdout, transform, graph)
         cached.update_manifest(
             int8={
                 "calibrated_on": calib.source,
@@ -127,7 +130,19 @@ class _QuantiserNotes(logging.Filter):
         return True
 
 
-def _quantize(cached: ExportedModel, crops: torch.Tensor, transform: TransformSpec) -> None:
+def _inputs(crops: np.ndarray, transform: TransformSpec, graph: OrtGraph) -> Iterator[np.ndarray]:
+    """The graph's inputs for ``crops``, a batch at a time (its own batch size when fixed)."""
+    size = graph.batch or _CALIBRATION_BATCH
+    for start in range(0, len(crops), size):
+        x = graph_input(crops[start : start + size], transform, graph)
+        if graph.batch and len(x) < graph.batch:
+            x = np.concatenate([x, np.zeros((graph.batch - len(x), *x.shape[1:]), x.dtype)])
+        yield x
+
+
+def _quantize(
+    cached: ExportedModel, crops: np.ndarray, transform: TransformSpec, graph: OrtGraph
+) -> None:
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -138,11 +153,11 @@ def _quantize(cached: ExportedModel, crops: torch.Tensor, transform: TransformSp
 
     class Reader(CalibrationDataReader):
         def __init__(self):
-            self.batches = iter(crops.split(_CALIBRATION_BATCH))
+            self.batches = _inputs(crops, transform, graph)
 
         def get_next(self):
-            batch = next(self.batches, None)
-            return None if batch is None else {INPUT: normalize_batch(batch, transform).numpy()}
+            x = next(self.batches, None)
+            return None if x is None else {graph.input: x}
 
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -178,16 +193,16 @@ def _quantize(cached: ExportedModel, crops: torch.Tensor, transform: TransformSp
 
 
 def _agreement(
-    cached: ExportedModel, holdout: torch.Tensor, transform: TransformSpec
+    cached: ExportedModel, holdout: np.ndarray, transform: TransformSpec, graph: OrtGraph
 ) -> tuple[int, int]:
     """(held-out images whose int8 top-1 equals fp32's, held-out images)."""
     if not len(holdout):
         return 0, 0
     fp32, int8 = ort_session(cached.fp32, 0), ort_session(cached.int8, 0)
-    same = 0
-    for batch in holdout.split(_CALIBRATION_BATCH):
-        x = normalize_batch(batch, transform).numpy()
-        a = fp32.run([OUTPUT], {INPUT: x})[0].argmax(1)
-        b = int8.run([OUTPUT], {INPUT: x})[0].argmax(1)
-        same += int((a == b).sum())
+    same, left = 0, len(holdout)
+    for x in _inputs(holdout, transform, graph):
+        n = min(left, len(x))
+        a = fp32.run([graph.output], {graph.input: x})[0][:n].argmax(1)
+        b = int8.run([graph.output], {graph.input: x})[0][:n].argmax(1)
+        same, left = same + int((a == b).sum()), left - n
     return same, len(holdout)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
-from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -18,6 +17,7 @@ from ..data.images import normalize_batch
 from ..errors import PigeonholeError
 from ..models.archs import TransformSpec
 from .plan import RunPlan
+from .scores import TopK
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +32,6 @@ def prepare_model(model: nn.Module, plan: RunPlan) -> nn.Module:
     if plan.device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     return model.eval()
-
-
-@dataclass(frozen=True, slots=True)
-class TopK:
-    """Softmax top-k of a batch, still on the batch's device."""
-
-    scores: torch.Tensor  # (N, k) float32
-    indices: torch.Tensor  # (N, k) int64
-    logits: torch.Tensor  # (N, classes) float32
 
 
 def top_k(logits: torch.Tensor, k: int) -> TopK:

@@ -218,7 +218,7 @@ class FeatureExtractor:
         fp16 precision, the precision the cache keeps them in."""
         feats = self.step.forward(self.step.to_input(pin(batch, self.device)))
         synchronize(self.device)
-        out = feats.float().cpu().contiguous()
+        out = torch.as_tensor(feats).float().cpu().contiguous()  # ONNX Runtime's: numpy
         return out.half().float() if out[0].numel() > 4096 else out
 
     def extract(

@@ -229,7 +229,7 @@ def train_classifier(
         raise DataError("No training images.")
     if base is None:
         base = yield from _load_base(source, progress)
-    arch_name = get_arch(base.arch).name
+    arch_name = get_arch(base.require_torch("Training").arch).name
     if stop_check(should_stop)():
         raise Cancelled("Training cancelled.")
     out, model = yield from _extract_features(plan, base, arch_name, cfg, should_stop, progress)

@@ -46,9 +46,8 @@ def classify_task(
     ``options.threads`` is the GUI thread's torch thread count (see RunController.start): a
     worker thread inherits whatever count some other thread set last (a previous run's forward
     threads set theirs to 1), and capping it at cores - 1 "to leave a core to the window" had
-    left 2-core machines one forward stream of one thread, 0.56x the command line."""
-    import torch
-
+    left 2-core machines one forward stream of one thread, 0.56x the command line (the
+    Classifier sets it on this thread where torch runs; an ONNX model never imports torch)."""
     from ...core.results.evaluation import GroundTruth, labelled_batches
     from ...core.runtime.inference import Classifier
 
@@ -57,8 +56,6 @@ def classify_task(
         if on_stage is not None:
             on_stage(text)
 
-    if options.threads:
-        torch.set_num_threads(options.threads)
     clf = Classifier(
         loaded,
         options,

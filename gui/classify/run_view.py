@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .layout import ClassifyLayout
 from .run import RunProgress
+from .skipped import skipped_counts
 
 ENGINE_NAMES = {"torch": "PyTorch", "onnxruntime": "ONNX Runtime"}
 
@@ -53,9 +54,10 @@ class RunView:
         else:
             what = "Cancelled after" if summary.cancelled else "Done:"
             failed = f", {summary.skipped:,} could not be read" if summary.skipped else ""
+            other = skipped_counts(summary)
             ui.run_status.setText(
                 f"{what} {summary.processed:,} images in {summary.total_s:.1f} s "
-                f"({summary.images_per_s:.1f} images/s){failed}."
+                f"({summary.images_per_s:.1f} images/s){failed}" + (f"; {other}." if other else ".")
             )
             ui.model_panel.show_engine(engine_line(summary), warning=bool(summary.engine_note))
 

@@ -36,6 +36,7 @@ from .results_model import ResultsModel
 from .run import RunController
 from .run_view import RunView
 from .script import ScriptedStart
+from .skipped import SkippedFiles
 from .sort_dialog import SortOptions
 from .start import StartGuide
 from .triage import TriageController
@@ -96,6 +97,8 @@ class ClassifyTab(QWidget):
         self._wire()
         self.trust = ResultsTrust(self, self.ui, self.results, self.runs, self.notify)
         self.trust.retrain_requested.connect(self.retrain_requested)
+        self.skipped = SkippedFiles(self, self.notify)  # the files a run did not classify
+        self.ui.banner.linkActivated.connect(self.skipped.on_link)
         self._sync_buttons()
         QTimer.singleShot(0, self, self._autoload)  # after apply_command_line, if any
 
@@ -162,7 +165,7 @@ class ClassifyTab(QWidget):
             self.triage.triage_actions,
             self.output.file_actions,
             self.trust.actions,
-            (self.act_show_timing,),
+            (self.skipped.action, self.act_show_timing),
         ):
             menu.addActions(list(group))
             menu.addSeparator()
@@ -321,6 +324,7 @@ class ClassifyTab(QWidget):
 
     def _on_run_finished(self, summary) -> None:
         self.run_view.finished(summary, self.results.rowCount())
+        self.skipped.show_summary(summary)
         self._refresh_counts()
         self._sync_buttons()
         self.script.done(ok=summary is not None)

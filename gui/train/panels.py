@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.data.datasets import MIN_PER_CLASS, DatasetPlan
-from ...core.models.files import CHECKPOINT_SUFFIXES, file_filter
+from ...core.models.files import TORCH_SUFFIXES, file_filter
 from ...core.training.fine_tune import TrainConfig
 from ..widgets.arch_picker import ArchPicker
 from ..widgets.model_choices import PreprocessingPicker
@@ -169,7 +169,7 @@ class NetworkPanel(QGroupBox):
 
     def _choose(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Base checkpoint", "", file_filter(CHECKPOINT_SUFFIXES, "Checkpoints")
+            self, "Base checkpoint", "", file_filter(TORCH_SUFFIXES, "Checkpoints")
         )
         if path:
             self.set_checkpoint(path)

@@ -57,7 +57,11 @@ def load_task(req: LoadRequest, *, should_stop=None, progress=None):
     """Worker body: load the model, then prepare it for inference where torch will run it
     (see prepare_for_inference)."""
     result = _load(req, should_stop=should_stop, progress=progress)
-    if not isinstance(result, NeedsTrust) and runs_on_torch(result.arch, req):
+    if (
+        not isinstance(result, NeedsTrust)
+        and not result.is_onnx
+        and runs_on_torch(result.arch, req)
+    ):
         prepare_for_inference(result)
     return result
 

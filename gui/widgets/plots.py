@@ -174,7 +174,7 @@ class TimingPanel(QWidget):
             f"<b>{s.images_per_s:.1f}</b> images/s<br>"
             f"per image: mean {s.mean_ms:.1f} ms · median {s.median_ms:.1f} ms · "
             f"p95 {s.p95_ms:.1f} ms<br>"
-            f"{s.skipped:,} failed · {s.ignored:,} other files ignored<br>"
+            f"{s.skipped:,} failed · {s.ignored:,} other files skipped<br>"
             f"{s.arch} on {s.device_name} ({s.device}), {s.precision}, batch {s.batch_size}"
             + warned
         )

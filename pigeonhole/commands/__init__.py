@@ -10,7 +10,7 @@ def model_source(args):
     fit the weights, or --allow-partial loads what fits), or --arch's ImageNet weights
     (--pretrained says so explicitly); with the preprocessing options (checked here, before
     anything loads)."""
-    from pigeonhole.core.models.checkpoints import ModelSource
+    from pigeonhole.core.models.loaded import ModelSource  # no torch: an ONNX model needs none
 
     from .preprocessing import choice
 

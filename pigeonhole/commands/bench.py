@@ -47,6 +47,7 @@ def run(args) -> int:
                 decode=args.decode,
                 preprocessing=preprocessing,
                 engine=args.engine,
+                formats=not args.no_formats and arch == archs[0],
             )
         )
         print()

@@ -86,6 +86,8 @@ def run(args) -> int:
     # Bad input fails now, not after the model loaded or an hour of work (numbers were checked
     # when parsed).
     out_path = check_output_file(args.out, "--out", FORMATS) if args.out else None
+    if args.include_skipped and out_path is None:
+        raise PigeonholeError("--include-skipped adds rows to --out FILE: give --out too.")
     check_sources(args.paths)
     if args.leaks:
         if not args.evaluate:
@@ -114,9 +116,10 @@ def check_sources(paths) -> None:
 def prepare(args):
     """The model and its Classifier: the plan first, so a bad device/decode/engine choice is
     the only line printed; then what the model is (its preprocessing: the run's first line),
-    then the engine's preparation (ONNX export, int8 calibration) and its note."""
-    from pigeonhole.core.models.checkpoints import load_model
+    then the engine's preparation (ONNX export, int8 calibration) and its note. An ONNX model,
+    or a checkpoint whose export is cached, runs without importing torch (load_for_run)."""
     from pigeonhole.core.runtime.inference import Classifier
+    from pigeonhole.core.runtime.loading import load_for_run
     from pigeonhole.core.runtime.plan import plan_run
 
     source = model_source(args)
@@ -124,8 +127,9 @@ def prepare(args):
         raise PigeonholeError(
             "Choose a model: --checkpoint FILE, or --arch NAME for its ImageNet weights."
         )
-    loaded = load_model(source)
-    plan = plan_run(loaded.arch, run_options(args))
+    options = run_options(args)
+    loaded = load_for_run(source, options)
+    plan = plan_run(loaded.arch, options, onnx_model=loaded.is_onnx)
     print_preprocessing(loaded, sys.stderr)
     clf = Classifier(
         loaded,
@@ -220,9 +224,14 @@ class PredictRun:
         rows = [ExportRow(p, true_label=t) if truth else p for p, t in self.kept]
         report = self.tally.report() if self.tally is not None else None
         extra = {"evaluation": report.to_dict() if report else None} if truth else None
+        skipped = None
+        if self.args.include_skipped:
+            skipped = self.summary.skipped_files() if self.summary is not None else []
         saved = write_with_fallback(
             out_path,
-            lambda path: write_results(path, rows, self.summary, topk=self.clf.topk, extra=extra),
+            lambda path: write_results(
+                path, rows, self.summary, topk=self.clf.topk, extra=extra, skipped=skipped
+            ),
             [Path.cwd, lambda: data_dir() / "results"],
         )
         code = 0
@@ -233,8 +242,9 @@ class PredictRun:
                 file=sys.stderr,
             )
             code = 1
+        also = f" and {len(skipped)} skipped files" if skipped else ""
         print(
-            f"pigeonhole: wrote {len(rows)} results to {printable(str(saved.path))}",
+            f"pigeonhole: wrote {len(rows)} results{also} to {printable(str(saved.path))}",
             file=sys.stderr,
         )
         return code
@@ -243,6 +253,7 @@ class PredictRun:
         stderr = sys.stderr
         if self.summary is not None:
             print(self.summary.line(), file=stderr)
+            _print_skipped(self.summary, self.args.list_skipped, stderr)
             for err in getattr(self.summary, "scan_errors", ())[:5]:
                 print(f"pigeonhole: warning: {printable(err)}", file=stderr)
             for warning in self.summary.warnings:
@@ -285,6 +296,23 @@ def report_leaks(train_folder: str, evaluated: list, stream) -> set[str]:
     if len(leaks) > 10:
         print(f"pigeonhole:   ... and {len(leaks) - 10} more", file=stream)
     return {leak.path for leak in leaks}
+
+
+def _print_skipped(summary, list_them: bool, stream) -> None:
+    """What the listing skipped, a line per reason; with --list-skipped each file under its
+    reason (hidden files and resource forks too)."""
+    for line in summary.skipped_lines():
+        print(f"pigeonhole: {line}", file=stream)
+    if not list_them:
+        if summary.skipped_groups:
+            print("pigeonhole: --list-skipped names the skipped files", file=stream)
+        return
+    for group in summary.skipped_groups:
+        print(f"{group.text}:", file=stream)
+        for path in group.paths:
+            print(f"  {printable(path)}", file=stream)
+        if len(group.paths) < group.count:
+            print(f"  ... and {group.count - len(group.paths):,} more", file=stream)
 
 
 def _print_evaluation(report, class_names, stream) -> None:

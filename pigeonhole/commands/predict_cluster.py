@@ -80,11 +80,11 @@ def _cluster_run(args, shape):
     GPUs, the torch model each GPU worker plans for itself."""
     from pigeonhole.core.cluster.pipeline import ClusterRun
     from pigeonhole.core.cluster.worker import gpu_package, package_model
+    from pigeonhole.core.models.files import is_onnx_name
 
     options = run_options(args)
     checkpoint = getattr(args, "checkpoint", None) or ""
-    is_onnx = checkpoint.lower().endswith(".onnx")  # TEMPORARY: is_onnx_name, issue 22
-    if shape.gpus >= 1 and options.device in ("auto", "cuda") and not is_onnx:
+    if shape.gpus >= 1 and options.device in ("auto", "cuda") and not is_onnx_name(checkpoint):
         from pigeonhole.core.models.checkpoints import load_model
 
         loaded = load_model(model_source(args))

@@ -135,3 +135,16 @@ def test_build_model_random_weights_sized_for_classes():
     assert not model.training
     assert model.classifier[3].out_features == 7
     assert all(p.device.type == "cpu" for p in model.parameters())
+
+
+def test_the_shipped_snapshot_is_what_the_installed_torchvision_says():
+    """archs.json (read without torchvision) holds exactly what torchvision says; after an
+    upgrade, regenerate it with core.models.arch_discovery.write_snapshot."""
+    import json
+
+    from pigeonhole.core.models import arch_discovery, archs
+
+    shipped = json.loads(archs.SNAPSHOT_FILE.read_text(encoding="utf-8"))
+    assert archs.installed_torchvision() == shipped["torchvision"]
+    assert arch_discovery.discover() == shipped
+    assert len(archs.imagenet_category_names()) == 1000

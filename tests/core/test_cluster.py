@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pigeonhole.core.data.images import load_image
+from pigeonhole.core.data.images import crop_array, load_image
 from pigeonhole.core.data.listing import ScanStats, iter_image_files
 from pigeonhole.core.data.synthetic import make_class_folders
 from pigeonhole.core.errors import ClusterError, ImageLoadError
@@ -30,7 +30,6 @@ from pigeonhole.core.cluster.sources import list_sources, read_uri  # noqa: E402
 from pigeonhole.core.cluster.worker import (  # noqa: E402
     ModelPackage,
     classify_batch,
-    crop_array,
     decode_batch,
     package_model,
     predictions_of,
@@ -97,6 +96,7 @@ def test_classify_batch_passes_failed_rows_through():
         "path": np.array(["a.jpg", "b.jpg", "c.jpg"], dtype=object),
         "crop": crops,
         "error": np.array(["", "corrupt image (x)", ""], dtype=object),
+        "multi_frame": np.array([False, False, True]),
         "decode_ms": np.array([1.0, 2.0, 3.0]),
     }
     rows = classify_batch(batch, _MeanColour(), 2, node="n1")

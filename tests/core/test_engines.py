@@ -11,7 +11,7 @@ from torch import nn
 from pigeonhole.core.data.synthetic import make_class_folders
 from pigeonhole.core.errors import PigeonholeError
 from pigeonhole.core.runtime.inference import Classifier, classify_paths
-from pigeonhole.core.runtime.onnx_engine import export_onnx
+from pigeonhole.core.runtime.onnx_export import export_onnx
 from pigeonhole.core.runtime.options import RunOptions
 from pigeonhole.core.runtime.plan import plan_run
 from pigeonhole.core.training.features import FeatureExtractor

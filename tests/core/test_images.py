@@ -288,3 +288,57 @@ def test_the_classic_scripts_transform_is_the_pipelines(spec):
     for size in ((320, 240), (240, 320)):
         img = photo_like(3, size)
         assert torch.allclose(classic_transform(spec)(img), preprocess(img, spec), atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# The torch-free crops and normalisation (the ONNX Runtime path) against torchvision's
+
+
+def _torchvision_crop(img, spec: TransformSpec) -> np.ndarray:
+    """What the pipeline made with torchvision's functional ops before it was torch-free."""
+    from torchvision.transforms import functional as TF
+
+    interp = T.InterpolationMode(spec.interpolation)
+    if spec.resize_mode == "letterbox":
+        new_w, new_h, left, top = images.letterbox_geometry(img.width, img.height, spec.resize)
+        small = TF.resize(img, [new_h, new_w], interpolation=interp, antialias=True)
+        img = Image.new("RGB", (spec.resize, spec.resize), tuple(spec.fill))
+        img.paste(small, (left, top))
+    else:
+        size = [spec.resize, spec.resize] if spec.resize_mode == "exact" else [spec.resize]
+        img = TF.resize(img, size, interpolation=interp, antialias=True)
+    return np.asarray(TF.center_crop(img, [spec.crop, spec.crop])).transpose(2, 0, 1)
+
+
+@pytest.mark.parametrize("mode", ["shorter", "exact", "letterbox"])
+@pytest.mark.parametrize("interpolation", ["bilinear", "bicubic", "nearest", "nearest-exact",
+                                           "lanczos", "box", "hamming"])  # fmt: skip
+def test_numpy_crops_are_torchvisions_pixel_for_pixel(mode, interpolation):
+    for resize, crop in ((256, 224), (224, 224), (97, 61)):
+        spec = TransformSpec(resize=resize, crop=crop, resize_mode=mode,
+                             interpolation=interpolation, fill=(10, 200, 30))  # fmt: skip
+        for size in ODD_SIZES + ((256, 300), (1, 1)):
+            img = photo_like(sum(size), size)
+            ours = images.crop_array(img, spec)
+            assert ours.dtype == np.uint8 and ours.flags.c_contiguous and ours.flags.writeable
+            assert np.array_equal(ours, _torchvision_crop(img, spec)), (spec, size)
+
+
+def test_a_crop_larger_than_the_image_is_padded_as_torchvision_pads_it():
+    from torchvision.transforms import functional as TF
+
+    for size in ((10, 7), (7, 10), (30, 5)):
+        img = photo_like(1, size)
+        theirs = np.asarray(TF.center_crop(img, [12, 12]))
+        assert np.array_equal(np.asarray(images.center_crop(img, 12)), theirs)
+
+
+@pytest.mark.parametrize("spec", [TransformSpec(), TransformSpec.scaled_to(-1, 1, channels="BGR"),
+                                  TransformSpec(mean=(0.1, 0.7, 0.3), std=(0.9, 0.01, 2.0))],
+                         ids=["imagenet", "bgr-range", "odd"])  # fmt: skip
+def test_numpy_normalisation_is_torchs_bit_for_bit(spec):
+    rng = np.random.default_rng(0)
+    batch = rng.integers(0, 256, size=(3, 3, 17, 19), dtype=np.uint8)
+    ours = images.normalize_array(batch, spec)
+    assert ours.dtype == np.float32
+    assert np.array_equal(ours, normalize_batch(torch.from_numpy(batch), spec).numpy())

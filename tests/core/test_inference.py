@@ -109,14 +109,14 @@ def test_bad_files_become_rows_and_run_goes_on(corpus):
 def test_vanished_since_listing(tmp_path, monkeypatch):
     make_class_folders(tmp_path, 3, ("red",), size=(40, 30))
     victim = tmp_path / "red" / "red_001.jpg"
-    real = inference.load_image
+    real = inference.decode_image
 
     def delete_first(path, draft_size=None):
         if str(path) == str(victim):
             victim.unlink()
         return real(path, draft_size)
 
-    monkeypatch.setattr(inference, "load_image", delete_first)
+    monkeypatch.setattr(inference, "decode_image", delete_first)
     preds, summary = classify_paths(_loaded(), [tmp_path], batch_size=2)
     errors = {p.path: p.error for p in preds if not p.ok}
     assert list(errors) == [str(victim)] and "not found" in errors[str(victim)]
@@ -168,7 +168,7 @@ def test_progress_thumbnails_and_no_images(tmp_path):
     assert summary.to_dict()["processed"] == 3
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.txt").write_text("x")
-    with pytest.raises(DataError, match="No images found.*1 other file ignored"):
+    with pytest.raises(DataError, match="No images found.*1 document \\(.TXT\\) skipped"):
         classify_paths(_loaded(), [tmp_path / "empty"])
 
 

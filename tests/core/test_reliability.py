@@ -386,7 +386,7 @@ def test_pipeline_failures_become_rows_without_stack_traces(tmp_path, caplog, mo
     class_image("red", 0, (40, 30)).save(tmp_path / "b.png")
     class_image("red", 1, (40, 30)).save(tmp_path / "c.png")
     base = small_base()
-    real_crop = images.crop_uint8
+    real_crop = images.crop_array
 
     def crop_fails_once(img, spec):  # a bug deeper in the decode step, for one image
         if img.size == (40, 30) and not getattr(crop_fails_once, "done", False):
@@ -394,7 +394,7 @@ def test_pipeline_failures_become_rows_without_stack_traces(tmp_path, caplog, mo
             raise RuntimeError("resampler exploded\nsecond line")
         return real_crop(img, spec)
 
-    monkeypatch.setattr("pigeonhole.core.runtime.inference.crop_uint8", crop_fails_once)
+    monkeypatch.setattr("pigeonhole.core.runtime.inference.crop_array", crop_fails_once)
     with caplog.at_level(logging.DEBUG):
         preds, summary = classify_paths(base, [tmp_path], batch_size=2, workers=1)
     by_name = {Path(p.path).name: p for p in preds}
