@@ -79,6 +79,22 @@ def test_csv_and_parquet_are_the_local_run_s(tmp_path, setup, ray_cluster, capsy
         assert {k: a[k] or "" for k in SAME} == {k: b[k] for k in SAME}
 
 
+def test_an_onnx_model_runs_on_the_workers_as_locally(tmp_path, setup, ray_cluster, decisive):
+    """An .onnx model file is shipped as it is (the workers cannot import torch)."""
+    from pigeonhole.core.runtime.network_export import export_model
+
+    _ckpt, folder = setup
+    model = tmp_path / "colours.onnx"
+    export_model(decisive, "onnx", model)
+    runs = {}
+    for name, extra in (("local", []), ("cluster", ["--cluster", ray_cluster.address])):
+        out = tmp_path / f"{name}.csv"
+        argv = ["predict", str(folder), "--checkpoint", str(model), "--quiet", "--out", str(out)]
+        assert main(argv + extra) == 0
+        runs[name] = [(r["path"], r["label"], r["error"]) for r in _rows(out)]
+    assert runs["cluster"] == runs["local"]
+
+
 def test_ctrl_c_stops_the_job_and_keeps_what_came_back(tmp_path, setup, ray_cluster, capsys,
                                                       monkeypatch):  # fmt: skip
     import pigeonhole.core.cluster.pipeline as pipeline

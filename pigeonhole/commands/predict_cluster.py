@@ -37,6 +37,10 @@ def run(args) -> int:
 
     require_ray()
     out, parquet = _check_out(args.out)
+    if args.include_skipped and (out is None or parquet):
+        raise PigeonholeError(
+            "--include-skipped adds rows to --out FILE.csv or FILE.json: give one of those."
+        )
     check_sources(args.paths)
     if args.leaks:
         raise PigeonholeError("--leaks does not run with --cluster yet: run it without --cluster.")
