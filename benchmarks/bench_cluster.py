@@ -71,7 +71,8 @@ def cluster_run(shape, package, files: list[str]) -> dict:
     seconds = time.perf_counter() - t0
     assert n == len(files) and job.summary.skipped == 0, (n, job.summary)
     return {"s": seconds, "first_s": first_s, "per_node": dict(job.rows_per_node),
-            "sizing": job.sizing.describe()}  # fmt: skip
+            "sizing": job.sizing.describe(), "decode_ms": job.summary.decode_ms,
+            "infer_ms": job.summary.mean_ms}  # fmt: skip
 
 
 def marginal(n1: int, s1: float, n2: int, s2: float) -> float:
@@ -113,7 +114,9 @@ def main() -> None:
         for n, c in ((n1, c1), (n2, c2)):
             print(f"  {n}: first rows after {c['first_s']:.1f} s, all in {c['s']:.1f} s "
                   f"({n / c['s']:.1f} images/s overall)")  # fmt: skip
-        print(f"  marginal {cluster:.1f} images/s = {cluster / local:.2f}x local")
+        print(f"  marginal {cluster:.1f} images/s = {cluster / local:.2f}x local; per image: "
+              f"decode {c2['decode_ms']:.1f} ms (one core), model {c2['infer_ms']:.1f} ms "
+              f"(the worker's batch time / batch size)")  # fmt: skip
         l3 = local_run(clf, files)
         print(f"local predict again ({n2}): {n2 / l3:.1f} images/s overall "
               f"(the cluster's overall on {n2}: {l3 / c2['s']:.2f}x this)")  # fmt: skip

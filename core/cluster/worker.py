@@ -222,7 +222,15 @@ class TorchWorkerModel:
         from ..runtime.step import pin
 
         top = self.clf.step.classify(pin(torch.from_numpy(crops), self.clf.device), k)
-        return top.scores.float().cpu().numpy(), top.indices.cpu().numpy()
+        return _on_host(top.scores, np.float32), _on_host(top.indices, np.int64)
+
+
+def _on_host(values: Any, dtype) -> np.ndarray:
+    """Top-k values as a numpy array: a step's tensors (on their device, fp16 perhaps), or the
+    arrays ONNX Runtime's step gives where the worker's plan chose it."""
+    if isinstance(values, np.ndarray):
+        return values.astype(dtype, copy=False)
+    return values.detach().cpu().numpy().astype(dtype, copy=False)
 
 
 # -- made where the run starts ------------------------------------------------------------

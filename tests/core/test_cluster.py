@@ -157,6 +157,26 @@ def test_sizing_puts_one_model_worker_on_each_node():
     assert gpus.actors == 4 and gpus.actor_gpus == 1.0
 
 
+def test_the_torch_package_classifies_as_the_local_run(tmp_path, decisive):
+    """What a GPU worker runs (here on the CPU, no cluster): the torch model planned on the
+    worker, the same labels as a local run of the same crops."""
+    from pigeonhole.core.cluster.worker import gpu_package
+    from pigeonhole.core.runtime.inference import classify_paths
+    from pigeonhole.core.runtime.options import RunOptions
+
+    folder = make_class_folders(tmp_path / "p", 2, DECISIVE_CLASSES, size=(320, 240))
+    paths = [str(p) for p in iter_image_files([folder])]
+    package = gpu_package(decisive, RunOptions(device="cpu", engine="torch"), topk=2)
+    batch = decode_batch({"index": np.arange(len(paths)), "path": np.array(paths, dtype=object)},
+                         package.transform, draft=True)  # fmt: skip
+    rows = classify_batch(batch, package.open(threads=1), package.topk, node="n")
+    preds = predictions_of(rows, list(package.class_names))
+    local, _ = classify_paths(decisive, paths, device="cpu", engine="torch", topk=2)
+    assert [(p.label, len(p.topk)) for p in preds] == [(p.label, 2) for p in local]
+    for a, b in zip(preds, local, strict=True):
+        assert a.confidence == pytest.approx(b.confidence, abs=1e-5)
+
+
 # -- on a cluster -----------------------------------------------------------------------------
 
 
