@@ -237,7 +237,7 @@ def _sort(items_file: Path, dest: Path, mode: str, **kw) -> subprocess.Popen:
 def soak_sort(work: Path, results: Path) -> dict:
     """Copy 3,000 images and three 200 MB files (killed while one of those is half copied),
     then restart; move every good image (killed at 40%), then undo."""
-    from pigeonhole.core.results.sorting import undo_move
+    from pigeonhole.core.results.sorting import undo_sort
 
     rows = [r for r in csv.DictReader(results.open(newline="", encoding="utf-8")) if r["label"]]
     images = work / "images"
@@ -295,7 +295,7 @@ def soak_sort(work: Path, results: Path) -> dict:
     proc.wait()
     in_dest = sum(1 for p in mdest.rglob("*") if p.is_file() and not p.name.startswith("."))
     manifests = sorted(mdest.glob(".pigeonhole-moves-*.json"))
-    report = undo_move(manifests[-1])
+    report = undo_sort(manifests[-1])
     after = hashes(images)
     leftovers = [p for p in mdest.rglob("*") if p.is_file() and not p.name.startswith(".")]
     move = {

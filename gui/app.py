@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QVBoxLayout, QW
 
 from ..core import __version__
 from ..core.fileio import data_dir, log_file, resources_dir
+from .widgets.screen_fit import resize_to_screen
 
 ORG = "Pigeonhole"
 APP = "Pigeonhole"
@@ -114,7 +115,7 @@ class StartupWindow(QMainWindow):
     def __init__(self):
         super().__init__()
         self.setWindowTitle("Pigeonhole")
-        self.resize(1280, 820)
+        resize_to_screen(self, 1280, 820)
         geom = QSettings().value("window/geometry", QByteArray(), type=QByteArray)
         if geom and not geom.isEmpty():
             self.restoreGeometry(geom)

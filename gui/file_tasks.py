@@ -8,12 +8,13 @@ from pathlib import Path
 
 
 def undo_task(manifest: str, *, should_stop=None, progress=None):
-    """Undo a move (core.results.sorting.undo_move is not cancellable). Once every file is back, the
-    move's record has served: it is removed, so no hidden ``.pigeonhole-moves-*.json`` is
-    left in the destination. With errors it stays, for another try."""
-    from ..core.results.sorting import undo_move
+    """Undo a sort, a move or a copy (core.results.sorting.undo_sort is not cancellable). Once
+    every file is back (or every copy removed), the sort's record has served: it is removed, so
+    no hidden ``.pigeonhole-moves-*.json`` is left in the destination. With errors it stays,
+    for another try."""
+    from ..core.results.sorting import undo_sort
 
-    report = undo_move(manifest)
+    report = undo_sort(manifest)
     if not report.errors:
         Path(manifest).unlink(missing_ok=True)
     return report

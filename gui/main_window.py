@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QWid
 from ..core import __version__
 from ..core.errors import first_line
 from ..core.fileio import log_file
+from .widgets.screen_fit import resize_to_screen
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,6 @@ class MainWindow(QMainWindow):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setWindowTitle("Pigeonhole")
-        self.resize(1280, 820)
         self.tabs = QTabWidget()
         self.setCentralWidget(self.tabs)
         self.classify_tab = make_tab("Classify", lambda: _classify_tab(self))
@@ -73,6 +73,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._connect_tabs()
         self.statusBar()  # shows what the tabs are doing (their status_changed)
+        resize_to_screen(self, 1280, 820)  # (a laptop screen: less)
         self._restore_geometry()
 
     @staticmethod
@@ -85,6 +86,14 @@ class MainWindow(QMainWindow):
         freshly trained model to the Classify tab in one click."""
         self._status: dict[QWidget, str] = {}  # each tab's last status line
         self.tabs.currentChanged.connect(lambda _i: self.show_status(None))
+        self._strips: dict[QWidget, QWidget] = {}  # the widgets a tab shows in the status bar
+        for tab in (self.classify_tab, self.train_tab):
+            strip = getattr(tab, "status_strip", None)  # (a TabLoadError has none)
+            if strip is not None:
+                self.statusBar().addPermanentWidget(strip)
+                self._strips[tab] = strip
+        self.tabs.currentChanged.connect(self._show_strip)
+        self._show_strip()
         classify, train = self.classify_tab, self.train_tab
         if self.loaded(classify):
             classify.status_changed.connect(lambda text: self.show_status(text, classify))
@@ -105,6 +114,11 @@ class MainWindow(QMainWindow):
         text = self._status.get(self.tabs.currentWidget(), "")
         plain = QTextDocumentFragment.fromHtml(text).toPlainText() if "<" in text else text
         self.statusBar().showMessage(" ".join(plain.split()))
+
+    def _show_strip(self, *_args) -> None:
+        """The status bar's widgets of the tab in front only (progress, tile size...)."""
+        for tab, strip in self._strips.items():
+            strip.setVisible(tab is self.tabs.currentWidget())
 
     def retrain_on(self, folder: str) -> None:
         """Corrections went into ``folder``: open it in the Train tab and start training once

@@ -43,6 +43,13 @@ def test_train_then_predict_with_the_checkpoint(tmp_path, capsys):
         "train loss" in line and "val loss" in line and " ms" in line for line in epoch_lines
     )
     assert "precision  recall" in text
+    # why this epoch, said as the app says it (issue 27): the lowest validation loss
+    assert any(
+        line.startswith("kept epoch ")
+        and ": lowest validation loss " in line
+        and "(accuracy " in line
+        for line in text.splitlines()
+    ), text
     assert f"checkpoint saved to {out}" in text
     assert out.is_file()
 

@@ -113,14 +113,12 @@ def cam_maps(
     if target.relu:
         fmap = fmap.clamp(min=0)
     weight, norm = cam_weights(model, arch)
+    picked = _classes(logits, classes)
+    w = weight[picked].float()  # (n, C): only the classes asked about
     if norm is not None:  # ConvNeXt: LayerNorm on the pooled vector, then the linear layer
         pooled = fmap.mean((2, 3))
-        scale = norm.weight.detach() / (pooled.var(1, unbiased=False) + norm.eps).sqrt()[:, None]
-        contrib = torch.einsum("kc,nc,nchw->nkhw", weight, scale, fmap)
-    else:
-        contrib = torch.einsum("kc,nchw->nkhw", weight, fmap)
-    picked = _classes(logits, classes)
-    maps = contrib[torch.arange(len(picked)), picked]
+        w = w * norm.weight.detach() / (pooled.var(1, unbiased=False) + norm.eps).sqrt()[:, None]
+    maps = torch.einsum("nc,nchw->nhw", w, fmap)
     return _records(maps, picked, "CAM", logits)
 
 

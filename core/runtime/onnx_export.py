@@ -8,6 +8,7 @@ Anything here that fails raises :class:`EngineError`; the run then goes on torch
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import logging
@@ -37,10 +38,14 @@ def export_onnx(
     opset: int = ONNX_OPSET,
     metadata: Mapping[str, str] | None = None,
     doc: str = "",
+    fold: bool = True,
 ) -> Path:
     """Write ``model`` (CPU, float32) as an ONNX graph with a free batch size: input ``input``,
     float32 (N, 3, crop, crop), normalised; output ``output``; ``metadata`` in the file's
     metadata properties (core.models.onnx_models reads them back), ``doc`` its description.
+    ``fold``: fold batch norms and constants into the graph here (a tidier file for other
+    runtimes); ONNX Runtime folds them itself when it loads the graph, off the GIL, while
+    torch's folding passes hold it for 0.1-0.9 s (the engine's export leaves it to ORT).
     The file is written atomically. Raises :class:`EngineError` with the reason when the
     network does not export."""
     path = Path(path)
@@ -58,7 +63,7 @@ def export_onnx(
     fastpath = torch.backends.mha.get_fastpath_enabled()
     try:
         torch.backends.mha.set_fastpath_enabled(False)
-        with warnings.catch_warnings(), torch.no_grad():
+        with warnings.catch_warnings(), torch.no_grad(), _no_onnx_package():
             warnings.simplefilter("ignore")  # tracer warnings about Python control flow
             torch.onnx.export(
                 model,
@@ -69,6 +74,7 @@ def export_onnx(
                 input_names=[INPUT],
                 output_names=[OUTPUT],
                 dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}},
+                do_constant_folding=fold,
             )
     except Exception as e:  # any exporter failure means "this network does not export"
         log.debug("ONNX export failed", exc_info=True)
@@ -83,17 +89,56 @@ def export_onnx(
     return path
 
 
-def with_metadata(data: bytes, metadata: Mapping[str, str], doc: str = "") -> bytes:
-    """An ONNX file's bytes with ``metadata`` added to its metadata properties."""
-    import onnx
+@contextlib.contextmanager
+def _no_onnx_package():
+    """While exporting: torch's TorchScript exporter imports the ``onnx`` package after every
+    export only to add custom onnxscript functions to the graph (we register none, so it adds
+    nothing). Importing ``onnx`` loads ml_dtypes, whose C start-up holds the GIL for 0.4-1.4 s:
+    every other thread waits meanwhile, the window's too (its event loop froze on the first
+    run of each model, issue 27). The exported bytes go through as they are instead. With a
+    torch whose exporter is laid out otherwise, nothing is changed."""
+    try:
+        from torch.onnx._internal.torchscript_exporter import onnx_proto_utils as proto
+    except ImportError:
+        proto = None
+    original = getattr(proto, "_add_onnxscript_fn", None)
+    if original is None:
+        yield
+        return
+    proto._add_onnxscript_fn = lambda model_bytes, custom_opsets: model_bytes
+    try:
+        yield
+    finally:
+        proto._add_onnxscript_fn = original
 
-    proto = onnx.load_from_string(data)
-    for key, value in metadata.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """One length-delimited protobuf field."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def with_metadata(data: bytes, metadata: Mapping[str, str], doc: str = "") -> bytes:
+    """An ONNX file's bytes with ``metadata`` added to its metadata properties and ``doc`` as
+    its description. Written as protobuf fields appended to the model (ModelProto's
+    ``metadata_props`` is field 14, ``doc_string`` field 6; a parser appends repeated fields
+    and keeps the last of a single one), so the ``onnx`` package is never imported: loading
+    it holds the GIL for up to 1.4 s (see :func:`_no_onnx_package`)."""
+    extra = b"".join(
+        _field(14, _field(1, key.encode()) + _field(2, value.encode()))
+        for key, value in metadata.items()
+    )
     if doc:
-        proto.doc_string = doc
-    return proto.SerializeToString()
+        extra += _field(6, doc.encode())
+    return data + extra
 
 
 def engine_cache(arch: str, weights: str, output: str, crop: int) -> ExportedModel:
@@ -118,7 +163,7 @@ def ensure_exported(
     if on_stage is not None:
         on_stage("Exporting the network to ONNX (once for these weights)")
     t0 = time.perf_counter()
-    export_onnx(model, cached.fp32, crop, metadata=metadata)
+    export_onnx(model, cached.fp32, crop, metadata=metadata, fold=False)  # ORT folds, off the GIL
     seconds = time.perf_counter() - t0
     cached.update_manifest(export_s=round(seconds, 2), torch=torch.__version__)
     log.info("exported %s in %.1f s", cached.fp32, seconds)

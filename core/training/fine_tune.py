@@ -45,7 +45,7 @@ from .features import (
     FeatureExtractor,
     FeatureJob,
 )
-from .head import EpochStats, HeadOutcome, evaluate_head, train_head
+from .head import EpochStats, HeadOutcome, evaluate_head, kept_epoch_line, train_head
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +152,10 @@ class TrainResult:
     warnings: list[str] = field(default_factory=list)
     saved_to: Path | None = None
     diverged: str | None = None  # training stopped on a NaN/inf loss; the epoch before is kept
+
+    def kept_line(self) -> str:
+        """Which epoch was kept and the figure it was chosen by (head.kept_epoch_line)."""
+        return kept_epoch_line(self.history, self.best_epoch)
 
     @property
     def accuracy(self) -> float | None:

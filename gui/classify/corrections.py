@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from .results_model import ResultsModel
@@ -38,13 +38,28 @@ class Relabel(QUndoCommand):
 
 
 class CorrectionHistory(QObject):
-    """The corrections made in this session, undoable one step at a time."""
+    """The corrections made in this session, undoable one step at a time. ``stepped`` says
+    what an undo or a redo did ("Undone", "label 3 images 'cat'"), whatever started it."""
+
+    stepped = Signal(str, str)  # "Undone" or "Redone", the step's text
 
     def __init__(self, results: ResultsModel, parent=None):
         super().__init__(parent)
         self.results = results
         self.stack = QUndoStack(self)
+        self._index = 0  # the stack's index as last seen
+        self._pushing = False
         results.modelReset.connect(self.stack.clear)
+        self.stack.indexChanged.connect(self._on_index)
+
+    def _on_index(self, index: int) -> None:
+        before, self._index = self._index, index
+        if self._pushing or self.stack.count() == 0:
+            return
+        if index < before:
+            self.stepped.emit("Undone", self.stack.text(index))
+        elif index > before:
+            self.stepped.emit("Redone", self.stack.text(index - 1))
 
     def relabel(self, rows: Iterable[int], label: str | None) -> int:
         """Give ``rows`` the label ``label`` (None: their predicted labels back) as one undoable
@@ -63,7 +78,11 @@ class CorrectionHistory(QObject):
         n = len(after)
         what = f"{n:,} images" if n > 1 else self.results.row_at(next(iter(after))).name
         text = f"label {what} '{label}'" if label is not None else f"remove the label of {what}"
-        self.stack.push(Relabel(self.results, before, after, text))
+        self._pushing = True
+        try:
+            self.stack.push(Relabel(self.results, before, after, text))
+        finally:
+            self._pushing = False
         return n
 
     def undo(self) -> None:

@@ -1,78 +1,93 @@
-"""Filter and sort controls for the grid: class (with counts), confidence range, file name
-text, errors only, disagreements with the folders' classes (in evaluation mode); order by
-name, label, confidence or time."""
+"""Filter and sort controls for the grid, as one compact bar above it: class (with counts),
+confidence range, file name text, errors only (while some image failed), disagreements with
+the folders' classes (in evaluation mode), the order; and at its right end, always in view,
+how many of the results are shown, with "Show all"."""
 
 from __future__ import annotations
 
 from collections import Counter
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFormLayout,
-    QGroupBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
     QToolButton,
-    QVBoxLayout,
+    QWidget,
 )
 
+from ..widgets.flow_layout import FlowLayout
 from .results_filter import SORT_KEYS, Filter
 
 
-class FilterPanel(QGroupBox):
+def _group(*widgets: QWidget) -> QWidget:
+    """Widgets kept together on one line of the bar."""
+    box = QWidget()
+    lay = QHBoxLayout(box)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.setSpacing(3)
+    for w in widgets:
+        lay.addWidget(w)
+    return box
+
+
+class FilterPanel(QFrame):
+    """The bar of filter and sort controls (one line where the width allows, else wrapped)."""
+
     filter_changed = Signal(object)  # Filter
     sort_changed = Signal(str, bool)  # key, descending
 
     def __init__(self, parent=None):
-        super().__init__("Filter and sort", parent)
-        self.label = QComboBox()
+        super().__init__(parent)
+        self.setObjectName("filterBar")
+        self.label = QComboBox(toolTip="Only the images with this label")
         self.label.addItem("All classes", "")  # "" rather than None: see gui.pyside_fixes
         self.min_conf = QSpinBox(minimum=0, maximum=100, suffix=" %", value=0)
         self.max_conf = QSpinBox(minimum=0, maximum=100, suffix=" %", value=100)
-        conf_row = QHBoxLayout()
-        conf_row.addWidget(self.min_conf)
-        conf_row.addWidget(QLabel("to"))
-        conf_row.addWidget(self.max_conf)
-        self.text = QLineEdit(placeholderText="part of the file name")
+        for spin in (self.min_conf, self.max_conf):
+            spin.setToolTip("Only the images whose confidence is in this range")
+            spin.setButtonSymbols(QSpinBox.ButtonSymbols.NoButtons)  # typed, or the wheel
+            spin.setFixedWidth(spin.fontMetrics().horizontalAdvance("100 %") + 18)
+            spin.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.text = QLineEdit(placeholderText="Name contains…")
+        self.text.setToolTip("Only the images whose file name contains this text")
         self.text.setClearButtonEnabled(True)
-        self.errors_only = QCheckBox("Only images that failed")
-        self.disagreements_only = QCheckBox("Only disagreements")
+        self.text.setFixedWidth(110)
+        self.errors_only = QCheckBox("Failed to load", visible=False)
+        self.errors_only.setToolTip("Only the images that could not be read")
+        self.disagreements_only = QCheckBox("Only disagreements", visible=False)
         self.disagreements_only.setToolTip(
             "Images whose label differs from the class their folder is named after"
         )
-        self.sort = QComboBox()
+        self.sort = QComboBox(toolTip="The order of the tiles")
         for key, name in SORT_KEYS.items():
             self.sort.addItem(name, key)
         self.descending = QToolButton(checkable=True, text="↑", toolTip="Descending order")
-        sort_row = QHBoxLayout()
-        sort_row.addWidget(self.sort, 1)
-        sort_row.addWidget(self.descending)
         for combo in (self.label, self.sort):
             combo.setSizeAdjustPolicy(
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
             )
-            combo.setMinimumContentsLength(12)
-        self.reset = QPushButton("Show all")
+            combo.setMinimumContentsLength(10)
         self.shown = QLabel("")
         self.shown.setObjectName("hint")
-        form = QFormLayout()
-        form.addRow("Class", self.label)
-        form.addRow("Confidence", conf_row)
-        form.addRow("Name", self.text)
-        form.addRow("", self.errors_only)
-        form.addRow("", self.disagreements_only)
-        form.addRow("Sort by", sort_row)
-        lay = QVBoxLayout(self)
-        lay.addLayout(form)
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.shown, 1)
-        bottom.addWidget(self.reset)
-        lay.addLayout(bottom)
+        self.reset = QPushButton("Show all", flat=True, toolTip="Clear every filter")
+        self.reset.setObjectName("link")
+        shown = _group(self.shown, QLabel("·", objectName="hint"), self.reset)
+        shown.layout().setAlignment(Qt.AlignmentFlag.AlignRight)
+        flow = FlowLayout(self)
+        flow.setContentsMargins(0, 0, 0, 0)
+        flow.addWidget(self.label)
+        flow.addWidget(_group(QLabel("Confidence"), self.min_conf, QLabel("–"), self.max_conf))
+        flow.addWidget(self.text)
+        flow.addWidget(self.errors_only)
+        flow.addWidget(self.disagreements_only)
+        flow.addWidget(_group(QLabel("Sort by"), self.sort, self.descending))
+        flow.add_stretch_widget(shown)
 
         self._typing = QTimer(self, singleShot=True, interval=200)
         self._typing.timeout.connect(self._emit_filter)
@@ -139,9 +154,12 @@ class FilterPanel(QGroupBox):
             self.label.addItem(f"{current} (0)", current)
         self.label.setCurrentIndex(max(0, self.label.findData(current)))
         self.label.blockSignals(False)
-        self.errors_only.setText(
-            f"Only images that failed ({errors:,})" if errors else "Only images that failed"
-        )
+        self.errors_only.setText(f"Failed to load ({errors:,})" if errors else "Failed to load")
+        self.errors_only.setVisible(bool(errors) or self.errors_only.isChecked())
+
+    def set_total(self, total: int) -> None:
+        """How many results there are, at once (the per-class counts follow later)."""
+        self.label.setItemText(0, f"All classes ({total:,})")
 
     def set_disagreements(self, count: int | None) -> None:
         """How many labels disagree with their folder's class; None: no evaluation (the

@@ -1,5 +1,6 @@
 """Output for the Classify tab: export CSV/JSON (all results, the ones shown, or the selected
-ones), sort into folders (copy or move, undoable), and the menu/shortcut actions for them.
+ones), sort into folders (copy or move, each undoable: the banner after it offers Undo), and
+the menu/shortcut actions for them.
 (Labelling, the preview and the tiles' context menu are :mod:`gui.classify.triage`'s.)
 
 :class:`OutputController` gets what it works on in its constructor (the results and the view
@@ -19,6 +20,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QWidget
 
 from ...core.errors import PigeonholeError
+from ...core.results.sorting import UNDO_COPY
 from ..file_tasks import undo_task
 from ..widgets.actions import make_action
 from ..widgets.thumbnails import ThumbnailCache
@@ -65,6 +67,7 @@ class OutputController(QObject):
         self.last_manifest: str | None = (
             QSettings().value("sort/last_manifest", "", type=str) or None
         )
+        self.last_mode = QSettings().value("sort/last_mode", "move", type=str)  # or "copy"
         self.file_work = WorkerSlot(
             self,
             on_progress=self._on_file_progress,
@@ -80,7 +83,7 @@ class OutputController(QObject):
             "&Sort into folders…", self.sort_results, QKeySequence("Ctrl+Shift+S")
         )
         self.act_undo = action(
-            "&Undo last move", self.undo_last_move, None, self.last_manifest is not None
+            "&Undo last sort", self.undo_last_move, None, self.last_manifest is not None
         )
         self.file_actions = (self.act_export, self.act_sort, self.act_undo)
         ui.export_button.clicked.connect(self.export_results)
@@ -104,7 +107,10 @@ class OutputController(QObject):
         self.act_sort.setEnabled(ui.sort_button.isEnabled())
         can_undo = self.last_manifest is not None and not self.busy and not running
         ui.undo_button.setEnabled(can_undo)
-        ui.undo_button.setVisible(can_undo)  # only while there is a move to undo
+        ui.undo_button.setVisible(can_undo)  # only while there is a copy or move to undo
+        what = "copy" if self.last_mode == "copy" else "move"
+        ui.undo_button.setText(f"Undo {what}")
+        self.act_undo.setText(f"&Undo last {what}")
         self.act_undo.setEnabled(can_undo)
 
     # -- selection ---------------------------------------------------------------------------
@@ -199,19 +205,22 @@ class OutputController(QObject):
         return True
 
     def undo_last_move(self) -> bool:
-        """Put the files of the last move back where they were."""
+        """Undo the last sort: put the files of a move back where they were, or remove the
+        copies a copy made."""
         if not self.last_manifest or self.busy or self.runs.running:
             return False
         if not Path(self.last_manifest).is_file():
-            self.notify(f"The move record {self.last_manifest} is gone; nothing to undo.", True)
+            self.notify(f"The sort's record {self.last_manifest} is gone; nothing to undo.", True)
             self._set_manifest(None)
             return False
         self.file_work.start(undo_task, self.last_manifest)
-        self._file_work_started("Putting the files back…")
+        copy = self.last_mode == "copy"
+        self._file_work_started("Removing the copies…" if copy else "Putting the files back…")
         return True
 
     def _file_work_started(self, text: str) -> None:
         self.ui.run_status.setText(text)
+        self.ui.show_running(True)
         self.ui.progress.setRange(0, 0)
         self.sync()
 
@@ -221,6 +230,7 @@ class OutputController(QObject):
             self.ui.progress.setValue(done)
 
     def _file_work_ended(self) -> None:
+        self.ui.show_running(self.runs.running)
         self.ui.progress.setRange(0, 1)
         self.ui.progress.setValue(1)
         self.sync()
@@ -235,24 +245,27 @@ class OutputController(QObject):
             self.results.rename_paths(moved)
             for src, dst in moved.items():
                 self.cache.rename(src, dst)
-        if report.mode == "move":
-            self._set_manifest(str(report.manifest) if report.manifest else None)
-        elif report.mode == "undo":
+        offer = None
+        if report.mode in ("copy", "move") and report.manifest is not None:
+            self._set_manifest(str(report.manifest), report.mode)
+            offer = ("Undo", self.undo_last_move)
+        elif report.mode in ("undo", UNDO_COPY) and not report.errors:
             self._set_manifest(None)
         text = report.line()[:1].upper() + report.line()[1:]
         if report.errors:
             text += ": " + "; ".join(report.errors[:3])
         self.ui.run_status.setText(text + ".")
-        self.notify(text + ".", error=bool(report.errors))
+        self.notify(text + ".", error=bool(report.errors), action=offer)
 
     def _on_file_failed(self, message: str) -> None:
         self._file_work_ended()
         self.ui.run_status.setText("Sorting failed.")
         self.notify(message, error=True)
 
-    def _set_manifest(self, path: str | None) -> None:
-        self.last_manifest = path
+    def _set_manifest(self, path: str | None, mode: str = "move") -> None:
+        self.last_manifest, self.last_mode = path, mode
         QSettings().setValue("sort/last_manifest", path or "")
+        QSettings().setValue("sort/last_mode", mode)
         self.sync()
 
     def shutdown(self) -> None:

@@ -15,10 +15,10 @@ from .sort_dialog import ALL, SELECTED, SHOWN, SortDialog, SortOptions
 REPLACE, QUEUE = "replace", "queue"
 
 
-def ask_label(parent: QWidget, current: str, choices: list[str]) -> str | None:
-    """The label for the selected images, picked from the known ones (a new class only through
-    the picker's explicit "New class…"); None if cancelled."""
-    picker = LabelPicker(choices, current, parent=parent)
+def ask_label(parent: QWidget, current: str, choices: list[str], count: int = 1) -> str | None:
+    """The label for the ``count`` selected images, picked from the known ones (a new class
+    only through the picker's explicit "New class…"); None if cancelled."""
+    picker = LabelPicker(choices, current, count=count, parent=parent)
     return picker.chosen() if picker.exec() else None
 
 

@@ -18,6 +18,18 @@ def engine_line(summary) -> str:
     return f"Last run: {engine}, {summary.precision}{note}"
 
 
+def engine_choice(model_panel) -> str:
+    """The engine the Model panel is set to, for the model's line before a run says which
+    one ran it."""
+    text = model_panel.engine.currentText()
+    return "engine: automatic" if text == "Automatic" else text
+
+
+def engine_short(summary) -> str:
+    """The engine and precision a run used ("ONNX Runtime fp32"), for the model's line."""
+    return f"{ENGINE_NAMES.get(summary.engine, summary.engine)} {summary.precision}"
+
+
 class RunView:
     """Turns the run controller's events into the tab's run widgets."""
 
@@ -30,6 +42,7 @@ class RunView:
         for b in (ui.add_folder_button, ui.add_files_button):
             b.setVisible(True)
         ui.cancel_button.setEnabled(True)
+        ui.show_running(True)
         ui.progress.setRange(0, 0)
         ui.run_status.setText("Finding images…")
 
@@ -47,6 +60,7 @@ class RunView:
         """The run ended (``summary`` None: cancelled before core summed it up)."""
         ui = self.ui
         ui.cancel_button.setEnabled(False)
+        ui.show_running(False)
         ui.progress.setRange(0, 1)
         ui.progress.setValue(1 if summary is not None and not summary.cancelled else 0)
         if summary is None:
@@ -60,11 +74,13 @@ class RunView:
                 f"({summary.images_per_s:.1f} images/s){failed}" + (f"; {other}." if other else ".")
             )
             ui.model_panel.show_engine(engine_line(summary), warning=bool(summary.engine_note))
+            ui.model_line.set_engine(engine_short(summary))
 
     def stopped(self, rows: int) -> None:
         """The run failed (its message is in the banner)."""
         ui = self.ui
         ui.cancel_button.setEnabled(False)
+        ui.show_running(False)
         ui.progress.setRange(0, 1)
         ui.progress.setValue(0)
         ui.run_status.setText("Run stopped.")

@@ -50,7 +50,7 @@ class SortDialog(QDialog):
         row = QHBoxLayout()
         row.addWidget(self.dest, 1)
         row.addWidget(browse)
-        self.copy = QRadioButton("Copy (the originals stay where they are)")
+        self.copy = QRadioButton("Copy (the originals stay where they are; can be undone)")
         self.move = QRadioButton("Move (can be undone from the Classify menu)")
         group = QButtonGroup(self)
         group.addButton(self.copy)

@@ -18,6 +18,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from ..widgets.actions import make_action
+from ..widgets.elided import elide_chars
 from ..widgets.model_panel import ModelPanel
 from ..widgets.workers import WorkerSlot
 from .results_model import ResultsModel
@@ -151,7 +152,7 @@ class StaleResultsController(QObject):
 def _name(model, other) -> str:
     """``model`` for a person, short: without its architecture when ``other`` has the same
     (the file and the weights are what differ)."""
-    text = model.short()
+    text = elide_chars(model.short(), 48)  # (a long file name: one word the bar cannot wrap)
     if other is not None and other.arch == model.arch:
         text = text.removeprefix(f"{model.arch} · ")
     return text

@@ -19,9 +19,11 @@ from ..widgets.drop_zone import DropContents, parse_drop
 from ..widgets.preview import PreviewDialog
 from ..widgets.thumbnail_view import DEFAULT_TILE
 from ..widgets.thumbnails import ThumbnailCache, ThumbnailLoader
+from .banner import Banner
 from .layout import ClassifyLayout
 from .model_actions import ModelActions
 from .output import OutputController, OutputQuestions
+from .pane_actions import PaneActions
 from .questions import (
     QUEUE,
     REPLACE,
@@ -34,7 +36,7 @@ from .questions import (
 from .results_filter import ResultsView
 from .results_model import ResultsModel
 from .run import RunController
-from .run_view import RunView
+from .run_view import RunView, engine_choice
 from .script import ScriptedStart
 from .skipped import SkippedFiles
 from .sort_dialog import SortOptions
@@ -59,6 +61,7 @@ class ClassifyTab(QWidget):
         self.cache = ThumbnailCache()
         self.loader = ThumbnailLoader(self.cache, parent=self)
         self.ui = ClassifyLayout(self, self.view_model, self.cache, self.loader)
+        self.banner = Banner(self.ui.banner, self.ui.banner_action, self.ui.banner_close, self)
         self.runs = RunController(self.results, self.cache, self.ui.timing, self)
         self.triage = TriageController(  # asks through the hooks below, which tests replace
             self,
@@ -66,7 +69,7 @@ class ClassifyTab(QWidget):
             self.results,
             self.view_model,
             self.notify,
-            lambda current, choices: self._ask_label(current, choices),
+            lambda current, choices, count: self._ask_label(current, choices, count),
         )
         questions = OutputQuestions(
             save_path=lambda: self._ask_save_path(),
@@ -113,11 +116,8 @@ class ClassifyTab(QWidget):
         self.act_cancel = make_action(
             self, "&Cancel run", self.cancel_run, QKeySequence("Esc"), False
         )
-        self.act_show_timing = make_action(self, "Show &timing", self._toggle_timing)
-        self.act_show_timing.setCheckable(True)
-        shown = QSettings().value("classify/show_timing", True, type=bool)
-        self.act_show_timing.setChecked(shown)
-        self.ui.side.set_pane_visible("Timing", shown)
+        self.pane_actions = PaneActions(self, self.ui.side)
+        self.act_show_timing = self.pane_actions.actions["Timing"]
 
     def _wire(self) -> None:
         ui, mp = self.ui, self.ui.model_panel
@@ -131,7 +131,6 @@ class ClassifyTab(QWidget):
         ui.drop_zone.add_files_clicked.connect(self.add_files)
         ui.drop_zone.dropped.connect(self.handle_drop)
         ui.cancel_button.clicked.connect(self.cancel_run)
-        ui.banner_close.clicked.connect(self.hide_banner)
         ui.run_status.changed.connect(self.status_changed)
         self.runs.started.connect(self._on_run_started)
         self.runs.progressed.connect(self.run_view.progressed)
@@ -150,8 +149,6 @@ class ClassifyTab(QWidget):
         self.loader.ready.connect(self._on_thumbnail_ready)
         ui.tile_slider.valueChanged.connect(self._on_tile)
         ui.tile_slider.setValue(QSettings().value("classify/tile", DEFAULT_TILE, type=int))
-        self._banner_timer = QTimer(self, singleShot=True, interval=12_000)
-        self._banner_timer.timeout.connect(self.hide_banner)
         self._counts_timer = QTimer(self, singleShot=True, interval=400)
         self._counts_timer.timeout.connect(self._refresh_counts)
 
@@ -165,17 +162,17 @@ class ClassifyTab(QWidget):
             self.triage.triage_actions,
             self.output.file_actions,
             self.trust.actions,
-            (self.skipped.action, self.act_show_timing),
+            (self.skipped.action,),
+            tuple(self.pane_actions.actions.values()),
         ):
             menu.addActions(list(group))
             menu.addSeparator()
         return menu
 
-    def _toggle_timing(self) -> None:
-        """Show or hide the Timing pane (remembered); hidden, its plots are not redrawn."""
-        shown = self.act_show_timing.isChecked()
-        self.ui.side.set_pane_visible("Timing", shown)
-        QSettings().setValue("classify/show_timing", shown)
+    @property
+    def status_strip(self) -> QWidget:
+        """Progress, Cancel and the tile size, for the main window's status bar."""
+        return self.ui.status_strip
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)
@@ -191,8 +188,8 @@ class ClassifyTab(QWidget):
         answer = QMessageBox.question(self, "Pigeonhole", question)
         return answer == QMessageBox.StandardButton.Yes
 
-    def _ask_label(self, current: str, choices: list[str]) -> str | None:
-        return ask_label(self, current, choices)
+    def _ask_label(self, current: str, choices: list[str], count: int = 1) -> str | None:
+        return ask_label(self, current, choices, count)
 
     def _ask_export_scope(self, counts: dict[str, int]) -> str | None:
         return ask_export_scope(self, counts)
@@ -206,24 +203,13 @@ class ClassifyTab(QWidget):
     def _choose_new_run(self) -> str | None:
         return ask_new_run(self)
 
-    def notify(self, text: str, error: bool = False, warning: bool = False) -> None:
-        """A message above the grid (errors and warnings stay until closed; others for 12 s)."""
-        banner = self.ui.banner
-        banner.setText(text)
-        banner.setProperty("error", error)
-        banner.setProperty("warning", warning and not error)
-        banner.style().unpolish(banner)
-        banner.style().polish(banner)
-        banner.setVisible(True)
-        self.ui.banner_close.setVisible(True)
-        if error or warning:
-            self._banner_timer.stop()
-        else:
-            self._banner_timer.start()
+    def notify(self, text: str, error: bool = False, warning: bool = False, action=None) -> None:
+        """A message above the grid (errors and warnings stay until closed; others for 12 s);
+        ``action``: (text, callable) for a button beside it ("Undo")."""
+        self.banner.show(text, error, warning, action)
 
     def hide_banner(self) -> None:
-        self.ui.banner.setVisible(False)
-        self.ui.banner_close.setVisible(False)
+        self.banner.hide()
 
     # -- getting images ----------------------------------------------------------------------
     def add_folder(self) -> None:
@@ -304,6 +290,9 @@ class ClassifyTab(QWidget):
 
     def _on_model_loaded(self, loaded) -> None:
         self.results.set_class_names(loaded.class_names)
+        self.ui.model_line.show_model(loaded, engine_choice(self.ui.model_panel))
+        if not self.ui.model_open_by_hand:
+            self.ui.fold_model(True)  # the grid gets the room; a click opens it again
         self.notify(f"Model ready: {loaded.arch} with {loaded.num_classes:,} classes.")
         if self.pending:
             paths, self.pending = self.pending, []
@@ -313,6 +302,7 @@ class ClassifyTab(QWidget):
 
     def _on_load_failed(self, message: str) -> None:
         self.notify(message, error=True)  # the one place it is said
+        self.ui.fold_model(False)  # the fields, to put right
         if self.script.active and self.ui.model_panel.loaded is None:
             self.pending.clear()
             self.script.done(ok=False, message=message)
@@ -338,8 +328,11 @@ class ClassifyTab(QWidget):
 
     # -- grid --------------------------------------------------------------------------------
     def _counts_dirty(self, *_args) -> None:
-        """Refresh the per-class counts soon: within 0.1 s of a correction, once a second
-        while a run goes (the class list is rebuilt each time)."""
+        """The counts of all results and of those shown at once (cheap); the per-class counts
+        soon: within 0.1 s of a correction, once a second while a run goes (the class list is
+        rebuilt each time)."""
+        self.ui.filters.set_total(self.results.rowCount())
+        self._update_shown()
         if not self._counts_timer.isActive():
             self._counts_timer.start(1000 if self.runs.running else 100)
 

@@ -46,7 +46,7 @@ def copy_corrections_task(items, dest: str, *, should_stop=None, progress=None):
     overwriting)."""
     from ...core.results.sorting import SortItem, sort_into_folders
 
-    return sort_into_folders(
+    report = sort_into_folders(
         [SortItem(path, label, None) for path, label in items],
         dest,
         mode="copy",
@@ -54,6 +54,10 @@ def copy_corrections_task(items, dest: str, *, should_stop=None, progress=None):
         progress=progress,
         option=OPTION,
     )
+    if report.manifest is not None:  # nothing offers to undo this: leave no record in the set
+        report.manifest.unlink(missing_ok=True)
+        report.manifest = None
+    return report
 
 
 class TrainingSetController(QObject):

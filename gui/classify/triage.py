@@ -18,6 +18,7 @@ from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QMenu, QWidget
 
 from ..widgets.actions import make_action
+from ..widgets.heatmap_view import HeatMapControl
 from ..widgets.preview import PreviewDialog, make_preview
 from .corrections import CorrectionHistory
 from .layout import ClassifyLayout
@@ -37,12 +38,13 @@ class TriageController(QObject):
         results: ResultsModel,
         view_model: ResultsView,
         notify: Callable[..., None],
-        ask_label: Callable[[str, list[str]], str | None],
+        ask_label: Callable[[str, list[str], int], str | None],
     ) -> None:
         super().__init__(host)
         self.host, self.ui, self.results, self.view_model = host, ui, results, view_model
         self.notify, self.ask_label = notify, ask_label
         self.history = CorrectionHistory(results, self)
+        self.history.stepped.connect(self._on_stepped)
         self.preview: PreviewDialog | None = None
 
         def action(text, slot, shortcut=None) -> QAction:
@@ -98,15 +100,24 @@ class TriageController(QObject):
         keys = " · ".join(
             f"<b>{i + 1}</b> {html.escape(name)}" for i, name in enumerate(self.quick_labels())
         )
-        return f"{keys} · <b>L</b> other label… · <b>←/→</b> previous/next · <b>Ctrl+Z</b> undo"
+        return (
+            f"{keys} · <b>L</b> other label… · <b>←/→</b> previous/next · <b>H</b> heat map · "
+            "<b>Ctrl+Z</b> undo"
+        )
 
     # -- labelling ---------------------------------------------------------------------------
     def label_rows(self, rows: list[int], label: str | None) -> int:
         """Label ``rows`` (None: back to the model's labels) as one undoable step."""
         n = self.history.relabel(rows, label)
         if n and label is not None:
-            self.notify(f"{n:,} image(s) labelled '{label}' (Ctrl+Z undoes).")
+            what = f"{n:,} images" if n > 1 else "1 image"
+            self.notify(f"{what} labelled '{label}' (Ctrl+Z undoes).")
         return n
+
+    def _on_stepped(self, what: str, step: str) -> None:
+        """Undo or redo: the banner says what it did (not the label it took back)."""
+        keys = "Ctrl+Shift+Z redoes" if what == "Undone" else "Ctrl+Z undoes"
+        self.notify(f"{what}: {step} ({keys}).")
 
     def label_selected(self, label: str) -> int:
         return self.label_rows(self.selected_source_rows(), label)
@@ -125,7 +136,7 @@ class TriageController(QObject):
             return 0
         if label is None:
             label = self.ask_label(
-                self.results.row_at(rows[0]).label or "", self.results.known_labels()
+                self.results.row_at(rows[0]).label or "", self.results.known_labels(), len(rows)
             )
             if label is None:
                 return 0
@@ -151,6 +162,10 @@ class TriageController(QObject):
                 self._preview_closed,
                 self.edit_actions,
             )
+            self.preview.attach_heatmap(
+                HeatMapControl(lambda: self.ui.model_panel.loaded, self.preview.show_overlay,
+                               self.preview)
+            )  # fmt: skip
         self._show_in_preview(index.row())
         self.preview.show()
         self.preview.raise_()
@@ -187,7 +202,7 @@ class TriageController(QObject):
         row = self._previewed_source_row()
         if row is None:
             return
-        label = self.ask_label(self.results.row_at(row).label or "", self.results.known_labels())
+        label = self.ask_label(self.results.row_at(row).label or "", self.results.known_labels(), 1)
         if label is not None:
             self._label_previewed(label)
 

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -31,6 +30,7 @@ from ...core.data.datasets import MIN_PER_CLASS, DatasetPlan
 from ...core.models.files import TORCH_SUFFIXES, file_filter
 from ...core.training.fine_tune import TrainConfig
 from ..widgets.arch_picker import ArchPicker
+from ..widgets.elided import PathEdit
 from ..widgets.model_choices import PreprocessingPicker
 from ..widgets.tables import read_only_table, table_item
 
@@ -41,7 +41,7 @@ class DataPanel(QGroupBox):
 
     def __init__(self, parent=None):
         super().__init__("Data", parent)
-        self.path = QLineEdit(placeholderText="Drop a folder here, or choose one…")
+        self.path = PathEdit(placeholderText="Drop a folder here, or choose one…")
         self.path.returnPressed.connect(lambda: self.folder_chosen.emit(self.path.text().strip()))
         choose = QPushButton("Choose…")
         choose.clicked.connect(self._choose)
@@ -138,7 +138,7 @@ class NetworkPanel(QGroupBox):
         self.weights.setMinimumContentsLength(12)
         self.weights.currentIndexChanged.connect(self._sync)
         self.picker.arch_changed.connect(lambda _n: self._sync())
-        self.checkpoint_edit = QLineEdit(placeholderText="Base checkpoint (.pth, .safetensors…)")
+        self.checkpoint_edit = PathEdit(placeholderText="Base checkpoint (.pth, .safetensors…)")
         self.browse = QPushButton("…")
         self.browse.setFixedWidth(32)
         self.browse.clicked.connect(self._choose)
@@ -154,6 +154,7 @@ class NetworkPanel(QGroupBox):
         form.addRow("", row)
         form.addRow(self.note)
         self.preprocessing = PreprocessingPicker(self)
+        self.preprocessing.combo.setMinimumContentsLength(8)  # the column is narrow at 1024
         self.preprocessing.add_rows(form)
         self._sync()
 

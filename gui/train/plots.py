@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
-from ..widgets.plots import CompactAxes
+from ..widgets.plots import NO_RUN, CompactAxes, add_empty_note, show_empty
 
 TRAIN_COLOUR = "#2563eb"
 VAL_COLOUR = "#f59e0b"
@@ -42,6 +42,7 @@ class TrainingCurves(QWidget):
             plot.setMouseEnabled(x=False, y=False)
             plot.hideButtons()
             plot.setMinimumHeight(150)
+            add_empty_note(plot)  # (and plain values on the axes, never "(x0.001)")
             sym = {"symbol": "o", "symbolSize": 4}
             self.curves[f"train_{key}"] = plot.plot(
                 pen=pg.mkPen(TRAIN_COLOUR, width=2), name="train", symbolBrush=TRAIN_COLOUR, **sym
@@ -69,6 +70,8 @@ class TrainingCurves(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.loss_plot)
         lay.addWidget(self.acc_plot)
+        self._note = NO_RUN  # what the empty plots say
+        self._show_empty()
         self._timer = QTimer(self, interval=_REDRAW_MS, singleShot=True)
         self._timer.timeout.connect(self.redraw)
 
@@ -101,13 +104,27 @@ class TrainingCurves(QWidget):
         ):
             series.clear()
         self.best_epoch = 0
+        self._note = "Waiting for the first epoch…"  # (a new run)
         self.redraw()
 
     def point_count(self, name: str = "train_loss") -> int:
         x, _ = self.curves[name].getData()
         return 0 if x is None else len(x)
 
+    def _show_empty(self) -> bool:
+        """Before the first epoch the plots say so instead of showing empty axes; returns
+        whether they are empty."""
+        empty = not self.epochs
+        for plot in (self.loss_plot, self.acc_plot):
+            show_empty(plot, empty, self._note)
+        if not empty:
+            for plot in (self.loss_plot, self.acc_plot):
+                plot.enableAutoRange()
+            self.acc_plot.setYRange(0, 100, padding=0.02)  # (the per cent scale stays whole)
+        return empty
+
     def redraw(self) -> None:
+        self._show_empty()
         x = self.epochs
         self.curves["train_loss"].setData(x, self.train_loss)
         self.curves["train_acc"].setData(x, self.train_acc)

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
 from ...core.tasks import format_duration
 from ...core.training.features import ExtractionProgress
 from ...core.training.fine_tune import TrainStage
-from ...core.training.head import EpochStats
+from ...core.training.head import EpochStats, chosen_by
 from ..widgets.status_label import StatusLabel
 
 OVERFIT_GAP = 0.15  # train accuracy this far above validation accuracy...
@@ -40,8 +40,8 @@ def overfitting_hint(history: Sequence[EpochStats]) -> str | None:
     return (
         f"Overfitting: {last.train_acc:.0%} right on the training images but {last.val_acc:.0%} "
         "on validation. The new layer is learning the training images by heart; more images "
-        "per class, augmented views, or fewer epochs help. The epoch kept is the one best on "
-        "validation."
+        "per class, augmented views, or fewer epochs help. The epoch kept is the one with the "
+        "lowest validation loss."
     )
 
 
@@ -116,10 +116,8 @@ class TrainProgress(QWidget):
         of = f" of {self.epochs}" if self.epochs else ""
         parts = [f"epoch {last.epoch}{of}"]
         best = max((s for s in history if s.is_best), key=lambda s: s.epoch, default=None)
-        if best is not None and best.val_acc is not None:
-            parts.append(f"best so far {best.val_acc:.1%} on validation (epoch {best.epoch})")
-        elif best is not None:
-            parts.append(f"best so far {best.train_acc:.1%} on training (epoch {best.epoch})")
+        if best is not None:  # named by what it is chosen by: the loss, not the accuracy
+            parts.append(f"best so far: epoch {best.epoch}, {chosen_by(best)}")
         self.status.setText(f"<b>Training</b> · {' · '.join(parts)}")
         hint = overfitting_hint(history)
         self.hint.setText(hint or "")

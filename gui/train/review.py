@@ -81,9 +81,7 @@ class MisclassifiedReview(QObject):
 
     def details_html(self, index: int) -> str:
         m = self.items[index]
-        name = html.escape(Path(m.path).name)
-        text = (
-            f"<b>{name}</b><br><small>{html.escape(m.path)}</small>"
+        text = (  # (the preview shows the file's name and folder above)
             f"<p>In the folder <b>{html.escape(m.true_label)}</b>; the model says "
             f"<b>{html.escape(m.predicted)}</b> ({m.confidence:.0%}).</p>"
         )

@@ -288,14 +288,11 @@ class TrainTab(QWidget):
             result.misclassified[: self.results.wrong.count()], result.class_names
         )
         self.views.setCurrentWidget(self.results)
-        acc = f"{result.val_accuracy:.1%}" if result.val_accuracy is not None else "-"
         took = time.perf_counter() - self._started
         why = " (stopped early)" if result.stopped_early else ""
         why = " (cancelled: best epoch so far kept)" if result.cancelled else why
-        self.line.end(
-            f"<b>Done</b> in {took:.1f} s{why}: kept epoch {result.best_epoch}, "
-            f"{'validation' if result.eval_split == 'val' else 'training'} accuracy {acc}."
-        )
+        # the figure the epoch was chosen by, as the command line says it
+        self.line.end(f"<b>Done</b> in {took:.1f} s{why}: {result.kept_line()}.")
         self._sync_buttons()
         self.training_done.emit(result)
 
@@ -336,12 +333,11 @@ class TrainTab(QWidget):
 
     def ask_keep_cancelled(self, result: TrainResult) -> bool:
         """Training was cancelled after some epochs: keep the best one so far?"""
-        val = result.val_accuracy
-        acc = f", validation accuracy {val:.1%}" if val is not None else ""
         answer = QMessageBox.question(
             self,
             "Training cancelled",
-            f"Keep the best epoch so far (epoch {result.best_epoch} of {len(result.history)}{acc})?",
+            f"Keep the best epoch so far? After {len(result.history)} epochs: "
+            f"{result.kept_line()}.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.Yes,
         )

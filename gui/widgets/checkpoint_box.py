@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QComboBox
 
+from .elided import PathEdit
 from .model_loading import found_checkpoints
 from .run_options import compact
 
@@ -21,6 +22,7 @@ class CheckpointBox(QComboBox):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setEditable(True)
+        self.setLineEdit(PathEdit(self))  # a long path cut in the middle, not at its start
         self.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.lineEdit().setPlaceholderText("Choose a checkpoint file…")
         compact(self, 12)

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.models.files import is_checkpoint_name
+from ...core.models.files import CHECKPOINT_SUFFIXES, is_checkpoint_name
 
 
 @dataclass(slots=True)
@@ -120,10 +120,11 @@ class DropZone(QStackedWidget):
         self.state = state
         if state == NEEDS_MODEL:
             self.title.setText("First, choose a model")
+            kinds = ", ".join(sorted(CHECKPOINT_SUFFIXES))
             self.sub.setText(
-                "A model is a trained network: a checkpoint file (.pth, .pt, .safetensors; "
-                "drop one here), ImageNet weights for everyday photos, or one you train on "
-                "your own folders of examples."
+                f"A model is a trained network: a checkpoint file ({kinds}; drop one here), "
+                "ImageNet weights for everyday photos, or one you train on your own folders "
+                "of examples."
             )
         elif state == LOADING:
             self.title.setText("Loading the model…")

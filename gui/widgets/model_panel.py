@@ -9,7 +9,7 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QProgressBar,
     QPushButton,
     QToolButton,
@@ -28,6 +27,7 @@ from ...core.models.files import CHECKPOINT_SUFFIXES, file_filter
 from ...core.runtime.options import RunOptions
 from .arch_picker import ArchPicker, arch_details
 from .checkpoint_box import CheckpointBox
+from .elided import PathEdit
 from .model_choices import (
     Choice,
     ModelChoices,
@@ -76,7 +76,7 @@ class ModelPanel(QGroupBox):
         self.weights = QComboBox()
         self.checkpoint = CheckpointBox()
         self.browse = QToolButton(text="…", toolTip="Choose a checkpoint file")
-        self.classes = QLineEdit(placeholderText="from the checkpoint")
+        self.classes = PathEdit(placeholderText="from the checkpoint")
         self.classes.setToolTip("A names file for this checkpoint only (one name per line)")
         self.classes_browse = QToolButton(
             text="…", toolTip="A text file with one class name per line"
@@ -131,11 +131,14 @@ class ModelPanel(QGroupBox):
         self.weights.blockSignals(True)
         self.weights.clear()
         if spec.has_pretrained:
-            if imagenet_weights_cached(spec.name):
-                text = "ImageNet pretrained (downloaded)"
+            size = f"{spec.weights_size_mb or 0:.0f} MB"
+            if imagenet_weights_cached(spec.name):  # (short: the box is narrow on a laptop)
+                text, tip = "ImageNet (downloaded)", "ImageNet pretrained weights, downloaded"
             else:
-                text = f"ImageNet pretrained (downloads {spec.weights_size_mb or 0:.0f} MB once)"
+                text, tip = f"ImageNet ({size} once)", f"ImageNet pretrained weights: {size}, "
+                tip += "downloaded the first time"
             self.weights.addItem(text, IMAGENET)
+            self.weights.setItemData(0, tip, Qt.ItemDataRole.ToolTipRole)
         self.weights.addItem("Checkpoint file", CHECKPOINT)
         self.weights.setCurrentIndex(max(0, self.weights.findData(mode)))
         self.weights.blockSignals(False)

@@ -9,6 +9,7 @@ results and the Train tab's misclassified images use the same dialog.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
@@ -24,11 +25,35 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .elided import ElidedLabel
+from .heatmap_view import HeatMapControl
 from .result_row import ResultRow, describe_html
+from .screen_fit import resize_to_screen
 from .thumbnails import ThumbnailCache, ThumbnailLoader
 
 PREVIEW_SIDE = 1400
 DETAIL_IMAGE_MAX = 180  # the detail pane's picture, at most this high
+
+
+def name_labels() -> tuple[ElidedLabel, ElidedLabel]:
+    """A file's name (bold) and its folder, each cut in the middle to fit, the whole path in
+    their tooltips."""
+    name = ElidedLabel(objectName="fileName")
+    font = name.font()
+    font.setBold(True)
+    name.setFont(font)
+    folder = ElidedLabel(objectName="hint")
+    return name, folder
+
+
+def show_name(name: ElidedLabel, folder: ElidedLabel, path: str | None) -> None:
+    """Show ``path``'s name and folder in the labels of :func:`name_labels` (None: neither)."""
+    for label in (name, folder):
+        label.setVisible(path is not None)
+    if path is not None:
+        p = Path(path)
+        name.set_full_text(p.name, tooltip=path)
+        folder.set_full_text(str(p.parent), tooltip=path)
 
 
 def _text_scroll(label: QLabel) -> QScrollArea:
@@ -41,7 +66,8 @@ def _text_scroll(label: QLabel) -> QScrollArea:
 
 
 class DetailPane(QWidget):
-    """File name and path, top-5 with bars, decode and inference ms of the current tile.
+    """File name and folder (cut in the middle to fit), top-5 with bars, decode and inference
+    ms of the current tile.
 
     The picture has a height of its own, set from the space there is (never more than
     :data:`DETAIL_IMAGE_MAX`), and the text scrolls below it: in a short pane the picture
@@ -54,6 +80,8 @@ class DetailPane(QWidget):
         self.image = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
         self.image.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.image.setFixedHeight(DETAIL_IMAGE_MAX)
+        self.name, self.folder = name_labels()
+        show_name(self.name, self.folder, None)
         self.text = QLabel("Select an image to see its details.")
         self.text.setObjectName("hint")
         self.text.setWordWrap(True)
@@ -64,10 +92,13 @@ class DetailPane(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.image)
+        lay.addWidget(self.name)
+        lay.addWidget(self.folder)
         lay.addWidget(self.scroll, 1)
 
     def show_row(self, row: ResultRow | None, selected: int = 1) -> None:
         self.row = row
+        show_name(self.name, self.folder, row.path if row is not None else None)
         if row is None:
             self.image.clear()
             self._set_hint(True)
@@ -75,7 +106,7 @@ class DetailPane(QWidget):
             return
         self._set_hint(False)
         extra = f"<p><i>{selected:,} images selected.</i></p>" if selected > 1 else ""
-        self.text.setText(describe_html(row) + extra)
+        self.text.setText(describe_html(row, header=False) + extra)
         self.refresh_image()
 
     def _set_hint(self, hint: bool) -> None:
@@ -127,10 +158,11 @@ class PreviewDialog(QDialog):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.resize(1000, 680)
         self.path: str | None = None
         self.position, self.count = 0, 0
         self._image: QImage | None = None
+        self._overlay: QImage | None = None  # the heat map over the image, when shown
+        self.heat: HeatMapControl | None = None
         self._error: str | None = None
         self.picture = QLabel("Loading…", alignment=Qt.AlignmentFlag.AlignCenter)
         self.picture.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
@@ -139,8 +171,15 @@ class PreviewDialog(QDialog):
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.details.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.name, self.folder = name_labels()
         scroll = _text_scroll(self.details)
-        scroll.setFixedWidth(300)
+        side = QWidget()
+        side.setFixedWidth(300)
+        column = QVBoxLayout(side)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.name)
+        column.addWidget(self.folder)
+        column.addWidget(scroll, 1)
         self.previous_button = QPushButton("◀ Previous")
         self.next_button = QPushButton("Next ▶")
         self.where = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
@@ -160,14 +199,17 @@ class PreviewDialog(QDialog):
         nav.addWidget(close)
         top = QHBoxLayout()
         top.addWidget(self.picture, 1)
-        top.addWidget(scroll)
+        top.addWidget(side)
         lay = QVBoxLayout(self)
         lay.addLayout(top, 1)
         lay.addWidget(self.keys)
+        self._heat_slot = QVBoxLayout()  # the heat map's bar, when attached
+        lay.addLayout(self._heat_slot)
         lay.addLayout(nav)
         self._cache = ThumbnailCache(max_bytes=64 * 1024 * 1024)
         self._loader = ThumbnailLoader(self._cache, side=PREVIEW_SIDE, threads=1, parent=self)
         self._loader.ready.connect(self._on_ready)
+        resize_to_screen(self, 1000, 680)  # (a laptop screen: less)
 
     def show_item(
         self,
@@ -181,6 +223,7 @@ class PreviewDialog(QDialog):
         """Show the image at ``path`` (``position`` of ``count``, 0-based) and its details."""
         self.path, self.position, self.count, self._error = path, position, count, error
         self.setWindowTitle(path.replace("\\", "/").rsplit("/", 1)[-1])
+        show_name(self.name, self.folder, path)
         self.details.setText(details_html)
         self.where.setText(f"{position + 1:,} of {count:,}")
         self.previous_button.setEnabled(position > 0)
@@ -196,7 +239,21 @@ class PreviewDialog(QDialog):
 
     def show_result(self, row: ResultRow, position: int, count: int, keys_html: str = "") -> None:
         """Show a Classify result (its top-k, correction and timings beside it)."""
-        self.show_item(row.path, describe_html(row), position, count, keys_html, row.pred.error)
+        details = describe_html(row, header=False)
+        self.show_item(row.path, details, position, count, keys_html, row.pred.error)
+        if self.heat is not None:
+            self.heat.set_image(row.path, row.pred.label if row.pred.ok else None)
+
+    def attach_heatmap(self, control: HeatMapControl) -> None:
+        """Offer heat maps (H, a button, a class list) for the images shown."""
+        self.heat = control
+        self._heat_slot.addWidget(control.bar)
+
+    def show_overlay(self, image: QImage | None) -> None:
+        """Show ``image`` (the heat map laid over the photo) in place of the photo; None: the
+        photo again."""
+        self._overlay = image
+        self._show()
 
     def _on_ready(self, path: str) -> None:
         if path != self.path:
@@ -208,9 +265,10 @@ class PreviewDialog(QDialog):
         self._show()
 
     def _show(self) -> None:
-        if self._image is None:
+        image = self._overlay if self._overlay is not None else self._image
+        if image is None:
             return
-        pix = QPixmap.fromImage(self._image)
+        pix = QPixmap.fromImage(image)
         self.picture.setPixmap(
             pix.scaled(
                 self.picture.size(),
@@ -230,6 +288,8 @@ class PreviewDialog(QDialog):
             self.label_key.emit(key - Qt.Key.Key_0)
         elif plain and key in (Qt.Key.Key_L, Qt.Key.Key_F2):
             self.pick_label.emit()
+        elif plain and key == Qt.Key.Key_H and self.heat is not None:
+            self.heat.toggle()
         else:
             super().keyPressEvent(event)
 
@@ -239,6 +299,8 @@ class PreviewDialog(QDialog):
 
     def done(self, result: int) -> None:
         self._loader.shutdown()
+        if self.heat is not None:
+            self.heat.shutdown()
         super().done(result)
 
 

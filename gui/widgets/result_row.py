@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..widgets.elided import elide_chars
+
 if TYPE_CHECKING:  # (core.models imports torch: not at start-up)
     from ...core.models.loaded import ModelIdentity
 
@@ -58,7 +60,7 @@ class ResultRow:
         return float(self.pred.decode_ms or 0.0) + float(self.pred.infer_ms or 0.0)
 
 
-def _bar(score: float, width: int = 120) -> str:
+def _bar(score: float, width: int = 90) -> str:
     filled = max(1, int(round(score * width)))
     return (
         f'<table cellspacing="0" cellpadding="0"><tr>'
@@ -71,13 +73,14 @@ def _note(text: str, colour: str) -> str:
     return f'<p style="color:{colour}">{text}</p>'
 
 
-def describe_html(row: ResultRow) -> str:
-    """Rich-text details: path; the person's label and the model's own prediction with its
+def describe_html(row: ResultRow, header: bool = True) -> str:
+    """Rich-text details: path (without ``header``: left to labels that cut it to fit); the
+    person's label and the model's own prediction with its
     confidence, kept apart; the folder's class; which model made it (marked when it is not the
     one loaded now); top-5 with bars; timings."""
     p = row.pred
     esc = html.escape
-    parts = [f"<b>{esc(row.name)}</b><br><small>{esc(p.path)}</small>"]
+    parts = [f"<b>{esc(row.name)}</b><br><small>{esc(p.path)}</small>"] if header else []
     if not row.ok:
         parts.append(_note(f"<b>Could not be read:</b> {esc(p.error)}", "#b91c1c"))
     else:
@@ -97,7 +100,7 @@ def describe_html(row: ResultRow) -> str:
             else:
                 parts.append(_note(f"Its folder says {esc(row.truth)}: they agree.", "#15803d"))
     if row.model is not None:
-        made = f"Made by {esc(row.model.short())}"
+        made = f"Made by {esc(elide_chars(row.model.short(), 44))}"
         if row.stale:
             parts.append(
                 _note(

@@ -1,13 +1,16 @@
 """Side panes that fit the window: one above the other where there is height for them, as
-tabs where there is not (a laptop screen), and each can be hidden."""
+tabs where there is not (a laptop screen). A pane is shown while it has something to show
+(:meth:`SidePanes.set_pane_visible`) and the person has not closed it
+(:meth:`SidePanes.set_pane_closed`); with no pane shown, the whole column hides."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QLabel,
     QSplitter,
     QStackedLayout,
+    QStyle,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -19,7 +22,10 @@ STACKED, TABS = "stacked", "tabs"
 class SidePanes(QWidget):
     """Named panes (title, widget), stacked in a vertical splitter while this widget is at
     least ``min_stacked_height`` pixels high for two shown panes (half as much again for each
-    more), else in tabs. :meth:`set_pane_visible` hides a pane in either arrangement."""
+    more), else in tabs. :meth:`set_pane_visible` and :meth:`set_pane_closed` hide a pane in
+    either arrangement; ``emptied`` says when the column hides or shows again."""
+
+    emptied = Signal(bool)  # True: no pane is shown, the column is hidden
 
     def __init__(
         self,
@@ -30,7 +36,9 @@ class SidePanes(QWidget):
         super().__init__(parent)
         self.panes = list(panes)
         self.min_stacked_height = min_stacked_height
-        self.hidden: set[str] = set()
+        self.hidden: set[str] = set()  # nothing to show
+        self.closed: set[str] = set()  # closed by the person
+        self.empty = False  # no pane shown: the column is hidden
         self.mode: str | None = None
         self.boxes: dict[str, QWidget] = {}
         self.splitter = QSplitter(Qt.Orientation.Vertical)
@@ -53,15 +61,36 @@ class SidePanes(QWidget):
         self._arrange(STACKED)
 
     def set_pane_visible(self, title: str, visible: bool) -> None:
-        if visible:
-            self.hidden.discard(title)
-        else:
-            self.hidden.add(title)
-        mode = self._fitting_mode() if self.isVisible() else self.mode or STACKED
-        self._arrange(mode, force=True)
+        """Whether the pane has something to show (it shows unless closed)."""
+        (self.hidden.discard if visible else self.hidden.add)(title)
+        self._rearrange()
+
+    def set_pane_closed(self, title: str, closed: bool) -> None:
+        """The person closed (or opened again) the pane."""
+        (self.closed.add if closed else self.closed.discard)(title)
+        self._rearrange()
 
     def pane_visible(self, title: str) -> bool:
+        """The pane has something to show (closed or not)."""
         return title not in self.hidden
+
+    def shown_titles(self) -> list[str]:
+        return [t for t, _w in self.panes if t not in self.hidden and t not in self.closed]
+
+    def titles_width(self) -> int:
+        """The width the tab bar needs for every shown pane's title in full."""
+        space = self.style().pixelMetric(QStyle.PixelMetric.PM_TabBarTabHSpace, None, self)
+        fm = self.tabs.tabBar().fontMetrics()
+        return sum(fm.horizontalAdvance(t) + space for t in self.shown_titles())
+
+    def _rearrange(self) -> None:
+        empty = not self.shown_titles()
+        if empty != self.empty:
+            self.empty = empty
+            self.setVisible(not empty)
+            self.emptied.emit(empty)
+        mode = self._fitting_mode() if self.isVisible() else self.mode or STACKED
+        self._arrange(mode, force=True)
 
     def bring_forward(self, title: str) -> None:
         """Make the pane the current tab (as tabs; one above the other, it is in view)."""
@@ -70,12 +99,17 @@ class SidePanes(QWidget):
                 self.tabs.setCurrentIndex(i)
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt API)
-        """What the tabs need: too short for the panes one above the other, they become tabs
-        (the stacked arrangement does not set the minimum). Hidden panes take no room."""
-        shown = [w for t, w in self.panes if t not in self.hidden] or [self.panes[0][1]]
+        """What the tabs need, their titles in full: too short for the panes one above the
+        other, they become tabs (the stacked arrangement does not set the minimum). Hidden
+        panes take no room."""
+        titles = self.shown_titles()
+        shown = [w for t, w in self.panes if t in titles] or [self.panes[0][1]]
         hints = [w.minimumSizeHint() for w in shown]
         tab_bar = self.tabs.tabBar().sizeHint().height()
-        return QSize(max(h.width() for h in hints), max(h.height() for h in hints) + tab_bar)
+        width = max(h.width() for h in hints)
+        if self.mode == TABS:  # every tab's title in full
+            width = max(width, self.titles_width() + 4)
+        return QSize(width, max(h.height() for h in hints) + tab_bar)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)
@@ -83,7 +117,7 @@ class SidePanes(QWidget):
 
     def _fitting_mode(self) -> str:
         """One above the other when there is height for every shown pane, else tabs."""
-        shown = sum(title not in self.hidden for title, _w in self.panes)
+        shown = len(self.shown_titles())
         needed = self.min_stacked_height * max(2, shown) // 2
         return STACKED if self.height() >= needed else TABS
 
@@ -95,7 +129,7 @@ class SidePanes(QWidget):
         self.tabs.clear()
         for title, widget in self.panes:
             box = self.boxes[title]
-            shown = title not in self.hidden
+            shown = title not in self.hidden and title not in self.closed
             if mode == STACKED or not shown:
                 box.layout().addWidget(widget, 1)  # (takes it back from the tabs)
                 box.setVisible(shown and mode == STACKED)

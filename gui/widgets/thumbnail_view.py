@@ -10,6 +10,7 @@ from PySide6.QtCore import (
     QAbstractItemModel,
     QEvent,
     QModelIndex,
+    QSize,
     QStringListModel,
     Qt,
     QTimer,
@@ -23,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from .thumbnails import ThumbnailCache, ThumbnailLoader
-from .tiles import DEFAULT_TILE, MAX_TILE, MIN_TILE, TileDelegate
+from .tiles import DEFAULT_TILE, MAX_TILE, MIN_TILE, TileDelegate, tile_height
 
 GAP = 2  # the least space around a tile
 MAX_GAP = 24  # the most: past it, the grid's right edge may stay partly empty
@@ -121,20 +122,26 @@ class ThumbnailView(QListView):
         """The grid keeps at least two columns: tiles shrink (to MIN_TILE at most) when the
         view is narrower than two tiles of the chosen size. The width the columns leave over
         is spread between them (up to MAX_GAP), so the grid has no ragged empty strip at its
-        right edge."""
+        right edge; the rows keep the least gap (the height is what a laptop screen lacks)."""
         width = self.viewport().width()
         px = max(MIN_TILE, min(self._chosen_tile, (width - 4 * GAP) // 2))
         room = self.layout_width()
         columns = max(1, (room - GAP) // (px + GAP))
         # (a couple of pixels to spare: at an exact fit QListView wraps the last column)
-        gap = max(GAP, min(MAX_GAP, (room - columns * px - GAP) // (columns + 1)))
-        if px == self.delegate.tile and gap == self.spacing():
+        cell_w = max(px + GAP, min(px + MAX_GAP, (room - 2) // columns))
+        cell = QSize(cell_w, tile_height(px) + GAP)
+        if px == self.delegate.tile and cell == self.gridSize():
             return
-        self.setSpacing(gap)
+        self.setGridSize(cell)
         self.delegate.tile = px
         self.verticalScrollBar().setSingleStep(max(20, px // 4))
         self.scheduleDelayedItemsLayout()
         self.viewport().update()
+
+    @property
+    def column_gap(self) -> int:
+        """The space between two columns of tiles."""
+        return self.gridSize().width() - self.tile_size
 
     def layout_width(self) -> int:
         """The width QListView lays the tiles out in: the viewport's, less a scroll bar's

@@ -14,7 +14,16 @@ from .result_row import CORRECTED_TEXT, ResultRow
 from .thumbnails import ThumbnailCache, ThumbnailLoader
 
 MIN_TILE, MAX_TILE, DEFAULT_TILE = 96, 256, 150
-_TEXT_H = 40  # label line + confidence bar under the image
+_TEXT_H = 34  # label line + confidence bar under the image
+_FRAME = 20  # the tile's margin and the card's padding, left and right together
+
+
+def tile_height(tile: int) -> int:
+    """The height of a tile ``tile`` pixels wide: an image area shaped like most photos (4:3),
+    the label and the confidence bar under it (a square area left a band empty above and below
+    every landscape photo, and a laptop screen a row of tiles fewer)."""
+    return (tile - _FRAME) * 3 // 4 + _TEXT_H + 14
+
 
 _MAX_TILES = 400  # rendered tiles kept (a screenful or two at any tile size)
 # The part of a tile's state that changes how it looks.
@@ -68,7 +77,7 @@ class TileDelegate(QStyledItemDelegate):
         self._tiles: OrderedDict[tuple, QPixmap] = OrderedDict()
 
     def sizeHint(self, option, index) -> QSize:  # noqa: N802 (Qt API)
-        return QSize(self.tile, self.tile + _TEXT_H)
+        return QSize(self.tile, tile_height(self.tile))
 
     def paint(self, painter: QPainter, option, index: QModelIndex) -> None:
         """Draw the tile from a cache of rendered tiles, rendering it on a miss.

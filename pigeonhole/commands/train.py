@@ -202,9 +202,7 @@ def _print_result(r: TrainResult) -> None:
         print(f"stopped by Ctrl-C: keeping the best epoch so far (epoch {r.best_epoch})")
     elif r.stopped_early:
         print(f"early stop: no better validation loss for {r.config.patience} epochs")
-    split = "validation" if r.eval_split == "val" else "training (no validation set)"
-    acc = f"{r.val_accuracy:.2%}" if r.val_accuracy is not None else "-"
-    print(f"kept epoch {r.best_epoch}: {split} accuracy {acc}, loss {r.val_loss:.4f}")
+    print(r.kept_line())  # the figure it was chosen by, as the app says it
     print(r.table())
     if r.skipped:
         print(f"{len(r.skipped)} unreadable image(s) skipped:")

@@ -146,3 +146,32 @@ def test_engine_choices_are_checked():
         plan_run("resnet18", RunOptions(device="cpu", precision="int8", engine="torch"))
     with pytest.raises(PigeonholeError, match="Unknown engine"):
         plan_run("resnet18", RunOptions(device="cpu", engine="tensorrt"))
+
+
+def test_exporting_never_imports_the_onnx_package(tmp_path):
+    """Issue 27: the first run of a model on the CPU stalled the window's event loop for
+    0.4-1.4 s: torch's exporter imports the ``onnx`` package after every export, which loads
+    ml_dtypes, whose C start-up holds the GIL all that time (every other thread waits, the GUI
+    thread too). The export needs none of it (a fresh interpreter, so nothing is imported
+    already); the graph still runs as the network does."""
+    import subprocess
+    import sys
+
+    script = f"""
+import sys, numpy as np, torch, onnxruntime as ort
+from torch import nn
+from pigeonhole.core.runtime.onnx_export import export_onnx
+torch.manual_seed(0)
+net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                    nn.Linear(4, 3)).eval()
+path = export_onnx(net, {str(tmp_path / "net.onnx")!r}, crop=16)
+print("imported:", sorted(m for m in ("onnx", "ml_dtypes") if m in sys.modules))
+x = torch.randn(2, 3, 16, 16)
+got = ort.InferenceSession(str(path)).run(None, {{"input": x.numpy()}})[0]
+print("max diff:", float(np.abs(got - net(x).detach().numpy()).max()))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True
+    ).stdout
+    assert "imported: []" in out, out
+    assert float(out.split("max diff:")[1]) < 1e-5, out

@@ -11,7 +11,7 @@ import pytest
 
 from pigeonhole.core.data.synthetic import class_image
 from pigeonhole.core.results import sorting
-from pigeonhole.core.results.sorting import SortItem, safe_folder_name, sort_into_folders, undo_move
+from pigeonhole.core.results.sorting import SortItem, safe_folder_name, sort_into_folders, undo_sort
 
 
 def make_images(folder: Path, names: list[str]) -> dict[str, bytes]:
@@ -42,7 +42,7 @@ def test_copy_places_files_and_leaves_sources_untouched(tmp_path):
     ]
     seen = []
     report = sort_into_folders(items, tmp_path / "out", progress=lambda d, t: seen.append((d, t)))
-    assert report.mode == "copy" and not report.errors and report.manifest is None
+    assert report.mode == "copy" and not report.errors and report.manifest.is_file()
     assert files_under(tmp_path / "out") == {
         "cat/a.jpg": src[str(tmp_path / "in/a.jpg")],
         "cat/c.jpg": src[str(tmp_path / "in/c.jpg")],
@@ -68,15 +68,25 @@ def test_unsure_threshold(tmp_path):
 
 
 def test_collisions_get_suffixes_never_overwrite(tmp_path):
+    # three different photos of the same name (an identical one would be "already there")
     one = make_images(tmp_path / "trip1", ["IMG_1.jpg"])
-    two = make_images(tmp_path / "trip2", ["IMG_1.jpg"])
-    three = make_images(tmp_path / "trip3", ["img_1.JPG"])
+    two = {
+        k: v
+        for k, v in make_images(tmp_path / "trip2", ["x.jpg", "IMG_1.jpg"]).items()
+        if "IMG" in k
+    }
+    three = {
+        k: v
+        for k, v in make_images(tmp_path / "trip3", ["x", "y", "img_1.JPG"]).items()
+        if "img" in k
+    }
     existing = tmp_path / "out" / "beach" / "IMG_1.jpg"
     existing.parent.mkdir(parents=True)
     existing.write_bytes(b"already here")
     items = [SortItem(p, "beach", 0.9) for p in [*one, *two, *three]]
     report = sort_into_folders(items, tmp_path / "out")
-    assert not report.errors
+    assert not report.errors and len(report.renamed) == 3  # each clash is said
+    assert "3 renamed" in report.line()
     got = files_under(tmp_path / "out")
     assert got["beach/IMG_1.jpg"] == b"already here"
     assert got["beach/IMG_1_1.jpg"] == next(iter(one.values()))
@@ -111,12 +121,12 @@ def test_move_writes_manifest_first_and_undo_restores(tmp_path, monkeypatch):
     data = json.loads(report.manifest.read_text())
     assert all(m["done"] for m in data["moves"])
 
-    back = undo_move(report.manifest)
+    back = undo_sort(report.manifest)
     assert not back.errors and len(back.placed) == 4
     assert {p: Path(p).read_bytes() for p in src} == src
     assert files_under(dest) == {}
     assert not (dest / "red").exists()  # folders the move created are removed when empty
-    assert undo_move(report.manifest).placed == []  # a second undo does nothing
+    assert undo_sort(report.manifest).placed == []  # a second undo does nothing
 
 
 def test_undo_never_overwrites_a_new_file(tmp_path):
@@ -125,7 +135,7 @@ def test_undo_never_overwrites_a_new_file(tmp_path):
     report = sort_into_folders(items, tmp_path / "out", mode="move")
     newcomer = tmp_path / "in" / "a.jpg"
     newcomer.write_bytes(b"new file with the old name")
-    back = undo_move(report.manifest)
+    back = undo_sort(report.manifest)
     assert len(back.placed) == 1 and len(back.errors) == 1 and "a.jpg" in back.errors[0]
     assert newcomer.read_bytes() == b"new file with the old name"
     assert (tmp_path / "out" / "x" / "a.jpg").read_bytes() == src[str(newcomer)]
@@ -142,7 +152,7 @@ def test_copy_never_leaves_half_files(tmp_path, monkeypatch):
     monkeypatch.setattr(sorting.shutil, "copy2", broken_copy)
     report = sort_into_folders([SortItem(str(tmp_path / "in/a.jpg"), "x", 1.0)], tmp_path / "out")
     assert report.placed == [] and "No space left" in report.errors[0]
-    assert list((tmp_path / "out").rglob("*")) == [tmp_path / "out" / "x"]
+    assert list((tmp_path / "out").rglob("*")) == [tmp_path / "out" / "x"]  # (no manifest)
 
 
 def test_unknown_paths_are_errors_and_cancel_stops(tmp_path):
@@ -205,7 +215,7 @@ def test_move_across_file_systems_and_cancelled_move_undo(tmp_path, monkeypatch)
     assert not Path(moved_src).exists() and Path(moved_dst).read_bytes() == src[moved_src]
     done = [m["done"] for m in json.loads(report.manifest.read_text())["moves"]]
     assert done == [True, False, False]
-    back = undo_move(report.manifest)
+    back = undo_sort(report.manifest)
     assert not back.errors and back.placed == [(moved_dst, moved_src)]
     assert {p: Path(p).read_bytes() for p in src} == src
 
@@ -224,4 +234,75 @@ def test_move_that_cannot_remove_the_source_leaves_no_duplicate(tmp_path, monkey
     assert report.placed == [] and "Permission denied" in report.errors[0]
     assert files_under(tmp_path / "out") == {}
     assert {p: Path(p).read_bytes() for p in src} == src
-    assert undo_move(report.manifest).placed == []
+    assert undo_sort(report.manifest).placed == []
+
+
+def test_copying_twice_skips_what_is_already_there_and_says_so(tmp_path):
+    """Issue 27: copying into the same folder twice made "_1" duplicates of every image (128
+    files from 64) while the message said "64 images copied"."""
+    src = make_images(tmp_path / "in", ["a.jpg", "b.jpg", "c.jpg"])
+    items = [SortItem(p, "cat", 0.9) for p in src]
+    first = sort_into_folders(items, tmp_path / "out")
+    assert len(first.placed) == 3 and first.line() == "3 images copied"
+    again = sort_into_folders(items, tmp_path / "out")
+    assert again.placed == [] and len(again.already) == 3 and not again.errors
+    assert again.line() == "0 images copied, 3 already there"
+    assert sorted(files_under(tmp_path / "out")) == ["cat/a.jpg", "cat/b.jpg", "cat/c.jpg"]
+
+    # another photo of the same name: copied beside it under a new name, and said; a third
+    # copy finds that one already there too
+    other = make_images(tmp_path / "other", ["x.jpg", "a.jpg"])
+    clash = [SortItem(str(tmp_path / "other" / "a.jpg"), "cat", 0.9)]
+    report = sort_into_folders(clash, tmp_path / "out")
+    assert report.renamed == [
+        (str(tmp_path / "other" / "a.jpg"), str(tmp_path / "out/cat/a_1.jpg"))
+    ]
+    assert "1 renamed" in report.line()
+    assert (tmp_path / "out/cat/a_1.jpg").read_bytes() == other[str(tmp_path / "other/a.jpg")]
+    report = sort_into_folders(clash, tmp_path / "out")
+    assert report.placed == [] and len(report.already) == 1
+
+    # the same photo twice in one run: copied once
+    twice = [SortItem(p, "dog", 0.9) for p in (str(tmp_path / "in/a.jpg"),) * 2]
+    report = sort_into_folders(twice, tmp_path / "out")
+    assert len(report.placed) == 1 and len(report.already) == 1
+    assert sorted(files_under(tmp_path / "out" / "dog")) == ["a.jpg"]
+
+
+def test_a_copy_can_be_undone_removing_exactly_its_copies(tmp_path):
+    src = make_images(tmp_path / "in", ["a.jpg", "b.jpg", "c.jpg"])
+    mine = tmp_path / "out" / "cat" / "mine.jpg"  # the person's own file, there before
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(b"mine")
+    labels = ["cat", "dog", "dog"]
+    items = [SortItem(p, label, 0.9) for p, label in zip(src, labels, strict=True)]
+    report = sort_into_folders(items, tmp_path / "out")
+    assert report.manifest is not None and report.manifest.is_file()
+    edited = tmp_path / "out" / "dog" / "c.jpg"  # changed since the copy: not ours any more
+    edited.write_bytes(b"edited by hand")
+
+    back = sorting.undo_sort(report.manifest)
+    assert back.mode == "undo-copy" and len(back.placed) == 2
+    assert len(back.errors) == 1 and "c.jpg" in back.errors[0] and "changed" in back.errors[0]
+    assert back.line().startswith("2 copies removed")
+    assert files_under(tmp_path / "out") == {
+        "cat/mine.jpg": b"mine",
+        "dog/c.jpg": b"edited by hand",
+    }
+    assert {p: Path(p).read_bytes() for p in src} == src  # the originals untouched
+    assert sorting.undo_sort(report.manifest).placed == []  # a second undo does nothing
+
+
+def test_undoing_a_copy_never_removes_a_file_put_in_a_copy_s_place(tmp_path):
+    src = make_images(tmp_path / "in", ["a.jpg"])
+    report = sort_into_folders([SortItem(p, "cat", 0.9) for p in src], tmp_path / "out")
+    copy = tmp_path / "out" / "cat" / "a.jpg"
+    copy.unlink()
+    copy.write_bytes(next(iter(src.values())))  # the same size, another file (a new mtime)
+    os.utime(copy, ns=(1_000_000_000, 1_000_000_000))
+    back = sorting.undo_sort(report.manifest)
+    assert back.placed == [] and len(back.errors) == 1 and copy.is_file()
+    missing = sort_into_folders([SortItem(p, "dog", 0.9) for p in src], tmp_path / "out")
+    (tmp_path / "out" / "dog" / "a.jpg").unlink()  # removed by the person meanwhile
+    back = sorting.undo_sort(missing.manifest)
+    assert back.placed == [] and not back.errors  # nothing left to remove: nothing to say

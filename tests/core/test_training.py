@@ -169,3 +169,28 @@ def test_class_weights_and_metrics():
     ev = evaluate_head(head, logits, torch.tensor([0, 0, 1, 1]), 2)
     assert ev.confusion == [[1, 1], [1, 1]] and ev.accuracy == 0.5
     assert ev.per_class[0] == (0.5, 0.5, 0.5, 2)
+
+
+def test_the_kept_epoch_is_named_with_the_figure_it_was_chosen_by():
+    """Issue 27: the app said it kept the epoch "best on validation" beside a table of
+    accuracies, while the epoch kept is the one with the lowest validation loss."""
+    from pigeonhole.core.training.head import kept_epoch_line
+
+    history = [
+        EpochStats(1, 0.9, 0.50, 0.80, 0.95, 1.0, True),
+        EpochStats(2, 0.5, 0.80, 0.41, 0.93, 1.0, True),
+        EpochStats(3, 0.3, 0.90, 0.60, 0.97, 1.0, False),  # more accurate, higher loss
+    ]
+    line = "kept epoch 2: lowest validation loss 0.41 (accuracy 93.0%)"
+    assert kept_epoch_line(history, 2) == line
+    no_val = [EpochStats(1, 0.7, 0.6, None, None, 1.0, True)]
+    assert kept_epoch_line(no_val, 1) == "kept epoch 1: lowest training loss 0.7 (accuracy 60.0%)"
+
+
+def test_a_training_result_says_why_its_epoch_was_kept(colours):
+    result = _train(colours, TrainConfig(epochs=4, seed=1))
+    best = result.history[result.best_epoch - 1]
+    assert result.kept_line() == (
+        f"kept epoch {result.best_epoch}: lowest validation loss {best.val_loss:.3g} "
+        f"(accuracy {best.val_acc:.1%})"
+    )

@@ -139,3 +139,30 @@ def test_review_uncertain_goes_through_the_lowest_confidence_first(qtbot, finish
         qtbot.keyClick(preview, Qt.Key.Key_Right)
     assert shown == [i for _, i in ok[:3]]
     preview.close()
+
+
+def test_h_shows_the_heat_map_in_the_preview_and_another_class_on_demand(qtbot, finished, tmp_path):
+    """Issue 24: the preview lays the heat map over the image (H or the button), made on a
+    worker; the class list explains another class; H again shows the photo."""
+    tab = finished
+    first = next(i for i, r in enumerate(tab.results.rows) if r.ok)
+    select(tab, [first])
+    qtbot.keyClick(tab.ui.grid, Qt.Key.Key_Space)
+    preview = tab.triage.preview
+    heat = preview.heat
+    assert (
+        heat is not None and heat.button.isEnabled() and "<b>H</b> heat map" in preview.keys.text()
+    )
+    qtbot.keyClick(preview, Qt.Key.Key_H)
+    top = tab.results.row_at(first).pred.label
+    qtbot.waitUntil(lambda: heat.caption.text().startswith("CAM for"), timeout=60_000)
+    assert f"'{top}'" in heat.caption.text() and preview._overlay is not None
+    other = heat.classes.findData(next(c for c in CLASSES if c != top))
+    heat.classes.setCurrentIndex(other)
+    heat.classes.activated.emit(other)
+    wanted = heat.classes.itemData(other)
+    qtbot.waitUntil(lambda: f"'{wanted}'" in heat.caption.text(), timeout=60_000)
+    qtbot.keyClick(preview, Qt.Key.Key_H)
+    assert preview._overlay is None and heat.caption.text() == ""
+    assert preview.grab().save(str(tmp_path / "preview_heatmap.png"))
+    preview.close()

@@ -93,7 +93,9 @@ def test_relabel_selected_tiles_and_export_uses_corrections(qtbot, finished, tmp
         else "other"
     )
     offered = []
-    monkeypatch.setattr(tab, "_ask_label", lambda cur, choices: offered.extend(choices) or new)
+    monkeypatch.setattr(
+        tab, "_ask_label", lambda cur, choices, _n=1: offered.extend(choices) or new
+    )
     tab.triage.act_relabel.trigger()  # the menu action (L / F2)
     assert set(CLASSES) <= set(offered)
     for k, i in enumerate((a, b)):
@@ -147,15 +149,16 @@ def test_copy_into_folders_leaves_sources_identical_and_never_overwrites(finishe
     assert not tab.ui.sort_button.isEnabled()  # one file operation at a time
     qtbot.waitUntil(lambda: not tab.output.busy, timeout=30_000)
     assert {r.path: digest(r.path) for r in tab.results.rows} == before  # sources untouched
-    copied = sorted(p for p in dest.rglob("*") if p.is_file())
+    copied = sorted(p for p in dest.rglob("*") if p.is_file() and not p.name.startswith("."))
     assert len(copied) == 13  # 12 copies + the file that was there
     assert (dest / first.label / first.name).read_bytes() == b"already here"
     for r in tab.results.rows:
         if r.ok:
             matches = [p for p in (dest / r.label).iterdir() if digest(p) == before[r.path]]
             assert len(matches) == 1
-    assert not tab.ui.undo_button.isEnabled()  # a copy has nothing to undo
-    assert "12 images copied" in tab.ui.run_status.text()
+    assert tab.ui.undo_button.isEnabled()  # a copy can be undone too (issue 27)
+    # the name collision is said: another file had the name, the copy got "_1"
+    assert "12 images copied, 1 renamed" in tab.ui.run_status.text()
 
 
 def test_move_with_unsure_folder_then_undo(finished, qtbot, tmp_path):

@@ -52,7 +52,7 @@ def test_the_summary_shows_the_recognised_preprocessing(qtbot, tab, cp_checkpoin
     assert RECOGNISED in text and "(recognised: " in text
     assert "classification-pytorch-meanstd" in text  # what else it may be, and its preset
     assert mp.preprocessing.preset() is None  # Automatic: what the model is recognised by
-    assert not mp.preprocessing.details.isVisible()
+    assert not mp.preprocessing.details.isVisibleTo(mp)
 
 
 def test_a_preset_is_remembered_with_its_checkpoint_and_no_other(
@@ -68,7 +68,7 @@ def test_a_preset_is_remembered_with_its_checkpoint_and_no_other(
     text = mp.status.text()
     assert "Preprocessing: classification-pytorch: 224 → crop 224, mean/std" in text
     assert "(chosen by you: preset classification-pytorch-meanstd, instead of " in text
-    assert mp.preprocessing.details.isVisible()
+    assert mp.preprocessing.details.isVisibleTo(mp)
     assert "November 2022" in mp.preprocessing.details.text()
 
     # Another checkpoint: its own preprocessing, not the choice made for the first one.

@@ -169,6 +169,8 @@ def test_the_model_panel_fits_1024x640_with_every_line_of_its_text(qtbot, window
     tab = window.classify_tab
     mp = tab.ui.model_panel
     load(qtbot, tab, checkpoint_file)
+    assert not mp.isVisibleTo(window)  # folded to its line once loaded
+    tab.ui.model_line.click()  # opened again: it stays open while the person has it open
     mp.preprocessing.set_preset("classification-pytorch-meanstd-letterbox")  # long details
     with qtbot.waitSignal(mp.model_loaded, timeout=30_000):
         mp.request_load()
@@ -180,3 +182,204 @@ def test_the_model_panel_fits_1024x640_with_every_line_of_its_text(qtbot, window
         assert label.isVisibleTo(window) and label.wordWrap()
         assert label.height() >= label.heightForWidth(label.width()), label.text()
     assert cut_widgets(window) == []
+
+
+def fully_visible_tiles(grid) -> int:
+    """Tiles of the grid whose whole cell is inside its viewport."""
+    view = grid.viewport().rect()
+    model = grid.model()
+    return sum(view.contains(grid.visualRect(model.index(r, 0))) for r in range(model.rowCount()))
+
+
+@pytest.mark.parametrize("size, least", [((1366, 768), 20), ((1024, 640), 12)])
+def test_the_grid_has_room_on_a_laptop_screen(
+    qtbot, window, checkpoint_file, tmp_path, size, least
+):
+    """Issue 27: at the default tile size, once a model is loaded and a folder classified (its
+    "Model ready" banner still up), 1366x768 showed 12 tiles and 1024x640 4."""
+    from classify_helpers import make_images
+
+    from pigeonhole.gui.widgets.thumbnail_view import DEFAULT_TILE
+
+    tab = window.classify_tab
+    folder = tmp_path / "many"
+    make_images(folder, 40)
+    load(qtbot, tab, checkpoint_file)
+    run_and_wait(qtbot, tab, [folder])
+    settle(window, size)
+    tab.ui.grid.doItemsLayout()
+    assert tab.ui.grid.tile_size == DEFAULT_TILE
+    assert fully_visible_tiles(tab.ui.grid) >= least
+    assert cut_widgets(window) == []
+
+
+# -- names in full or cut in the middle (issue 27) -----------------------------------------
+LONG_IMAGE = "holiday_photo_taken_in_the_mountains_near_the_old_harbor.jpg"
+LONG_CHECKPOINT = "resnet18_finetuned_on_my_own_photos_of_birds_epoch_4_bst.pth"
+
+
+def label_cut(w: QLabel) -> bool:
+    """The label's text does not fit: one line wider than the label (its elided form is not
+    the text), or a wrapped or rich text with a word wider than the label."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QTextDocument, QTextOption
+
+    text = w.text()
+    # (the part in view: a label in a scroll area may be wider than the area shows)
+    width = min(w.contentsRect().width(), w.visibleRegion().boundingRect().width())
+    if "<" not in text and not w.wordWrap():
+        return w.fontMetrics().elidedText(text, Qt.TextElideMode.ElideMiddle, width) != text
+    doc = QTextDocument()
+    doc.setDefaultFont(w.font())
+    doc.setDocumentMargin(0)
+    option = doc.defaultTextOption()
+    option.setWrapMode(QTextOption.WrapMode.WordWrap)  # as QLabel: a long word is not broken
+    doc.setDefaultTextOption(option)
+    doc.setHtml(text) if "<" in text else doc.setPlainText(text)
+    if w.wordWrap():
+        doc.setTextWidth(width)
+    return doc.idealWidth() > width + 1
+
+
+def field_cut(w: QWidget) -> str | None:
+    """A line edit or combo box whose text is wider than its field (a path showing only its
+    end); eliding fields are judged by the text they show, and must have the whole text in
+    their tooltip."""
+    from PySide6.QtWidgets import QLineEdit, QStyle, QStyleOptionComboBox
+
+    if isinstance(w, QLineEdit):
+        if w.hasFocus() or not w.text() or w.echoMode() != QLineEdit.EchoMode.Normal:
+            return None
+        shown = w.shown_text() if hasattr(w, "shown_text") else w.text()
+        room = w.width() - 10  # the frame and the text margins
+    else:
+        if w.isEditable():
+            return field_cut(w.lineEdit())
+        opt = QStyleOptionComboBox()
+        w.initStyleOption(opt)
+        field = w.style().subControlRect(
+            QStyle.ComplexControl.CC_ComboBox, opt, QStyle.SubControl.SC_ComboBoxEditField, w
+        )
+        shown, room = opt.currentText, field.width() - 2
+    if shown != getattr(w, "text", lambda: shown)() and w.text() not in w.toolTip():
+        return f"{type(w).__name__} {shown!r}: the whole text is not in its tooltip"
+    if w.fontMetrics().horizontalAdvance(shown) > room:
+        return f"{type(w).__name__} {shown!r}: {room}"
+    return None
+
+
+def plot_cut(plot) -> list[str]:
+    """A pyqtgraph plot without its title or axis labels, or with one wider than the plot."""
+    item = plot.getPlotItem()
+    cut = []
+    title = item.titleLabel
+    if not title.isVisible() or not title.text:
+        cut.append(f"plot {plot.objectName()!r} has no title")
+    elif title.item.boundingRect().width() > item.width():
+        cut.append(f"plot title {title.text!r} wider than {item.width()}")
+    note = getattr(plot, "empty_note", None)
+    if note is not None and note.isVisible():  # nothing drawn yet: the note, not the axes
+        if note.boundingRect().width() > item.width():
+            cut.append(f"plot {title.text!r}: note wider than {item.width()}")
+        return cut
+    for side in ("left", "bottom"):
+        axis = item.getAxis(side)
+        if not axis.label.isVisible():
+            cut.append(f"plot {title.text!r}: no {side} axis label")
+            continue
+        room = axis.height() if side == "left" else axis.width()
+        if axis.label.boundingRect().width() > room:
+            cut.append(f"plot {title.text!r}: {side} label wider than {room}")
+    return cut
+
+
+def cut_texts(root: QWidget) -> list[str]:
+    """Everything visible in ``root`` whose text is cut: cut_widgets, labels (wrapped and rich
+    ones too), fields, tab titles, plot titles and axis labels."""
+    import pyqtgraph as pg
+    from PySide6.QtWidgets import QLineEdit, QTabBar
+
+    cut = cut_widgets(root)
+    for w in root.findChildren(QWidget):
+        if not w.isVisibleTo(root) or w.width() <= 0:
+            continue
+        if isinstance(w, QLabel) and w.text() and not (w.pixmap() and not w.pixmap().isNull()):
+            if w.visibleRegion().isEmpty():
+                continue  # scrolled out of its scroll area's view: not cut, just below
+            if label_cut(w):
+                cut.append(f"QLabel {w.text()[:80]!r}: {w.width()}")
+        elif isinstance(w, QLineEdit | QComboBox) and not isinstance(w.parent(), QComboBox):
+            problem = field_cut(w)
+            cut += [problem] if problem else []
+        elif isinstance(w, QTabBar):
+            for i in range(w.count()):
+                if w.tabRect(i).width() < w.tabSizeHint(i).width():
+                    cut.append(f"tab {w.tabText(i)!r}: {w.tabRect(i).width()}")
+        elif isinstance(w, pg.PlotWidget):
+            cut += plot_cut(w)
+    return cut
+
+
+def walk_side_panes(window, side) -> list[str]:
+    """cut_texts of the window with each side pane in front in turn (as tabs)."""
+    cut = []
+    for i in range(max(1, side.tabs.count())):
+        if side.tabs.count():
+            side.tabs.setCurrentIndex(i)
+        for _ in range(3):
+            QApplication.processEvents()
+        cut += cut_texts(window)
+    return sorted(set(cut))
+
+
+@pytest.mark.parametrize("size", [SMALL, (1366, 768)], ids=["1024x640", "1366x768"])
+def test_no_cut_names_with_a_long_file_name(qtbot, window, checkpoint_file, tmp_path, size):
+    """Issue 27: the File and Classes boxes showed the end of the path, the Weights box
+    "ImageNet pretrained (downl", Details and the preview cut long file names, the side tabs
+    read "Det… / Evaluat… / Tim…" and the timing plots lost their titles at 1024."""
+    import shutil
+
+    from classify_helpers import make_images
+
+    assert len(LONG_IMAGE) == 60 and len(LONG_CHECKPOINT) == 60
+    tab = window.classify_tab
+    ckpt = tmp_path / LONG_CHECKPOINT
+    shutil.copy(checkpoint_file, ckpt)
+    names = tmp_path / "names_of_the_three_classes_for_this_checkpoint_only.txt"
+    names.write_text("red\ngreen\nblue\n")
+    folder = tmp_path / "photos"
+    (path,) = make_images(folder, 1)
+    path.rename(folder / LONG_IMAGE)
+    make_images(folder, 5, start=1)
+    mp = tab.ui.model_panel
+    mp.classes.setText(str(names))
+    mp.ask = lambda _q: True  # (yes, use the names file)
+    load(qtbot, tab, ckpt)
+    run_and_wait(qtbot, tab, [folder])
+    tab.ui.grid.setCurrentIndex(tab.ui.grid.model().index(0, 0))  # the long name's details
+    assert tab.view_model.row(0).name == LONG_IMAGE
+    settle(window, size)
+    cut = walk_side_panes(window, tab.ui.side)
+    assert cut == [], "\n".join(cut)
+    tab.ui.model_line.click()  # the Model panel open: its File and Classes boxes
+    settle(window, size)
+    assert (cut := cut_texts(window)) == [], "\n".join(cut)
+    preview = tab.open_preview()
+    for _ in range(5):
+        QApplication.processEvents()
+    assert (cut := cut_texts(preview)) == [], "\n".join(cut)
+    preview.close()
+    mp.set_weights_mode("imagenet")  # was "ImageNet pretrained (downloads 45 MB once)"
+    settle(window, size)
+    assert (cut := cut_texts(window)) == [], "\n".join(cut)
+
+    train = window.train_tab
+    window.tabs.setCurrentWidget(train)
+    data = tmp_path / "training_photos_sorted_into_one_folder_per_kind_of_bird_v2"
+    for label in ("red", "green", "blue"):
+        make_images(data / label, 6)
+    with qtbot.waitSignal(train.scanned, timeout=30_000):
+        train.set_data_folder(str(data))
+    train.network.set_checkpoint(str(ckpt))
+    settle(window, size)
+    assert (cut := cut_texts(window)) == [], "\n".join(cut)

@@ -60,7 +60,8 @@ def test_the_progress_line_and_the_curves_always_show_the_same_epoch(qtbot, tab,
     assert len({line for line, _ in during}) >= 2  # it moved on during the training
     assert all(line == (drawn, 600) for line, drawn in during), during[:10]
     final = tab.status.text()
-    assert final.startswith("<b>Done</b>") and "kept epoch" in final
+    assert final.startswith("<b>Done</b>") and done.args[0].kept_line() in final
+    assert "lowest validation loss" in final  # the figure the epoch was chosen by
 
 
 def test_the_epoch_line_says_the_best_so_far(qtbot, tab):
@@ -73,7 +74,8 @@ def test_the_epoch_line_says_the_best_so_far(qtbot, tab):
     tab.line.epoch(history)
     text = tab.status.text()
     assert "<b>Training</b>" in text and "epoch 3 of 30" in text
-    assert "best so far 68.0% on validation (epoch 2)" in text
+    # the epoch kept is the one with the lowest validation loss, not the highest accuracy
+    assert "best so far: epoch 2, lowest validation loss 0.9 (accuracy 68.0%)" in text
     assert tab.progress.value() == 3 and tab.progress.maximum() == 30
     assert not tab.line.hint.isVisibleTo(tab)
 
@@ -89,6 +91,7 @@ def test_overfitting_is_pointed_out_when_train_and_validation_diverge():
     assert overfitting_hint(history([(0.98, 0.62)] * 2)) is None  # too early to say
     hint = overfitting_hint(history([(0.8, 0.7), (0.95, 0.66), (0.98, 0.62)]))
     assert hint is not None and "98%" in hint and "62%" in hint and "augmented" in hint
+    assert "lowest validation loss" in hint and "best on validation" not in hint
     assert overfitting_hint(history([(0.98, 0.62)] * 5, val=False)) is None  # no validation
 
 
@@ -164,3 +167,40 @@ def test_options_beyond_epochs_and_augmentation_are_under_advanced(qtbot, tab):
     opts.lr.setValue(0.05)
     opts.advanced_button.click()
     assert opts.config(val_split=0.2).lr == 0.05  # hidden, still used
+
+
+def test_the_loss_axis_reads_plain_values(qtbot, tab):
+    """Issue 27: losses of 0.6-0.95 read as ticks 600-950 under "cross-entropy (x0.001)"."""
+    from PySide6.QtWidgets import QApplication
+
+    curves = tab.curves
+    for i, loss in enumerate((0.95, 0.8, 0.7, 0.6)):
+        curves.add_epoch(EpochStats(i + 1, loss, 0.7, loss + 0.01, 0.6, 3.0, True))
+    curves.redraw()
+    for _ in range(5):  # pyqtgraph updates its labels from the event loop
+        QApplication.processEvents()
+    for plot in (curves.loss_plot, curves.acc_plot):
+        for side in ("left", "bottom"):
+            axis = plot.getAxis(side)
+            assert axis.autoSIPrefixScale == 1.0 and "x0.0" not in axis.labelString()
+
+
+def test_empty_plots_say_no_run_yet(qtbot, tab):
+    """Issue 27: before any run the plots showed empty 0-1 axes with a crowded scale."""
+    from pigeonhole.gui.widgets.plots import NO_RUN, TimingPanel
+
+    curves = tab.curves
+    for plot in (curves.loss_plot, curves.acc_plot):
+        assert plot.empty_note.isVisible() and plot.empty_note.textItem.toPlainText() == NO_RUN
+        assert not plot.getAxis("left").isVisible() and not plot.getAxis("bottom").isVisible()
+    curves.add_epoch(EpochStats(1, 0.9, 0.6, 0.95, 0.5, 3.0, True))
+    curves.redraw()
+    for plot in (curves.loss_plot, curves.acc_plot):
+        assert not plot.empty_note.isVisible() and plot.getAxis("left").isVisible()
+    curves.clear()  # a new run: empty again
+    assert curves.loss_plot.empty_note.isVisible()
+
+    panel = TimingPanel()
+    qtbot.addWidget(panel)
+    for plot in (panel.time_plot, panel.hist_plot):
+        assert plot.empty_note.isVisible() and not plot.getAxis("bottom").isVisible()

@@ -1,0 +1,69 @@
+"""The Timing pane on a laptop screen (issue 27): its running line wrapped as "images/ s"."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QTextDocument, QTextOption
+
+
+def wrapped_lines(label, width: int) -> list[str]:
+    """The lines ``label``'s rich text wraps into at ``width`` pixels (as QLabel wraps)."""
+    doc = QTextDocument()
+    doc.setDefaultFont(label.font())
+    doc.setDocumentMargin(0)
+    option = doc.defaultTextOption()
+    option.setWrapMode(QTextOption.WrapMode.WordWrap)
+    doc.setDefaultTextOption(option)
+    doc.setHtml(label.text())
+    doc.setTextWidth(width)
+    doc.size()  # (lays the text out)
+    lines = []
+    block = doc.begin()
+    while block.isValid():
+        layout, text = block.layout(), block.text()
+        for i in range(layout.lineCount()):
+            line = layout.lineAt(i)
+            lines.append(text[line.textStart() : line.textStart() + line.textLength()])
+        block = block.next()
+    return lines
+
+
+def test_the_rate_never_wraps_inside_images_per_second(qtbot):
+    from pigeonhole.gui.widgets.plots import TimingPanel
+
+    panel = TimingPanel()
+    qtbot.addWidget(panel)
+    panel.show_running(1234, 50_000, 45.2)
+    for width in range(120, 420, 3):
+        for line in wrapped_lines(panel.summary, width):
+            assert not line.rstrip().endswith("images/"), (width, line)
+            assert not line.lstrip().startswith("s "), (width, line)
+
+
+def test_the_first_results_import_nothing_in_the_gui_thread(tmp_path):
+    """Issue 27: the run's first batch imported numpy.ma in the GUI thread (np.median's NaN
+    check), a 0.2-0.4 s freeze of the event loop just as the first results showed. A fresh
+    interpreter: nothing imported it before."""
+    import subprocess
+    import sys
+
+    script = """
+import os, sys
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from pigeonhole.core.results.predictions import Prediction
+from pigeonhole.gui.widgets.plots import TimingPanel
+panel = TimingPanel()
+panel.show()
+before = set(sys.modules)
+panel.add_batch([Prediction(i, f"{i}.jpg", "a", 0.9, (), 2.0, 5.0 + i % 3, None) for i in range(64)])
+panel.show_running(64, 50_000, 120.0)
+panel.redraw()
+panel.show_cancelled(64)
+app.processEvents()
+print("new:", sorted(m for m in set(sys.modules) - before if m.split(".")[0] == "numpy"))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    assert "new: []" in out, out
