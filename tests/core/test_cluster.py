@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from pigeonhole.core.data.images import crop_array, load_image
 from pigeonhole.core.data.listing import ScanStats, iter_image_files
@@ -169,7 +170,10 @@ def test_the_torch_package_classifies_as_the_local_run(tmp_path, decisive):
     package = gpu_package(decisive, RunOptions(device="cpu", engine="torch"), topk=2)
     batch = decode_batch({"index": np.arange(len(paths)), "path": np.array(paths, dtype=object)},
                          package.transform, draft=True)  # fmt: skip
-    rows = classify_batch(batch, package.open(threads=1), package.topk, node="n")
+    threads = torch.get_num_threads()
+    # threads=0: the test process's torch threads stay as they are (a worker sets its own)
+    rows = classify_batch(batch, package.open(threads=0), package.topk, node="n")
+    assert torch.get_num_threads() == threads
     preds = predictions_of(rows, list(package.class_names))
     local, _ = classify_paths(decisive, paths, device="cpu", engine="torch", topk=2)
     assert [(p.label, len(p.topk)) for p in preds] == [(p.label, 2) for p in local]
