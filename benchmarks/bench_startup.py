@@ -1,8 +1,9 @@
 """Start-up benchmark: whole processes, timed from their launch.
 
 1. `pigeonhole --help` and `pigeonhole --version` (neither imports torch);
-2. the first window paint, offscreen (the start-up window, before torch is imported) and the
-   main window's first paint (after torch and the tabs);
+2. the window, offscreen (benchmarks/startup_probe.py): the main window's first paint, and the
+   main window ready: its drop zone has taken a dropped image (torch is not imported for
+   either; it loads on a worker after);
 3. `pigeonhole predict ONE_IMAGE` until its result line and its exit (ResNet-18 with seeded
    random weights): the checkpoint on torch (--engine torch); the checkpoint with its ONNX
    export cached (made by an untimed warm-up run, as a user's second run finds it: no torch);
@@ -10,8 +11,8 @@
 4. the yardstick, measured in the same run: `python -c "import torch"` alone.
 
 Every figure is the median of --runs runs, the variants interleaved; the load average is
-printed with them. Goals (2 cores): --help < 0.3 s, first paint < 1.5 s, predict < 3 s, and a
-one-image predict on an .onnx model or a cached export under the time of `import torch`.
+printed with them. Goals (2 cores): --help < 0.3 s, main window ready < 1.0 s, predict < 3 s,
+and a one-image predict on an .onnx model or a cached export under the time of `import torch`.
 
     python benchmarks/bench_startup.py [--runs 5]
 """
@@ -41,7 +42,7 @@ def timed(cmd: list[str], env: dict, until: str | None = None) -> dict[str, floa
     marks: dict[str, float] = {}
     for line in proc.stdout:
         parts = line.split()
-        if parts and parts[0] in ("StartupWindow", "MainWindow"):
+        if parts and parts[0] in ("MainWindow", "DropAccepted"):
             marks[parts[0]] = float(parts[1]) - t0
             marks[parts[0] + " torch"] = parts[2] == "True"
         elif until and until not in marks:
@@ -49,6 +50,21 @@ def timed(cmd: list[str], env: dict, until: str | None = None) -> dict[str, floa
     proc.wait()
     marks["exit"] = time.time() - t0
     return marks
+
+
+def window_variants() -> dict[str, tuple[list[str], str | None]]:
+    """The window: its first paint, then a drop taken (benchmarks/startup_probe.py)."""
+    return {"gui": ([PY, str(ROOT / "benchmarks" / "startup_probe.py")], None)}
+
+
+def print_window_rows(med, runs: dict[str, list[dict]]) -> None:
+    """The window's rows: first paint, and ready for a drop."""
+    torch_at_ready = any(r.get("DropAccepted torch") for r in runs["gui"])
+    torch_at_paint = any(r.get("MainWindow torch") for r in runs["gui"])
+    print(f"  main window, first paint:             {med('gui', 'MainWindow'):6.2f} s  "
+          f"(torch imported by then: {torch_at_paint})")  # fmt: skip
+    print(f"  main window ready (drop zone accepts a drop): {med('gui', 'DropAccepted'):.2f} s  "
+          f"(goal < 1.0; torch imported by the drop: {torch_at_ready})")  # fmt: skip
 
 
 def _loadavg() -> str:
@@ -88,7 +104,7 @@ def main() -> int:
     variants = {
         "--help": ([*cli, "--help"], None),
         "--version": ([*cli, "--version"], None),
-        "gui": ([PY, str(ROOT / "benchmarks" / "startup_probe.py")], None),
+        **window_variants(),
         "import torch": ([PY, "-c", "import torch"], None),
         "predict, torch": ([*predict, str(ckpt), "--engine", "torch"], "result"),
         "predict, cached export": ([*predict, str(ckpt)], "result"),
@@ -110,10 +126,7 @@ def main() -> int:
     print(f"  /proc/loadavg before the timed runs: {load_before}; after: {load_after}")
     print(f"  pigeonhole --help:                    {med('--help', 'exit'):6.2f} s  (goal < 0.3)")
     print(f"  pigeonhole --version:                 {med('--version', 'exit'):6.2f} s")
-    torch_at_paint = any(r.get("StartupWindow torch") for r in runs["gui"])
-    print(f"  window, first paint (start-up):       {med('gui', 'StartupWindow'):6.2f} s  "
-          f"(goal < 1.5; torch imported by then: {torch_at_paint})")  # fmt: skip
-    print(f"  window, main window painted:          {med('gui', 'MainWindow'):6.2f} s")
+    print_window_rows(med, runs)
     yardstick = med("import torch", "exit")
     print(f"  python -c 'import torch' (yardstick): {yardstick:6.2f} s")
     for name in ("predict, torch", "predict, cached export", "predict, .onnx model"):

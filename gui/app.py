@@ -1,8 +1,10 @@
 """QApplication set-up and the GUI entry point.
 
-Start-up order: the start-up window is painted first (Qt alone, ~0.3 s), torch and the core
-modules import on a thread while it stays painted and movable (seconds), then the main window
-replaces it. Nothing imported before the first paint may import torch (tests/test_startup.py).
+Start-up order: the main window is built and shown without torch (Qt and the torch-free core
+modules alone, under a second); torch is imported later, on a worker, where something needs
+it (a torch checkpoint, training, the GPUs where one is likely: gui.widgets.torch_support), the
+Model panel saying "Loading PyTorch…" meanwhile. Nothing the window imports to open may
+import torch (tests/test_startup.py).
 """
 
 from __future__ import annotations
@@ -11,15 +13,13 @@ import gc
 import logging
 import logging.handlers
 import sys
-import threading
 
-from PySide6.QtCore import QByteArray, QCoreApplication, QEvent, QEventLoop, QObject, QSettings, Qt
-from PySide6.QtGui import QGuiApplication, QIcon, QPixmap
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QVBoxLayout, QWidget
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSettings, QTimer
+from PySide6.QtGui import QGuiApplication, QIcon
+from PySide6.QtWidgets import QApplication
 
 from ..core import __version__
 from ..core.fileio import data_dir, log_file, resources_dir
-from .widgets.screen_fit import resize_to_screen
 
 ORG = "Pigeonhole"
 APP = "Pigeonhole"
@@ -41,34 +41,48 @@ def configure_logging() -> None:
     root.setLevel(min(root.level or logging.INFO, logging.INFO))
 
 
-_gc_timer = None
-
-
-def collect_garbage_in_gui_thread() -> None:
-    """Run Python's cyclic garbage collector only in the GUI thread.
+class GuiThreadCollector(QObject):
+    """Python's cyclic garbage collector run from a timer in the GUI thread only.
 
     Automatic collection runs in whichever thread happens to allocate. When it frees a Qt
     wrapper from a worker thread, Qt can deadlock (seen here: a model-loading thread destroying
     a leftover widget inside QObject::~QObject while the GUI thread held Qt's lock and waited
-    for the GIL). pyqtgraph's GarbageCollector disables automatic collection and collects from
-    a timer in the GUI thread instead. Needs a QApplication."""
-    global _gc_timer
-    if _gc_timer is None:
-        from pyqtgraph.util.garbage_collector import GarbageCollector
+    for the GIL). So automatic collection is off, and each generation is collected here once
+    its count passes the threshold it had (pyqtgraph's GarbageCollector, without importing
+    pyqtgraph, which takes half a second)."""
 
-        _gc_timer = GarbageCollector(interval=1.0)
+    def __init__(self, parent: QObject, interval_ms: int = 1000):
+        super().__init__(parent)
+        self.threshold = gc.get_threshold()
+        gc.disable()
+        self._timer = QTimer(self, interval=interval_ms)
+        self._timer.timeout.connect(self.check)
+        self._timer.start()
+
+    def check(self) -> None:
+        counts = gc.get_count()
+        for generation in range(3):  # an older one only when the younger one was due too
+            if counts[generation] <= self.threshold[generation]:
+                return
+            gc.collect(generation)
+
+
+def collect_garbage_in_gui_thread() -> None:
+    """Collect garbage only in the GUI thread from now on (once per QApplication, which
+    must exist: see GuiThreadCollector)."""
+    app = QApplication.instance()
+    if app.findChild(GuiThreadCollector) is None:
+        GuiThreadCollector(app)
 
 
 def freeze_startup_objects() -> None:
     """Put every object alive now out of the garbage collector's reach (gc.freeze).
 
-    After start-up that is over 500,000 objects (torch, torchvision, Qt wrappers: modules,
-    classes, functions), all living as long as the app. A full collection walked every one of
-    them on the GUI thread, a 0.5 s freeze every few minutes of a long run (measured on 2
-    cores); frozen, it walks only what the session made since. Call once, after the main
-    window is built."""
-    from ..core.runtime import inference  # noqa: F401 (imported by the first run anyway)
-
+    After start-up that is many objects (Qt wrappers, modules, classes, functions; torch's,
+    over 500,000, are frozen when its import ends: gui.widgets.torch_support), all living as
+    long as the app. A full collection walked every one of them on the GUI thread, a 0.5 s
+    freeze every few minutes of a long run (measured on 2 cores); frozen, it walks only what
+    the session made since. Call once, after the main window is built."""
     gc.collect()
     gc.freeze()
 
@@ -108,75 +122,19 @@ class FileOpenForwarder(QObject):
         return False
 
 
-class StartupWindow(QMainWindow):
-    """What a double-click shows at once: the main window's frame (same title, icon, saved
-    geometry) saying that PyTorch is loading, until the real window replaces it."""
-
-    def __init__(self):
-        super().__init__()
-        self.setWindowTitle("Pigeonhole")
-        resize_to_screen(self, 1280, 820)
-        geom = QSettings().value("window/geometry", QByteArray(), type=QByteArray)
-        if geom and not geom.isEmpty():
-            self.restoreGeometry(geom)
-        body = QWidget()
-        lay = QVBoxLayout(body)
-        lay.addStretch(1)
-        icon = resources_dir() / "icons" / "pigeonhole-256.png"
-        if icon.exists():
-            picture = QLabel()
-            picture.setPixmap(QPixmap(str(icon)).scaledToWidth(128))
-            picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            lay.addWidget(picture)
-        message = QLabel(f"Pigeonhole {__version__}: loading PyTorch…")
-        message.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        lay.addWidget(message)
-        lay.addStretch(1)
-        self.setCentralWidget(body)
-
-
-def import_torch_in_background(app: QApplication) -> None:
-    """Import torch and the core modules the window needs on a thread while the GUI thread
-    keeps painting (torch + torchvision take seconds); re-raises what the import raised. Only
-    modules without Qt are imported there: what the main window's tabs need that pulls torch."""
-    failed: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            from ..core import devices  # noqa: F401
-            from ..core.models.archs import list_archs
-            from ..core.runtime import inference  # noqa: F401
-            from ..core.training import fine_tune  # noqa: F401
-
-            list_archs()  # the network picker's registry, built once here
-        except BaseException as e:  # handed to the GUI thread, which raises it
-            failed.append(e)
-
-    thread = threading.Thread(target=work, name="pigeonhole-import", daemon=True)
-    thread.start()
-    while thread.is_alive():
-        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 30)
-        thread.join(0.015)
-    if failed:
-        raise failed[0]
-
-
 def run_gui(args=None) -> int:
     """Open the main window; ``args`` is the parsed `pigeonhole gui` namespace (or None)."""
     configure_logging()
     data_dir()
     app = ensure_app()
-    startup = StartupWindow()
-    startup.show()
-    app.processEvents()  # painted now, before torch
-    import_torch_in_background(app)
     from .main_window import MainWindow
 
     window = MainWindow()
-    freeze_startup_objects()
     app.installEventFilter(FileOpenForwarder(window))
     window.show()
-    startup.close()
     if args is not None:
         window.apply_command_line(args)
+    app.processEvents()  # painted now, before anything imports torch
+    freeze_startup_objects()
+    window.load_in_background()  # pyqtgraph; torch where a GPU is likely: on workers
     return app.exec()

@@ -103,6 +103,15 @@ class MainWindow(QMainWindow):
         train.use_in_classify.connect(self._use_in_classify)
         classify.retrain_requested.connect(self.retrain_on)
         train.run_options = classify.ui.model_panel.run_options  # training runs as the panel says
+        train.use_torch(classify.ui.model_panel.torch)  # one import of torch, one answer
+
+    def load_in_background(self) -> None:
+        """Once the window shows: what needs torch (the networks, GPUs, training) is loaded by
+        each tab on a worker; the window never waits for it."""
+        for tab in (self.classify_tab, self.train_tab):
+            load = getattr(tab, "load_in_background", None)
+            if load is not None:
+                load()
 
     def show_status(self, text: str | None, tab: QWidget | None = None) -> None:
         """The status bar shows the current tab's status line (rich text reduced to plain
@@ -156,24 +165,36 @@ class MainWindow(QMainWindow):
         help_menu.addAction(about)
 
     def about_text(self) -> str:
+        import sys
+        from importlib.metadata import PackageNotFoundError, version
+
         import PySide6
-        import torch
-        import torchvision
         from PySide6.QtCore import qVersion
 
-        from ..core.devices import describe_device, resolve_device
+        def installed(name: str) -> str:  # never imported for this (torch takes seconds)
+            if name in sys.modules:
+                return str(getattr(sys.modules[name], "__version__", "?"))
+            try:
+                return version(name)
+            except PackageNotFoundError:
+                return "not installed"
 
-        device = resolve_device("auto")
+        device = "not known until PyTorch is loaded"
+        if "torch" in sys.modules:
+            from ..core.devices import describe_device, resolve_device
+
+            device = describe_device(resolve_device("auto"))
         return (
             f"<h3>Pigeonhole {__version__}</h3>"
             "<p>Classify folders of images with any torchvision network, and fine-tune one "
             "on your own folders.</p>"
             f"<table>"
-            f"<tr><td>torch</td><td>{torch.__version__}</td></tr>"
-            f"<tr><td>torchvision</td><td>{torchvision.__version__}</td></tr>"
+            f"<tr><td>torch</td><td>{installed('torch')}</td></tr>"
+            f"<tr><td>torchvision</td><td>{installed('torchvision')}</td></tr>"
+            f"<tr><td>ONNX Runtime</td><td>{installed('onnxruntime')}</td></tr>"
             f"<tr><td>Qt</td><td>{qVersion()} (PySide6 {PySide6.__version__})</td></tr>"
             f"<tr><td>Python</td><td>{platform.python_version()}</td></tr>"
-            f"<tr><td>Device</td><td>{describe_device(device)}</td></tr>"
+            f"<tr><td>Device</td><td>{device}</td></tr>"
             f"</table>"
         )
 

@@ -32,11 +32,18 @@ def _clean_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def _fake_dist(root: Path, version: str = "9.9.9") -> Path:
-    """A stand-in for dist/Pigeonhole: an executable that answers --version, plus a library."""
-    dist = root / "Pigeonhole"
-    (dist / "_internal" / "torch").mkdir(parents=True)
-    (dist / "_internal" / "torch" / "libtorch.so").write_bytes(b"\x7fELF fake")
+def _fake_dist(root: Path, version: str = "9.9.9", lite: bool = False) -> Path:
+    """A stand-in for dist/Pigeonhole: an executable that answers --version, plus a library
+    (``lite``: dist/Pigeonhole-lite, which says so in resources/bundle.json, and no torch)."""
+    dist = root / ("Pigeonhole-lite" if lite else "Pigeonhole")
+    if lite:
+        (dist / "_internal" / "resources").mkdir(parents=True)
+        (dist / "_internal" / "resources" / "bundle.json").write_text('{"bundle": "lite"}\n')
+        (dist / "_internal" / "onnxruntime").mkdir()
+        (dist / "_internal" / "onnxruntime" / "libonnxruntime.so").write_bytes(b"\x7fELF fake")
+    else:
+        (dist / "_internal" / "torch").mkdir(parents=True)
+        (dist / "_internal" / "torch" / "libtorch.so").write_bytes(b"\x7fELF fake")
     exe = dist / "Pigeonhole"
     exe.write_text(f'#!/bin/sh\necho "pigeonhole {version}"\necho "args: $*" >&2\n')
     exe.chmod(0o755)
@@ -142,6 +149,18 @@ def test_linux_tarball_installs_and_uninstalls_cleanly(tmp_path):
 
 
 @linux_only
+def test_the_lite_bundle_packs_as_the_lite_edition_and_installs_the_same_way(tmp_path):
+    dist = _fake_dist(tmp_path / "dist", lite=True)
+    tarball = _make_tarball(dist, tmp_path / "out" / "pigeonhole-lite.tar.gz")
+    unpacked = _unpack(tarball, tmp_path / "unpacked")
+    assert unpacked.name == f"pigeonhole-lite-9.9.9-linux-{os.uname().machine}"
+    assert (unpacked / "Pigeonhole" / "_internal" / "onnxruntime" / "libonnxruntime.so").is_file()
+    readme = (unpacked / "README.txt").read_text()
+    assert "lite edition" in readme and "Training" in readme
+    check_install_and_uninstall(unpacked, tmp_path / "home", expect_version="9.9.9")
+
+
+@linux_only
 def test_installing_again_replaces_the_old_version_and_honours_xdg_data_home(tmp_path):
     home, data = tmp_path / "home", tmp_path / "xdg data"  # a space in the path
     home.mkdir()
@@ -198,29 +217,37 @@ def test_desktop_exec_line_escapes_reserved_characters(tmp_path):
     reason="builds the 2-5 GB PyInstaller bundle; set PIGEONHOLE_TEST_PACKAGING=1",
 )
 @linux_only
-def test_frozen_bundle_from_clean_checkout(tmp_path):
+@pytest.mark.parametrize("bundle", ["full", "lite"])
+def test_frozen_bundle_from_clean_checkout(tmp_path, bundle):
     src = tmp_path / "src"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(src)], check=True, timeout=300)
 
-    # The README's command (PyInstaller from the current environment).
+    # The docs' commands (PyInstaller from the current environment).
     t0 = time.perf_counter()
     build = subprocess.run(
         [sys.executable, "-m", "PyInstaller", "build.spec", "--noconfirm"],
         cwd=src,
+        env={**os.environ, "PIGEONHOLE_BUNDLE": bundle},
         capture_output=True,
         text=True,
         timeout=3600,
     )
     build_s = time.perf_counter() - t0
     assert build.returncode == 0, build.stderr[-5000:]
-    dist = src / "dist" / "Pigeonhole"
+    dist = src / "dist" / ("Pigeonhole-lite" if bundle == "lite" else "Pigeonhole")
     exe = dist / "Pigeonhole"
     assert exe.is_file()
     internal = dist / "_internal"
-    assert list((internal / "torchvision").glob("_C*")), "torchvision's native ops missing"
+    if bundle == "full":
+        assert list((internal / "torchvision").glob("_C*")), "torchvision's native ops missing"
+    else:
+        assert not (internal / "torch").exists() and not (internal / "torchvision").exists()
+        assert (internal / "resources" / "selftest" / "selftest.onnx").is_file()
     assert (internal / "PySide6" / "Qt" / "plugins" / "platforms" / "libqoffscreen.so").exists()
     assert not list(internal.rglob("*QtWebEngine*")) and not (internal / "triton").exists()
     size = sum(p.stat().st_size for p in dist.rglob("*") if p.is_file() and not p.is_symlink())
+    if bundle == "lite":
+        assert size < 400e6, f"the lite bundle is {size / 1e6:.0f} MB"
 
     home = tmp_path / "home"
     home.mkdir()
@@ -239,13 +266,19 @@ def test_frozen_bundle_from_clean_checkout(tmp_path):
     selftest_s = time.perf_counter() - t0
     assert run.returncode == 0, run.stdout + run.stderr
     data = json.loads(report.read_text())
-    assert data["passed"] is True and data["frozen"] is True
-    assert all(s["status"] == "passed" for s in data["steps"])
+    assert data["passed"] is True and data["frozen"] is True and data["bundle"] == bundle
+    status = {s["name"]: s["status"] for s in data["steps"]}
+    assert status.pop("onnx") == "passed"  # classifies with an ONNX model, in both
+    if bundle == "full":
+        assert set(status.values()) == {"passed"}
+    else:  # no PyTorch: its steps are not in this build, and say so
+        assert status.pop("qt") == status.pop("imports") == "passed"
+        assert set(status.values()) == {"unavailable"}
     qt = next(s for s in data["steps"] if s["name"] == "qt")["details"]
     assert qt["platform"] == "offscreen"
 
     print(
-        f"\nbundle: {size / 1e9:.2f} GB, build {build_s:.0f} s, frozen self-test {selftest_s:.1f} s, "
+        f"\n{bundle} bundle: {size / 1e9:.2f} GB, build {build_s:.0f} s, frozen self-test {selftest_s:.1f} s, "
         f"launch to window {qt['launch_to_window_s']:.2f} s (window itself {qt['window_show_s']:.2f} s)"
     )
 

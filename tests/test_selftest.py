@@ -32,11 +32,11 @@ def test_self_test_passes_offscreen_and_leaves_user_folders_alone(tmp_path):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "Self-test passed: 8/8 steps" in proc.stdout
+    assert "Self-test passed: 10/10 steps" in proc.stdout
 
     data = json.loads(report.read_text())
     assert data["passed"] is True
-    assert data["frozen"] is False
+    assert data["frozen"] is False and data["bundle"] == "full"
     steps = {s["name"]: s for s in data["steps"]}
     assert list(steps) == [name for name, _ in selftest.STEPS]
     assert {s["status"] for s in steps.values()} == {"passed"}
@@ -53,6 +53,9 @@ def test_self_test_passes_offscreen_and_leaves_user_folders_alone(tmp_path):
     train = steps["train"]["details"]
     assert train["epochs"] == 2 and 0.0 <= train["val_accuracy"] <= 1.0
     assert steps["imports"]["details"]["modules"] > 10
+    assert qt["torch_imported"] is False  # the window opens without torch
+    onnx = steps["onnx"]["details"]
+    assert onnx["images"] == 10 and onnx["model"].endswith("selftest.onnx")
 
     # settings, caches, logs and weights all went to the self-test's temp folder (other
     # libraries may keep caches in HOME, such as fontconfig's; nothing of the app's may be there)
@@ -137,3 +140,38 @@ def test_self_test_runs_without_console_streams(tmp_path, monkeypatch):
     data = json.loads(report.read_text())
     assert data["passed"] is True
     assert data["steps"][0]["details"] == {"workdir_exists": True}
+
+
+def test_the_lite_build_reports_torch_steps_unavailable_and_classifies_with_onnx(
+    tmp_path, monkeypatch, capsys
+):
+    """The lite bundle has no PyTorch: the steps that prove it are "unavailable" (not failed,
+    so the run passes), and the ONNX step classifies with the model shipped in the bundle."""
+    from pigeonhole import selftest_steps
+    from pigeonhole.core import fileio
+
+    resources = tmp_path / "resources"
+    selftest_steps.make_onnx_model(resources / selftest_steps.SHIPPED_MODEL)
+    monkeypatch.setattr(selftest_steps, "bundle_kind", lambda: selftest_steps.LITE)
+    monkeypatch.setattr(fileio, "resources_dir", lambda: resources)
+    report = tmp_path / "lite.json"
+    steps = [(name, fn) for name, fn in selftest.STEPS if name not in ("qt", "imports")]
+    assert selftest.run(str(report), steps=steps) == 0
+    data = json.loads(report.read_text())
+    status = {s["name"]: s["status"] for s in data["steps"]}
+    assert status.pop("onnx") == status.pop("formats") == "passed"  # neither needs torch
+    assert set(status.values()) == {"unavailable"}
+    assert all("full install" in s["message"] for s in data["steps"] if s["name"] in status)
+    onnx = next(s for s in data["steps"] if s["name"] == "onnx")["details"]
+    assert onnx["images"] == 10 and onnx["model"] == str(resources / "selftest" / "selftest.onnx")
+    out = capsys.readouterr().out
+    assert "Self-test passed: 2/8 steps in" in out and "(6 need the full install)" in out
+
+
+def test_unavailable_steps_alone_do_not_pass(tmp_path):
+    """A run where nothing could be checked is no pass."""
+
+    def absent(ctx):
+        raise selftest.StepUnavailable("needs the full install")
+
+    assert selftest.run(str(tmp_path / "r.json"), steps=[("absent", absent)]) == 1

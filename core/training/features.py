@@ -38,8 +38,8 @@ from ..runtime.options import RunOptions
 from ..runtime.pipeline import ListSource, run_pipeline
 from ..runtime.plan import plan_run
 from ..runtime.step import pin
-from ..tasks import format_duration
 from .feature_cache import AUG_SCALE, FeatureCache, image_key
+from .records import ExtractionProgress
 
 log = logging.getLogger(__name__)
 
@@ -55,25 +55,6 @@ class FeatureJob:
     index: int
     path: Path
     view: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class ExtractionProgress:
-    """Yielded after every batch of feature extraction."""
-
-    done: int  # jobs finished (cached + extracted + skipped)
-    total: int
-    cached: int  # of which came from the cache
-    skipped: int  # of which could not be decoded
-    elapsed_s: float
-    ms_per_image: float  # wall time per extracted image, decode overlapped
-    eta_s: float | None
-
-    def line(self) -> str:
-        eta = f", ETA {format_duration(self.eta_s)}" if self.eta_s is not None else ""
-        per = f", {self.ms_per_image:.0f} ms/image" if self.ms_per_image > 0 else ""
-        cached = f" ({self.cached} cached)" if self.cached else ""
-        return f"features {self.done}/{self.total}{cached}{per}{eta}"
 
 
 @dataclass(slots=True)

@@ -11,7 +11,7 @@ import contextlib
 import copy
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -21,6 +21,7 @@ from torch import nn
 from ..errors import Cancelled, TrainingDiverged
 from ..results.metrics import classification_metrics
 from ..tasks import stop_check
+from .records import EpochStats, chosen_by, kept_epoch_line  # noqa: F401 (re-exported)
 
 # Below this many feature values an epoch is a few small matmuls: one thread is faster than
 # several (no fork/join cost, no fight with a busy machine).
@@ -38,48 +39,6 @@ def _threads(n: int) -> Iterator[None]:
     finally:
         if torch.get_num_threads() != before:
             torch.set_num_threads(before)
-
-
-@dataclass(frozen=True, slots=True)
-class EpochStats:
-    """One finished epoch of head training (val_* are None without a validation set)."""
-
-    epoch: int  # 1-based
-    train_loss: float
-    train_acc: float
-    val_loss: float | None
-    val_acc: float | None
-    ms: float  # wall time of the epoch, validation included
-    is_best: bool  # the best so far (the one that will be kept)
-    lr: float = 0.0
-
-    def line(self) -> str:
-        val = (
-            f"  val loss {self.val_loss:.4f} acc {self.val_acc:7.2%}"
-            if self.val_loss is not None
-            else ""
-        )
-        star = "  *" if self.is_best else ""
-        return (
-            f"epoch {self.epoch:3d}  train loss {self.train_loss:.4f} acc {self.train_acc:7.2%}"
-            f"{val}  {self.ms:6.1f} ms{star}"
-        )
-
-
-def chosen_by(stats: EpochStats) -> str:
-    """The figure an epoch is kept by, with its accuracy: "lowest validation loss 0.41
-    (accuracy 93.0%)" (the training loss where there is no validation set): the epoch kept is
-    the one with the lowest loss, not the highest accuracy."""
-    if stats.val_loss is not None:
-        return f"lowest validation loss {stats.val_loss:.3g} (accuracy {stats.val_acc:.1%})"
-    return f"lowest training loss {stats.train_loss:.3g} (accuracy {stats.train_acc:.1%})"
-
-
-def kept_epoch_line(history: Sequence[EpochStats], best_epoch: int) -> str:
-    """ "kept epoch 7: lowest validation loss 0.41 (accuracy 93.0%)": which epoch training
-    kept and why, said the same way by the app and the command line."""
-    stats = next(s for s in history if s.epoch == best_epoch)
-    return f"kept epoch {best_epoch}: {chosen_by(stats)}"
 
 
 class StandardisedHead(nn.Module):

@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
 
-from ...core.results.evaluation import EvaluationReport
 from ..widgets.confusion import ConfusionMatrixView
 from ..widgets.side_panes import SidePanes
 from ..widgets.tables import fill_metrics_table, read_only_table
 from .filter_panel import FilterPanel
 from .results_model import ResultsModel
 from .run import RunController
+
+if TYPE_CHECKING:  # (imported by a run: the window opens without it)
+    from ...core.results.evaluation import EvaluationReport
 
 PANE = "Evaluation"  # the side pane's title
 MAX_MATRIX = 30  # classes drawn in the confusion matrix at most (the table lists them all)

@@ -13,6 +13,8 @@ from ..widgets.actions import make_action
 from ..widgets.model_export import ModelExporter
 from ..widgets.model_panel import ModelPanel
 
+EXPORT_TIP = "The model in use as ONNX or TorchScript, with its class names and preprocessing"
+
 
 class ModelActions(QObject):
     """``actions`` for the menu; ``exporter`` does the export (tests answer its ``ask_path``)."""
@@ -22,9 +24,7 @@ class ModelActions(QObject):
         self.panel, self.notify = panel, notify
         self.act_checkpoint = make_action(host, "Load &checkpoint…", panel.choose_checkpoint)
         self.act_export_model = make_action(host, "E&xport model…", self.export_model)
-        self.act_export_model.setToolTip(
-            "The model in use as ONNX or TorchScript, with its class names and preprocessing"
-        )
+        self.act_export_model.setToolTip(EXPORT_TIP)
         self.actions = (self.act_checkpoint, self.act_export_model)
         self.exporter = ModelExporter(host)
         self.exporter.started.connect(self.notify)
@@ -32,12 +32,26 @@ class ModelActions(QObject):
         self.exporter.failed.connect(lambda message: self.notify(message, error=True))
         self.exporter.started.connect(lambda _text: self.sync())
         panel.model_loaded.connect(lambda _m: self.sync())
+        panel.torch.ready.connect(lambda _facts: self.sync())
         self.exporter.done.connect(lambda _r: self.sync())
         self.exporter.failed.connect(lambda _m: self.sync())
         self.sync()
 
     def sync(self) -> None:
-        self.act_export_model.setEnabled(self.panel.loaded is not None and not self.exporter.busy)
+        """Export needs torch, and a torch model (an ONNX model is exported already)."""
+        missing = self.panel.torch.missing
+        loaded = self.panel.loaded
+        onnx = loaded is not None and loaded.is_onnx
+        self.act_export_model.setText(
+            "E&xport model (needs the full install)…" if missing else "E&xport model…"
+        )
+        self.act_export_model.setToolTip(
+            "The model in use is an ONNX file already: export a PyTorch checkpoint"
+            if onnx and not missing
+            else EXPORT_TIP
+        )
+        ready = loaded is not None and not onnx and not self.exporter.busy and not missing
+        self.act_export_model.setEnabled(ready)
 
     def export_model(self, path: str | None = None) -> bool:
         """Export the model in use (to ``path``, else where the person says)."""

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 
-from ...core.results.evaluation import EvaluationReport, EvaluationTally
 from ..widgets.result_row import ResultRow, describe_html
 
-if TYPE_CHECKING:  # (core.models imports torch: not at start-up)
+if TYPE_CHECKING:  # (imported by a run: the window opens without them)
     from ...core.models.loaded import ModelIdentity
+    from ...core.results.evaluation import EvaluationReport, EvaluationTally
 
 # Roles the delegate, the detail pane and the filter read.
 PathRole = Qt.ItemDataRole.UserRole + 1
@@ -138,6 +138,8 @@ class ResultsModel(QAbstractListModel):
     def set_run_model(self, model: ModelIdentity) -> None:
         """The model that makes the rows from now on (a run's first record says which)."""
         if self._run_model is None or self._run_model.key != model.key:
+            from ...core.results.evaluation import EvaluationTally
+
             self._tally = EvaluationTally(model.class_names)
         self._run_model = model
 

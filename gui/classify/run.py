@@ -71,10 +71,11 @@ def classify_task(
 
 
 def torch_threads() -> int:
-    """torch's thread count as this (the GUI) thread sees it: the process's default."""
-    import torch
-
-    return torch.get_num_threads()
+    """torch's thread count as this (the GUI) thread sees it: the process's default; 0 (the
+    process's setting) where torch is not imported: a run of an ONNX model never imports it,
+    and importing it here would hold the window for seconds."""
+    torch = sys.modules.get("torch")
+    return torch.get_num_threads() if torch is not None else 0
 
 
 @dataclass(slots=True)

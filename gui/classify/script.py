@@ -9,7 +9,8 @@ from collections.abc import Callable, Iterable
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
-from ..widgets.model_panel import IMAGENET, ModelPanel
+from ..widgets.model_panel import ModelPanel
+from ..widgets.weights_box import IMAGENET
 
 
 class ScriptedStart:

@@ -8,7 +8,9 @@ from __future__ import annotations
 from PySide6.QtCore import QObject
 
 from ..widgets.drop_zone import LOADING, NEEDS_MODEL, READY, DropZone
-from ..widgets.model_panel import IMAGENET, ModelPanel
+from ..widgets.model_panel import ModelPanel
+from ..widgets.torch_support import FULL_INSTALL
+from ..widgets.weights_box import IMAGENET
 
 
 class StartGuide(QObject):
@@ -18,6 +20,7 @@ class StartGuide(QObject):
         model_panel.loading_changed.connect(lambda _busy: self.refresh())
         model_panel.model_loaded.connect(lambda _loaded: self.refresh())
         model_panel.load_failed.connect(lambda _message: self.refresh())
+        model_panel.torch.ready.connect(lambda _facts: self.refresh())
         zone.open_checkpoint_clicked.connect(model_panel.choose_checkpoint)
         zone.use_imagenet_clicked.connect(self.use_imagenet)
 
@@ -41,3 +44,9 @@ class StartGuide(QObject):
                 size = f", {spec.weights_size_mb:.0f} MB" if spec.weights_size_mb else ""
                 imagenet = f"{spec.display_name}{size}"
             self.zone.show_start(NEEDS_MODEL, imagenet=imagenet)
+            if mp.torch.missing:  # the lite install: say what needs the full one
+                needs = f"(needs {FULL_INSTALL})"
+                self.zone.imagenet_button.setText(f"Use ImageNet weights {needs}")
+                self.zone.train_button.setText(f"Train your own {needs}")
+                self.zone.imagenet_button.setEnabled(False)
+                self.zone.train_button.setEnabled(False)

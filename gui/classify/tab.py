@@ -281,6 +281,12 @@ class ClassifyTab(QWidget):
         [--quit-when-done]`: load that model and classify those paths."""
         self.script.apply(args)
 
+    def load_in_background(self) -> None:
+        """Once the window shows: torch (gui.widgets.torch_support) and the timing plots'
+        pyqtgraph, each imported on a worker."""
+        self.ui.model_panel.load_in_background()
+        self.ui.timing.build_later()
+
     def _autoload(self) -> None:
         mp = self.ui.model_panel
         if self.script.active or mp.loaded is not None or mp.busy:
@@ -398,3 +404,4 @@ class ClassifyTab(QWidget):
         self.trust.shutdown()
         self.model_actions.shutdown()
         self.loader.shutdown()
+        self.ui.timing.shutdown()

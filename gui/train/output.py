@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QFileDialog
@@ -19,12 +20,14 @@ from PySide6.QtWidgets import QFileDialog
 from ...core.errors import PigeonholeError
 from ...core.fileio import SavedOutput, check_output_file, models_dir
 from ...core.models.files import SAVE_SUFFIXES, file_filter
-from ...core.models.loaded import LoadedModel
-from ...core.training.fine_tune import TrainResult
+from ...core.training.records import TrainResult
 from ..widgets.model_export import ModelExporter
 from ..widgets.workers import WorkerSlot
 from .progress import error_html
 from .results import ResultsPanel
+
+if TYPE_CHECKING:
+    from ...core.models.loaded import LoadedModel
 
 
 def save_task(result: TrainResult, path: Path, *, should_stop=None, progress=None) -> SavedOutput:
@@ -37,6 +40,8 @@ def save_task(result: TrainResult, path: Path, *, should_stop=None, progress=Non
 
 def trained_model(result: TrainResult) -> LoadedModel:
     """The trained network as a loaded model (weights, class names, preprocessing), to export."""
+    from ...core.models.loaded import LoadedModel  # (torch: a trained model has it loaded)
+
     source = str(result.saved_to) if result.saved_to else f"trained {result.arch}"
     return LoadedModel(
         model=result.model,

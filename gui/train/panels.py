@@ -27,12 +27,15 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.data.datasets import MIN_PER_CLASS, DatasetPlan
+from ...core.models.archs import list_archs
 from ...core.models.files import TORCH_SUFFIXES, file_filter
-from ...core.training.fine_tune import TrainConfig
+from ...core.models.imagenet import imagenet_weights_cached
+from ...core.training.records import TrainConfig
 from ..widgets.arch_picker import ArchPicker
 from ..widgets.elided import PathEdit
 from ..widgets.model_choices import PreprocessingPicker
 from ..widgets.tables import read_only_table, table_item
+from ..widgets.torch_support import needs_full_install
 
 
 class DataPanel(QGroupBox):
@@ -123,7 +126,8 @@ class DataPanel(QGroupBox):
 class NetworkPanel(QGroupBox):
     def __init__(self, parent=None):
         super().__init__("Network", parent)
-        self.picker = ArchPicker()
+        self.picker = ArchPicker(specs=list_archs())  # (the registry reads without torch)
+        self._missing: str | None = None  # why torch cannot be used here (training needs it)
         for combo in (self.picker,):
             combo.setSizeAdjustPolicy(
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
@@ -190,13 +194,19 @@ class NetworkPanel(QGroupBox):
     def checkpoint(self) -> str:
         return self.checkpoint_edit.text().strip()
 
-    def _sync(self) -> None:
-        from ...core.models.checkpoints import imagenet_weights_cached
+    def set_torch_missing(self, missing: str | None) -> None:
+        """Why torch cannot be used here (None: it can): then training cannot start."""
+        self._missing = missing
+        self._sync()
 
+    def _sync(self) -> None:
         ckpt = self.mode() == "checkpoint"
-        self.picker.setEnabled(not ckpt)
+        self.picker.setEnabled(not ckpt and self.picker.filled)
         self.checkpoint_edit.setEnabled(ckpt)
         self.browse.setEnabled(ckpt)
+        if self._missing:
+            self.note.setText(needs_full_install("Training"))
+            return
         if ckpt:
             self.note.setText("The architecture is read from the checkpoint; its head is replaced.")
             return
@@ -365,6 +375,8 @@ class TrainControls(QWidget):
         self.data = DataPanel()
         self.network = NetworkPanel()
         self.options = OptionsPanel()
+        self.notice = QLabel(wordWrap=True, visible=False)  # why training cannot start here
+        self.notice.setObjectName("hint")
         self.start_button = QPushButton("Start training")
         self.start_button.setDefault(True)
         self.cancel_button = QPushButton("Cancel")
@@ -386,4 +398,5 @@ class TrainControls(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(scroll, 1)
+        lay.addWidget(self.notice)
         lay.addLayout(buttons)

@@ -1,9 +1,9 @@
-"""Training views: loss and accuracy curves (pyqtgraph). (The confusion-matrix heat map the
-results show is gui.widgets.confusion's, shared with the Classify tab's evaluation.)"""
+"""Training views: loss and accuracy curves (pyqtgraph, imported when they are first shown or
+drawn: the window opens without it). (The confusion-matrix heat map the results show is
+gui.widgets.confusion's, shared with the Classify tab's evaluation.)"""
 
 from __future__ import annotations
 
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
@@ -23,7 +23,6 @@ class TrainingCurves(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        pg.setConfigOptions(antialias=True, background="w", foreground="#3f3f46")
         self.history: list = []  # the EpochStats received
         self.epochs: list[int] = []
         self.train_loss: list[float] = []
@@ -32,10 +31,23 @@ class TrainingCurves(QWidget):
         self.val_acc: list[float] = []
         self.best_epoch = 0
         self._dirty = False
+        self.loss_plot = self.acc_plot = None  # built at the first show or draw (ensure_plots)
+        self.curves: dict = {}
+        self._row = QHBoxLayout(self)
+        self._row.setContentsMargins(0, 0, 0, 0)
+        self._note = NO_RUN  # what the empty plots say
+        self._timer = QTimer(self, interval=_REDRAW_MS, singleShot=True)
+        self._timer.timeout.connect(self.redraw)
 
+    def ensure_plots(self) -> None:
+        """Build the plots (once; imports pyqtgraph if nothing has yet)."""
+        if self.loss_plot is not None:
+            return
+        import pyqtgraph as pg
+
+        pg.setConfigOptions(antialias=True, background="w", foreground="#3f3f46")
         self.loss_plot = pg.PlotWidget()
         self.acc_plot = pg.PlotWidget()
-        self.curves = {}
         for plot, key in ((self.loss_plot, "loss"), (self.acc_plot, "acc")):
             plot.showGrid(x=False, y=True, alpha=0.25)
             plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
@@ -66,14 +78,13 @@ class TrainingCurves(QWidget):
             line.setVisible(False)
             plot.addItem(line)
 
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.loss_plot)
-        lay.addWidget(self.acc_plot)
-        self._note = NO_RUN  # what the empty plots say
+        self._row.addWidget(self.loss_plot)
+        self._row.addWidget(self.acc_plot)
         self._show_empty()
-        self._timer = QTimer(self, interval=_REDRAW_MS, singleShot=True)
-        self._timer.timeout.connect(self.redraw)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        self.ensure_plots()
+        super().showEvent(event)
 
     def add_epoch(self, stats) -> None:
         """Append a core.training.head.EpochStats (the redraw is throttled)."""
@@ -108,6 +119,7 @@ class TrainingCurves(QWidget):
         self.redraw()
 
     def point_count(self, name: str = "train_loss") -> int:
+        self.ensure_plots()
         x, _ = self.curves[name].getData()
         return 0 if x is None else len(x)
 
@@ -124,6 +136,7 @@ class TrainingCurves(QWidget):
         return empty
 
     def redraw(self) -> None:
+        self.ensure_plots()
         self._show_empty()
         x = self.epochs
         self.curves["train_loss"].setData(x, self.train_loss)

@@ -12,9 +12,7 @@ from collections.abc import Sequence
 from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from ...core.tasks import format_duration
-from ...core.training.features import ExtractionProgress
-from ...core.training.fine_tune import TrainStage
-from ...core.training.head import EpochStats, chosen_by
+from ...core.training.records import EpochStats, ExtractionProgress, TrainStage, chosen_by
 from ..widgets.status_label import StatusLabel
 
 OVERFIT_GAP = 0.15  # train accuracy this far above validation accuracy...

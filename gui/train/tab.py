@@ -26,11 +26,10 @@ from PySide6.QtWidgets import (
 from ...core.data.datasets import DatasetPlan
 from ...core.models.files import is_checkpoint_name
 from ...core.runtime.options import INT8, RunOptions
-from ...core.training.features import ExtractionProgress
-from ...core.training.fine_tune import TrainResult, TrainStage
-from ...core.training.head import EpochStats
+from ...core.training.records import EpochStats, ExtractionProgress, TrainResult, TrainStage
 from .. import style_sheet
 from ..widgets.model_loading import NeedsTrust
+from ..widgets.torch_support import TorchFactsLoader, needs_full_install
 from ..widgets.workers import WorkerSlot
 from .output import TrainOutput
 from .panels import TrainControls
@@ -73,10 +72,12 @@ class TrainTab(QWidget):
         self.ask: Callable[[str], bool] = self._ask_question
         self._started = 0.0
         self._stage = ""
+        self.torch = TorchFactsLoader(self)  # training needs torch (the window shares the panel's)
         self._build()
         self.setStyleSheet(style_sheet())
         self.network.restore_settings()
         self.options.restore_settings()
+        self.use_torch(self.torch)
         last = QSettings().value("train/folder", "", type=str)
         if last and Path(last).is_dir():
             self.set_data_folder(last)
@@ -87,6 +88,7 @@ class TrainTab(QWidget):
         left = TrainControls()
         self.data, self.network, self.options = left.data, left.network, left.options
         self.start_button, self.cancel_button = left.start_button, left.cancel_button
+        self.notice = left.notice
         self.data.folder_chosen.connect(self.set_data_folder)
         self.data.split_changed.connect(self._rescan)
         self.start_button.clicked.connect(self.start)
@@ -126,6 +128,33 @@ class TrainTab(QWidget):
         self.split.setSizes([420, 860])
         lay = QVBoxLayout(self)
         lay.addWidget(self.split)
+
+    # -- torch -------------------------------------------------------------------------------
+    def use_torch(self, loader: TorchFactsLoader) -> None:
+        """Follow ``loader`` (the window hands in the Model panel's: one import, one answer)."""
+        if loader is not self.torch:
+            self.torch.ready.disconnect(self._use_torch_facts)
+            self.torch = loader
+        loader.ready.connect(self._use_torch_facts)
+        if loader.facts is not None:
+            self._use_torch_facts(loader.facts)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        """Shown: training is near, so torch starts importing (on a worker)."""
+        super().showEvent(event)
+        self.torch.load()
+
+    def _use_torch_facts(self, facts) -> None:
+        self.network.set_torch_missing(facts.missing)
+        if facts.missing is not None:
+            self.notice.setText(
+                needs_full_install("Training")
+                + " This install classifies with ONNX models; training, and the networks to "
+                "start from, come with PyTorch."
+            )
+            self.notice.setToolTip(facts.missing)
+        self.notice.setVisible(facts.missing is not None)
+        self._sync_buttons()
 
     # -- data --------------------------------------------------------------------------------
     def set_data_folder(self, folder: str) -> None:
@@ -189,7 +218,8 @@ class TrainTab(QWidget):
 
     def _sync_buttons(self) -> None:
         busy = self.busy
-        self.start_button.setEnabled(not busy and self.plan is not None)
+        ready = self.plan is not None and not self.torch.missing
+        self.start_button.setEnabled(not busy and ready)
         self.cancel_button.setEnabled(self.training.busy or self._train_after_scan is not None)
         for w in (self.data, self.network, self.options):
             w.setEnabled(not busy)
@@ -198,7 +228,7 @@ class TrainTab(QWidget):
     def start(self) -> bool:
         """Scan the folder once more (the split may depend on the seed: what is shown is what
         is trained on), then train. False when there is nothing to start."""
-        if self.busy or self.plan is None:
+        if self.busy or self.plan is None or self.torch.missing:
             return False
         if self.network.mode() == "checkpoint" and not self.network.checkpoint():
             self.status.setText("Choose the checkpoint to start from, or ImageNet weights.")
@@ -368,4 +398,5 @@ class TrainTab(QWidget):
         self.review.shutdown()
         for slot in (self.scanning, self.training):
             slot.shutdown()
+        self.torch.shutdown()
         self.output.shutdown()

@@ -4,12 +4,16 @@ thumbnails of what it got wrong; the save is gui.train.output's). Nothing here t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ...core.data.datasets import DatasetPlan, plan_dataset
 from ...core.errors import ImageLoadError, UntrustedCheckpointError
-from ...core.models.checkpoints import ModelSource
-from ...core.training.fine_tune import TrainConfig, train_classifier
+from ...core.training.records import TrainConfig
 from ..widgets.model_loading import NeedsTrust
+from ..widgets.torch_support import import_torch, needs_full_install
+
+if TYPE_CHECKING:  # (torch: imported by the training worker, not when the window opens)
+    from ...core.models.loaded import ModelSource
 
 THUMB_SIDE = 96  # the misclassified images' thumbnails
 MAX_THUMBS = 60
@@ -37,6 +41,11 @@ def train_task(plan: DatasetPlan, request: TrainingRequest, *, should_stop=None,
     Returns (TrainResult, {path: Thumbnail}), or NeedsTrust when the base checkpoint needs
     pickle code the person has not trusted yet."""
     from ...core.data.images import load_image, make_thumbnail
+    from ...core.errors import PigeonholeError
+
+    if import_torch() is not None:  # (one thread imports torch at a time)
+        raise PigeonholeError(needs_full_install("Training"))
+    from ...core.training.fine_tune import train_classifier
 
     try:
         result = yield from train_classifier(

@@ -36,15 +36,31 @@ class ArchPicker(QComboBox):
 
     arch_changed = Signal(str)
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, specs=None):
+        """``specs``: the registry's ArchSpec records in order; None fills it later
+        (:meth:`fill`: the registry may need torch, which loads after the window shows)."""
         super().__init__(parent)
-        from ...core.models.archs import list_archs
-
         self.setEditable(True)
         self.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.setMaxVisibleItems(24)
         self.lineEdit().setPlaceholderText("Search networks…")
-        self._specs = {s.name: s for s in list_archs()}
+        self._specs: dict = {}
+        self._current = ""
+        self._wanted = "resnet18"  # the network to show once the list is filled
+        self.currentIndexChanged.connect(self._on_index)
+        self.lineEdit().editingFinished.connect(self._on_edited)
+        if specs is not None:
+            self.fill(specs)
+
+    @property
+    def filled(self) -> bool:
+        """The list of networks is there (see :meth:`fill`)."""
+        return bool(self._specs)
+
+    def fill(self, specs) -> None:
+        """List ``specs`` (ArchSpec records, seeds first), grouped by family; the network set
+        before (or ResNet-18) becomes the current one."""
+        self._specs = {s.name: s for s in specs}
         model = QStandardItemModel(self)
         captions: list[str] = []
         groups: dict[str, list] = {"Popular: ResNet, ResNeXt, VGG, MobileNet": []}
@@ -53,48 +69,52 @@ class ArchPicker(QComboBox):
             groups.setdefault(key, []).append(spec)
         bold = QFont()
         bold.setBold(True)
-        for family, specs in groups.items():
+        for family, members in groups.items():
             header = QStandardItem(family)
             header.setFlags(Qt.ItemFlag.NoItemFlags)
             header.setData("", NameRole)  # (an empty QVariant: see gui.pyside_fixes)
             header.setFont(bold)
             header.setForeground(QBrush(QColor("#52525b")))
             model.appendRow(header)
-            for spec in specs:
+            for spec in members:
                 caption = arch_caption(spec)
                 item = QStandardItem("    " + caption)
                 item.setData(spec.name, NameRole)
                 item.setToolTip(f"{spec.name}: {arch_details(spec)}")
                 model.appendRow(item)
                 captions.append(caption)
+        self.blockSignals(True)
         self.setModel(model)
+        self.blockSignals(False)
         completer = QCompleter(QStringListModel(captions, self), self)
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
         completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
         completer.activated.connect(self._on_completed)
         self.setCompleter(completer)
-        self.currentIndexChanged.connect(self._on_index)
-        self.lineEdit().editingFinished.connect(self._on_edited)
         self._current = ""
-        self.set_arch("resnet18")
+        if not self.set_arch(self._wanted):
+            self.set_arch("resnet18")
 
     def spec(self, name: str | None = None):
         return self._specs.get(name or self.current_arch())
 
     def current_arch(self) -> str:
-        return self._current
+        """The network shown (before the list is filled: the one it will show)."""
+        return self._current if self._specs else self._wanted
 
     def set_arch(self, name: str) -> bool:
-        from ...core.errors import ArchitectureError
-        from ...core.models.archs import get_arch
-
-        try:
-            name = get_arch(name).name
-        except ArchitectureError:  # an unknown name: the caller says so
+        """Make ``name`` (torchvision's name, any case, '-' for '_') the current network;
+        False when there is none such. Before the list is filled, it is shown once filled."""
+        key = str(name).strip().lower().replace("-", "_")
+        if not self._specs:
+            self._wanted = key
+            return True
+        if key not in self._specs:  # an unknown name: the caller says so
             return False
+        self._wanted = key
         for row in range(self.model().rowCount()):
-            if self.model().item(row).data(NameRole) == name:
+            if self.model().item(row).data(NameRole) == key:
                 self.setCurrentIndex(row)
                 self._on_index(row)  # no signal when the row was already current
                 return True

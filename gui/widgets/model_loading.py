@@ -6,9 +6,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from ...core.models.files import is_checkpoint_name
+from ...core.models.files import is_checkpoint_name, is_onnx_name
 from ...core.runtime.options import RunOptions
 from .model_choices import imagenet_key
+from .torch_support import import_torch, needs_full_install
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,12 @@ class LoadRequest:
         )
 
     @property
+    def needs_torch(self) -> bool:
+        """Loading it imports torch: ImageNet weights, a PyTorch checkpoint (unless its ONNX
+        export is cached: core.runtime.loading); never an ONNX model."""
+        return self.checkpoint is None or not is_onnx_name(self.checkpoint)
+
+    @property
     def key(self) -> str:
         """The model this request is for: the checkpoint's path, or the ImageNet weights of
         the architecture (the key its names file and preprocessing are remembered under)."""
@@ -55,7 +62,12 @@ class NeedsTrust:
 
 def load_task(req: LoadRequest, *, should_stop=None, progress=None):
     """Worker body: load the model, then prepare it for inference where torch will run it
-    (see prepare_for_inference)."""
+    (see prepare_for_inference). ImageNet weights import torch first (one thread at a time:
+    gui.widgets.torch_support); without torch, a message saying what needs it."""
+    from ...core.errors import PigeonholeError
+
+    if req.checkpoint is None and import_torch() is not None:
+        raise PigeonholeError(needs_full_install("Loading ImageNet weights"))
     result = _load(req, should_stop=should_stop, progress=progress)
     if (
         not isinstance(result, NeedsTrust)
@@ -67,10 +79,11 @@ def load_task(req: LoadRequest, *, should_stop=None, progress=None):
 
 
 def _load(req: LoadRequest, *, should_stop=None, progress=None):
-    """Worker body: core's load_model, the same call the CLI makes (the order of guesses lives
-    there, not here). An untrusted pickle becomes a NeedsTrust."""
-    from ...core.errors import Cancelled, UntrustedCheckpointError
-    from ...core.models.checkpoints import load_model
+    """Worker body: core's load_for_run, the same call the CLI's predict makes (the order of
+    guesses lives there, not here): an ONNX model, or a checkpoint whose export is cached,
+    without torch. An untrusted pickle becomes a NeedsTrust."""
+    from ...core.errors import Cancelled, PigeonholeError, UntrustedCheckpointError
+    from ...core.runtime.loading import load_for_run
 
     outer = progress
 
@@ -81,9 +94,13 @@ def _load(req: LoadRequest, *, should_stop=None, progress=None):
             outer(done, total)
 
     try:
-        return load_model(req.source(), progress=progress)
+        return load_for_run(req.source(), req.run, progress=progress)
     except UntrustedCheckpointError as e:
         return NeedsTrust(str(e))
+    except ImportError as e:  # torch is needed for this file, and cannot be imported here
+        if (e.name or "").split(".")[0] not in ("torch", "torchvision"):
+            raise
+        raise PigeonholeError(needs_full_install("Reading this checkpoint")) from e
 
 
 def runs_on_torch(arch: str, req: LoadRequest) -> bool:

@@ -6,12 +6,12 @@ load leaves the previous model in use, and every field showing it."""
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import (
-    QComboBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -23,7 +23,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from ...core.models.archs import list_archs
 from ...core.models.files import CHECKPOINT_SUFFIXES, file_filter
+from ...core.models.imagenet import imagenet_weights_cached
 from ...core.runtime.options import RunOptions
 from .arch_picker import ArchPicker, arch_details
 from .checkpoint_box import CheckpointBox
@@ -38,11 +40,11 @@ from .model_choices import (
 from .model_loading import LoadRequest, NeedsTrust, load_task
 from .model_summary import ModelSummary
 from .run_options import RunOptionsForm, compact
+from .torch_support import LOADING, TorchFactsLoader, needs_full_install
+from .weights_box import CHECKPOINT, IMAGENET, WeightsBox
 from .workers import WorkerSlot
 
 log = logging.getLogger(__name__)
-
-IMAGENET, CHECKPOINT = "imagenet", "checkpoint"
 
 
 class ModelPanel(QGroupBox):
@@ -66,14 +68,19 @@ class ModelPanel(QGroupBox):
         self._active: LoadRequest | None = None  # what the model in use was loaded as
         self._choice_key: str | None = None  # the model the Classes/Preprocessing rows are for
         self.loading_text = ""  # "Loading colours.pth…" while a model loads
+        self.torch = TorchFactsLoader(self)  # the GPUs, and whether torch works (needs torch)
         self._build()
         self.restore_settings()
+        if self.torch.facts is not None:
+            self._use_torch_facts(self.torch.facts)
+        self.torch.ready.connect(self._use_torch_facts)
+        self.torch.loading_started.connect(self._show_torch_loading)
 
     # -- construction ------------------------------------------------------------------------
     def _build(self) -> None:
-        self.arch = ArchPicker()
+        self.arch = ArchPicker(specs=list_archs())  # (the registry reads without torch)
         self.arch_info = QLabel(objectName="hint", wordWrap=True)
-        self.weights = QComboBox()
+        self.weights = WeightsBox()
         self.checkpoint = CheckpointBox()
         self.browse = QToolButton(text="…", toolTip="Choose a checkpoint file")
         self.classes = PathEdit(placeholderText="from the checkpoint")
@@ -121,27 +128,12 @@ class ModelPanel(QGroupBox):
         self._shown_arch = self.arch.current_arch()  # the network the panel put in the box
 
     def _on_arch(self, name: str) -> None:
-        from ...core.models.checkpoints import imagenet_weights_cached
-
         spec = self.arch.spec(name)
         if spec is None:
             return
         self.arch_info.setText(arch_details(spec))
-        mode = self.weights_mode()
-        self.weights.blockSignals(True)
-        self.weights.clear()
-        if spec.has_pretrained:
-            size = f"{spec.weights_size_mb or 0:.0f} MB"
-            if imagenet_weights_cached(spec.name):  # (short: the box is narrow on a laptop)
-                text, tip = "ImageNet (downloaded)", "ImageNet pretrained weights, downloaded"
-            else:
-                text, tip = f"ImageNet ({size} once)", f"ImageNet pretrained weights: {size}, "
-                tip += "downloaded the first time"
-            self.weights.addItem(text, IMAGENET)
-            self.weights.setItemData(0, tip, Qt.ItemDataRole.ToolTipRole)
-        self.weights.addItem("Checkpoint file", CHECKPOINT)
-        self.weights.setCurrentIndex(max(0, self.weights.findData(mode)))
-        self.weights.blockSignals(False)
+        downloaded = imagenet_weights_cached(spec.name)
+        self.weights.show_for(spec, downloaded, bool(self.torch.missing))
         self._on_weights_mode()
 
     def _on_weights_mode(self, *_args) -> None:
@@ -152,14 +144,10 @@ class ModelPanel(QGroupBox):
 
     # -- values ------------------------------------------------------------------------------
     def weights_mode(self) -> str:
-        if self.weights.currentIndex() < 0:  # (an empty combo's data would be None)
-            return CHECKPOINT
-        return self.weights.currentData() or CHECKPOINT
+        return self.weights.mode()
 
     def set_weights_mode(self, mode: str) -> None:
-        i = self.weights.findData(mode)
-        if i >= 0:
-            self.weights.setCurrentIndex(i)
+        self.weights.set_mode(mode)
 
     def checkpoint_path(self) -> str:
         return self.checkpoint.path()
@@ -183,6 +171,27 @@ class ModelPanel(QGroupBox):
     def busy(self) -> bool:
         """A model is loading (a newer request replaces an older one)."""
         return self.loading.busy
+
+    # -- torch -------------------------------------------------------------------------------
+    def load_in_background(self) -> None:
+        """Once the window shows: where a GPU is likely, import torch on a worker to list it
+        (elsewhere torch waits until something needs it)."""
+        self.torch.load_if_gpu_likely()
+
+    def _show_torch_loading(self) -> None:
+        """A worker imports torch (for the GPUs, or the Train tab): say so meanwhile."""
+        self.options.show_loading(True)
+        if not self.busy and self.loaded is None:
+            self.status.show_text(LOADING)
+
+    def _use_torch_facts(self, facts) -> None:
+        """What torch tells (gui.widgets.torch_support.TorchFacts): the devices; without
+        torch, what needs the full install says so."""
+        self.options.set_devices(facts)
+        self._on_arch(self.arch.current_arch())  # ImageNet weights need torch to load
+        self.options.show_loading(False)
+        if self.status.text() == LOADING:
+            self.status.show_text("No model loaded.")
 
     # -- choices tied to one model -----------------------------------------------------------
     def _key_changed(self, *_args) -> None:
@@ -244,6 +253,9 @@ class ModelPanel(QGroupBox):
         ``keep_hint``: the Network box is this checkpoint's (the last session's model)."""
         run = self.run_options()
         preprocess = self.preprocessing.preset()
+        if self.weights_mode() == IMAGENET and self.torch.missing:
+            self.status.show_text(needs_full_install("ImageNet weights"), error=True)
+            return False
         if self.weights_mode() == CHECKPOINT:
             path = self.checkpoint_path()
             if not path:
@@ -265,6 +277,8 @@ class ModelPanel(QGroupBox):
         self.loading.start(load_task, req)
         what = Path(req.checkpoint).name if req.checkpoint else f"{req.arch} ImageNet weights"
         self.loading_text = f"Loading {what}…"
+        if req.needs_torch and "torch" not in sys.modules:  # the loader imports it first
+            self.loading_text = f"{LOADING.removesuffix('…')} and {what}…"
         self.status.show_text(self.loading_text)
         self.progress.setRange(0, 0)
         self.progress.setVisible(True)
@@ -309,6 +323,7 @@ class ModelPanel(QGroupBox):
             if not result.overrides_own_names:
                 req = replace(req, classes=None)
         self.loaded = result
+        self.torch.read_if_imported()  # a model loaded with torch: the GPUs are known now
         self._active = replace(req, arch=result.arch)
         self._show_fields(self._active)
         self.status.show_model(result)
@@ -346,6 +361,7 @@ class ModelPanel(QGroupBox):
     def shutdown(self) -> None:
         """Stop loading and wait for the loading threads (window closing)."""
         self.loading.shutdown()
+        self.torch.shutdown()
 
     # -- settings ----------------------------------------------------------------------------
     def _remember(self, req: LoadRequest) -> None:
@@ -375,15 +391,13 @@ class ModelPanel(QGroupBox):
     def autoload(self) -> bool:
         """Load the last model used; the first time, ResNet-18 if its ImageNet weights are cached.
         Returns False when the person has to choose."""
-        from ...core.models.checkpoints import imagenet_weights_cached
-
         s = QSettings()
         mode = s.value("model/weights", "", type=str)
         path = self.checkpoint_path()
         if mode == CHECKPOINT and path and Path(path).is_file():
             return self.request_load(keep_hint=True)
         arch = self.arch.current_arch()
-        if mode in (IMAGENET, "") and imagenet_weights_cached(arch):
+        if mode in (IMAGENET, "") and not self.torch.missing and imagenet_weights_cached(arch):
             self.set_weights_mode(IMAGENET)
             return self.request_load()
         self.set_weights_mode(CHECKPOINT)

@@ -1,7 +1,9 @@
 """Timing panel: per-image time over the run, its histogram, and the run's summary.
 
 Batches only append to growable numpy arrays; a timer redraws at most twice a second, so a
-fast run is never slowed down by plotting. :class:`CompactAxes` hides a plot's title and axis
+fast run is never slowed down by plotting. The plots are built once pyqtgraph is imported
+(half a second: on a worker after the window shows, see :func:`import_plotting`, or at their
+first use), so the window opens without it. :class:`CompactAxes` hides a plot's title and axis
 labels when it is too small to hold them (laptop screens), and is shared with the Train tab.
 """
 
@@ -9,11 +11,16 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from .workers import WorkerSlot
+
+if TYPE_CHECKING:
+    import pyqtgraph as pg
 
 # 1 Hz: live enough. A redraw (setData, then pyqtgraph's painting of curves and axes, much of
 # it Python) took 20-40 ms of the GUI thread during a fast run on 2 cores; at 2 Hz it was in
@@ -44,9 +51,16 @@ def rate_html(rate: float, bold: bool = False) -> str:
     return f"<span style='white-space:nowrap'>{number} images/\u2060s</span>"
 
 
+def import_plotting(*, should_stop=None, progress=None) -> None:
+    """Worker body: import pyqtgraph (the plots are built in the GUI thread once it is)."""
+    import pyqtgraph  # noqa: F401
+
+
 def add_empty_note(plot: pg.PlotWidget, text: str = NO_RUN) -> None:
     """A note in the middle of ``plot`` for while it has nothing to draw ("No run yet."),
     shown by :func:`show_empty` instead of empty 0-1 axes. Kept as ``plot.empty_note``."""
+    import pyqtgraph as pg  # (imported already: the plot is pyqtgraph's)
+
     note = pg.TextItem(text, color="#71717a", anchor=(0.5, 0.5))
     plot.addItem(note, ignoreBounds=True)
     plot.empty_note = note
@@ -136,12 +150,40 @@ class _Series:
 class TimingPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
-        pg.setConfigOptions(antialias=False, background="w", foreground="#3f3f46")
         self.infer = _Series()
         self.decode = _Series()
         self._dirty = False
         self.redraws = 0
+        self.time_plot = self.hist_plot = None  # built once pyqtgraph is there (ensure_plots)
+        self._plots = QVBoxLayout()
+        self._plots.setContentsMargins(0, 0, 0, 0)
+        self._importing = WorkerSlot(self, on_finished=lambda _none: self.ensure_plots())
 
+        self.summary = QLabel(NO_RUN)
+        self.summary.setObjectName("timingSummary")
+        self.summary.setWordWrap(True)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(self._plots, 5)
+        lay.addWidget(self.summary)
+
+        self._timer = QTimer(self, interval=_REDRAW_MS)
+        self._timer.timeout.connect(self._redraw_if_dirty)
+        self._timer.start()
+        self._started = False  # a run has started (an empty plot waits for its images)
+
+    def build_later(self) -> None:
+        """Import pyqtgraph on a worker, then build the plots (the window opens without)."""
+        if self.time_plot is None and not self._importing.busy:
+            self._importing.start(import_plotting)
+
+    def ensure_plots(self) -> None:
+        """Build the plots now (once), importing pyqtgraph if no worker has yet."""
+        if self.time_plot is not None:
+            return
+        import pyqtgraph as pg
+
+        pg.setConfigOptions(antialias=False, background="w", foreground="#3f3f46")
         self.time_plot = pg.PlotWidget()
         self.time_plot.setMinimumHeight(90)
         self.time_plot.showGrid(x=False, y=True, alpha=0.25)
@@ -166,26 +208,20 @@ class TimingPanel(QWidget):
                 {"bottom": "ms per image", "left": "images"},
             ),
         )
+        self._plots.addWidget(self.time_plot, 3)
+        self._plots.addWidget(self.hist_plot, 2)
+        self.hist_plot.setVisible(self.height() >= HIST_MIN_PANEL)
+        redraws = self.redraws
+        self.redraw()  # what there is so far ("No run yet." when nothing)
+        self.redraws = redraws  # (counts the redraws a run makes)
 
-        self.summary = QLabel(NO_RUN)
-        self.summary.setObjectName("timingSummary")
-        self.summary.setWordWrap(True)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.time_plot, 3)
-        lay.addWidget(self.hist_plot, 2)
-        lay.addWidget(self.summary)
-
-        self._timer = QTimer(self, interval=_REDRAW_MS)
-        self._timer.timeout.connect(self._redraw_if_dirty)
-        self._timer.start()
-        self._started = False  # a run has started (an empty plot waits for its images)
-        self.redraw()  # (empty: "No run yet.")
-        self.redraws = 0
+    def shutdown(self) -> None:
+        self._importing.shutdown()
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)
-        self.hist_plot.setVisible(self.height() >= HIST_MIN_PANEL)
+        if self.hist_plot is not None:
+            self.hist_plot.setVisible(self.height() >= HIST_MIN_PANEL)
 
     # -- feeding -----------------------------------------------------------------------------
     def add_batch(self, predictions) -> None:
@@ -201,7 +237,8 @@ class TimingPanel(QWidget):
         self.decode.clear()
         self.summary.setText(text)
         self._dirty = True
-        self.redraw()
+        if self.time_plot is not None:  # (not built yet: they show this when they are)
+            self.redraw()
 
     def show_running(self, done: int, total: int | None, rate: float) -> None:
         """The summary line while a run goes (its figures so far)."""
@@ -239,6 +276,9 @@ class TimingPanel(QWidget):
             self.redraw()
 
     def redraw(self) -> None:
+        if self.time_plot is None:
+            self.ensure_plots()  # (which redraws)
+            return
         self._dirty = False
         self.redraws += 1
         y, d = self.infer.values, self.decode.values

@@ -19,6 +19,8 @@ from ...core.runtime.options import (
     Choice,
     RunOptions,
 )
+from ...core.runtime.plan import onnxruntime_missing
+from .torch_support import LOADING, cpu_devices, needs_full_install
 
 INT8_TEXT = RUN_PRECISIONS[-1].label
 _TOOLTIP = Qt.ItemDataRole.ToolTipRole
@@ -60,14 +62,13 @@ class RunOptionsForm(QObject):
     changed = Signal()
 
     def __init__(self, parent=None):
-        from ...core.devices import list_devices
-        from ...core.runtime.plan import onnxruntime_missing
-
         super().__init__(parent)
         self.ort_missing = onnxruntime_missing()  # None when ONNX Runtime is installed
         self.device = QComboBox()
-        for d in list_devices():
-            self.device.addItem(d.label, d.spec)
+        self._auto_device = "cpu"  # what "auto" runs on (the CPU until torch tells otherwise)
+        self._wanted_device = "auto"  # the remembered device, until the list has it
+        for spec, label in cpu_devices():  # the GPUs once torch tells them (set_devices)
+            self.device.addItem(label, spec)
         self.engine = QComboBox(toolTip=ENGINE_TIP)
         _add_choices(self.engine, ENGINES)
         if self.ort_missing:
@@ -90,6 +91,29 @@ class RunOptionsForm(QObject):
             w.currentIndexChanged.connect(self._save)
         self.batch.valueChanged.connect(self._save)
 
+    def set_devices(self, facts) -> None:
+        """The devices torch found (a gui.widgets.torch_support.TorchFacts); without torch,
+        the CPU alone, and PyTorch's engine and the GPUs said to need the full install."""
+        self._auto_device = facts.auto_device
+        self.device.blockSignals(True)
+        self.device.clear()
+        for spec, label in facts.devices:
+            self.device.addItem(label, spec)
+        if facts.missing is not None:
+            self.device.addItem("GPU (needs the full install)", "gpu")
+            _enable_item(self.device, "gpu", False, needs_full_install("Running on a GPU"))
+            _enable_item(self.engine, "torch", False, needs_full_install("PyTorch"))
+        self.device.setCurrentIndex(max(0, self.device.findData(self._wanted_device)))
+        if self.device.findData(self._wanted_device) < 0:  # a GPU this machine does not have
+            self._wanted_device = self.device.currentData() or "auto"
+        self.device.blockSignals(False)
+        self.device.setToolTip("")
+        self._fill_precisions()
+
+    def show_loading(self, loading: bool) -> None:
+        """torch is being imported: the GPUs are listed once it is."""
+        self.device.setToolTip(f"{LOADING} GPUs are listed once it is loaded." if loading else "")
+
     def add_rows(self, form: QFormLayout) -> None:
         form.addRow("Device", self.device)
         form.addRow("Engine", self.engine)
@@ -100,24 +124,26 @@ class RunOptionsForm(QObject):
     # -- values ------------------------------------------------------------------------------
     def on_cpu(self) -> bool:
         """The device chosen is the CPU (Automatic on a machine without a GPU included)."""
-        from ...core.devices import resolve_device
-        from ...core.errors import PigeonholeError
-
         spec = self.device.currentData() or "auto"
-        try:
-            return resolve_device(spec).type == "cpu"
-        except PigeonholeError:  # a GPU that has gone: the run will say so
-            return False
+        return (self._auto_device if spec == "auto" else spec) == "cpu"
 
     def values(self) -> RunOptions:
         """What a run is asked to use (the engine is a CPU choice: GPUs run torch)."""
         return RunOptions(
-            device=self.device.currentData() or "auto",
+            device=self._device_spec(),
             engine=(self.engine.currentData() or "auto") if self.on_cpu() else "auto",
             precision=self.precision.currentData() or "auto",
             decode=self.decode.currentData() or "auto",
             batch_size=int(self.batch.value()),
         )
+
+    def _device_spec(self) -> str:
+        """The device chosen; the remembered one while the list still lacks it (torch is
+        loading), so that nothing chosen meanwhile forgets it."""
+        spec = self.device.currentData() or "auto"
+        if self.device.findData(self._wanted_device) < 0:
+            return self._wanted_device
+        return spec
 
     def select(self, combo: QComboBox, data: str) -> bool:
         """Choose the entry of ``combo`` whose data is ``data``; False when there is none."""
@@ -166,6 +192,7 @@ class RunOptionsForm(QObject):
             self.engine.setToolTip(ENGINE_TIP)
 
     def _on_device(self, *_args) -> None:
+        self._wanted_device = self.device.currentData() or "auto"
         self._fill_precisions()
         self._save()
 
@@ -187,6 +214,7 @@ class RunOptionsForm(QObject):
         widgets = (self.device, self.engine, self.decode)
         for w in widgets:
             w.blockSignals(True)
+        self._wanted_device = s.value("run/device", "auto", type=str)
         for combo, key in zip(widgets, ("device", "engine", "decode"), strict=True):
             combo.setCurrentIndex(max(0, combo.findData(s.value(f"run/{key}", "auto", type=str))))
         for w in widgets:

@@ -1,7 +1,8 @@
 #!/bin/sh
-# Pack the built app folder into an installable archive for Linux.
+# Pack the built app folder into an installable archive for Linux (the full or the lite bundle).
 #
 #   resources/linux/make-tarball.sh dist/Pigeonhole dist/Pigeonhole-linux-x86_64.tar.gz
+#   resources/linux/make-tarball.sh dist/Pigeonhole-lite dist/Pigeonhole-lite-linux-x86_64.tar.gz
 #
 # The archive unpacks to one folder holding Pigeonhole/ (the PyInstaller folder), install.sh,
 # uninstall.sh, pigeonhole.desktop, the icons and a README. Users run ./install.sh from it.
@@ -19,7 +20,10 @@ icons=$(cd "$here/../icons" && pwd)
 [ -x "$dist/Pigeonhole" ] || { echo "$0: $dist/Pigeonhole is not an executable; build first" >&2; exit 1; }
 version=${PIGEONHOLE_VERSION:-$("$dist/Pigeonhole" --version 2>/dev/null | awk '{print $2}')}
 version=${version:-unknown}
-name=pigeonhole-$version-linux-$(uname -m)
+# The lite bundle (PIGEONHOLE_BUNDLE=lite in build.spec) says so in resources/bundle.json.
+edition=
+if grep -qs '"lite"' "$dist/_internal/resources/bundle.json"; then edition=lite-; fi
+name=pigeonhole-$edition$version-linux-$(uname -m)
 
 stage=$(mktemp -d "${TMPDIR:-/tmp}/pigeonhole-tarball.XXXXXX")
 trap 'rm -rf "$stage"' EXIT INT TERM
@@ -41,6 +45,14 @@ Remove it:                                 ~/.local/share/pigeonhole/uninstall.s
 
 Or run it in place without installing:     ./Pigeonhole/Pigeonhole
 README
+if [ -n "$edition" ]; then
+    cat >> "$stage/$name/README.txt" <<README
+
+This is the lite edition: it classifies, evaluates, exports results and sorts with ONNX
+models, without PyTorch. Training, PyTorch checkpoints, ImageNet weights and GPUs need the
+full edition (pigeonhole-$version-linux-$(uname -m).tar.gz).
+README
+fi
 
 mkdir -p "$(dirname "$out")"
 out_abs=$(cd "$(dirname "$out")" && pwd)/$(basename "$out")
