@@ -65,3 +65,8 @@ def first_line(error: BaseException, limit: int = 200, *, typed: bool = False) -
         return name
     text = lines[0][:limit]
     return f"{name}: {text}" if typed else text
+
+
+class ClusterError(PigeonholeError):
+    """A run on a Ray cluster could not start or go on: Ray missing, no cluster to join, the
+    cluster refused us (its token), a source it cannot read."""

@@ -14,6 +14,10 @@ if str(ROOT) not in sys.path:
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from tests.ray_nodes import use_test_token  # noqa: E402
+
+use_test_token()  # the tests' Ray clusters' token, set before anything imports ray
+
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
@@ -53,3 +57,24 @@ def decisive(tmp_path_factory):
     from tests.core.train_helpers import decisive_model
 
     return decisive_model(tmp_path_factory.mktemp("decisive"))
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory):
+    """One Ray cluster for the test session (2 CPUs, a small object store, no dashboard), whose
+    workers cannot import torch: the cluster tests join it by its ``address``."""
+    pytest.importorskip("ray", reason="the cluster extra (ray[data]) is not installed")
+    from tests.core.torch_blocked import blocked_env
+    from tests.ray_nodes import RayNodes
+
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = blocked_env(tmp_path_factory.mktemp("blocked"))["PYTHONPATH"]
+    try:
+        nodes = RayNodes(cpus=2)
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
+    yield nodes
+    nodes.stop()

@@ -107,7 +107,7 @@ def test_the_checkpoint_is_named_one_way(trained, capsys):
 
 
 def main_help(command: str) -> str:
-    from pigeonhole.cli import build_parser
+    from pigeonhole.parser import build_parser
 
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")

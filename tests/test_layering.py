@@ -2,6 +2,7 @@
 and ``importlib``/``__import__`` calls included):
 
 * core imports nothing above it (no gui, no entry layer, no Qt);
+* only core.cluster imports ray (and pyarrow): an optional extra;
 * gui never imports the entry layer;
 * gui.widgets never imports a tab (gui.classify, gui.train): the tabs build on the widgets;
 * nothing imports the entry layer (pigeonhole.cli, .commands, .selftest) but the entry layer;
@@ -114,6 +115,18 @@ def test_layers_point_down_only():
                 problems.append(where)
             if layer(target) == "entry" and layer(module) != "entry":
                 problems.append(where)
+    assert problems == []
+
+
+def test_only_core_cluster_imports_ray():
+    """Ray (and pyarrow, which comes with it) is an optional extra: one package knows it."""
+    files, edges = graph()
+    problems = [
+        f"{files[m].relative_to(ROOT)}:{line} imports {target}"
+        for m, imports in edges.items()
+        for line, target, _ in imports
+        if target.split(".")[0] in ("ray", "pyarrow") and not in_package(m, "pigeonhole.core.cluster")
+    ]  # fmt: skip
     assert problems == []
 
 

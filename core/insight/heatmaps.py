@@ -98,18 +98,24 @@ def cam_weights(model: nn.Module, arch: str) -> tuple[torch.Tensor, nn.Module | 
     return weight.reshape(weight.shape[0], -1), norm
 
 
+def _forward(model: nn.Module, layer: str, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(logits, the output of ``layer``) from one forward pass; the hook is always removed."""
+    store, handle = _capture(model, layer)
+    try:
+        logits = model(x)
+    finally:
+        handle.remove()
+    return logits, store["out"]
+
+
 @torch.no_grad()
 def cam_maps(
     model: nn.Module, arch: str, x: torch.Tensor, classes: Sequence[int | None] | None = None
 ) -> list[HeatMap]:
     """CAM for a batch ``x`` (the model's normalised input): one forward pass."""
     target = cam_target(arch)
-    store, handle = _capture(model, target.layer)
-    try:
-        logits = model(x)
-    finally:
-        handle.remove()
-    fmap = _as_nchw(store["out"], target).float()
+    logits, out = _forward(model, target.layer, x)
+    fmap = _as_nchw(out, target).float()
     if target.relu:
         fmap = fmap.clamp(min=0)
     weight, norm = cam_weights(model, arch)
@@ -127,14 +133,9 @@ def classmap_maps(
     model: nn.Module, arch: str, x: torch.Tensor, classes: Sequence[int | None] | None = None
 ) -> list[HeatMap]:
     """SqueezeNet: the class's own channel of the last feature map."""
-    target = cam_target(arch)
-    store, handle = _capture(model, target.layer)
-    try:
-        logits = model(x)
-    finally:
-        handle.remove()
+    logits, out = _forward(model, cam_target(arch).layer, x)
     picked = _classes(logits, classes)
-    maps = store["out"][torch.arange(len(picked)), picked]
+    maps = out[torch.arange(len(picked)), picked]
     return _records(maps, picked, "class map", logits)
 
 

@@ -72,12 +72,14 @@ class TrainTab(QWidget):
         self.ask: Callable[[str], bool] = self._ask_question
         self._started = 0.0
         self._stage = ""
-        self.torch = TorchFactsLoader(self)  # training needs torch (the window shares the panel's)
+        self.torch_facts = TorchFactsLoader(
+            self
+        )  # training needs torch (the window shares the panel's)
         self._build()
         self.setStyleSheet(style_sheet())
         self.network.restore_settings()
         self.options.restore_settings()
-        self.use_torch(self.torch)
+        self.use_torch(self.torch_facts)
         last = QSettings().value("train/folder", "", type=str)
         if last and Path(last).is_dir():
             self.set_data_folder(last)
@@ -132,9 +134,9 @@ class TrainTab(QWidget):
     # -- torch -------------------------------------------------------------------------------
     def use_torch(self, loader: TorchFactsLoader) -> None:
         """Follow ``loader`` (the window hands in the Model panel's: one import, one answer)."""
-        if loader is not self.torch:
-            self.torch.ready.disconnect(self._use_torch_facts)
-            self.torch = loader
+        if loader is not self.torch_facts:
+            self.torch_facts.ready.disconnect(self._use_torch_facts)
+            self.torch_facts = loader
         loader.ready.connect(self._use_torch_facts)
         if loader.facts is not None:
             self._use_torch_facts(loader.facts)
@@ -142,7 +144,7 @@ class TrainTab(QWidget):
     def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
         """Shown: training is near, so torch starts importing (on a worker)."""
         super().showEvent(event)
-        self.torch.load()
+        self.torch_facts.load()
 
     def _use_torch_facts(self, facts) -> None:
         if facts.missing is not None:
@@ -216,7 +218,7 @@ class TrainTab(QWidget):
 
     def _sync_buttons(self) -> None:
         busy = self.busy
-        ready = self.plan is not None and not self.torch.missing
+        ready = self.plan is not None and not self.torch_facts.missing
         self.start_button.setEnabled(not busy and ready)
         self.cancel_button.setEnabled(self.training.busy or self._train_after_scan is not None)
         for w in (self.data, self.network, self.options):
@@ -226,7 +228,7 @@ class TrainTab(QWidget):
     def start(self) -> bool:
         """Scan the folder once more (the split may depend on the seed: what is shown is what
         is trained on), then train. False when there is nothing to start."""
-        if self.busy or self.plan is None or self.torch.missing:
+        if self.busy or self.plan is None or self.torch_facts.missing:
             return False
         if self.network.mode() == "checkpoint" and not self.network.checkpoint():
             self.status.setText("Choose the checkpoint to start from, or ImageNet weights.")
@@ -396,5 +398,5 @@ class TrainTab(QWidget):
         self.review.shutdown()
         for slot in (self.scanning, self.training):
             slot.shutdown()
-        self.torch.shutdown()
+        self.torch_facts.shutdown()
         self.output.shutdown()

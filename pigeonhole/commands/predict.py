@@ -29,31 +29,45 @@ log = logging.getLogger(__name__)
 
 
 class ProgressBar:
-    """A one-line progress bar on a terminal's stderr, redrawn at most 10 times a second."""
+    """A one-line progress bar on a terminal's stderr, redrawn at most 10 times a second; or,
+    with ``lines`` (stderr is a log or a pipe), a plain line every ``every_s`` seconds: images
+    done of the total, the rate, the failed ones."""
 
-    def __init__(self, stream, enabled: bool, width: int = 28):
+    def __init__(
+        self, stream, enabled: bool, width: int = 28, lines: bool = False, every_s: float = 10.0
+    ):
         self.stream, self.enabled, self.width = stream, enabled, width
+        self.lines, self.every_s = lines, every_s
         self.start = time.perf_counter()
-        self._last = 0.0
+        self._last = 0.0 if not lines else self.start
         self._shown = False
 
-    def update(self, done: int, total: int | None, force: bool = False) -> None:
+    def update(self, done: int, total: int | None, force: bool = False, failed: int = 0) -> None:
         if not self.enabled:
             return
         now = time.perf_counter()
-        if not force and now - self._last < 0.1:
+        if not force and now - self._last < (self.every_s if self.lines else 0.1):
             return
         self._last = now
         elapsed = max(now - self.start, 1e-9)
         rate = done / elapsed
+        if self.lines:
+            share = f" ({100 * done / total:.0f} %)" if total else ""
+            self.stream.write(
+                f"pigeonhole: {done}{f'/{total}' if total else ''} images{share}, "
+                f"{rate:.1f} images/s, {failed} failed\n"
+            )
+            self.stream.flush()
+            return
+        failures = f" {failed} failed" if failed else ""
         if total:
             frac = min(1.0, done / total)
             filled = int(frac * self.width)
             eta = (total - done) / rate if rate > 0 else 0
             bar = "#" * filled + "." * (self.width - filled)
-            text = f"[{bar}] {done}/{total} {rate:5.1f} img/s ETA {format_duration(eta)}"
+            text = f"[{bar}] {done}/{total} {rate:5.1f} img/s ETA {format_duration(eta)}{failures}"
         else:
-            text = f"{done} images ({rate:.1f} img/s), still listing files..."
+            text = f"{done} images ({rate:.1f} img/s), still listing files...{failures}"
         self.stream.write("\r" + text.ljust(72))
         self.stream.flush()
         self._shown = True
@@ -62,6 +76,7 @@ class ProgressBar:
         if self._shown:
             self.stream.write("\r" + " " * 72 + "\r")
             self.stream.flush()
+            self._shown = False
 
 
 def run(args) -> int:
@@ -78,8 +93,8 @@ def run(args) -> int:
         if not args.evaluate:
             raise PigeonholeError("--leaks goes with --evaluate (it compares against the truth).")
         check_sources([args.leaks])
-    loaded, clf = _prepare(args)
-    run = _Run(args, loaded, clf)
+    loaded, clf = prepare(args)
+    run = PredictRun(args, loaded, clf)
     run.classify()
     code = run.write(out_path) if out_path is not None else 0
     run.report()
@@ -98,7 +113,7 @@ def check_sources(paths) -> None:
         raise PigeonholeError(f"No such file or folder: {names}{more}.")
 
 
-def _prepare(args):
+def prepare(args):
     """The model and its Classifier: the plan first, so a bad device/decode/engine choice is
     the only line printed; then what the model is (its preprocessing: the run's first line),
     then the engine's preparation (ONNX export, int8 calibration) and its note. An ONNX model,
@@ -130,11 +145,13 @@ def _prepare(args):
     return loaded, clf
 
 
-class _Run:
+class PredictRun:
     """One predict run's results as they come: a TSV line per image on stdout (without
-    --out), kept rows for --out, and the evaluation's tally (with --evaluate)."""
+    --out), kept rows for --out, and the evaluation's tally (with --evaluate). ``clf`` runs it
+    (a Classifier, or anything with its ``run``, ``summary`` and ``topk``: a cluster's run);
+    ``loaded`` names the classes; ``bar`` shows the progress (default: a terminal's bar)."""
 
-    def __init__(self, args, loaded, clf):
+    def __init__(self, args, loaded, clf, bar: ProgressBar | None = None):
         from pigeonhole.core.results.evaluation import EvaluationTally, GroundTruth
 
         self.args, self.loaded, self.clf = args, loaded, clf
@@ -142,9 +159,11 @@ class _Run:
         self.tally = EvaluationTally(loaded.class_names) if args.evaluate else None
         self.kept: list = []  # (Prediction, truth) with --out
         self.evaluated: list = []  # (path, label, truth) with --leaks
+        self.keep_rows = bool(args.out)  # kept for one file written at the end
+        self.failed = 0
         self.summary = None
         self.interrupted = False
-        self.bar = ProgressBar(sys.stderr, enabled=not args.quiet and isatty(sys.stderr))
+        self.bar = bar or ProgressBar(sys.stderr, enabled=not args.quiet and isatty(sys.stderr))
 
     def classify(self) -> None:
         from pigeonhole.core.results.evaluation import labelled_batches
@@ -171,12 +190,13 @@ class _Run:
 
     def _keep(self, batch) -> None:
         pairs = list(zip(batch.predictions, batch.truths, strict=True))
+        self.failed += sum(not p.ok for p, _t in pairs)
         if self.tally is not None:
             for p, t in pairs:
                 self.tally.add(p.path, p.label if p.ok else None, t)
                 if self.args.leaks:
                     self.evaluated.append((p.path, p.label if p.ok else None, t))
-        if self.args.out:
+        if self.keep_rows:
             self.kept.extend(pairs)
         return pairs
 
@@ -190,7 +210,7 @@ class _Run:
                 result = (p.label, f"{p.confidence:.4f}") if p.ok else ("-", f"error: {p.error}")
                 out.write(tsv_line((p.path, *result, *known)))
             out.flush()
-        self.bar.update(batch.batch.done, batch.batch.total)
+        self.bar.update(batch.batch.done, batch.batch.total, failed=self.failed)
 
     def write(self, out_path: Path) -> int:
         """The kept rows to --out (or, if it turned bad, the current folder...): 1 if they went
@@ -200,6 +220,7 @@ class _Run:
         if not self.kept and self.summary is None:
             return 0
         truth = self.truth is not None
+        self.kept.sort(key=lambda pair: pair[0].index)  # listing order (a cluster's come mixed)
         rows = [ExportRow(p, true_label=t) if truth else p for p, t in self.kept]
         report = self.tally.report() if self.tally is not None else None
         extra = {"evaluation": report.to_dict() if report else None} if truth else None
