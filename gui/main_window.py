@@ -103,7 +103,7 @@ class MainWindow(QMainWindow):
         train.use_in_classify.connect(self._use_in_classify)
         classify.retrain_requested.connect(self.retrain_on)
         train.run_options = classify.ui.model_panel.run_options  # training runs as the panel says
-        train.use_torch(classify.ui.model_panel.torch)  # one import of torch, one answer
+        train.use_torch(classify.ui.model_panel.torch_facts)  # one import of torch, one answer
 
     def load_in_background(self) -> None:
         """Once the window shows: what needs torch (the networks, GPUs, training) is loaded by

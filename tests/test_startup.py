@@ -110,7 +110,7 @@ print("networks:", mp.arch.count() > 50, w.train_tab.network.picker.count() > 50
 w.tabs.setCurrentWidget(w.train_tab)
 print("panel:", mp.status.text())
 deadline = time.monotonic() + 240
-while mp.torch.facts is None and time.monotonic() < deadline:
+while mp.torch_facts.facts is None and time.monotonic() < deadline:
     app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
 engine = mp.engine.model().item(mp.engine.findData("torch"))
 print("engine torch:", engine.isEnabled(), engine.toolTip())

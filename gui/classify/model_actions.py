@@ -32,14 +32,14 @@ class ModelActions(QObject):
         self.exporter.failed.connect(lambda message: self.notify(message, error=True))
         self.exporter.started.connect(lambda _text: self.sync())
         panel.model_loaded.connect(lambda _m: self.sync())
-        panel.torch.ready.connect(lambda _facts: self.sync())
+        panel.torch_facts.ready.connect(lambda _facts: self.sync())
         self.exporter.done.connect(lambda _r: self.sync())
         self.exporter.failed.connect(lambda _m: self.sync())
         self.sync()
 
     def sync(self) -> None:
         """Export needs torch, and a torch model (an ONNX model is exported already)."""
-        missing = self.panel.torch.missing
+        missing = self.panel.torch_facts.missing
         loaded = self.panel.loaded
         onnx = loaded is not None and loaded.is_onnx
         self.act_export_model.setText(

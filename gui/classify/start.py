@@ -20,7 +20,7 @@ class StartGuide(QObject):
         model_panel.loading_changed.connect(lambda _busy: self.refresh())
         model_panel.model_loaded.connect(lambda _loaded: self.refresh())
         model_panel.load_failed.connect(lambda _message: self.refresh())
-        model_panel.torch.ready.connect(lambda _facts: self.refresh())
+        model_panel.torch_facts.ready.connect(lambda _facts: self.refresh())
         zone.open_checkpoint_clicked.connect(model_panel.choose_checkpoint)
         zone.use_imagenet_clicked.connect(self.use_imagenet)
 
@@ -44,7 +44,7 @@ class StartGuide(QObject):
                 size = f", {spec.weights_size_mb:.0f} MB" if spec.weights_size_mb else ""
                 imagenet = f"{spec.display_name}{size}"
             self.zone.show_start(NEEDS_MODEL, imagenet=imagenet)
-            if mp.torch.missing:  # the lite install: say what needs the full one
+            if mp.torch_facts.missing:  # the lite install: say what needs the full one
                 for button, text, what in (
                     (self.zone.imagenet_button, "Use ImageNet weights", "ImageNet weights"),
                     (self.zone.train_button, "Train your own", "Training"),

@@ -68,13 +68,13 @@ class ModelPanel(QGroupBox):
         self._active: LoadRequest | None = None  # what the model in use was loaded as
         self._choice_key: str | None = None  # the model the Classes/Preprocessing rows are for
         self.loading_text = ""  # "Loading colours.pth…" while a model loads
-        self.torch = TorchFactsLoader(self)  # the GPUs, and whether torch works (needs torch)
+        self.torch_facts = TorchFactsLoader(self)  # the GPUs, and whether torch works (needs torch)
         self._build()
         self.restore_settings()
-        if self.torch.facts is not None:
-            self._use_torch_facts(self.torch.facts)
-        self.torch.ready.connect(self._use_torch_facts)
-        self.torch.loading_started.connect(self._show_torch_loading)
+        if self.torch_facts.facts is not None:
+            self._use_torch_facts(self.torch_facts.facts)
+        self.torch_facts.ready.connect(self._use_torch_facts)
+        self.torch_facts.loading_started.connect(self._show_torch_loading)
 
     # -- construction ------------------------------------------------------------------------
     def _build(self) -> None:
@@ -133,7 +133,7 @@ class ModelPanel(QGroupBox):
             return
         self.arch_info.setText(arch_details(spec))
         downloaded = imagenet_weights_cached(spec.name)
-        self.weights.show_for(spec, downloaded, bool(self.torch.missing))
+        self.weights.show_for(spec, downloaded, bool(self.torch_facts.missing))
         self._on_weights_mode()
 
     def _on_weights_mode(self, *_args) -> None:
@@ -176,7 +176,7 @@ class ModelPanel(QGroupBox):
     def load_in_background(self) -> None:
         """Once the window shows: where a GPU is likely, import torch on a worker to list it
         (elsewhere torch waits until something needs it)."""
-        self.torch.load_if_gpu_likely()
+        self.torch_facts.load_if_gpu_likely()
 
     def _show_torch_loading(self) -> None:
         """A worker imports torch (for the GPUs, or the Train tab): say so meanwhile."""
@@ -253,7 +253,7 @@ class ModelPanel(QGroupBox):
         ``keep_hint``: the Network box is this checkpoint's (the last session's model)."""
         run = self.run_options()
         preprocess = self.preprocessing.preset()
-        if self.weights_mode() == IMAGENET and self.torch.missing:
+        if self.weights_mode() == IMAGENET and self.torch_facts.missing:
             self.status.show_text(needs_full_install("ImageNet weights"), error=True)
             return False
         if self.weights_mode() == CHECKPOINT:
@@ -323,7 +323,7 @@ class ModelPanel(QGroupBox):
             if not result.overrides_own_names:
                 req = replace(req, classes=None)
         self.loaded = result
-        self.torch.read_if_imported()  # a model loaded with torch: the GPUs are known now
+        self.torch_facts.read_if_imported()  # a model loaded with torch: the GPUs are known now
         self._active = replace(req, arch=result.arch)
         self._show_fields(self._active)
         self.status.show_model(result)
@@ -361,7 +361,7 @@ class ModelPanel(QGroupBox):
     def shutdown(self) -> None:
         """Stop loading and wait for the loading threads (window closing)."""
         self.loading.shutdown()
-        self.torch.shutdown()
+        self.torch_facts.shutdown()
 
     # -- settings ----------------------------------------------------------------------------
     def _remember(self, req: LoadRequest) -> None:
@@ -397,7 +397,11 @@ class ModelPanel(QGroupBox):
         if mode == CHECKPOINT and path and Path(path).is_file():
             return self.request_load(keep_hint=True)
         arch = self.arch.current_arch()
-        if mode in (IMAGENET, "") and not self.torch.missing and imagenet_weights_cached(arch):
+        if (
+            mode in (IMAGENET, "")
+            and not self.torch_facts.missing
+            and imagenet_weights_cached(arch)
+        ):
             self.set_weights_mode(IMAGENET)
             return self.request_load()
         self.set_weights_mode(CHECKPOINT)
