@@ -311,6 +311,10 @@ def test_a_cluster_the_run_starts_is_shut_down_after_success_failure_and_cancel(
 
 def test_two_nodes_both_classify(tmp_path, model):
     package, _clf = model
+    # Batches of 4: fifteen of them for two model workers (one per node: their CPU share does
+    # not fit twice on a one-CPU node). With the package's batch size, all 60 images could be
+    # one batch for one worker, and the other node would have done nothing (seen in CI).
+    package = dataclasses.replace(package, batch_size=4)
     folder = make_class_folders(tmp_path / "p", 20, DECISIVE_CLASSES, size=(96, 72))
     nodes = RayNodes(cpus=1)
     try:
