@@ -3,10 +3,36 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
 
 from ..data.images import Thumbnail
 from ..data.skipped import SkippedGroup
+
+
+@dataclass(frozen=True, slots=True)
+class KeptMaps:
+    """An image's class-activation maps, kept from the forward pass that classified it (no
+    second pass to draw them): ``values`` uint8 (k, h, w) on the network's input grid, each map
+    scaled to its own peak (255), for the class indices ``classes`` (every class when the model
+    has few, else its top classes), made by ``method``."""
+
+    values: np.ndarray
+    classes: tuple[int, ...]
+    method: str = "CAM"
+
+    def for_class(self, index: int) -> np.ndarray | None:
+        """The map of class ``index`` as float32 in [0, 1], or None when it was not kept."""
+        try:
+            row = self.classes.index(index)
+        except ValueError:
+            return None
+        return self.values[row].astype(np.float32) / 255.0
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.values.nbytes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +48,10 @@ class Prediction:
     thumbnail: Thumbnail | None = None
     logits: tuple[float, ...] | None = None  # only with Classifier(keep_logits=True)
     read_ms: float = 0.0  # of decode_ms, reading the file (GPU decoding: read on a thread)
+    # Kept from the same forward pass when the run asks (Classifier(keep=...)): the vector the
+    # classification layer sees (float16, 1-D) and the class-activation maps.
+    embedding: np.ndarray | None = field(default=None, compare=False)
+    maps: KeptMaps | None = field(default=None, compare=False)
 
     @property
     def ok(self) -> bool:
