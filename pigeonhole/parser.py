@@ -209,6 +209,17 @@ def _predict_parser(sub) -> None:
         help="with --evaluate: count and list the evaluated images that are copies of training "
         "images (exact or edited), and give the accuracy without them too",
     )  # fmt: skip
+    p.add_argument(
+        "--explain", metavar="DIR",
+        help="write each image's heat map into DIR during the run: NAME.cam.png (over the "
+        "photo) and NAME.cam.npy (float32, the photo's height x width, 0-1), as `explain` does",
+    )  # fmt: skip
+    p.add_argument(
+        "--features", metavar="FILE",
+        help="write each image's embedding (the vector the classification layer sees, from "
+        "the same pass) with its path: FILE.npy (a structured array: path, embedding) or "
+        "FILE.parquet",
+    )  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     preprocessing.add_arguments(p)
 

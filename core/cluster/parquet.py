@@ -43,6 +43,30 @@ def check_parquet_target(out: str) -> Path:
     return folder
 
 
+def has_pyarrow() -> bool:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def embeddings_parquet(paths, vectors) -> bytes:
+    """A Parquet file's bytes: columns ``path`` and ``embedding`` (a fixed-size list of
+    float32 per row; core.results.features_file)."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    flat = pa.array(vectors.ravel(), type=pa.float32())
+    column = pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1])
+    table = pa.table({"path": pa.array(list(paths), pa.string()), "embedding": column})
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    return buf.getvalue()
+
+
 def _schema(names: list[str]):
     import pyarrow as pa
 

@@ -26,11 +26,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import nn
 
 from ..models.archs import CamTarget, cam_target, head_info
-from ..models.transforms import TransformSpec
+from .map_pixels import Explanation, crop_box, overlay, to_image_pixels
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +53,7 @@ def _capture(model: nn.Module, layer: str):
     return store, model.get_submodule(layer).register_forward_hook(keep)
 
 
-def _as_nchw(x: torch.Tensor, target: CamTarget) -> torch.Tensor:
+def as_nchw(x: torch.Tensor, target: CamTarget) -> torch.Tensor:
     """The layer's output as (N, C, h, w)."""
     if target.layout == "nhwc":
         return x.permute(0, 3, 1, 2)
@@ -66,15 +65,11 @@ def _as_nchw(x: torch.Tensor, target: CamTarget) -> torch.Tensor:
 
 
 def _normalised(maps: torch.Tensor) -> np.ndarray:
-    """ReLU, then each map divided by its maximum. A map with no positive evidence at all (it
-    happens with Grad-CAM on an untrained transformer) is scaled from its minimum to its
-    maximum instead, so it still shows where the score is least negative."""
-    maps = maps.detach().float()
-    peak = maps.flatten(1).amax(1).view(-1, 1, 1)
-    low = maps.flatten(1).amin(1).view(-1, 1, 1)
-    positive = maps.clamp(min=0) / peak.clamp(min=1e-12)
-    spread = (maps - low) / (peak - low).clamp(min=1e-12)
-    return torch.where(peak > 0, positive, spread).cpu().numpy()
+    """The maps in [0, 1] as the person sees them (core.runtime.kept.normalised_maps: the same
+    rule for maps kept from a run)."""
+    from ..runtime.kept import normalised_maps
+
+    return normalised_maps(maps.detach().float().cpu().numpy())
 
 
 def _classes(logits: torch.Tensor, classes: Sequence[int | None] | None) -> list[int]:
@@ -115,7 +110,7 @@ def cam_maps(
     """CAM for a batch ``x`` (the model's normalised input): one forward pass."""
     target = cam_target(arch)
     logits, out = _forward(model, target.layer, x)
-    fmap = _as_nchw(out, target).float()
+    fmap = as_nchw(out, target).float()
     if target.relu:
         fmap = fmap.clamp(min=0)
     weight, norm = cam_weights(model, arch)
@@ -159,8 +154,8 @@ def gradcam_maps(
     finally:
         handle.remove()
         model.train(was_training)
-    act = _as_nchw(activation.detach(), target).float()
-    grad = _as_nchw(grad, target).float()
+    act = as_nchw(activation.detach(), target).float()
+    grad = as_nchw(grad, target).float()
     alpha = grad.mean((2, 3), keepdim=True)
     maps = (alpha * act).sum(1)
     return _records(maps, picked, "Grad-CAM", logits.detach())
@@ -179,83 +174,6 @@ def heat_maps(
     method = cam_target(arch).method
     fn = {"cam": cam_maps, "classmap": classmap_maps}.get(method, gradcam_maps)
     return fn(model, arch, x, classes)
-
-
-def crop_box(width: int, height: int, spec: TransformSpec) -> tuple[float, float, float, float]:
-    """Where the network's input square lies on the original image, in its pixels:
-    (left, top, right, bottom), possibly beyond the image (a letterbox's bars)."""
-    from ..data.images import letterbox_geometry
-
-    crop = spec.crop
-    if spec.resize_mode == "letterbox":
-        new_w, new_h, left, top = letterbox_geometry(width, height, spec.resize)
-        sx, sy = width / new_w, height / new_h
-        offset_x, offset_y = left, top
-        resized_w = resized_h = spec.resize
-    else:
-        if spec.resize_mode == "exact":
-            resized_w = resized_h = spec.resize
-        elif width <= height:
-            resized_w, resized_h = spec.resize, int(spec.resize * height / width)
-        else:
-            resized_w, resized_h = int(spec.resize * width / height), spec.resize
-        sx, sy = width / resized_w, height / resized_h
-        offset_x = offset_y = 0
-    cx = int(round((resized_w - crop) / 2.0))
-    cy = int(round((resized_h - crop) / 2.0))
-    left = (cx - offset_x) * sx
-    top = (cy - offset_y) * sy
-    return left, top, left + crop * sx, top + crop * sy
-
-
-def to_image_pixels(values: np.ndarray, spec: TransformSpec, width: int, height: int) -> np.ndarray:
-    """A map on the input grid as (height, width) float32 on the original image's pixels
-    (bilinear, the inverse of the preprocessing); 0 where the network saw nothing of it."""
-    left, top, right, bottom = crop_box(width, height, spec)
-    h, w = values.shape
-    xs = (np.arange(width) + 0.5 - left) / (right - left) * w - 0.5
-    ys = (np.arange(height) + 0.5 - top) / (bottom - top) * h - 0.5
-    inside_x = (xs >= -0.5) & (xs <= w - 0.5)
-    inside_y = (ys >= -0.5) & (ys <= h - 0.5)
-    x0 = np.clip(np.floor(xs), 0, w - 1).astype(np.int64)
-    y0 = np.clip(np.floor(ys), 0, h - 1).astype(np.int64)
-    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
-    fx = np.clip(xs - x0, 0, 1)[None, :]
-    fy = np.clip(ys - y0, 0, 1)[:, None]
-    v = values.astype(np.float32)
-    top_row = v[y0][:, x0] * (1 - fx) + v[y0][:, x1] * fx
-    bottom_row = v[y1][:, x0] * (1 - fx) + v[y1][:, x1] * fx
-    out = top_row * (1 - fy) + bottom_row * fy
-    out *= inside_y[:, None] & inside_x[None, :]
-    return out.astype(np.float32)
-
-
-def overlay(img: Image.Image, values: np.ndarray, alpha: float = 0.5) -> Image.Image:
-    """The image with the map laid over it in a blue-to-red colour scale (``values`` on the
-    image's own pixels, as :func:`to_image_pixels` gives)."""
-    v = np.clip(values, 0, 1)
-    colours = np.stack(
-        [np.clip(1.5 - np.abs(4 * v - 3), 0, 1),  # red peaks at 0.75..1
-         np.clip(1.5 - np.abs(4 * v - 2), 0, 1),  # green in the middle
-         np.clip(1.5 - np.abs(4 * v - 1), 0, 1)],  # blue at the low end
-        axis=-1,
-    )  # fmt: skip
-    base = np.asarray(img.convert("RGB"), dtype=np.float32) / 255
-    mixed = base * (1 - alpha) + colours * alpha
-    return Image.fromarray((mixed * 255).round().astype(np.uint8))
-
-
-@dataclass(frozen=True, slots=True)
-class Explanation:
-    """One image's heat map on its own pixels: ``values`` (height, width) float32 in [0, 1]."""
-
-    path: str
-    values: np.ndarray | None
-    class_name: str
-    confidence: float
-    method: str
-    error: str | None = None
-    image: Image.Image | None = None  # the decoded image (orientation applied), for overlays
 
 
 def explain_files(loaded, paths: Sequence[str], class_name: str | None = None, batch_size: int = 8):
@@ -288,3 +206,9 @@ def explain_files(loaded, paths: Sequence[str], class_name: str | None = None, b
                 path, full, loaded.class_names[hm.class_index], float(probs[hm.class_index]),
                 hm.method, image=img,
             )  # fmt: skip
+
+
+__all__ = [
+    "Explanation", "HeatMap", "cam_maps", "classmap_maps", "crop_box", "explain_files",
+    "gradcam_maps", "heat_maps", "overlay", "to_image_pixels",
+]  # fmt: skip

@@ -368,6 +368,14 @@ _CAM_LAYERS = {
 }
 
 
+def maps_from_forward(name: str) -> bool:
+    """The architecture's heat maps come from its forward pass (CAM, SqueezeNet's class map),
+    so a run can keep them; the rest need gradients (Grad-CAM, on demand). Without torch."""
+    name = get_arch(name).name
+    key = _family_key(name)
+    return name == "mobilenet_v2" or key in _CAM_LAYERS or key == "squeezenet"
+
+
 @functools.cache
 def cam_target(name: str) -> CamTarget:
     """Where ``name``'s heat map is read: per family, with the traps known from Grad-CAM's

@@ -22,6 +22,7 @@ from ..models.archs import TransformSpec
 from ..models.loaded import LoadedModel, weights_hash
 from ..models.onnx_models import export_metadata
 from .fusion import fuse_for_inference
+from .kept import Keep
 from .loading import remember_export
 from .onnx_engine import OrtStep, ort_session
 from .onnx_export import engine_cache, ensure_exported
@@ -110,21 +111,44 @@ def torch_model_step(
     fuse: bool = True,
     calibration: Callable[[], CalibrationSet] | None = None,
     on_stage: Callable[[str], None] | None = None,
+    keep: Keep | None = None,
 ) -> Step:
     """The step of a loaded torch model (torch, or its export on ONNX Runtime), with
     ``threads`` (the run's torch threads, as the window asks) set first on this thread; its
     conv+BN fused copy for torch when ``fuse``. An export the run makes or finds is noted for
-    the file's next run (core.runtime.loading), so that one needs no torch."""
+    the file's next run (core.runtime.loading), so that one needs no torch. ``keep``: the
+    network also outputs the maps and embedding asked for (core.runtime.explained), on every
+    engine (its ONNX export has them as extra outputs)."""
     if threads:
         torch.set_num_threads(threads)
+    module, output = loaded.model, "logits"
+    wrap = None
+    if keep:
+        from .explained import Explained
+
+        def wrap(m: nn.Module) -> nn.Module:
+            # Both outputs whatever this run keeps (they cost little): one export serves
+            # every later run, whichever it keeps.
+            return Explained(m, loaded.arch)
+
+        module = wrap(loaded.model)
+        output = "+".join(["logits", *module.extra_outputs])
+    for_torch = None
+    if fuse or wrap is not None:
+
+        def for_torch() -> nn.Module:
+            m = fuse_for_inference(loaded) if fuse else loaded.model
+            return wrap(m) if wrap is not None else m
+
     net = EngineModel(
-        loaded.model,
+        module,
         loaded.arch,
+        output=output,
         weights=loaded.identity().weights,  # hashed once per LoadedModel
-        for_torch=(lambda: fuse_for_inference(loaded)) if fuse else None,
+        for_torch=for_torch,
         metadata=export_metadata(loaded) if loaded.file_facts is not None else None,
     )
     step = make_step(net, plan, loaded.transform, calibration=calibration, on_stage=on_stage)
     if isinstance(step, OrtStep) and step.exported is not None:
-        remember_export(loaded, step.exported.folder, loaded.transform.crop)
+        remember_export(loaded, step.exported.folder, loaded.transform.crop, step.extra_outputs)
     return step

@@ -34,6 +34,7 @@ from ..errors import DataError, ImageLoadError, first_line
 from ..models.loaded import LoadedModel
 from ..results.predictions import BatchResult, OutputCheck, Prediction, RunSummary
 from ..tasks import run_to_end
+from .kept import Keep, Keeper
 from .onnx_engine import OrtStep
 from .options import RunOptions
 from .pipeline import run_pipeline
@@ -70,6 +71,7 @@ class _Outputs:
     indices: list[list[int]]
     logits: list[list[float]] | None
     per_image_ms: float
+    kept: list[tuple] | None = None  # per row: (embedding, KeptMaps), see core.runtime.kept
 
 
 class Classifier:
@@ -78,7 +80,9 @@ class Classifier:
 
     ``calibration`` is where int8 finds images to calibrate on the first time (the folders
     about to be classified); ``on_stage(text)`` hears about the slow one-off steps (ONNX export,
-    int8 calibration)."""
+    int8 calibration). ``keep`` (a :class:`~core.runtime.kept.Keep`): each prediction also
+    carries its embedding and class-activation maps from the same forward pass, on every
+    engine (an ONNX model file has them only if Pigeonhole exported it with them)."""
 
     def __init__(
         self,
@@ -91,6 +95,7 @@ class Classifier:
         fuse: bool = True,
         calibration: Iterable[str | os.PathLike] | None = None,
         on_stage: Callable[[str], None] | None = None,
+        keep: Keep | None = None,
     ):
         self.loaded = loaded
         threads = plan.threads if isinstance(plan, RunOptions) else 0
@@ -113,12 +118,16 @@ class Classifier:
             self.step = onnx_model_step(
                 loaded.model, plan, self.transform, calibration=cal, on_stage=on_stage
             )
+            if not keep:  # a graph exported with maps and embeddings: the logits are enough
+                self.step.extra_outputs = ()
         else:
             from .engine import torch_model_step
 
             self.step = torch_model_step(
-                loaded, plan, threads=threads, fuse=fuse, calibration=cal, on_stage=on_stage
-            )
+                loaded, plan, threads=threads, fuse=fuse, calibration=cal, on_stage=on_stage,
+                keep=keep,
+            )  # fmt: skip
+        self.keeper = Keeper(keep, len(self.class_names)) if keep else None
         # The plan as the run goes: the step's, which is the one given unless ONNX Runtime could
         # not run this network (then torch, with the reason in ``engine_note``).
         self.plan = self.step.plan
@@ -213,11 +222,16 @@ class Classifier:
             per_image_ms = (time.perf_counter() - t0) * 1000 / len(ok)
         else:
             top, per_image_ms = self._classify_on_torch(ok)
+        indices = _host(top.indices)
+        kept = None
+        if self.keeper is not None and top.extras:
+            kept = self.keeper.rows(top.extras, np.asarray(indices))
         return _Outputs(
             _host(top.scores).tolist(),
-            _host(top.indices).tolist(),
+            indices.tolist(),
             _host(top.logits).tolist() if self.keep_logits else None,
             per_image_ms,
+            kept,
         )
 
     def _classify_on_torch(self, ok: list[_Item]):
@@ -308,12 +322,21 @@ class Classifier:
         )
         self.summary = dataclasses.replace(
             self.summary,
-            warnings=tuple(check.warnings()),
+            warnings=tuple(check.warnings()) + self._kept_warning(),
             model=self.loaded.identity().to_dict(),
             skipped_groups=stats.skipped.groups(),
             multi_frame=multi_frame,
         )
         return self.summary
+
+    def _kept_warning(self) -> tuple[str, ...]:
+        if self.keeper is None or not self.keeper.dropped:
+            return ()
+        mb = self.keeper.keep.budget_bytes / 2**20
+        return (
+            f"Heat maps and embeddings were not kept for the last {self.keeper.dropped} images "
+            f"(their {mb:.0f} MB budget was spent); their maps are computed when asked for.",
+        )
 
     def _prediction(self, it: _Item, out: _Outputs | None) -> Prediction:
         if it.error is not None or it.crop is None or out is None:
@@ -324,6 +347,7 @@ class Classifier:
         topk = tuple(
             (names[j], float(p)) for j, p in zip(out.indices[r], out.scores[r], strict=True)
         )
+        embedding, maps = out.kept[r] if out.kept is not None else (None, None)
         return Prediction(
             it.index,
             it.path,
@@ -336,6 +360,8 @@ class Classifier:
             it.thumbnail,
             tuple(out.logits[r]) if out.logits is not None else None,
             it.read_ms,
+            embedding,
+            maps,
         )
 
     def _summary(self, stats, done, processed, skipped, elapsed, cancelled, infer_ms, decode_ms):

@@ -14,10 +14,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from ..errors import PigeonholeError
 from ..models import export_index
+from ..models.archs import maps_from_forward
 from ..models.files import is_onnx_name
 from ..models.loaded import LoadedModel, ModelSource, weights_version
 from ..models.onnx_models import cached_export_fits, load_cached_export, load_onnx
+from .kept import CAM_OUTPUT, CLASSMAP_OUTPUT, EMBEDDING_OUTPUT, Keep
 from .options import RunOptions
 from .plan import onnx_export_would_run
 
@@ -25,16 +28,21 @@ log = logging.getLogger(__name__)
 
 
 def load_for_run(
-    source: ModelSource, options: RunOptions | None = None, *, progress=None
+    source: ModelSource,
+    options: RunOptions | None = None,
+    *,
+    progress=None,
+    keep: Keep | None = None,
 ) -> LoadedModel:
     """The model ``source`` describes, for a run as ``options`` ask (None: every choice
     automatic): torch-free where it can be (see the module's notes), else loaded with torch.
-    ``progress(done, total)`` follows a weights download. Errors are one-line
-    PigeonholeErrors, as :func:`core.models.checkpoints.load_model`'s."""
+    ``progress(done, total)`` follows a weights download. ``keep``: the run keeps maps or
+    embeddings (core.runtime.kept), so a cached export stands in only if its graph has them.
+    Errors are one-line PigeonholeErrors, as :func:`core.models.checkpoints.load_model`'s."""
     if source.is_file and is_onnx_name(source.checkpoint or ""):
         return load_onnx(source)
     if source.is_file:
-        loaded = _from_cached_export(source, options or RunOptions())
+        loaded = _from_cached_export(source, options or RunOptions(), keep)
         if loaded is not None:
             return loaded
     from ..models.checkpoints import load_model
@@ -42,13 +50,17 @@ def load_for_run(
     return load_model(source, progress=progress)
 
 
-def _from_cached_export(source: ModelSource, options: RunOptions) -> LoadedModel | None:
+def _from_cached_export(
+    source: ModelSource, options: RunOptions, keep: Keep | None
+) -> LoadedModel | None:
     """The checkpoint's cached export when it can stand in for the checkpoint in this run."""
     try:
         cached = export_index.find_export(source.checkpoint or "")
     except OSError:
         return None
     if cached is None or not cached_export_fits(source, cached.facts):
+        return None
+    if keep and not _has_outputs(cached.facts, keep):
         return None
     if not onnx_export_would_run(str(cached.facts.get("arch", "")), options):
         return None
@@ -60,14 +72,30 @@ def _from_cached_export(source: ModelSource, options: RunOptions) -> LoadedModel
     return loaded
 
 
-def remember_export(loaded: LoadedModel, folder: Path, crop: int) -> None:
+def _has_outputs(facts: dict, keep: Keep) -> bool:
+    """The cached graph outputs what the run keeps (a plain export has the logits only)."""
+    outputs = set(facts.get("outputs") or ())
+    if keep.embeddings and EMBEDDING_OUTPUT not in outputs:
+        return False
+    arch = str(facts.get("arch", ""))
+    try:
+        wants_maps = keep.maps and maps_from_forward(arch)
+    except PigeonholeError:
+        return False
+    return not wants_maps or bool(outputs & {CAM_OUTPUT, CLASSMAP_OUTPUT})
+
+
+def remember_export(
+    loaded: LoadedModel, folder: Path, crop: int, outputs: tuple[str, ...] = ()
+) -> None:
     """Note, for the next run, that ``loaded`` (a checkpoint loaded with torch, its weights as
     they came from the file) runs as the export in ``folder``; nothing when it is not from a
     file or its weights changed since (a head trained in place)."""
     facts = loaded.file_facts
     if facts is None or loaded.is_onnx or weights_version(loaded.model) != facts.weights_version:
         return
-    entry = {**facts.facts, "weights": loaded.identity().weights, "crop": int(crop)}
+    entry = {**facts.facts, "weights": loaded.identity().weights, "crop": int(crop),
+             "outputs": list(outputs)}  # fmt: skip
     try:
         known = export_index.find_export(loaded.source)
     except OSError:

@@ -20,6 +20,7 @@ from ..data.images import normalize_array
 from ..errors import EngineError
 from ..fileio import write_text_atomic
 from ..models.transforms import TransformSpec
+from .kept import EXTRA_OUTPUTS
 from .plan import RunPlan
 from .scores import TopK, top_k_array
 
@@ -125,6 +126,10 @@ class OrtStep:
         self.graph = graph
         self.max_batch = plan.batch_size
         self.exported: ExportedModel | None = None  # a torch network's export in the cache
+        # The graph's outputs after the logits that a run keeps (core.runtime.kept): a
+        # Pigeonhole export made with them has them, other graphs none.
+        names = {o.name for o in session.get_outputs()}
+        self.extra_outputs = tuple(n for n in EXTRA_OUTPUTS if n in names and n != graph.output)
 
     def to_input(self, batch) -> np.ndarray:
         """uint8 (N, 3, H, W) (numpy, or a CPU tensor) -> the float32 array the graph takes."""
@@ -132,6 +137,10 @@ class OrtStep:
 
     def forward(self, x) -> np.ndarray:
         """The graph's output (float32) for an input array (or a CPU tensor)."""
+        return self.forward_all(x)[0]
+
+    def forward_all(self, x) -> tuple[np.ndarray, ...]:
+        """The logits, then the extra outputs (float32), for an input array."""
         x = np.asarray(x, dtype=np.float32)
         size = self.graph.batch
         if size is None or len(x) == size:
@@ -142,17 +151,27 @@ class OrtStep:
             n = len(part)
             if n < size:  # a fixed batch size: pad the last piece, keep its own rows
                 part = np.concatenate([part, np.zeros((size - n, *part.shape[1:]), part.dtype)])
-            parts.append(self._run(part)[:n])
-        return np.concatenate(parts)
+            parts.append([o[:n] for o in self._run(part)])
+        return tuple(np.concatenate(outs) for outs in zip(*parts, strict=True))
 
-    def _run(self, x: np.ndarray) -> np.ndarray:
-        out = self.session.run([self.graph.output], {self.graph.input: x})[0]
-        return np.asarray(out, dtype=np.float32)
+    def _run(self, x: np.ndarray) -> tuple[np.ndarray, ...]:
+        names = [self.graph.output, *self.extra_outputs]
+        outs = self.session.run(names, {self.graph.input: x})
+        return tuple(np.asarray(o, dtype=np.float32) for o in outs)
 
     def classify(self, batch, k: int) -> TopK:
         """uint8 crops -> softmax top-k (numpy), not softmaxed twice when the graph already
-        outputs probabilities."""
-        return top_k_array(self.forward(self.to_input(batch)), k, self.graph.probabilities)
+        outputs probabilities; the extra outputs by name."""
+        logits, *extras = self.forward_all(self.to_input(batch))
+        top = top_k_array(logits, k, self.graph.probabilities)
+        if extras:
+            top = TopK(
+                top.scores,
+                top.indices,
+                top.logits,
+                dict(zip(self.extra_outputs, extras, strict=True)),
+            )
+        return top
 
 
 def first_line(e: BaseException) -> str:

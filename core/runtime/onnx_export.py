@@ -58,6 +58,8 @@ def export_onnx(
     model.eval()
     buffer = io.BytesIO()
     example = torch.zeros(1, 3, crop, crop)
+    # A network with extra outputs (core.runtime.explained: maps, embedding) names them all.
+    names = list(getattr(model, "output_names", [OUTPUT]))
     # nn.MultiheadAttention's fused inference kernel (ViT, Swin...) has no ONNX form: export
     # the plain attention ops it stands for (ONNX Runtime fuses them again).
     fastpath = torch.backends.mha.get_fastpath_enabled()
@@ -72,8 +74,8 @@ def export_onnx(
                 dynamo=False,  # the TorchScript exporter: no onnxscript needed, seconds not minutes
                 opset_version=opset,
                 input_names=[INPUT],
-                output_names=[OUTPUT],
-                dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}},
+                output_names=names,
+                dynamic_axes={name: {0: "batch"} for name in [INPUT, *names]},
                 do_constant_folding=fold,
             )
     except Exception as e:  # any exporter failure means "this network does not export"

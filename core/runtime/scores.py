@@ -21,6 +21,8 @@ class TopK:
     scores: Any  # (N, k) float32
     indices: Any  # (N, k) int64
     logits: Any  # (N, classes) float32: the model's own output
+    # The graph's other outputs by name (core.runtime.kept: maps, embedding), host numpy arrays
+    extras: dict[str, np.ndarray] | None = None
 
 
 def are_probabilities(out: np.ndarray) -> bool:

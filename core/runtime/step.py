@@ -61,12 +61,21 @@ class DeviceStep:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
 
+    @property
+    def extra_outputs(self) -> tuple[str, ...]:
+        """The names of the model's outputs after the logits (core.runtime.explained)."""
+        return getattr(self.model, "extra_outputs", ())
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The model's output for an input batch, float32, on the device; on CUDA the batch is
+        """The model's output for an input batch, float32, on the device."""
+        return self.forward_all(x)[0]
+
+    def forward_all(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The logits, then the extra outputs, float32, on the device; on CUDA the batch is
         split in halves on out-of-memory (and later batches stay that small)."""
         if x.shape[0] > self.max_batch:
-            parts = x.split(self.max_batch)
-            return torch.cat([self.forward(p) for p in parts])
+            parts = [self.forward_all(p) for p in x.split(self.max_batch)]
+            return tuple(torch.cat(outs) for outs in zip(*parts, strict=True))
         try:
             with torch.inference_mode(), self._autocast():
                 out = self.model(x)
@@ -79,16 +88,23 @@ class DeviceStep:
             torch.cuda.empty_cache()
             self.max_batch = max(1, x.shape[0] // 2)
             log.warning("GPU out of memory: batch size lowered to %d", self.max_batch)
-            return self.forward(x)
+            return self.forward_all(x)
         if isinstance(out, tuple | list):
-            out = out[0]
+            out = tuple(out) if self.extra_outputs else (out[0],)
         elif not isinstance(out, torch.Tensor) and hasattr(out, "logits"):
-            out = out.logits
-        return out.float()
+            out = (out.logits,)
+        else:
+            out = (out,)
+        return tuple(o.float() for o in out)
 
     def classify(self, batch: torch.Tensor, k: int) -> TopK:
-        """uint8 crops -> softmax top-k on the device."""
-        return top_k(self.forward(self.to_input(batch)), k)
+        """uint8 crops -> softmax top-k on the device (the extra outputs copied to the host)."""
+        logits, *extras = self.forward_all(self.to_input(batch))
+        top = top_k(logits, k)
+        if not extras:
+            return top
+        kept = {n: e.cpu().numpy() for n, e in zip(self.extra_outputs, extras, strict=True)}
+        return TopK(top.scores, top.indices, top.logits, kept)
 
     def _autocast(self):
         if self.plan.autocast:

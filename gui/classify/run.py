@@ -50,6 +50,7 @@ def classify_task(
     Classifier sets it on this thread where torch runs; an ONNX model never imports torch)."""
     from ...core.results.evaluation import GroundTruth, labelled_batches
     from ...core.runtime.inference import Classifier
+    from ...core.runtime.kept import APP_KEEP
 
     def stage(text: str) -> None:
         log.info("%s...", text)
@@ -62,6 +63,7 @@ def classify_task(
         topk=5,
         calibration=paths,  # int8 calibrates on the images about to be classified
         on_stage=stage,
+        keep=APP_KEEP,  # maps and embeddings from the same pass, for the preview and views
     )
     yield loaded.identity()  # its weights were hashed by the Classifier, on this thread
     batches = clf.run(

@@ -83,6 +83,7 @@ def _load(req: LoadRequest, *, should_stop=None, progress=None):
     guesses lives there, not here): an ONNX model, or a checkpoint whose export is cached,
     without torch. An untrusted pickle becomes a NeedsTrust."""
     from ...core.errors import Cancelled, PigeonholeError, UntrustedCheckpointError
+    from ...core.runtime.kept import APP_KEEP
     from ...core.runtime.loading import load_for_run
 
     outer = progress
@@ -94,7 +95,7 @@ def _load(req: LoadRequest, *, should_stop=None, progress=None):
             outer(done, total)
 
     try:
-        return load_for_run(req.source(), req.run, progress=progress)
+        return load_for_run(req.source(), req.run, progress=progress, keep=APP_KEEP)
     except UntrustedCheckpointError as e:
         return NeedsTrust(str(e))
     except ImportError as e:  # torch is needed for this file, and cannot be imported here

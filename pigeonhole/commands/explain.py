@@ -8,23 +8,20 @@ per image: path, class, confidence, method, the .png written (or the error)."""
 
 from __future__ import annotations
 
-import io
 import sys
-from pathlib import Path
-
-import numpy as np
 
 from pigeonhole.core.errors import PigeonholeError
-from pigeonhole.core.fileio import check_output_folder, write_bytes_atomic
+from pigeonhole.core.fileio import check_output_folder
 
 from . import model_source, print_preprocessing
+from .map_files import write_map_files
 from .output import printable, tsv_line
 from .predict import check_sources
 
 
 def run(args) -> int:
     from pigeonhole.core.data.listing import iter_image_files
-    from pigeonhole.core.insight.heatmaps import explain_files, overlay
+    from pigeonhole.core.insight.heatmaps import explain_files
     from pigeonhole.core.models.checkpoints import load_model
 
     out_dir = check_output_folder(args.out, "--out")
@@ -48,10 +45,7 @@ def run(args) -> int:
             failed += 1
             sys.stdout.write(tsv_line((e.path, "-", f"error: {e.error}")))
             continue
-        stem = unique_stem(Path(e.path).stem, taken)
-        png = out_dir / f"{stem}.cam.png"
-        write_npy(out_dir / f"{stem}.cam.npy", e.values)
-        write_png(png, overlay(e.image, e.values))
+        png = write_map_files(out_dir, e, taken)
         row = (e.path, e.class_name, f"{e.confidence:.4f}", e.method, str(png))
         sys.stdout.write(tsv_line(row))
         sys.stdout.flush()
@@ -59,25 +53,3 @@ def run(args) -> int:
     print(f"pigeonhole: explained {done} of {len(files)} images into {printable(str(out_dir))}",
           file=sys.stderr)  # fmt: skip
     return 0
-
-
-def unique_stem(stem: str, taken: set[str]) -> str:
-    """``stem``, or ``stem_1``, ``stem_2``... when two images share a name (other folders)."""
-    name, n = stem, 0
-    while name.casefold() in taken:
-        n += 1
-        name = f"{stem}_{n}"
-    taken.add(name.casefold())
-    return name
-
-
-def write_npy(path: Path, values: np.ndarray) -> None:
-    buf = io.BytesIO()
-    np.save(buf, values.astype(np.float32))
-    write_bytes_atomic(path, buf.getvalue())
-
-
-def write_png(path: Path, img) -> None:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    write_bytes_atomic(path, buf.getvalue())

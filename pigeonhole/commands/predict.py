@@ -24,6 +24,7 @@ from pigeonhole.core.tasks import format_duration, run_to_end
 
 from . import model_source, print_preprocessing, run_options
 from .output import isatty, printable, tsv_line
+from .predict_kept import KeptWriter, check_kept_outputs, kept_request
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +90,18 @@ def run(args) -> int:
     if args.include_skipped and out_path is None:
         raise PigeonholeError("--include-skipped adds rows to --out FILE: give --out too.")
     check_sources(args.paths)
+    explain_dir, features = check_kept_outputs(args)
     if args.leaks:
         if not args.evaluate:
             raise PigeonholeError("--leaks goes with --evaluate (it compares against the truth).")
         check_sources([args.leaks])
     loaded, clf = prepare(args)
     run = PredictRun(args, loaded, clf)
+    if explain_dir is not None or features is not None:
+        run.kept_writer = KeptWriter(loaded, explain_dir, features)
     run.classify()
+    if run.kept_writer is not None:
+        run.kept_writer.finish()
     code = run.write(out_path) if out_path is not None else 0
     run.report()
     if run.interrupted:
@@ -128,7 +134,8 @@ def prepare(args):
             "Choose a model: --checkpoint FILE, or --arch NAME for its ImageNet weights."
         )
     options = run_options(args)
-    loaded = load_for_run(source, options)
+    keep = kept_request(args)
+    loaded = load_for_run(source, options, keep=keep)
     plan = plan_run(loaded.arch, options, onnx_model=loaded.is_onnx)
     print_preprocessing(loaded, sys.stderr)
     clf = Classifier(
@@ -138,6 +145,7 @@ def prepare(args):
         draft=not args.no_draft,
         calibration=args.paths,
         on_stage=lambda text: print(f"pigeonhole: {text}...", file=sys.stderr, flush=True),
+        keep=keep,
     )
     log.info("model %s from %s; %s", loaded.arch, loaded.source, clf.plan.describe())
     if clf.engine_note:  # int8's measured agreement, or why ONNX Runtime is not used: first
@@ -164,6 +172,7 @@ class PredictRun:
         self.summary = None
         self.interrupted = False
         self.bar = bar or ProgressBar(sys.stderr, enabled=not args.quiet and isatty(sys.stderr))
+        self.kept_writer = None  # --explain / --features (predict_kept)
 
     def classify(self) -> None:
         from pigeonhole.core.results.evaluation import labelled_batches
@@ -198,6 +207,8 @@ class PredictRun:
                     self.evaluated.append((p.path, p.label if p.ok else None, t))
         if self.keep_rows:
             self.kept.extend(pairs)
+        if self.kept_writer is not None:
+            self.kept_writer.take(batch.predictions)
         return pairs
 
     def _take(self, batch) -> None:

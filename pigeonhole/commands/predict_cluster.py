@@ -42,8 +42,12 @@ def run(args) -> int:
             "--include-skipped adds rows to --out FILE.csv or FILE.json: give one of those."
         )
     check_sources(args.paths)
-    if args.leaks:
-        raise PigeonholeError("--leaks does not run with --cluster yet: run it without --cluster.")
+    for option, given in (("--leaks", args.leaks), ("--explain", args.explain),
+                          ("--features", args.features)):  # fmt: skip
+        if given:
+            raise PigeonholeError(
+                f"{option} does not run with --cluster yet: run it without --cluster."
+            )
     t0 = time.perf_counter()
     session = ClusterSession(args.cluster)
     with session as shape:

@@ -1,0 +1,111 @@
+"""What a run keeps besides the labels, from the same forward pass (core.runtime.kept): the
+class-activation maps equal the on-demand CAM and agree across torch, ONNX Runtime and int8;
+the embedding is what the classification layer sees; the memory budget holds; a cached export
+stands in for a checkpoint only when its graph has the outputs the run keeps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from pigeonhole.core.data.images import load_image, preprocess
+from pigeonhole.core.data.synthetic import make_class_folders
+from pigeonhole.core.insight.heatmaps import cam_maps
+from pigeonhole.core.models.archs import get_head
+from pigeonhole.core.runtime.fusion import fuse_conv_bn
+from pigeonhole.core.runtime.inference import classify_paths
+from pigeonhole.core.runtime.kept import ALL_MAPS_UP_TO, Keep, Keeper, normalised_maps
+from tests.core.train_helpers import DECISIVE_CLASSES, small_base
+
+pytest.importorskip("onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("kept")
+    return make_class_folders(root, 4, DECISIVE_CLASSES, size=(200, 150), seed=900)
+
+
+def _on_demand(loaded, preds):
+    """CAM and the head's input computed the usual way (hooks, one pass), for comparison."""
+    x = torch.stack([preprocess(load_image(p.path), loaded.transform) for p in preds])
+    seen = {}
+    hook = get_head(loaded.model, loaded.arch).register_forward_pre_hook(
+        lambda _m, args: seen.setdefault("x", args[0].detach().flatten(1))
+    )
+    try:
+        maps = cam_maps(loaded.model.eval(), loaded.arch, x)
+    finally:
+        hook.remove()
+    return maps, seen["x"].numpy()
+
+
+def _r(a, b) -> float:
+    return float(np.corrcoef(np.ravel(a), np.ravel(b))[0, 1])
+
+
+def test_maps_and_embeddings_come_from_the_run_on_every_engine(decisive, photos):
+    runs = {}
+    for engine, precision in (("torch", "fp32"), ("onnxruntime", "fp32"), ("onnxruntime", "int8")):
+        preds, summary = classify_paths(
+            decisive, [photos], device="cpu", engine=engine, precision=precision,
+            keep=Keep(), calibration=[photos],
+        )  # fmt: skip
+        assert (summary.engine, summary.precision) == (engine, precision)
+        runs[precision if engine != "torch" else "torch"] = preds
+    maps, embeddings = _on_demand(decisive, runs["torch"])
+    classes = len(decisive.class_names)
+    int8_r, int8_peaks = [], 0
+    for name, preds in runs.items():
+        for p, ref, emb in zip(preds, maps, embeddings, strict=True):
+            kept = p.maps.for_class(ref.class_index)
+            assert p.maps.method == "CAM" and p.maps.classes == tuple(range(classes))
+            assert p.maps.values.dtype == np.uint8 and p.maps.values.shape[1:] == ref.values.shape
+            got = p.embedding.astype(np.float32)
+            if name == "int8":  # quantised: the same picture, not the same numbers
+                int8_r.append(_r(kept, ref.values))
+                int8_peaks += kept.argmax() == ref.values.argmax()
+                assert _r(got, emb) >= 0.95
+            else:
+                assert np.abs(kept - ref.values).max() <= 2 / 255  # uint8 rounding
+                assert np.abs(got - emb).max() <= 2e-3 * np.abs(emb).max()  # float16
+    # int8 on a random backbone's 2x2 maps: the peak in the same place, similar maps
+    print(f"int8 maps: r {np.mean(int8_r):.3f} (min {min(int8_r):.3f}), peaks {int8_peaks}")
+    assert int8_peaks >= 0.8 * len(int8_r) and np.mean(int8_r) >= 0.9
+
+
+def test_a_run_without_keep_keeps_nothing(decisive, photos):
+    preds, _ = classify_paths(decisive, [photos], device="cpu", engine="onnxruntime")
+    assert all(p.maps is None and p.embedding is None for p in preds)
+
+
+def test_a_gradcam_family_keeps_its_embedding_and_no_map(photos):
+    loaded = small_base("mobilenet_v3_small")
+    preds, _ = classify_paths(loaded, [photos], device="cpu", engine="torch", keep=Keep())
+    head_in = get_head(loaded.model, loaded.arch).in_features
+    assert all(p.maps is None and p.embedding.shape == (head_in,) for p in preds)
+
+
+def test_many_classes_keep_their_top_classes_maps_and_the_budget_holds():
+    rng = np.random.default_rng(0)
+    extras = {"cam": rng.normal(size=(3, 1000, 7, 7)), "embedding": rng.normal(size=(3, 512))}
+    top = np.array([[5, 9, 1], [7, 2, 3], [0, 4, 8]])
+    keeper = Keeper(Keep(budget_bytes=2000), classes=1000)
+    rows = keeper.rows(extras, top)
+    assert rows[0][1].classes == (5, 9, 1) and rows[0][1].for_class(2) is None
+    want = normalised_maps(extras["cam"][1, 2])
+    assert np.abs(rows[1][1].for_class(2) - want).max() <= 1 / 255
+    later = keeper.rows(extras, top)  # 3 x (1024 + 147) bytes spent: over 2000
+    assert later == [(None, None)] * 3 and keeper.dropped == 3
+    assert Keeper(Keep(), classes=ALL_MAPS_UP_TO).all_classes
+
+
+def test_fusion_keeps_the_layers_a_run_reads(decisive):
+    fused = fuse_conv_bn(decisive.model)
+    names = {n for n, _ in fused.named_modules()}
+    assert {"layer4", "fc"} <= names
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(fused(x), decisive.model.eval()(x), atol=1e-4)
