@@ -21,6 +21,7 @@ network never saw (cropped away, or the letterbox's bars) are 0."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -142,11 +143,18 @@ def classmap_maps(
 
 
 def gradcam_maps(
-    model: nn.Module, arch: str, x: torch.Tensor, classes: Sequence[int | None] | None = None
+    model: nn.Module,
+    arch: str,
+    x: torch.Tensor,
+    classes: Sequence[int | None] | None = None,
+    layer: str | None = None,
 ) -> list[HeatMap]:
     """Grad-CAM: the layer's activations weighted by the class score's mean gradient over each
-    channel. One forward and one backward pass for the batch."""
+    channel. One forward and one backward pass for the batch. ``layer``: another layer than
+    the registry's (same layout), e.g. a finer one as a reference."""
     target = cam_target(arch)
+    if layer is not None:
+        target = dataclasses.replace(target, layer=layer)
     store, handle = _capture(model, target.layer)
     was_training = model.training
     try:
