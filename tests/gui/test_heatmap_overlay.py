@@ -11,9 +11,8 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import pytest
 import torch
-from classify_helpers import CLASSES, load, run_and_wait, select
+from classify_helpers import CLASSES, select
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
@@ -25,17 +24,6 @@ from pigeonhole.gui.widgets import tiles
 SHIFT = Qt.KeyboardModifier.ShiftModifier
 LEFT_HOT = np.zeros((4, 4), np.uint8)
 LEFT_HOT[:, :2] = 255  # the left half of the network's input: where the map says it looked
-
-
-@pytest.fixture
-def finished(qtbot, window, checkpoint_file, image_folder):
-    tab = window.classify_tab
-    load(qtbot, tab, checkpoint_file)
-    run_and_wait(qtbot, tab, [image_folder])
-    window.activateWindow()
-    qtbot.waitActive(window)
-    tab.ui.grid.setFocus()
-    return tab
 
 
 def cam_kept(loaded, path: str) -> KeptMaps:
