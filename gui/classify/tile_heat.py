@@ -40,7 +40,7 @@ class TileHeatToggle(QObject):
             "Lay each tile's heat map over its picture: where the network looked (Shift+H)"
         )
         ui.filters.heat_button.setDefaultAction(self.action)
-        ui.filters.heat_button.setText("Heat maps")
+        self.action.setIconText("Heat maps")  # the button's text: the bar has little room
         ui.model_panel.model_loaded.connect(lambda _loaded: self._apply(quiet=True))
 
     @property
