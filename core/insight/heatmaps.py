@@ -21,6 +21,7 @@ network never saw (cropped away, or the letterbox's bars) are 0."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,7 +30,7 @@ import torch
 from torch import nn
 
 from ..models.archs import CamTarget, cam_target, head_info
-from .map_pixels import Explanation, crop_box, overlay, to_image_pixels
+from .heatmap_pixels import Explanation, crop_box, heat_colours, overlay, to_image_pixels
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,11 +136,18 @@ def classmap_maps(
 
 
 def gradcam_maps(
-    model: nn.Module, arch: str, x: torch.Tensor, classes: Sequence[int | None] | None = None
+    model: nn.Module,
+    arch: str,
+    x: torch.Tensor,
+    classes: Sequence[int | None] | None = None,
+    layer: str | None = None,
 ) -> list[HeatMap]:
     """Grad-CAM: the layer's activations weighted by the class score's mean gradient over each
-    channel. One forward and one backward pass for the batch."""
+    channel. One forward and one backward pass for the batch. ``layer``: another layer than
+    the registry's (same layout), e.g. a finer one as a reference."""
     target = cam_target(arch)
+    if layer is not None:
+        target = dataclasses.replace(target, layer=layer)
     store, handle = _capture(model, target.layer)
     was_training = model.training
     try:
@@ -210,5 +218,5 @@ def explain_files(loaded, paths: Sequence[str], class_name: str | None = None, b
 
 __all__ = [
     "Explanation", "HeatMap", "cam_maps", "classmap_maps", "crop_box", "explain_files",
-    "gradcam_maps", "heat_maps", "overlay", "to_image_pixels",
+    "gradcam_maps", "heat_colours", "heat_maps", "overlay", "to_image_pixels",
 ]  # fmt: skip

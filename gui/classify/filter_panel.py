@@ -73,6 +73,8 @@ class FilterPanel(QFrame):
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
             )
             combo.setMinimumContentsLength(10)
+        # Overlay mode's button (gui.classify.tile_heat gives it its action: Shift+H)
+        self.heat_button = QToolButton()
         self.shown = QLabel("")
         self.shown.setObjectName("hint")
         self.reset = QPushButton("Show all", flat=True, toolTip="Clear every filter")
@@ -87,6 +89,7 @@ class FilterPanel(QFrame):
         flow.addWidget(self.errors_only)
         flow.addWidget(self.disagreements_only)
         flow.addWidget(_group(QLabel("Sort by"), self.sort, self.descending))
+        flow.addWidget(self.heat_button)
         flow.add_stretch_widget(shown)
 
         self._typing = QTimer(self, singleShot=True, interval=200)

@@ -41,6 +41,7 @@ from .script import ScriptedStart
 from .skipped import SkippedFiles
 from .sort_dialog import SortOptions
 from .start import StartGuide
+from .tile_heat import TileHeatToggle
 from .triage import TriageController
 from .trust import ResultsTrust
 
@@ -71,6 +72,7 @@ class ClassifyTab(QWidget):
             self.notify,
             lambda current, choices, count: self._ask_label(current, choices, count),
         )
+        self.tile_heat = TileHeatToggle(self, self.ui, self.results, self.notify)
         questions = OutputQuestions(
             save_path=lambda: self._ask_save_path(),
             sort_options=lambda counts: self._ask_sort_options(counts),
@@ -159,7 +161,7 @@ class ClassifyTab(QWidget):
             (self.act_add_folder, self.act_add_files, self.act_cancel),
             self.model_actions.actions,
             self.triage.edit_actions,
-            self.triage.triage_actions,
+            (*self.triage.triage_actions, self.tile_heat.action),
             self.output.file_actions,
             self.trust.actions,
             (self.skipped.action,),

@@ -164,7 +164,7 @@ class TriageController(QObject):
             )
             self.preview.attach_heatmap(
                 HeatMapControl(lambda: self.ui.model_panel.loaded, self.preview.show_overlay,
-                               self.preview)
+                               self.preview, self.preview.photo)
             )  # fmt: skip
         self._show_in_preview(index.row())
         self.preview.show()

@@ -241,13 +241,18 @@ class PreviewDialog(QDialog):
         """Show a Classify result (its top-k, correction and timings beside it)."""
         details = describe_html(row, header=False)
         self.show_item(row.path, details, position, count, keys_html, row.pred.error)
-        if self.heat is not None:
-            self.heat.set_image(row.path, row.pred.label if row.pred.ok else None)
+        if self.heat is not None:  # (maps kept by another model than the loaded one: not used)
+            kept = row.pred if row.pred.ok and not row.stale else None
+            self.heat.set_image(row.path, row.pred.label if row.pred.ok else None, kept)
 
     def attach_heatmap(self, control: HeatMapControl) -> None:
         """Offer heat maps (H, a button, a class list) for the images shown."""
         self.heat = control
         self._heat_slot.addWidget(control.bar)
+
+    def photo(self) -> QImage | None:
+        """The photo shown (None while it loads), for a heat map kept from the run."""
+        return self._image
 
     def show_overlay(self, image: QImage | None) -> None:
         """Show ``image`` (the heat map laid over the photo) in place of the photo; None: the
@@ -263,6 +268,8 @@ class PreviewDialog(QDialog):
             self.picture.setText(f"Could not read this image.\n{self._error or ''}".strip())
             return
         self._show()
+        if self.heat is not None:
+            self.heat.photo_ready(path)
 
     def _show(self) -> None:
         image = self._overlay if self._overlay is not None else self._image

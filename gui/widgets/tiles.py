@@ -1,5 +1,6 @@
 """A tile of the thumbnail grid: :class:`TileDelegate` paints one result (thumbnail, label,
-confidence, and its marks) and keeps the rendered tiles in a small cache.
+confidence, and its marks, and in overlay mode the heat map its run kept) and keeps the
+rendered tiles in a small cache.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from PySide6.QtCore import QModelIndex, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate
 
+from .heatmap_view import kept_values, paint_heat
 from .result_row import CORRECTED_TEXT, ResultRow
 from .thumbnails import ThumbnailCache, ThumbnailLoader
 
@@ -75,6 +77,19 @@ class TileDelegate(QStyledItemDelegate):
         self.results = None  # the model whose row(i) is tile i (set by ThumbnailView)
         self.tile = DEFAULT_TILE
         self._tiles: OrderedDict[tuple, QPixmap] = OrderedDict()
+        # Overlay mode: the loaded model's preprocessing (None: off). Each tile then shows the
+        # map its run kept for the label it names, coloured when the tile is rendered (only
+        # tiles being painted are, once: the rendered tile is cached like any other).
+        self.heat_spec = None
+
+    def tile_map(self, row: ResultRow):
+        """The kept map a tile lays over its thumbnail in overlay mode: for the label it shows,
+        from the loaded model (a result of another model: none), or None."""
+        if self.heat_spec is None or row.stale or not row.ok or row.model is None:
+            return None
+        if row.pred.maps is None or row.label is None:
+            return None
+        return kept_values(row.pred, row.label, row.model.class_names)
 
     def sizeHint(self, option, index) -> QSize:  # noqa: N802 (Qt API)
         return QSize(self.tile, tile_height(self.tile))
@@ -101,6 +116,7 @@ class TileDelegate(QStyledItemDelegate):
             row.truth,
             state,
             img.cacheKey() if img is not None else 0,
+            self.heat_spec,
         )
         pix = self._tiles.get(key)
         if pix is None:
@@ -142,7 +158,7 @@ class TileDelegate(QStyledItemDelegate):
             self._paint_failed(painter, img_rect)
         else:
             painter.setOpacity(0.45 if row.stale else 1.0)  # an old model's result: dimmed
-            self._paint_thumbnail(painter, img_rect, row.path, img)
+            self._paint_thumbnail(painter, img_rect, row, img)
             painter.setOpacity(1.0)
         top_strip = 0  # the height of the band across the top of the image, if any
         for mark in tile_marks(row):
@@ -213,16 +229,19 @@ class TileDelegate(QStyledItemDelegate):
         )
         return h
 
-    def _paint_thumbnail(self, painter: QPainter, rect: QRect, path: str, img) -> None:
+    def _paint_thumbnail(self, painter: QPainter, rect: QRect, row: ResultRow, img) -> None:
         if img is None:
             painter.fillRect(rect, QColor("#f4f4f5"))
-            if path not in self.cache.failed:
-                self.loader.request(path)
+            if row.path not in self.cache.failed:
+                self.loader.request(row.path)
             return
         size = img.size().scaled(rect.size(), Qt.AspectRatioMode.KeepAspectRatio)
         target = QRect(0, 0, size.width(), size.height())
         target.moveCenter(rect.center())
         painter.drawImage(target, img)  # smooth: the painter has SmoothPixmapTransform on
+        values = self.tile_map(row)
+        if values is not None:  # (the thumbnail is the whole image: the map lies on it)
+            paint_heat(painter, target, values, self.heat_spec)
 
     def _paint_failed(self, painter: QPainter, rect: QRect) -> None:
         painter.fillRect(rect, QColor("#fef2f2"))

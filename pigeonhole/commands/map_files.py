@@ -14,7 +14,7 @@ from pigeonhole.core.fileio import write_bytes_atomic
 
 def write_map_files(folder: Path, explanation, taken: set[str]) -> Path:
     """Write one Explanation's two files into ``folder``; returns the PNG's path."""
-    from pigeonhole.core.insight.map_pixels import overlay
+    from pigeonhole.core.insight.heatmap_pixels import overlay
 
     stem = unique_stem(Path(explanation.path).stem, taken)
     png = folder / f"{stem}.cam.png"

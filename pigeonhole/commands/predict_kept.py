@@ -64,7 +64,7 @@ class KeptWriter:
 
     def _explain(self, predictions) -> None:
         from pigeonhole.core.data.images import load_image
-        from pigeonhole.core.insight.map_pixels import kept_explanation
+        from pigeonhole.core.insight.heatmap_pixels import kept_explanation
 
         later = []
         for p in predictions:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from classify_helpers import CLASSES, FAST_ARCH, SMALL, make_images
+from classify_helpers import CLASSES, FAST_ARCH, SMALL, load, make_images, run_and_wait
 
 from pigeonhole.core.data.synthetic import class_image
 from pigeonhole.core.models.archs import build_model
@@ -123,3 +123,15 @@ def train_tab(qtbot, qsettings_isolated):
     w.show()
     yield w
     w.shutdown()
+
+
+@pytest.fixture
+def finished(qtbot, window, checkpoint_file, image_folder):
+    """The window, active, with a finished run over ``image_folder`` (12 images + 1 broken)."""
+    tab = window.classify_tab
+    load(qtbot, tab, checkpoint_file)
+    run_and_wait(qtbot, tab, [image_folder])
+    window.activateWindow()
+    qtbot.waitActive(window)
+    tab.ui.grid.setFocus()
+    return tab

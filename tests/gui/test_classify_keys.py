@@ -4,25 +4,12 @@ steps with the arrow keys and takes label keys, "Review uncertain" goes lowest f
 
 from __future__ import annotations
 
-import pytest
-from classify_helpers import CLASSES, load, run_and_wait, select
+from classify_helpers import CLASSES, select
 from PySide6.QtCore import Qt
 
 from pigeonhole.gui.widgets.label_picker import LabelPicker
 
 CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
-
-
-@pytest.fixture
-def finished(qtbot, window, checkpoint_file, image_folder):
-    """The window, active, with a finished run over ``image_folder`` (12 images + 1 broken)."""
-    tab = window.classify_tab
-    load(qtbot, tab, checkpoint_file)
-    run_and_wait(qtbot, tab, [image_folder])
-    window.activateWindow()
-    qtbot.waitActive(window)
-    tab.ui.grid.setFocus()
-    return tab
 
 
 def labels(tab, rows) -> list[str | None]:

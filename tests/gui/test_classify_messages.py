@@ -3,22 +3,10 @@ picker says how many images it labels, the start page names every checkpoint typ
 
 from __future__ import annotations
 
-import pytest
-from classify_helpers import CLASSES, load, run_and_wait, select
+from classify_helpers import CLASSES, select
 from PySide6.QtCore import Qt
 
 CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
-
-
-@pytest.fixture
-def finished(qtbot, window, checkpoint_file, image_folder):
-    tab = window.classify_tab
-    load(qtbot, tab, checkpoint_file)
-    run_and_wait(qtbot, tab, [image_folder])
-    window.activateWindow()
-    qtbot.waitActive(window)
-    tab.ui.grid.setFocus()
-    return tab
 
 
 def test_undo_and_redo_update_the_banner(qtbot, finished):

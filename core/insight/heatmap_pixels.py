@@ -1,8 +1,10 @@
-"""Heat maps on the photo's own pixels, without torch: where the network's input square lies
-on the original image (the inverse of its preprocessing: the resize rule, the centre crop, a
-letterbox's bars), a map carried there, and the overlay people look at. Maps come from
-core.insight.heatmaps (computed with torch) or from a run that kept them (core.runtime.kept:
-any engine, torch or not)."""
+"""Laying a heat map on a photo's own pixels, and colouring it: numpy and Pillow only, so the
+window draws maps kept from a run (on any engine, ONNX Runtime included) without torch.
+
+:func:`to_image_pixels` carries a map on the network's input grid back through the inverse of
+the model's preprocessing (the resize rule, the centre crop, a letterbox's bars) onto the
+original image's pixels; pixels the network never saw are 0. :func:`heat_colours` and
+:func:`overlay` give it its colours."""
 
 from __future__ import annotations
 
@@ -66,16 +68,23 @@ def to_image_pixels(values: np.ndarray, spec: TransformSpec, width: int, height:
 def overlay(img: Image.Image, values: np.ndarray, alpha: float = 0.5) -> Image.Image:
     """The image with the map laid over it in a blue-to-red colour scale (``values`` on the
     image's own pixels, as :func:`to_image_pixels` gives)."""
-    v = np.clip(values, 0, 1)
+    colours = heat_colours(values).astype(np.float32)
+    base = np.asarray(img.convert("RGB"), dtype=np.float32)
+    mixed = base * (1 - alpha) + colours * alpha
+    return Image.fromarray(mixed.round().astype(np.uint8))
+
+
+def heat_colours(values: np.ndarray) -> np.ndarray:
+    """The blue-to-red colour scale of a map, (h, w, 3) uint8 RGB: blue at 0, green in the
+    middle, red from 0.75 (the app lays it over its own pictures at half opacity)."""
+    v = np.clip(values, 0, 1).astype(np.float32)
     colours = np.stack(
         [np.clip(1.5 - np.abs(4 * v - 3), 0, 1),  # red peaks at 0.75..1
          np.clip(1.5 - np.abs(4 * v - 2), 0, 1),  # green in the middle
          np.clip(1.5 - np.abs(4 * v - 1), 0, 1)],  # blue at the low end
         axis=-1,
     )  # fmt: skip
-    base = np.asarray(img.convert("RGB"), dtype=np.float32) / 255
-    mixed = base * (1 - alpha) + colours * alpha
-    return Image.fromarray((mixed * 255).round().astype(np.uint8))
+    return (colours * 255).round().astype(np.uint8)
 
 
 @dataclass(frozen=True, slots=True)
