@@ -34,15 +34,18 @@ NO_CLASS = "(no label)"
 HINT = "Drag to lasso · 1-9 or L label the lassoed images · wheel zooms · middle-drag pans"
 
 
-def point_groups(rows, colour_by: str) -> tuple[np.ndarray, list[str]]:
+def point_groups(rows, colour_by: str, classes=()) -> tuple[np.ndarray, list[str]]:
     """Each row's group (an index into the names returned) for ``colour_by``: its label, the
-    model's label, or right / wrong against its folder's class."""
+    model's label, or right / wrong against its folder's class. Labels come in the order of
+    ``classes`` (the model's), then the others: a class keeps its colour in both modes."""
     if colour_by == "correct":
         names = ["right", "wrong", "(no folder class)"]
         groups = [2 if r.truth is None or not r.ok else int(r.label != r.truth) for r in rows]
         return np.array(groups, dtype=np.int64), names
     labels = [(r.label if colour_by == "label" else r.pred.label) or NO_CLASS for r in rows]
-    names = sorted(set(labels), key=lambda n: (n == NO_CLASS, n))
+    seen = set(labels)
+    names = [c for c in classes if c in seen]
+    names += sorted(seen - set(names), key=lambda n: (n == NO_CLASS, n))
     at = {n: i for i, n in enumerate(names)}
     return np.array([at[n] for n in labels], dtype=np.int64), names
 
@@ -106,6 +109,7 @@ class MapController(QObject):
         self.window: MapWindow | None = None
         self.keys = np.empty(0, dtype=np.int64)  # the result row of each point
         self.projection = None
+        self.placed = ""  # how the map shown was made
         self.action = make_action(host, "&Map of the folder…", self.show, QKeySequence("M"), False)
         self.worker = WorkerSlot(self, on_finished=self._on_projected, on_failed=self._on_failed)
         self._auto = QTimer(self, singleShot=True, interval=AUTO_REFRESH_MS)
@@ -169,22 +173,25 @@ class MapController(QObject):
         self.projection, self.keys = projection, projection.keys
         self.window.scatter.set_points(projection.points)
         self.recolour()
-        note = f" · {projection.note}" if projection.note else ""
-        self._say(f"{len(self.keys):,} images · {projection.method}{note}")
+        self.placed = f"{len(self.keys):,} images placed by {projection.method}"
+        self.window.status.setToolTip(projection.note)  # (why not a better method)
+        self._say("")
 
     def _on_failed(self, message: str) -> None:
         self._say(message)
 
     def _say(self, text: str) -> None:
+        """``text`` after how the map was made (the method, and why not a better one)."""
         if self.window is not None:
-            self.window.status.setText(text)
+            self.window.status.setText(" · ".join(t for t in (self.placed, text) if t))
 
     def recolour(self, *_args) -> None:
         """Colour the points by what the chooser says (labels may have changed)."""
         if self.window is None or self.projection is None:
             return
         rows = [self.results.row_at(int(k)) for k in self.keys]
-        groups, names = point_groups(rows, self.window.colour_by.currentData())
+        colour_by = self.window.colour_by.currentData()
+        groups, names = point_groups(rows, colour_by, self.results.class_names)
         self.window.scatter.set_groups(groups, names)
 
     # -- lasso and hover ---------------------------------------------------------------------

@@ -28,10 +28,14 @@ PALETTE = (
     "#0891b2", "#db2777", "#65a30d", "#ea580c", "#4f46e5",
 )  # fmt: skip
 OTHER = "#a1a1aa"  # no label, failed, or no folder class
+FIXED = {"right": "#16a34a", "wrong": "#dc2626"}
 
 
 def group_colour(i: int, name: str) -> str:
-    """The colour of group ``i`` (the palette in turn; grey for the groups of no class)."""
+    """The colour of group ``i`` (the palette in turn; grey for a group in parentheses, of
+    no class; green and red for right and wrong)."""
+    if name in FIXED:
+        return FIXED[name]
     return OTHER if name.startswith("(") else PALETTE[i % len(PALETTE)]
 
 

@@ -4,6 +4,8 @@ points' images, and one key labels them all as one undoable step."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 from classify_helpers import CLASSES, select
 from map_helpers import add_results, embedded_predictions
@@ -123,3 +125,26 @@ def test_a_mouse_lasso_on_the_map_and_hover_show_the_images(qtbot, tab, tmp_path
     assert hit >= 0 and np.allclose(scatter.points[hit], scatter.points[i])
     scatter._on_mouse(scene)
     assert tab.results.row_at(int(tab.map.keys[hit])).name in scatter.card.text.text()
+
+
+def test_the_map_colours_by_label_prediction_or_right_and_wrong(qtbot, tab, tmp_path):
+    preds, truths = embedded_predictions(tmp_path / "imgs", 70, write=False)
+    add_results(tab, preds, truths)
+    window = _open_map(qtbot, tab)
+    tab.results.set_label([0, 1], "blue")  # corrections: the labels, not the predictions
+
+    def legend() -> list[str]:
+        return [item.name() for item in window.scatter._items]
+
+    def expected(labels) -> list[str]:
+        n = Counter(labels)
+        return [f"{c} ({n[c]})" for c in CLASSES]  # in the model's class order
+
+    said = [p.label for p in preds]
+    window.colour_by.setCurrentIndex(window.colour_by.findData("predicted"))
+    assert legend() == expected(said)
+    window.colour_by.setCurrentIndex(window.colour_by.findData("label"))
+    qtbot.waitUntil(lambda: legend() == expected(["blue", "blue", *said[2:]]))
+    window.colour_by.setCurrentIndex(window.colour_by.findData("correct"))
+    wrong = sum(a != t for a, t in zip(["blue", "blue", *said[2:]], truths, strict=True))
+    assert legend() == [f"right ({70 - wrong})", f"wrong ({wrong})"]
