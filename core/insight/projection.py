@@ -11,7 +11,6 @@ the same map.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from dataclasses import dataclass
@@ -59,20 +58,27 @@ def pca(vectors: np.ndarray, dims: int = 2) -> np.ndarray:
     return x @ basis
 
 
-def _importable(name: str):
-    """The module ``name``, or None where it is not installed or fails to import."""
+def _library(method: str):
+    """The module that makes ``method`` (umap, or sklearn.manifold for t-SNE), or None where it
+    is not installed or fails to import (a broken numba in a bundle is as good as none)."""
     try:
-        return importlib.import_module(name)
-    except Exception as e:  # a broken install (numba in a bundle) is as good as none
-        log.info("%s cannot be used for the map: %s", name, e)
+        if method == UMAP:
+            import umap
+
+            return umap
+        from sklearn import manifold
+
+        return manifold
+    except Exception as e:
+        log.info("%s cannot be used for the map: %s", method, e)
         return None
 
 
 def best_method(n: int) -> tuple[str, str]:
     """The method a map of ``n`` images gets, and why not a better one ("" if none is)."""
-    if _importable("umap") is not None:
+    if _library(UMAP) is not None:
         return UMAP, ""
-    if _importable("sklearn.manifold") is not None and n <= TSNE_MAX:
+    if n <= TSNE_MAX and _library(TSNE) is not None:
         return TSNE, "UMAP (umap-learn) is not installed"
     return PCA, "UMAP (umap-learn) is not installed: PCA keeps some groups on top of each other"
 
@@ -121,14 +127,14 @@ def project(
 
 def _embed(method: str, start: np.ndarray, seed: int) -> np.ndarray:
     """UMAP or t-SNE of the principal components ``start``."""
-    if method == UMAP:
-        umap = importlib.import_module("umap")
-        reducer = umap.UMAP(n_components=2, random_state=seed, metric="euclidean")
-        return reducer.fit_transform(start)
-    if method == TSNE:
-        manifold = importlib.import_module("sklearn.manifold")
-        perplexity = min(30.0, max(2.0, (len(start) - 1) / 3))
-        return manifold.TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(
-            start
+    library = _library(method) if method in (UMAP, TSNE) else None
+    if library is None:
+        raise ValueError(
+            f"{method!r} cannot make a map here (PCA can; UMAP and t-SNE if installed)"
         )
-    raise ValueError(f"unknown map method {method!r} (PCA, UMAP or t-SNE)")
+    if method == UMAP:
+        reducer = library.UMAP(n_components=2, random_state=seed, metric="euclidean")
+        return reducer.fit_transform(start)
+    perplexity = min(30.0, max(2.0, (len(start) - 1) / 3))
+    tsne = library.TSNE(2, perplexity=perplexity, init="pca", random_state=seed)
+    return tsne.fit_transform(start)

@@ -88,6 +88,8 @@ def test_without_umap_the_map_is_pca_and_says_why(monkeypatch):
     vectors, _ = clustered()
     p = project(np.arange(len(vectors)), vectors)
     assert p.method == PCA and "not installed" in p.note
+    with pytest.raises(ValueError, match="cannot make a map here"):
+        project(np.arange(len(vectors)), vectors, UMAP)
 
 
 def test_with_umap_installed_the_map_is_umap_of_the_principal_components(monkeypatch):
