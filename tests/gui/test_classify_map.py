@@ -48,6 +48,9 @@ def test_find_similar_shows_the_nearest_images_in_order_until_show_all(qtbot, ta
     tab.ui.filters.reset.click()
     assert tab.view_model.rowCount() == 153
     assert "Similar" not in tab.ui.filters.shown.text()
+    # S and M stay letters in the name filter (the line edit takes them before the shortcuts)
+    qtbot.keyClicks(tab.ui.filters.text, "sm")
+    assert tab.ui.filters.text.text() == "sm" and tab.map.window is None
 
 
 def test_find_similar_is_disabled_and_says_why_without_embeddings(qtbot, tab, tmp_path):
