@@ -5,6 +5,7 @@ how many of the results are shown, with "Show all"."""
 
 from __future__ import annotations
 
+import html
 from collections import Counter
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -176,7 +177,12 @@ class FilterPanel(QFrame):
         box.setText(f"Only disagreements ({count:,})")
         box.setVisible(True)
 
-    def set_shown(self, shown: int, total: int) -> None:
+    def set_shown(self, shown: int, total: int, title: str | None = None) -> None:
+        """How many of the results the grid shows; ``title``: what a pinned set of rows is
+        ("Similar to cat_12.jpg"), said first."""
+        if title is not None:
+            self.shown.setText(f"<b>{html.escape(title)}</b> · {shown:,} of {total:,}")
+            return
         self.shown.setText(
             f"Showing {shown:,} of {total:,}" if shown != total else f"{total:,} images"
         )

@@ -86,8 +86,11 @@ class ResultsView(QAbstractListModel):
         self.descending = False
         self._map: list[int] = []  # view row -> source row
         self._keys: list[tuple] = []  # sort keys of _map (ascending order), for bisect
+        # A fixed list of rows in a fixed order (images like one, a lasso on the map), shown
+        # instead of the filtered, sorted window until the filter or the order changes.
+        self.pinned_title: str | None = None
         source.rowsInserted.connect(self._on_inserted)
-        source.modelReset.connect(self.refresh)
+        source.modelReset.connect(self._on_reset)
         source.dataChanged.connect(self._on_changed)
 
     # -- Qt model ----------------------------------------------------------------------------
@@ -119,12 +122,22 @@ class ResultsView(QAbstractListModel):
     # -- changing the filter or order ------------------------------------------------------
     def set_filter(self, flt: Filter) -> None:
         self.filter = flt
+        self.pinned_title = None
         self.refresh()
+
+    def pin(self, source_rows: list[int], title: str) -> None:
+        """Show exactly ``source_rows``, in that order ("Similar to cat_12.jpg"), whatever the
+        filter and order, until :meth:`set_filter` or :meth:`set_sort` (the bar's "Show all")."""
+        self.pinned_title = title
+        self.beginResetModel()
+        self._map, self._keys = list(source_rows), []
+        self.endResetModel()
 
     def set_sort(self, key: str, descending: bool = False) -> None:
         if key not in SORT_KEYS:
             raise ValueError(f"unknown sort key {key!r}")
         self.sort_key, self.descending = key, descending
+        self.pinned_title = None
         self.refresh()
 
     def _sort_value(self, src: int) -> tuple:
@@ -133,6 +146,8 @@ class ResultsView(QAbstractListModel):
 
     def refresh(self) -> None:
         """Recompute the whole window (filter or order changed)."""
+        if self.pinned_title is not None:
+            return
         rows = self.source.rows
         flt = self.filter
         keep = (
@@ -148,7 +163,13 @@ class ResultsView(QAbstractListModel):
         self.endResetModel()
 
     # -- following the source ----------------------------------------------------------------
+    def _on_reset(self) -> None:
+        self.pinned_title = None  # (its rows are gone)
+        self.refresh()
+
     def _on_inserted(self, _parent, first: int, last: int) -> None:
+        if self.pinned_title is not None:  # (the rows a pin shows are fixed)
+            return
         rows = self.source.rows
         flt = self.filter
         new = [i for i in range(first, last + 1) if not flt.active() or flt.accepts(rows[i])]
@@ -176,7 +197,7 @@ class ResultsView(QAbstractListModel):
     def _on_changed(self, top: QModelIndex, bottom: QModelIndex, _roles=()) -> None:
         flt = self.filter
         affects_layout = flt.label is not None or flt.disagreements_only or self.sort_key == "label"
-        if affects_layout:
+        if affects_layout and self.pinned_title is None:
             self.refresh()
             return
         if self._map:  # the view repaints only what is visible

@@ -21,6 +21,7 @@ from ..widgets.thumbnail_view import DEFAULT_TILE
 from ..widgets.thumbnails import ThumbnailCache, ThumbnailLoader
 from .banner import Banner
 from .layout import ClassifyLayout
+from .map_view import MapController
 from .model_actions import ModelActions
 from .output import OutputController, OutputQuestions
 from .pane_actions import PaneActions
@@ -38,6 +39,7 @@ from .results_model import ResultsModel
 from .run import RunController
 from .run_view import RunView, engine_choice
 from .script import ScriptedStart
+from .similar import SimilarImages
 from .skipped import SkippedFiles
 from .sort_dialog import SortOptions
 from .start import StartGuide
@@ -97,6 +99,12 @@ class ClassifyTab(QWidget):
             self.notify,
             lambda paths: self.pending.extend(paths),
             self.save_screenshot,
+        )
+        self.similar = SimilarImages(
+            self, self.ui, self.results, self.view_model, self.triage, self.notify
+        )
+        self.map = MapController(
+            self, self.similar, self.triage, (self.cache, self.loader), self.notify
         )
         self._build_actions()
         self._wire()
@@ -164,7 +172,7 @@ class ClassifyTab(QWidget):
             (*self.triage.triage_actions, self.tile_heat.action),
             self.output.file_actions,
             self.trust.actions,
-            (self.skipped.action,),
+            (self.skipped.action, self.map.action),
             tuple(self.pane_actions.actions.values()),
         ):
             menu.addActions(list(group))
@@ -350,7 +358,8 @@ class ClassifyTab(QWidget):
         self._update_shown()
 
     def _update_shown(self, *_args) -> None:
-        self.ui.filters.set_shown(self.view_model.rowCount(), self.results.rowCount())
+        vm = self.view_model
+        self.ui.filters.set_shown(vm.rowCount(), self.results.rowCount(), vm.pinned_title)
 
     def _on_current(self, current, _previous) -> None:
         self._show_detail()
@@ -404,6 +413,7 @@ class ClassifyTab(QWidget):
         self.triage.shutdown()
         self.output.shutdown()
         self.trust.shutdown()
+        self.map.shutdown()
         self.model_actions.shutdown()
         self.loader.shutdown()
         self.ui.timing.shutdown()

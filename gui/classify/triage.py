@@ -237,6 +237,7 @@ class TriageController(QObject):
     def context_menu(self) -> QMenu:
         """The tiles' context menu: the label items (with their keys), then the rest."""
         menu = QMenu(self.host)
+        menu.setToolTipsVisible(True)  # (a disabled item says why)
         for i, name in enumerate(self.quick_labels()):
             a = menu.addAction(f"Label '{name}'")
             a.setShortcut(QKeySequence(str(i + 1)))
