@@ -17,6 +17,7 @@ some versions, which a bundled desktop app cannot take lightly)."""
 
 from __future__ import annotations
 
+import copy
 import random
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, replace
@@ -244,6 +245,44 @@ def audit_features(
     probs = yield from out_of_sample_probabilities(x, y, len(classes), folds, config, stop, kind)
     ranking = rank(tuple(paths), y.numpy(), probs, classes)
     return AuditReport(ranking, tuple(classes), probs, tuple(paths), y.numpy(), ())
+
+
+def audit_results(
+    base: LoadedModel | None,
+    classes: Sequence[str],
+    paths: Sequence[str],
+    labels: Sequence[int],
+    embeddings: np.ndarray | None = None,
+    options: RunOptions | None = None,
+    *,
+    folds: int = 5,
+    should_stop: StopFlag = None,
+    progress=None,
+) -> Generator[object, None, AuditReport]:
+    """The audit of a classification run's results (the images of class-named folders): on
+    the embeddings the run kept ((N, D), a row per path) when it kept them, else on features
+    extracted from a private copy of ``base``, so the window's model is never touched while
+    other runs use it."""
+    if embeddings is not None:
+        kind = head_info(base.arch).kind if base is not None else "linear"
+        return (
+            yield from audit_features(
+                embeddings, labels, classes, paths, folds=folds, kind=kind,
+                should_stop=should_stop,
+            )
+        )  # fmt: skip
+    if base is None or base.is_onnx:
+        raise DataError(
+            "Finding mislabelled images needs a PyTorch model loaded (its features judge the "
+            "images), or results that kept their embeddings."
+        )
+    private = replace(base, model=copy.deepcopy(base.model), fused=None, fused_from=())
+    return (
+        yield from audit_files(
+            private, classes, paths, labels, options,
+            folds=folds, should_stop=should_stop, progress=progress,
+        )
+    )  # fmt: skip
 
 
 def check_labels(classes: Sequence[str], labels: Sequence[int]) -> None:

@@ -165,6 +165,25 @@ def hash_files(
             progress(n)
 
 
+def hash_in_batches(
+    paths: Sequence[str | os.PathLike],
+    size: int = 256,
+    should_stop: StopFlag = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Iterator[tuple[ImageHash | HashFailure, ...]]:
+    """:func:`hash_files` a batch at a time (a window's worker reports per batch, not per
+    image); ``progress(done, total)``."""
+    batch: list[ImageHash | HashFailure] = []
+    report = (lambda n: progress(n, len(paths))) if progress is not None else None
+    for h in hash_files(paths, should_stop, report):
+        batch.append(h)
+        if len(batch) >= size:
+            yield tuple(batch)
+            batch = []
+    if batch:
+        yield tuple(batch)
+
+
 def _check_threshold(threshold: int) -> int:
     if not 0 <= int(threshold) <= MAX_THRESHOLD:
         raise ValueError(f"the threshold must be from 0 to {MAX_THRESHOLD} bits, not {threshold}")

@@ -65,3 +65,17 @@ def cosine_distance(a: np.ndarray, b: np.ndarray) -> float:
     if not (u[0].any() and u[1].any()):
         return 1.0
     return max(0.0, float(1.0 - u[0] @ u[1]))
+
+
+def stack_vectors(vectors: list) -> np.ndarray | None:
+    """(N, D) float32 from per-image embeddings (a missing or odd-sized one: a row of zeros,
+    which matches nothing); None when no image has one."""
+    present = [v for v in vectors if v is not None]
+    if not present:
+        return None
+    width = int(np.asarray(present[0]).size)
+    out = np.zeros((len(vectors), width), dtype=np.float32)
+    for i, v in enumerate(vectors):
+        if v is not None and np.asarray(v).size == width:
+            out[i] = np.ravel(v)
+    return out

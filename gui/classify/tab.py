@@ -24,6 +24,7 @@ from .layout import ClassifyLayout
 from .model_actions import ModelActions
 from .output import OutputController, OutputQuestions
 from .pane_actions import PaneActions
+from .quality import QualityController
 from .questions import (
     QUEUE,
     REPLACE,
@@ -96,6 +97,10 @@ class ClassifyTab(QWidget):
             lambda paths: self.pending.extend(paths),
             self.save_screenshot,
         )
+        self.quality = QualityController(  # near duplicates, likely mislabelled
+            self, self.ui, self.results, self.view_model, self.triage, self.notify,
+            lambda: self.runs.running,
+        )  # fmt: skip
         self._build_actions()
         self._wire()
         self.trust = ResultsTrust(self, self.ui, self.results, self.runs, self.notify)
@@ -160,6 +165,7 @@ class ClassifyTab(QWidget):
             self.model_actions.actions,
             self.triage.edit_actions,
             self.triage.triage_actions,
+            self.quality.actions,
             self.output.file_actions,
             self.trust.actions,
             (self.skipped.action,),
@@ -181,6 +187,7 @@ class ClassifyTab(QWidget):
     def _sync_buttons(self) -> None:
         self.act_cancel.setEnabled(self.runs.running)
         self.triage.sync()
+        self.quality.sync()
         self.output.sync()
 
     # -- questions and messages (tests replace the _ask* and _choose_new_run hooks) ----------
@@ -400,6 +407,7 @@ class ClassifyTab(QWidget):
         self.runs.shutdown()
         self.ui.model_panel.shutdown()
         self.triage.shutdown()
+        self.quality.shutdown()
         self.output.shutdown()
         self.trust.shutdown()
         self.model_actions.shutdown()
