@@ -179,7 +179,8 @@ class DuplicatesDialog(QDialog):
         self.keep_button.setEnabled(True)
         for m in self.groups[row].members:
             label = self.label_of(m.path)
-            distance = "" if m.kind in ("keep", "exact") else f" ({m.distance:g})"
+            distance = {"near": f" ({m.distance:g} bits)", "similar": f" ({m.distance:.2f})"}
+            distance = distance.get(m.kind, "")
             text = f"{Path(m.path).name}\n{KIND_TEXT[m.kind]}{distance}\n{label or '—'}"
             item = QListWidgetItem(self._icon(m.path), text)
             item.setData(Qt.ItemDataRole.UserRole, m.path)
