@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
     QLabel,
-    QListView,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -29,6 +28,7 @@ from PySide6.QtWidgets import (
 from ...core.insight.duplicate_options import DEFAULT_COSINE, DEFAULT_THRESHOLD, MAX_THRESHOLD
 from ..widgets.actions import make_action
 from ..widgets.screen_fit import resize_to_screen
+from ..widgets.tables import thumbnail_list
 from ..widgets.thumbnails import ThumbnailCache, ThumbnailLoader
 
 TILE = 150
@@ -73,13 +73,7 @@ class DuplicatesDialog(QDialog):
         self.group_list = QListWidget()
         self.group_list.setIconSize(QSize(48, 48))
         self.group_list.currentRowChanged.connect(self._show_group)
-        self.members = QListWidget()
-        self.members.setViewMode(QListView.ViewMode.IconMode)
-        self.members.setIconSize(QSize(TILE, TILE))
-        self.members.setGridSize(QSize(TILE + 24, TILE + 56))
-        self.members.setResizeMode(QListView.ResizeMode.Adjust)
-        self.members.setMovement(QListView.Movement.Static)
-        self.members.setWordWrap(True)
+        self.members = thumbnail_list(TILE, QSize(TILE + 24, TILE + 56))
         split = QSplitter()
         split.addWidget(self.group_list)
         split.addWidget(self.members)
