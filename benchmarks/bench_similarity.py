@@ -34,6 +34,7 @@ from pigeonhole.core.insight.duplicates import (  # noqa: E402
     hash_arrays,
     hash_file,
 )
+from pigeonhole.core.insight.vectors import DEFAULT_COSINE, close_vectors  # noqa: E402
 from tests.core.test_duplicates import made_copies, photo  # noqa: E402
 
 
@@ -91,14 +92,28 @@ def scale(hashes: list[ImageHash], n: int) -> None:
           f"one image against all: {query_ms:.1f} ms (goal <= 5 ms)")  # fmt: skip
 
 
+def embedding_scale(n: int, dim: int = 512) -> None:
+    """Grouping by embedding (core.insight.vectors, exact blocked cosine search): every pair
+    of ``n`` random float16 vectors compared; the time grows with n squared."""
+    x = np.random.default_rng(1).normal(size=(n, dim)).astype(np.float16)
+    t0 = time.perf_counter()
+    pairs = sum(1 for _ in close_vectors(x, DEFAULT_COSINE))
+    took = time.perf_counter() - t0
+    print(f"{n:,} embeddings ({dim}-d) searched for close pairs in {took:.1f} s ({pairs} pairs; "
+          f"{n * n / 2 / took / 1e6:.0f} M pairs/s, 50,000 would take ~{took * (50_000 / n) ** 2:.0f} s)")  # fmt: skip
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--photos", type=int, default=40)
     ap.add_argument("--images", type=int, default=50_000)
+    ap.add_argument("--vectors", type=int, default=10_000, help="embeddings to group (0: none)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="pigeonhole-dups-") as tmp:
         hashes = quality(Path(tmp), args.photos)
     scale(hashes, args.images)
+    if args.vectors:
+        embedding_scale(args.vectors)
     return 0
 
 

@@ -301,18 +301,28 @@ def _bench_parser(sub) -> None:
 
 
 def _duplicates_parser(sub) -> None:
-    from pigeonhole.core.insight.duplicate_options import DEFAULT_THRESHOLD, MAX_THRESHOLD
+    from pigeonhole.core.insight import duplicate_options as dup
 
     p = sub.add_parser(
-        "duplicates", help="find copies of the same photo (exact and edited), without a model"
+        "duplicates",
+        help="find copies of the same photo (exact and edited); with a model, by embedding too",
     )
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument(
-        "--threshold", type=whole_number(0, MAX_THRESHOLD), default=DEFAULT_THRESHOLD,
-        help=f"bits of the 64-bit perceptual hash that may differ (default {DEFAULT_THRESHOLD})",
+        "--threshold", type=whole_number(0, dup.MAX_THRESHOLD), default=dup.DEFAULT_THRESHOLD,
+        help=f"bits of the 64-bit perceptual hash that may differ (default {dup.DEFAULT_THRESHOLD})",
+    )  # fmt: skip
+    _add_model_args(p)
+    _add_run_args(p, train=True)
+    p.add_argument(
+        "--embedding-distance", type=finite_number(0.0, dup.MAX_COSINE),
+        default=dup.DEFAULT_COSINE,
+        help="with a model: the cosine distance of two images' embeddings at or under which "
+        f"they are the same picture (default {dup.DEFAULT_COSINE})",
     )  # fmt: skip
     p.add_argument("--out", metavar="FILE.csv", help="write group,path,kind,distance rows")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    preprocessing.add_arguments(p)
 
 
 def _audit_parser(sub) -> None:

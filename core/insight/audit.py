@@ -17,9 +17,10 @@ some versions, which a bundled desktop app cannot take lightly)."""
 
 from __future__ import annotations
 
+import copy
 import random
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +32,9 @@ from ..models.archs import head_info
 from ..models.loaded import LoadedModel
 from ..runtime.options import RunOptions
 from ..tasks import StopFlag, stop_check
-from ..training.feature_cache import FeatureCache
-from ..training.features import FeatureExtractor, FeatureJob
 from ..training.fine_tune import TrainConfig
 from ..training.head import train_head
+from .embeddings import extract_embeddings
 
 MIN_PER_CLASS = 2  # each fold's head needs every class
 
@@ -175,26 +175,122 @@ def audit_labels(
 ) -> Generator[object, None, AuditReport]:
     """Generator: yields AuditStage and ExtractionProgress records; returns the AuditReport.
     ``base`` is the network whose features judge the images (its own head is not used)."""
-    stop = stop_check(should_stop)
     classes, files, labels = labelled_files(folder)
-    folds = max(2, min(int(folds), min(labels.count(c) for c in range(len(classes)))))
-    yield AuditStage(f"Extracting features of {len(files)} images")
-    extractor = FeatureExtractor(base.model, base.arch, base.transform, options)
-    try:
-        cache = FeatureCache(extractor.key) if use_cache else None
-        jobs = [FeatureJob(i, f, 0) for i, f in enumerate(files)]
-        output = yield from extractor.extract(
-            jobs, cache=cache, should_stop=should_stop, progress=progress
+    return (
+        yield from audit_files(
+            base, classes, files, labels, options,
+            folds=folds, use_cache=use_cache, should_stop=should_stop, progress=progress,
         )
-    finally:
-        extractor.restore_head()
-    kept = [j.index for j in output.jobs]
-    y = torch.tensor([labels[i] for i in kept])
-    config = TrainConfig(epochs=30, patience=0, use_cache=use_cache)
-    kind = head_info(base.arch).kind
-    probs = yield from out_of_sample_probabilities(
-        output.features, y, len(classes), folds, config, stop, kind
+    )  # fmt: skip
+
+
+def audit_files(
+    base: LoadedModel,
+    classes: Sequence[str],
+    files: Sequence[str | Path],
+    labels: Sequence[int],
+    options: RunOptions | None = None,
+    *,
+    folds: int = 5,
+    use_cache: bool = True,
+    should_stop: StopFlag = None,
+    progress=None,
+) -> Generator[object, None, AuditReport]:
+    """:func:`audit_labels` for files and their given labels (indices into ``classes``) from
+    anywhere: the Classify tab's results from class-named folders. Features come from the
+    feature cache where it has them."""
+    check_labels(classes, labels)
+    yield AuditStage(f"Extracting features of {len(files)} images")
+    output = yield from extract_embeddings(
+        base, files, options, use_cache=use_cache, should_stop=should_stop, progress=progress
     )
-    paths = tuple(str(files[i]) for i in kept)
-    ranking = rank(paths, y.numpy(), probs, classes)
-    return AuditReport(ranking, tuple(classes), probs, paths, y.numpy(), tuple(output.skipped))
+    kept = [j.index for j in output.jobs]
+    report = yield from audit_features(
+        output.features,
+        [labels[i] for i in kept],
+        classes,
+        [str(files[i]) for i in kept],
+        folds=folds,
+        kind=head_info(base.arch).kind,
+        use_cache=use_cache,
+        should_stop=should_stop,
+    )
+    return replace(report, skipped=tuple(output.skipped))
+
+
+def audit_features(
+    features: torch.Tensor | np.ndarray,
+    labels: Sequence[int],
+    classes: Sequence[str],
+    paths: Sequence[str],
+    *,
+    folds: int = 5,
+    kind: str = "linear",
+    use_cache: bool = True,
+    should_stop: StopFlag = None,
+) -> Generator[AuditStage, None, AuditReport]:
+    """The audit on features already at hand, a row per path (the embeddings a classification
+    run kept: no second pass over the images). ``kind``: the head the network has."""
+    stop = stop_check(should_stop)
+    check_labels(classes, labels)
+    x = (
+        features.float()
+        if torch.is_tensor(features)
+        else torch.from_numpy(np.asarray(features, dtype=np.float32))
+    )
+    y = torch.as_tensor(list(labels), dtype=torch.long)
+    counts = torch.bincount(y)
+    folds = max(2, min(int(folds), int(counts[counts > 0].min())))
+    config = TrainConfig(epochs=30, patience=0, use_cache=use_cache)
+    probs = yield from out_of_sample_probabilities(x, y, len(classes), folds, config, stop, kind)
+    ranking = rank(tuple(paths), y.numpy(), probs, classes)
+    return AuditReport(ranking, tuple(classes), probs, tuple(paths), y.numpy(), ())
+
+
+def audit_results(
+    base: LoadedModel | None,
+    classes: Sequence[str],
+    paths: Sequence[str],
+    labels: Sequence[int],
+    embeddings: np.ndarray | None = None,
+    options: RunOptions | None = None,
+    *,
+    folds: int = 5,
+    should_stop: StopFlag = None,
+    progress=None,
+) -> Generator[object, None, AuditReport]:
+    """The audit of a classification run's results (the images of class-named folders): on
+    the embeddings the run kept ((N, D), a row per path) when it kept them, else on features
+    extracted from a private copy of ``base``, so the window's model is never touched while
+    other runs use it."""
+    if embeddings is not None:
+        kind = head_info(base.arch).kind if base is not None else "linear"
+        return (
+            yield from audit_features(
+                embeddings, labels, classes, paths, folds=folds, kind=kind,
+                should_stop=should_stop,
+            )
+        )  # fmt: skip
+    if base is None or base.is_onnx:
+        raise DataError(
+            "Finding mislabelled images needs a PyTorch model loaded (its features judge the "
+            "images), or results that kept their embeddings."
+        )
+    private = replace(base, model=copy.deepcopy(base.model), fused=None, fused_from=())
+    return (
+        yield from audit_files(
+            private, classes, paths, labels, options,
+            folds=folds, should_stop=should_stop, progress=progress,
+        )
+    )  # fmt: skip
+
+
+def check_labels(classes: Sequence[str], labels: Sequence[int]) -> None:
+    """DataError unless at least 2 classes have images and each has :data:`MIN_PER_CLASS`."""
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(classes))
+    present = [c for c in range(len(classes)) if counts[c]]
+    if len(present) < 2:
+        raise DataError("The audit needs images of at least 2 classes.")
+    small = [classes[c] for c in present if counts[c] < MIN_PER_CLASS]
+    if small:
+        raise DataError(f"Each class needs at least {MIN_PER_CLASS} images: {', '.join(small)}.")

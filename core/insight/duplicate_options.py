@@ -8,3 +8,8 @@ benchmarks/bench_similarity.py prints recall and precision for each threshold.""
 
 DEFAULT_THRESHOLD = 10
 MAX_THRESHOLD = 32  # beyond this, unrelated images match by chance
+
+# Embeddings (core.insight.vectors): the cosine distance at or under which two images' vectors
+# from a trained network count as the same picture.
+DEFAULT_COSINE = 0.05
+MAX_COSINE = 1.0

@@ -30,6 +30,7 @@ from ..data.images import load_image
 from ..errors import ImageLoadError
 from ..tasks import StopFlag, stop_check
 from .duplicate_options import DEFAULT_THRESHOLD, MAX_THRESHOLD
+from .vectors import DEFAULT_COSINE, close_vectors, cosine_distance
 
 HASH_SIDE = 32  # the grey thumbnail the DCT is taken of
 _BLOCK = 256  # rows compared at once: a (256, N) block of uint64 (100 MB at N = 50,000)
@@ -56,12 +57,13 @@ class HashFailure:
 @dataclass(frozen=True, slots=True)
 class Member:
     """One image of a duplicate group: ``kind`` is "keep" (the group's largest image, the one a
-    person would keep), "exact" (the same bytes as the kept one) or "near"; ``distance`` is the
-    Hamming distance of its perceptual hash to the kept one's (0 for exact)."""
+    person would keep), "exact" (the same bytes as the kept one), "near" (``distance``: bits of
+    its perceptual hash that differ from the kept one's) or "similar" (joined by its embedding:
+    ``distance`` is the cosine distance of its vector to the kept one's)."""
 
     path: str
     kind: str
-    distance: int
+    distance: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +165,25 @@ def hash_files(
             progress(n)
 
 
+def hash_in_batches(
+    paths: Sequence[str | os.PathLike],
+    size: int = 256,
+    should_stop: StopFlag = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Iterator[tuple[ImageHash | HashFailure, ...]]:
+    """:func:`hash_files` a batch at a time (a window's worker reports per batch, not per
+    image); ``progress(done, total)``."""
+    batch: list[ImageHash | HashFailure] = []
+    report = (lambda n: progress(n, len(paths))) if progress is not None else None
+    for h in hash_files(paths, should_stop, report):
+        batch.append(h)
+        if len(batch) >= size:
+            yield tuple(batch)
+            batch = []
+    if batch:
+        yield tuple(batch)
+
+
 def _check_threshold(threshold: int) -> int:
     if not 0 <= int(threshold) <= MAX_THRESHOLD:
         raise ValueError(f"the threshold must be from 0 to {MAX_THRESHOLD} bits, not {threshold}")
@@ -206,52 +227,78 @@ def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def find_duplicates(
-    hashes: Sequence[ImageHash], threshold: int = DEFAULT_THRESHOLD
+    hashes: Sequence[ImageHash],
+    threshold: int = DEFAULT_THRESHOLD,
+    embeddings: np.ndarray | None = None,
+    max_cosine: float = DEFAULT_COSINE,
+    should_stop: StopFlag = None,
 ) -> list[DuplicateGroup]:
-    """Groups of the same picture: exact copies and near copies within ``threshold`` bits,
-    joined transitively. Each group's first member is its largest image (of equal ones, the
-    biggest file); groups come in the order of their first file."""
-    parent = list(range(len(hashes)))
+    """Groups of the same picture: exact copies, near copies within ``threshold`` bits and,
+    given ``embeddings`` ((N, D), a row per hash; a row of zeros: none), images whose vectors
+    are within ``max_cosine`` cosine distance; joined transitively. Each group's first member
+    is its largest image (of equal ones, the biggest file); groups come in the order of their
+    first file."""
+    links = _Links(len(hashes))
+    by_content: dict[str, int] = {}
+    for i, h in enumerate(hashes):
+        links.join(by_content.setdefault(h.content, i), i)
+    for i, j, _d in close_pairs(hash_arrays(hashes), threshold=threshold):
+        links.join(i, j)
+    if embeddings is not None:
+        if len(embeddings) != len(hashes):
+            raise ValueError(f"{len(embeddings)} embeddings for {len(hashes)} images")
+        for i, j, _d in close_vectors(embeddings, max_cosine, should_stop):
+            links.join(i, j)
+    return [_group(hashes, idx, threshold, embeddings) for idx in links.groups() if len(idx) > 1]
 
-    def root(i: int) -> int:
+
+class _Links:
+    """Union-find over image numbers: which images one chain of close pairs joins."""
+
+    def __init__(self, n: int):
+        self.parent = list(range(n))
+
+    def root(self, i: int) -> int:
+        parent = self.parent
         while parent[i] != i:
             parent[i] = parent[parent[i]]
             i = parent[i]
         return i
 
-    def join(i: int, j: int) -> None:
-        ri, rj = root(i), root(j)
+    def join(self, i: int, j: int) -> None:
+        ri, rj = self.root(i), self.root(j)
         if ri != rj:
-            parent[max(ri, rj)] = min(ri, rj)
+            self.parent[max(ri, rj)] = min(ri, rj)
 
-    by_content: dict[str, int] = {}
-    for i, h in enumerate(hashes):
-        first = by_content.setdefault(h.content, i)
-        if first != i:
-            join(first, i)
-    for i, j, _d in close_pairs(hash_arrays(hashes), threshold=threshold):
-        join(i, j)
-    groups: dict[int, list[int]] = {}
-    for i in range(len(hashes)):
-        groups.setdefault(root(i), []).append(i)
-    return [_group(hashes, idx) for idx in groups.values() if len(idx) > 1]
+    def groups(self) -> list[list[int]]:
+        out: dict[int, list[int]] = {}
+        for i in range(len(self.parent)):
+            out.setdefault(self.root(i), []).append(i)
+        return list(out.values())
 
 
-def _group(hashes: Sequence[ImageHash], idx: list[int]) -> DuplicateGroup:
+def _group(
+    hashes: Sequence[ImageHash], idx: list[int], threshold: int, embeddings: np.ndarray | None
+) -> DuplicateGroup:
     keep = max(idx, key=lambda i: (hashes[i].pixels, hashes[i].size, -i))
     members = [Member(hashes[keep].path, "keep", 0)]
     for i in idx:
         if i == keep:
             continue
         h = hashes[i]
+        bits = hash_distance(h, hashes[keep])
         if h.content == hashes[keep].content:
             members.append(Member(h.path, "exact", 0))
+        elif embeddings is None or bits <= threshold:
+            members.append(Member(h.path, "near", bits))
         else:
-            members.append(Member(h.path, "near", _distance(h, hashes[keep])))
+            far = cosine_distance(embeddings[i], embeddings[keep])
+            members.append(Member(h.path, "similar", round(far, 4)))
     return DuplicateGroup(tuple(members))
 
 
-def _distance(a: ImageHash, b: ImageHash) -> int:
+def hash_distance(a: ImageHash, b: ImageHash) -> int:
+    """Bits apart of two images' perceptual hashes (the closest of whole and inner)."""
     return int(_distances(hash_arrays([a]), hash_arrays([b]))[0, 0])
 
 
@@ -288,3 +335,9 @@ def find_leaks(
 def hashes_of(paths: Iterable[str | os.PathLike], should_stop: StopFlag = None) -> list[ImageHash]:
     """The hashes of the readable images among ``paths`` (unreadable ones are left out)."""
     return [h for h in hash_files(paths, should_stop) if isinstance(h, ImageHash)]
+
+
+def is_near_copy(a: ImageHash, b: ImageHash, threshold: int = DEFAULT_THRESHOLD) -> bool:
+    """Whether two images are the same picture: the same bytes, or hashes within
+    ``threshold`` bits (what a review skips so that it never shows one photo twice in a row)."""
+    return a.content == b.content or hash_distance(a, b) <= threshold

@@ -25,6 +25,7 @@ from .map_view import MapController
 from .model_actions import ModelActions
 from .output import OutputController, OutputQuestions
 from .pane_actions import PaneActions
+from .quality import QualityController
 from .questions import (
     QUEUE,
     REPLACE,
@@ -106,6 +107,10 @@ class ClassifyTab(QWidget):
         self.map = MapController(
             self, self.similar, self.triage, (self.cache, self.loader), self.notify
         )
+        self.quality = QualityController(  # near duplicates, likely mislabelled
+            self, self.ui, self.results, self.view_model, self.triage, self.notify,
+            lambda: self.runs.running,
+        )  # fmt: skip
         self._build_actions()
         self._wire()
         self.trust = ResultsTrust(self, self.ui, self.results, self.runs, self.notify)
@@ -170,6 +175,7 @@ class ClassifyTab(QWidget):
             self.model_actions.actions,
             self.triage.edit_actions,
             (*self.triage.triage_actions, self.tile_heat.action),
+            self.quality.actions,
             self.output.file_actions,
             self.trust.actions,
             (self.skipped.action, self.map.action),
@@ -191,6 +197,7 @@ class ClassifyTab(QWidget):
     def _sync_buttons(self) -> None:
         self.act_cancel.setEnabled(self.runs.running)
         self.triage.sync()
+        self.quality.sync()
         self.output.sync()
 
     # -- questions and messages (tests replace the _ask* and _choose_new_run hooks) ----------
@@ -411,6 +418,7 @@ class ClassifyTab(QWidget):
         self.runs.shutdown()
         self.ui.model_panel.shutdown()
         self.triage.shutdown()
+        self.quality.shutdown()
         self.output.shutdown()
         self.trust.shutdown()
         self.map.shutdown()

@@ -13,7 +13,7 @@ import html
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QObject, Qt, QUrl
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QObject, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QMenu, QWidget
 
@@ -31,6 +31,8 @@ QUICK_LABELS = 9  # the number keys 1-9
 class TriageController(QObject):
     """Labels, their undo history, the preview and the tiles' context menu."""
 
+    review_started = Signal()  # "Review uncertain" has sorted the grid and opened the preview
+
     def __init__(
         self,
         host: QWidget,
@@ -46,6 +48,10 @@ class TriageController(QObject):
         self.history = CorrectionHistory(results, self)
         self.history.stepped.connect(self._on_stepped)
         self.preview: PreviewDialog | None = None
+        self.reviewing = False  # the preview walks "Review uncertain"
+        # While reviewing: (start view row, direction) -> the view row to show (the quality
+        # controller's, which skips near copies of the image shown); None: plain stepping.
+        self.next_in_review: Callable[[int, int], int] | None = None
 
         def action(text, slot, shortcut=None) -> QAction:
             return make_action(host, text, slot, shortcut, False)
@@ -153,6 +159,7 @@ class TriageController(QObject):
         index = index if index is not None and index.isValid() else grid.currentIndex()
         if not index.isValid():
             return None
+        self.reviewing = False
         if self.preview is None:
             self.preview = make_preview(
                 self.host,
@@ -173,6 +180,13 @@ class TriageController(QObject):
 
     def _preview_closed(self, _result: int) -> None:
         self.preview = None
+        self.reviewing = False
+
+    def _target(self, start: int, delta: int) -> int:
+        """The view row a step lands on from ``start`` (a review skips near copies)."""
+        if self.reviewing and self.next_in_review is not None:
+            return self.next_in_review(start, delta)
+        return start
 
     def _show_in_preview(self, view_row: int) -> None:
         """Show view row ``view_row`` in the preview and make it the grid's current tile."""
@@ -191,7 +205,7 @@ class TriageController(QObject):
 
     def _preview_step(self, delta: int) -> None:
         if self.preview is not None:
-            self._show_in_preview(self.preview.position + delta)
+            self._show_in_preview(self._target(self.preview.position + delta, delta))
 
     def _preview_label_key(self, key: int) -> None:
         labels = self.quick_labels()
@@ -220,7 +234,7 @@ class TriageController(QObject):
         self.label_rows([row], label)
         # A class filter may have taken the image out of view: the next one moved up.
         step = 0 if self.view_model.rowCount() < before else 1
-        self._show_in_preview(self.preview.position + step)
+        self._show_in_preview(self._target(self.preview.position + step, 1))
 
     def review_uncertain(self) -> PreviewDialog | None:
         """Order the grid by confidence, lowest first, and open the preview on the least sure
@@ -231,7 +245,10 @@ class TriageController(QObject):
         if self.view_model.rowCount() == 0:
             return None
         self.notify("Lowest confidence first: label with 1-9 or L, step with the arrow keys.")
-        return self.open_preview(self.ui.grid.model().index(0, 0))
+        preview = self.open_preview(self.ui.grid.model().index(0, 0))
+        self.reviewing = True
+        self.review_started.emit()
+        return preview
 
     # -- context menu ------------------------------------------------------------------------
     def context_menu(self) -> QMenu:

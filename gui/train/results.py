@@ -10,8 +10,6 @@ from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
-    QListView,
-    QListWidget,
     QListWidgetItem,
     QPushButton,
     QSplitter,
@@ -20,7 +18,12 @@ from PySide6.QtWidgets import (
 )
 
 from ..widgets.confusion import ConfusionMatrixView
-from ..widgets.tables import METRICS_HEADERS, fill_metrics_table, read_only_table
+from ..widgets.tables import (
+    METRICS_HEADERS,
+    fill_metrics_table,
+    read_only_table,
+    thumbnail_list,
+)
 from ..widgets.thumbnails import thumbnail_to_qimage
 from .tasks import MAX_THUMBS, THUMB_SIDE
 
@@ -37,13 +40,7 @@ class ResultsPanel(QWidget):
         self.confusion = ConfusionMatrixView()
         self.wrong_label = QLabel("Misclassified validation images")
         self.wrong_label.setObjectName("heading")
-        self.wrong = QListWidget()
-        self.wrong.setViewMode(QListView.ViewMode.IconMode)
-        self.wrong.setIconSize(QSize(THUMB_SIDE, THUMB_SIDE))
-        self.wrong.setGridSize(QSize(THUMB_SIDE + 44, THUMB_SIDE + 48))
-        self.wrong.setResizeMode(QListView.ResizeMode.Adjust)
-        self.wrong.setMovement(QListView.Movement.Static)
-        self.wrong.setWordWrap(True)
+        self.wrong = thumbnail_list(THUMB_SIDE, QSize(THUMB_SIDE + 44, THUMB_SIDE + 48))
         self.save_button = QPushButton("Save…")
         self.export_button = QPushButton("Export…")
         self.export_button.setToolTip(

@@ -1,11 +1,32 @@
-"""Small read-only tables (class counts, per-class metrics) shared by the tabs."""
+"""Small read-only tables (class counts, per-class metrics) and lists of thumbnails shared by
+the tabs."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QListView,
+    QListWidget,
+    QTableWidget,
+    QTableWidgetItem,
+)
+
+
+def thumbnail_list(side: int, cell: QSize) -> QListWidget:
+    """A list of thumbnails ``side`` pixels square with their captions, laid out in ``cell``
+    sized cells that wrap with the width (the items stay where they are put)."""
+    view = QListWidget()
+    view.setViewMode(QListView.ViewMode.IconMode)
+    view.setIconSize(QSize(side, side))
+    view.setGridSize(cell)
+    view.setResizeMode(QListView.ResizeMode.Adjust)
+    view.setMovement(QListView.Movement.Static)
+    view.setWordWrap(True)
+    return view
 
 
 def read_only_table(headers: list[str]) -> QTableWidget:

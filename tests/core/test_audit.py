@@ -13,7 +13,12 @@ import pytest
 from pigeonhole.cli import main
 from pigeonhole.core.data.synthetic import make_class_folders
 from pigeonhole.core.errors import DataError
-from pigeonhole.core.insight.audit import audit_labels, confident_learning, fold_of
+from pigeonhole.core.insight.audit import (
+    audit_features,
+    audit_labels,
+    confident_learning,
+    fold_of,
+)
 from pigeonhole.core.models.checkpoints import save_checkpoint
 from pigeonhole.core.runtime.options import RunOptions
 from pigeonhole.core.tasks import run_to_end
@@ -89,3 +94,28 @@ def test_the_audit_command_writes_the_ranking(tmp_path, capsys):
         main(["audit", str(tmp_path / "data"), "--checkpoint", str(ck), "--out", str(tmp_path)])
         == 2
     )
+
+
+def test_audit_features_ranks_flipped_labels_from_vectors_at_hand():
+    """The Classify tab's path: the run kept each image's vector, so the audit trains its
+    k-fold heads on those (no feature extraction); flipped labels come first."""
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 32)) * 3
+    labels = np.repeat(np.arange(3), 30)
+    x = (centres[labels] + rng.normal(size=(90, 32))).astype(np.float16)
+    given = labels.copy()
+    flipped = [5, 40, 77]
+    for i in flipped:
+        given[i] = (labels[i] + 1) % 3
+    paths = [f"img{i}.jpg" for i in range(90)]
+    report = run_to_end(audit_features(x, given.tolist(), ["a", "b", "c"], paths))
+    top = {s.path for s in report.ranking[:3]}
+    assert top == {paths[i] for i in flipped}
+    first = report.ranking[0]
+    assert first.flagged and first.suggested_label == "abc"[labels[int(first.path[3:-4])]]
+
+
+def test_audit_features_refuses_a_class_with_one_image():
+    x = np.zeros((5, 4), dtype=np.float32)
+    with pytest.raises(DataError, match="at least 2 images: b"):
+        run_to_end(audit_features(x, [0, 0, 0, 0, 1], ["a", "b"], list("vwxyz")))

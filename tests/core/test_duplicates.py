@@ -25,6 +25,7 @@ from pigeonhole.core.insight.duplicates import (
     hash_file,
     hash_files,
 )
+from pigeonhole.core.insight.vectors import close_vectors
 
 KINDS = ("half", "q40", "crop", "shift")
 
@@ -173,3 +174,57 @@ def test_predict_evaluate_counts_leaks_and_gives_accuracy_without_them(tmp_path,
     assert "evaluation without the leaked images: accuracy" in err and "on 6 images" in err
     assert main(["predict", str(val), "--checkpoint", str(ck), "--leaks", str(train)]) == 2
     assert "--leaks goes with --evaluate" in capsys.readouterr().err
+
+
+def test_embeddings_join_pictures_the_hash_keeps_apart(photos_with_copies):
+    """Two different photos whose vectors point the same way (a trained network calling them
+    the same picture) form a group of kind "similar"; at distance 0 only identical vectors do."""
+    _root, _groups, singles = photos_with_copies
+    hashes = [hash_file(p) for p in singles[:4]]
+    assert find_duplicates(hashes) == []
+    vectors = np.eye(4, 8, dtype=np.float16)
+    vectors[2] = vectors[0] * 3 + 0.05 * vectors[1]  # nearly photo 0's direction
+    vectors[3] = 0  # no embedding: matches nothing
+    (group,) = find_duplicates(hashes, embeddings=vectors, max_cosine=0.01)
+    assert {m.path for m in group.members} == {str(singles[0]), str(singles[2])}
+    (similar,) = group.copies
+    assert similar.kind == "similar" and 0 < similar.distance <= 0.01
+    assert find_duplicates(hashes, embeddings=vectors, max_cosine=0.0) == []
+    with pytest.raises(ValueError, match="3 embeddings for 4 images"):
+        find_duplicates(hashes, embeddings=vectors[:3])
+
+
+def test_close_vectors_matches_brute_force():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(1500, 6)).astype(np.float32)  # more rows than one block
+    got = {(i, j) for i, j, _d in close_vectors(x, 0.02)}
+    u = x / np.linalg.norm(x, axis=1, keepdims=True)
+    sim = u @ u.T
+    want = {(i, j) for i, j in zip(*np.nonzero(sim >= 0.98 - 1e-6), strict=True) if i < j}
+    assert got == want and got
+
+
+def test_the_duplicates_command_uses_a_models_embeddings(photos_with_copies, tmp_path):
+    from pigeonhole.core.models.checkpoints import save_checkpoint
+    from tests.core.train_helpers import small_base
+
+    root, groups, _singles = photos_with_copies
+    sub = tmp_path / "few"
+    sub.mkdir()
+    for p in [*groups[0][:2], *groups[1][:1], *groups[2][:1]]:
+        shutil.copy(p, sub / p.name)
+    base = small_base()
+    ck = tmp_path / "base.pth"
+    save_checkpoint(ck, base.model, "resnet18", base.class_names, base.transform)
+    common = ["duplicates", str(sub), "--checkpoint", str(ck), "--device", "cpu", "--quiet"]
+    out = tmp_path / "g.csv"
+    assert main([*common, "--embedding-distance", "0", "--out", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert {r["kind"] for r in rows} == {"keep", "near"} and len(rows) == 2
+    # Every vector within distance 1 of every other (ReLU features: no negative cosines): one
+    # group holding all four, the two other photos joined by their embeddings.
+    assert main([*common, "--embedding-distance", "1", "--out", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 4 and {r["group"] for r in rows} == {"1"}
+    assert [r["kind"] for r in rows].count("similar") >= 2  # (relative to the kept one)
+    assert main([*common, "--embedding-distance", "2"]) == 2
