@@ -67,6 +67,9 @@ class Explained(nn.Module):
     def __init__(self, model: nn.Module, arch: str, *, maps: bool = True, embedding: bool = True):
         super().__init__()
         self.model = model
+        # The wrapper's own mode is the model's: whoever sets it back after a call (the ONNX
+        # export does) must not put the person's model into training mode.
+        self.training = model.training
         self.target = cam_target(arch)
         self.output_names: list[str] = ["output"]
         self.map_tap = self.head_tap = None

@@ -109,3 +109,16 @@ def test_fusion_keeps_the_layers_a_run_reads(decisive):
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         assert torch.allclose(fused(x), decisive.model.eval()(x), atol=1e-4)
+
+
+def test_a_run_leaves_the_loaded_model_in_eval_mode(decisive, photos):
+    """The export of the network with its extra outputs once put the model back in training
+    mode (the wrapper's default), which broke BatchNorm on one image afterwards."""
+    from pigeonhole.core.runtime.engine import torch_model_step
+    from pigeonhole.core.runtime.options import RunOptions
+    from pigeonhole.core.runtime.plan import plan_run
+
+    decisive.model.eval()
+    plan = plan_run(decisive.arch, RunOptions(device="cpu", engine="onnxruntime"))
+    torch_model_step(decisive, plan, keep=Keep())
+    assert not any(m.training for m in decisive.model.modules())

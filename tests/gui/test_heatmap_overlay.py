@@ -126,6 +126,8 @@ def test_shift_h_lays_each_tiles_kept_map_over_its_thumbnail_once(qtbot, finishe
     loaded = tab.ui.model_panel.loaded
     ok = [i for i, r in enumerate(tab.results.rows) if r.ok]
     with_maps, without = ok[::2], ok[1::2]
+    assert all(tab.results.row_at(i).pred.maps is not None for i in ok)  # the run kept them
+    keep(tab, without, lambda r: None)  # as a run past its memory budget leaves them
     keep(tab, with_maps, lambda r: KeptMaps(np.repeat(LEFT_HOT[None], 3, 0), (0, 1, 2)))
     qtbot.waitUntil(lambda: all(tab.cache.get(tab.results.row_at(i).path) for i in ok))
     coloured = []
@@ -161,6 +163,7 @@ def test_shift_h_lays_each_tiles_kept_map_over_its_thumbnail_once(qtbot, finishe
 
 def test_overlay_mode_without_kept_maps_says_how_to_get_one(qtbot, finished):
     tab = finished
+    keep(tab, range(len(tab.results.rows)), lambda r: None)  # e.g. results of a Grad-CAM network
     said = []
     tab.tile_heat.notify = lambda text, **_k: said.append(text)
     tab.tile_heat.action.trigger()
