@@ -80,9 +80,8 @@ class Explained(nn.Module):
                 weight, norm = cam_weights(model, arch)
                 if norm is not None:  # ConvNeXt: the LayerNorm's per-channel scale first (its
                     weight = weight * norm.weight.detach()  # per-image scale cancels out)
-                self.register_buffer(
-                    "cam_weight", weight.detach().float().clone(), persistent=False
-                )
+                # A buffer, in the state dict: it moves with the model to its device and dtype.
+                self.register_buffer("cam_weight", weight.detach().float().clone())
         if embedding:
             self.head_tap = _tap(model, head_info(arch).path, pre=True)
             self.output_names.append(EMBEDDING_OUTPUT)

@@ -136,3 +136,25 @@ def test_range_scaling_and_channel_order_stay_on_the_device(channels):
         step = DeviceStep(to_fake_cuda(mode, model, plan.model_dtype), plan, spec)
         top = step.classify(fake_batch(mode), k=2)
     assert top.scores.device.type == "cuda" and tuple(top.scores.shape) == (4, 2)
+
+
+@pytest.mark.parametrize("net", ["cnn", "transformer"])
+def test_the_maps_and_embedding_a_run_keeps_are_made_on_the_device(net):
+    """The network with its extra outputs (core.runtime.explained): the CAM of every class
+    (the head's weights, a buffer of the wrapper, meet the feature map on the device) and the
+    head's input; a transformer (Grad-CAM family) keeps only its embedding."""
+    from pigeonhole.core.runtime.explained import Explained
+
+    model = cnn() if net == "cnn" else small_vit()
+    arch = "resnet18" if net == "cnn" else "vit_b_16"
+    plan = cuda_plan("fp16", channels_last=net == "cnn")
+    wrapped = Explained(model, arch)
+    with fake_cuda() as mode:
+        step = DeviceStep(to_fake_cuda(mode, wrapped, plan.model_dtype), plan, SPEC)
+        outs = step.forward_all(step.to_input(fake_batch(mode)))
+    assert all(o.device.type == "cuda" and o.dtype == torch.float32 for o in outs)
+    if net == "cnn":
+        assert step.extra_outputs == ("cam", "embedding")
+        assert tuple(outs[1].shape) == (4, 3, 2, 2) and tuple(outs[2].shape) == (4, 512)
+    else:
+        assert step.extra_outputs == ("embedding",) and tuple(outs[1].shape) == (4, 64)
