@@ -383,3 +383,49 @@ def test_no_cut_names_with_a_long_file_name(qtbot, window, checkpoint_file, tmp_
     train.network.set_checkpoint(str(ckpt))
     settle(window, size)
     assert (cut := cut_texts(window)) == [], "\n".join(cut)
+
+
+def wrapped_lines(label: QLabel, text: str, slack: int = 0) -> tuple[int, int]:
+    """(lines ``text`` wraps to in the label's width less ``slack``, the height they need)."""
+    from PySide6.QtCore import QRect, Qt
+
+    rect = label.contentsRect().adjusted(0, 0, -slack, 0)
+    flags = Qt.TextFlag.TextWordWrap
+    height = label.fontMetrics().boundingRect(QRect(0, 0, rect.width(), 10_000), flags, text)
+    return height.height() // label.fontMetrics().lineSpacing(), height.height()
+
+
+@pytest.mark.parametrize("other_model", [False, True], ids=["alone", "beside the other-model bar"])
+def test_a_long_warning_takes_two_lines_whole_or_cut_in_the_middle(qtbot, classified, other_model):
+    """Issue 27: a warning of several lines was clipped in the one-line banner (or pushed the
+    grid down by as many lines). Two lines show whole; a longer one is cut in the middle to
+    two lines, its start and end in view and the whole text in the tooltip."""
+    window = classified
+    tab = window.classify_tab
+    banner = tab.ui.banner
+    tab.ui.stale_bar.setVisible(other_model)
+    settle(window, SMALL)
+    long = (
+        "Warning: 3 files could not be read (broken.jpg, notes.jpg, empty.png) and were "
+        "skipped. The classes file has 2 names for the model's 3 outputs: the third is shown "
+        "as class_2. Preprocessing was guessed from the network (resize 256, crop 224): "
+        "if the model was trained otherwise, choose its preprocessing in the Model panel, "
+        "then classify again (crop 224)."
+    )
+    tab.notify(long, warning=True)
+    settle(window, SMALL)
+    lines, needed = wrapped_lines(banner, banner.text())
+    assert 1 <= lines <= 2 and banner.contentsRect().height() >= needed  # never clipped
+    assert banner.text() != long and banner.toolTip() == long
+    assert banner.text().startswith("Warning: 3 files") and banner.text().endswith("224).")
+    words = set(long.split())  # cut between words: each shown word is one of the message's
+    assert set(banner.text().split()) - {"…"} <= words
+    for n in range(len(long.split()), 0, -1):  # the longest start of it that takes two lines
+        two = " ".join(long.split()[:n])
+        if wrapped_lines(banner, two, slack=30)[0] <= 2:  # (clear of the edge)
+            break
+    tab.notify(two, warning=True)
+    settle(window, SMALL)
+    assert banner.text() == two and banner.toolTip() == ""  # whole
+    assert banner.contentsRect().height() >= wrapped_lines(banner, two)[1]
+    assert cut_widgets(window) == []
