@@ -429,3 +429,47 @@ def test_a_long_warning_takes_two_lines_whole_or_cut_in_the_middle(qtbot, classi
     assert banner.text() == two and banner.toolTip() == ""  # whole
     assert banner.contentsRect().height() >= wrapped_lines(banner, two)[1]
     assert cut_widgets(window) == []
+
+
+def tab_titles_cut(bar) -> list[str]:
+    """Tab titles that do not show whole: the tab narrower than its title needs, or the
+    title's elided form (as the tab bar draws it, in the tab's text room) not the title."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QStyle, QStyleOptionTab
+
+    cut = []
+    for i in range(bar.count()):
+        opt = QStyleOptionTab()
+        bar.initStyleOption(opt, i)
+        room = bar.style().subElementRect(QStyle.SubElement.SE_TabBarTabText, opt, bar).width()
+        title = bar.tabText(i)
+        shown = bar.fontMetrics().elidedText(title, Qt.TextElideMode.ElideRight, room)
+        if shown != title or bar.tabRect(i).width() < bar.tabSizeHint(i).width():
+            cut.append(f"tab {title!r} shows {shown!r} in {bar.tabRect(i).width()} px")
+    return cut
+
+
+# A desktop style whose tabs are wider than their text and Qt's common tab spacing (as the
+# person's were): the side column must ask the tab bar what its tabs need.
+WIDE_TABS = "QTabBar::tab { padding: 4px 14px; }"
+
+
+@pytest.mark.parametrize("tab_style", ["", WIDE_TABS], ids=["plain", "wide tabs"])
+@pytest.mark.parametrize("size", [SMALL, (1366, 768)], ids=["1024x640", "1366x768"])
+def test_three_side_tabs_show_their_titles_whole(
+    qtbot, window, checkpoint_file, tmp_path, size, tab_style
+):
+    """Issue 27: with the Evaluation pane up (class-named folders), the side column's three
+    tabs read "Det… / Evaluat… / Tim…" at 1024x640; the grid keeps its room meanwhile."""
+    tab = window.classify_tab
+    side = tab.ui.side
+    side.tabs.tabBar().setStyleSheet(tab_style)
+    load(qtbot, tab, checkpoint_file)
+    run_and_wait(qtbot, tab, [labelled_folders(tmp_path)])
+    qtbot.waitUntil(lambda: tab.trust.evaluation.panel.report is not None)
+    settle(window, size)
+    assert side.mode == "tabs" and side.tabs.count() == 3
+    assert (cut := tab_titles_cut(side.tabs.tabBar())) == [], "\n".join(cut)
+    assert (cut := walk_side_panes(window, side)) == [], "\n".join(cut)
+    tab.ui.grid.doItemsLayout()
+    assert fully_visible_tiles(tab.ui.grid) >= 12  # all 21 images at 1366x768
