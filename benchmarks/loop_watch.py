@@ -30,6 +30,7 @@ class Gap:
     cpu_ms: float  # the GUI thread on a CPU (its own work)
     runq_ms: float  # runnable, not scheduled (the machine's load); nan where unknown
     stack: str  # the GUI thread's most sampled stack during the gap ("" if none)
+    holders: tuple[str, ...] = ()  # threads busy while even the watchdog waited for the GIL
 
     @property
     def waiting_ms(self) -> float:
@@ -66,7 +67,7 @@ def _our_frames(frames: traceback.StackSummary, most: int = 5) -> str:
 
 def _idle(frame) -> bool:
     """A thread waiting (a lock, a queue, a condition): not the one that held the GIL."""
-    return frame.f_code.co_name in ("wait", "get", "_wait_for_tstate_lock", "select", "run")
+    return frame.f_code.co_name in ("wait", "get", "_wait_for_tstate_lock", "select")
 
 
 class LoopWatch:
@@ -79,7 +80,8 @@ class LoopWatch:
         self._read = _schedstat_reader()
         self._main = threading.main_thread().ident
         self._late = late_ms / 1000
-        self.samples: list[tuple[float, str]] = []  # (when, the GUI thread's stack)
+        # (when, the GUI thread's stack, the threads that may have held the GIL)
+        self.samples: list[tuple[float, str, tuple[str, ...]]] = []
         self._stop = threading.Event()
         self.timer = QTimer(interval=interval_ms)
         self.timer.timeout.connect(self._tick)
@@ -108,13 +110,14 @@ class LoopWatch:
             stack = ""
             if late and self._main in frames:
                 stack = _our_frames(traceback.extract_stack(frames[self._main]))
+            holders = []
             if held:  # who held it: a thread that has just come out of a long call
                 names = {t.ident: t.name for t in threading.enumerate()}
                 for ident, frame in frames.items():
                     if ident not in (self._main, me) and not _idle(frame):
                         other = _our_frames(traceback.extract_stack(frame), most=3)
-                        stack += f"\n          GIL with {names.get(ident, ident)}: {other}"
-            self.samples.append((since if held else now, stack.strip("\n")))
+                        holders.append(f"{names.get(ident, ident)}: {other}")
+            self.samples.append((since if held else now, stack, tuple(holders)))
 
     def stop(self) -> None:
         self.timer.stop()
@@ -134,11 +137,13 @@ class LoopWatch:
             if self.sched:
                 cpu = (self.sched[i][0] - self.sched[i - 1][0]) / 1e6
                 runq = (self.sched[i][1] - self.sched[i - 1][1]) / 1e6
-            stack = ""
+            stack, holders = "", ()
             if ms > self._late * 1000:
-                seen = collections.Counter(s for t, s in self.samples if a <= t <= b and s)
+                inside = [(s, h) for t, s, h in self.samples if a <= t <= b]
+                seen = collections.Counter(s for s, _h in inside if s)
                 stack = seen.most_common(1)[0][0] if seen else ""
-            out.append(Gap(ms, a - start, cpu, runq, stack))
+                holders = tuple(dict.fromkeys(x for _s, h in inside for x in h))[:3]
+            out.append(Gap(ms, a - start, cpu, runq, stack, holders))
         return out
 
 
@@ -160,3 +165,5 @@ def report(what: str, gaps: list[Gap], worst: int = 5) -> None:
               f"{g.waiting_ms:4.0f} ms")  # fmt: skip
         if g.stack:
             print(f"        in {g.stack}")
+        for holder in g.holders:
+            print(f"        GIL with {holder}")
