@@ -473,3 +473,23 @@ def test_three_side_tabs_show_their_titles_whole(
     assert (cut := walk_side_panes(window, side)) == [], "\n".join(cut)
     tab.ui.grid.doItemsLayout()
     assert fully_visible_tiles(tab.ui.grid) >= 12  # all 21 images at 1366x768
+
+
+def test_the_model_line_keeps_the_end_of_a_long_file_name(qtbot, window, checkpoint_file, tmp_path):
+    """Issue 27: at 1024x640 the folded Model panel's line read "resnet18 ·
+    resnet18_finetuned_on_my_own_phot…": the end that tells checkpoints apart was cut. The
+    name is cut in the middle, the engine and the classes left to the tooltip if need be."""
+    import shutil
+
+    ckpt = tmp_path / LONG_CHECKPOINT
+    shutil.copy(checkpoint_file, ckpt)
+    tab = window.classify_tab
+    load(qtbot, tab, ckpt)
+    run_and_wait(qtbot, tab, [labelled_folders(tmp_path)])  # three side panes: less room
+    line = tab.ui.model_line
+    for size in (SMALL, (1366, 768)):
+        settle(window, size)
+        assert line.text().startswith("▸ Model: resnet18 · resnet18_"), line.text()
+        assert "_bst.pth" in line.text(), line.text()
+        assert LONG_CHECKPOINT in line.toolTip() and "3 classes" in line.toolTip()
+        assert line.fontMetrics().horizontalAdvance(line.text()) <= line.width()
