@@ -75,10 +75,13 @@ class ModelLine(QToolButton):
         if fm.horizontalAdvance(full) > room and len(self.parts) == 4:
             arch, name, *rest = self.parts
             head = f"{OPEN if self.isChecked() else FOLDED} Model: {arch}{SEP}"
+            # the name whole, or at least this much of it ("resnet18_finet…poch_4_bst.pth")
+            enough = min(fm.horizontalAdvance(name), fm.averageCharWidth() * 28)
+            least = fm.horizontalAdvance("ab…yz.pth")
             for kept in (2, 1, 0):  # the engine, then the classes, make room for the name
                 tail = "".join(SEP + part for part in rest[:kept])
                 left = room - fm.horizontalAdvance(head + tail)
-                if left >= fm.horizontalAdvance("ab…yz.pth"):
+                if left >= (enough if kept else least):
                     text = head + fm.elidedText(name, Qt.TextElideMode.ElideMiddle, left) + tail
                     break
         if fm.horizontalAdvance(text) > room:

@@ -493,3 +493,6 @@ def test_the_model_line_keeps_the_end_of_a_long_file_name(qtbot, window, checkpo
         assert "_bst.pth" in line.text(), line.text()
         assert LONG_CHECKPOINT in line.toolTip() and "3 classes" in line.toolTip()
         assert line.fontMetrics().horizontalAdvance(line.text()) <= line.width()
+    load(qtbot, tab, checkpoint_file)  # a short name: whole, not "colo….pth"
+    settle(window, SMALL)
+    assert line.text().startswith("▸ Model: resnet18 · colours.pth · 3 classes"), line.text()
