@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtCore import QObject, QSize, Qt, QTimer
 from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QToolButton
+
+QWIDGETSIZE_MAX = (1 << 24) - 1  # Qt's largest widget size
 
 SHOWN_MS = 12_000
 LINES = 2  # the most a message takes above the grid
@@ -28,21 +30,31 @@ class BannerLabel(QLabel):
     """A message wrapped to at most :data:`LINES` lines: a warning is there to be read, so a
     message of two lines shows whole (cut to one line it would be a riddle); a longer one
     is cut in the middle to two lines (its start and its end stay; the whole text is in the
-    tooltip), so a message never pushes the grid down more than two lines, and its height
-    is held as its text needs, so the layout cannot clip it."""
+    tooltip), so a message never pushes the grid down more than two lines. An error shows
+    whole however long (what failed and what to do, a path to put a file in: rare, and the
+    grid has little to show then). Its height is held as its text needs, so the layout
+    cannot clip it."""
 
     def __init__(self, **kwargs):
         super().__init__(wordWrap=True, **kwargs)
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self._full = ""
+        self._cut = True
 
-    def set_message(self, text: str) -> None:
-        self._full = text
+    def set_message(self, text: str, cut: bool = True) -> None:
+        """Show ``text``; ``cut`` False: whole, however many lines it takes."""
+        self._full, self._cut = text, cut
         self._fit()
 
     def full_text(self) -> str:
         return self._full
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
+        """A width that does not follow the text: the line's layout gives the label the room
+        its stretch says, the same whatever the text cut to fit it (else each cut would move
+        the line's split, and the text would be cut for a width it no longer has)."""
+        return QSize(self.fontMetrics().averageCharWidth() * 20, super().sizeHint().height())
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)
@@ -56,10 +68,14 @@ class BannerLabel(QLabel):
     def _fit(self) -> None:
         """The longest middle cut of the text that wraps to LINES lines at this width."""
         width = max(1, self.width())
-        lines = self.fontMetrics().lineSpacing() * LINES
-        most = lines + self.heightForWidth(width) - self._one_line_height(width)
+        if not self._full:  # (nothing shown yet)
+            return
+        self.setMinimumHeight(0)  # (heightForWidth is never below the minimum height)
+        self.setMaximumHeight(QWIDGETSIZE_MAX)
+        frame = self.height() - self.contentsRect().height()  # padding and border
+        most = self.fontMetrics().lineSpacing() * LINES + frame
         text = self._full
-        if not self._fits(text, width, most):
+        if not self._fits(text, width, most) and self._cut:
             low, high = 8, len(text)  # characters kept: low fits (or is the least), high not
             while high - low > 1:
                 mid = (low + high) // 2
@@ -69,14 +85,6 @@ class BannerLabel(QLabel):
             super().setText(cut_words(text, low))
         self.setToolTip(text if self.text() != text else "")
         self.setFixedHeight(self.heightForWidth(width))
-
-    def _one_line_height(self, width: int) -> int:
-        """The label's height for one line (its padding and border included)."""
-        shown = self.text()
-        super().setText("x")
-        height = self.heightForWidth(width)
-        super().setText(shown)
-        return height - self.fontMetrics().lineSpacing()
 
 
 class Banner(QObject):
@@ -114,7 +122,7 @@ class Banner(QObject):
         self.action_button.setVisible(action is not None)
         if label.parentWidget() is not None and label.parentWidget().layout() is not None:
             label.parentWidget().layout().activate()  # its width beside the buttons shown now
-        label.set_message(text)
+        label.set_message(text, cut=not error)
         if error or warning:
             self._timer.stop()
         else:

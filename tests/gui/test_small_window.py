@@ -399,7 +399,8 @@ def wrapped_lines(label: QLabel, text: str, slack: int = 0) -> tuple[int, int]:
 def test_a_long_warning_takes_two_lines_whole_or_cut_in_the_middle(qtbot, classified, other_model):
     """Issue 27: a warning of several lines was clipped in the one-line banner (or pushed the
     grid down by as many lines). Two lines show whole; a longer one is cut in the middle to
-    two lines, its start and end in view and the whole text in the tooltip."""
+    two lines, its start and end in view and the whole text in the tooltip. An error shows
+    whole (never clipped)."""
     window = classified
     tab = window.classify_tab
     banner = tab.ui.banner
@@ -429,6 +430,10 @@ def test_a_long_warning_takes_two_lines_whole_or_cut_in_the_middle(qtbot, classi
     assert banner.text() == two and banner.toolTip() == ""  # whole
     assert banner.contentsRect().height() >= wrapped_lines(banner, two)[1]
     assert cut_widgets(window) == []
+    tab.notify(long, error=True)  # an error: whole, however many lines
+    settle(window, SMALL)
+    assert banner.text() == long and wrapped_lines(banner, long)[0] > 2
+    assert banner.contentsRect().height() >= wrapped_lines(banner, long)[1]
 
 
 def tab_titles_cut(bar) -> list[str]:
