@@ -26,10 +26,16 @@ APP = "Pigeonhole"
 
 
 def configure_logging() -> None:
-    """Tracebacks go to a log file in the per-OS data folder, not to the user."""
+    """Tracebacks go to a log file in the per-OS data folder, not to the user. The file takes
+    INFO too; the handlers already there (the terminal's, from the command line's
+    ``logging.basicConfig``) keep the level the root logger had, so a person's terminal shows
+    warnings and errors only (INFO with ``--verbose``), not what the window logs as it works."""
     root = logging.getLogger()
     if any(isinstance(h, logging.handlers.RotatingFileHandler) for h in root.handlers):
         return
+    for existing in root.handlers:
+        if existing.level == logging.NOTSET:
+            existing.setLevel(root.level)
     try:
         handler = logging.handlers.RotatingFileHandler(
             log_file(), maxBytes=2_000_000, backupCount=2, encoding="utf-8"

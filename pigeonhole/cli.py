@@ -53,17 +53,22 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(_attach_negative_lists(sys.argv[1:] if argv is None else argv))
     except SystemExit as e:  # a bad argument (one line already printed), --help, --version
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    # Pillow logs what it meets in odd files at ERROR (e.g. "More samples per pixel than can be
-    # decoded"); the file becomes a failed row with its reason, so that is noise here.
-    logging.getLogger("PIL").setLevel(logging.INFO if args.verbose else logging.CRITICAL)
+    configure_terminal_logging(args.verbose)
     code = _run(args)
     if argv is None and args.command not in (None, "gui") and not args.self_test:
         exit_without_teardown(code)
     return code
+
+
+def configure_terminal_logging(verbose: bool) -> None:
+    """Warnings and errors on stderr (INFO too with ``--verbose``)."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    # Pillow logs what it meets in odd files at ERROR (e.g. "More samples per pixel than can be
+    # decoded"); the file becomes a failed row with its reason, so that is noise here.
+    logging.getLogger("PIL").setLevel(logging.INFO if verbose else logging.CRITICAL)
 
 
 def _run(args) -> int:

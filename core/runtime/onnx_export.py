@@ -23,6 +23,7 @@ from torch import nn
 from ..errors import EngineError
 from ..fileio import cache_dir, write_bytes_atomic
 from .onnx_engine import INPUT, ONNX_OPSET, OUTPUT, ExportedModel, first_line
+from .onnx_proto import field, with_initializers
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,9 @@ def export_onnx(
     ``fold``: fold batch norms and constants into the graph here (a tidier file for other
     runtimes); ONNX Runtime folds them itself when it loads the graph, off the GIL, while
     torch's folding passes hold it for 0.1-0.9 s (the engine's export leaves it to ORT).
-    The file is written atomically. Raises :class:`EngineError` with the reason when the
+    Not folded, the graph is exported without its weights, which are added after
+    (core.runtime.onnx_proto): torch's serialiser holds the GIL for the whole 45 MB of a
+    ResNet-18 otherwise. The file is written atomically. Raises :class:`EngineError` with the reason when the
     network does not export."""
     path = Path(path)
     params = list(model.parameters())
@@ -56,39 +59,63 @@ def export_onnx(
         raise EngineError("the network is over 2 GB, more than one ONNX file holds")
     was_training = model.training
     model.eval()
-    buffer = io.BytesIO()
-    example = torch.zeros(1, 3, crop, crop)
-    # A network with extra outputs (core.runtime.explained: maps, embedding) names them all.
-    names = list(getattr(model, "output_names", [OUTPUT]))
     # nn.MultiheadAttention's fused inference kernel (ViT, Swin...) has no ONNX form: export
     # the plain attention ops it stands for (ONNX Runtime fuses them again).
     fastpath = torch.backends.mha.get_fastpath_enabled()
     try:
         torch.backends.mha.set_fastpath_enabled(False)
-        with warnings.catch_warnings(), torch.no_grad(), _no_onnx_package():
-            warnings.simplefilter("ignore")  # tracer warnings about Python control flow
-            torch.onnx.export(
-                model,
-                (example,),
-                buffer,
-                dynamo=False,  # the TorchScript exporter: no onnxscript needed, seconds not minutes
-                opset_version=opset,
-                input_names=[INPUT],
-                output_names=names,
-                dynamic_axes={name: {0: "batch"} for name in [INPUT, *names]},
-                do_constant_folding=fold,
-            )
+        data = None
+        if not fold:  # the weights after, off torch's call (else as torch writes them)
+            try:
+                data = with_initializers(
+                    _exported(model, crop, opset, False, False), _weights(model)
+                )
+            except ValueError:
+                log.debug("weights not added after the export; torch writes them", exc_info=True)
+        if data is None:
+            data = _exported(model, crop, opset, fold, True)
     except Exception as e:  # any exporter failure means "this network does not export"
         log.debug("ONNX export failed", exc_info=True)
         raise EngineError(f"it does not export to ONNX ({first_line(e)})") from e
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
         model.train(was_training)
-    data = buffer.getvalue()
     if metadata or doc:
         data = with_metadata(data, metadata or {}, doc)
     write_bytes_atomic(path, data)
     return path
+
+
+def _exported(model: nn.Module, crop: int, opset: int, fold: bool, weights: bool) -> bytes:
+    """The bytes torch's TorchScript exporter writes (no onnxscript needed, seconds not
+    minutes); ``weights``: with the weights in (torch serialises them holding the GIL)."""
+    buffer = io.BytesIO()
+    # A network with extra outputs (core.runtime.explained: maps, embedding) names them all.
+    names = list(getattr(model, "output_names", [OUTPUT]))
+    with warnings.catch_warnings(), torch.no_grad(), _no_onnx_package():
+        warnings.simplefilter("ignore")  # tracer warnings about Python control flow
+        torch.onnx.export(
+            model,
+            (torch.zeros(1, 3, crop, crop),),
+            buffer,
+            dynamo=False,
+            opset_version=opset,
+            input_names=[INPUT],
+            output_names=names,
+            dynamic_axes={name: {0: "batch"} for name in [INPUT, *names]},
+            do_constant_folding=fold,
+            export_params=weights,
+        )
+    return buffer.getvalue()
+
+
+def _weights(model: nn.Module) -> dict[str, object]:
+    """The model's weights and buffers by the names the exporter gives its graph inputs, as
+    numpy arrays (shared memory, no copy); ValueError for a type numpy has not (bfloat16)."""
+    try:
+        return {name: t.detach().numpy() for name, t in model.state_dict(keep_vars=True).items()}
+    except TypeError as e:
+        raise ValueError(str(e)) from e
 
 
 @contextlib.contextmanager
@@ -114,20 +141,6 @@ def _no_onnx_package():
         proto._add_onnxscript_fn = original
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _field(number: int, payload: bytes) -> bytes:
-    """One length-delimited protobuf field."""
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
-
-
 def with_metadata(data: bytes, metadata: Mapping[str, str], doc: str = "") -> bytes:
     """An ONNX file's bytes with ``metadata`` added to its metadata properties and ``doc`` as
     its description. Written as protobuf fields appended to the model (ModelProto's
@@ -135,11 +148,11 @@ def with_metadata(data: bytes, metadata: Mapping[str, str], doc: str = "") -> by
     and keeps the last of a single one), so the ``onnx`` package is never imported: loading
     it holds the GIL for up to 1.4 s (see :func:`_no_onnx_package`)."""
     extra = b"".join(
-        _field(14, _field(1, key.encode()) + _field(2, value.encode()))
+        field(14, field(1, key.encode()) + field(2, value.encode()))
         for key, value in metadata.items()
     )
     if doc:
-        extra += _field(6, doc.encode())
+        extra += field(6, doc.encode())
     return data + extra
 
 

@@ -36,6 +36,7 @@ from ..widgets.side_panes import SidePanes
 from ..widgets.status_label import StatusLabel
 from ..widgets.thumbnail_view import MAX_TILE, MIN_TILE, ThumbnailView
 from ..widgets.thumbnails import ThumbnailCache, ThumbnailLoader
+from .banner import BannerLabel
 from .evaluation_view import PANE as EVALUATION_PANE
 from .evaluation_view import EvaluationPanel
 from .filter_panel import FilterPanel
@@ -137,7 +138,7 @@ class ClassifyLayout:
     def _build_message_line(self) -> QWidget:
         """The banner (with its close button) and the "other model" bar, side by side: two
         messages take one line above the grid, not two."""
-        self.banner = QLabel(visible=False, wordWrap=True, objectName="banner")
+        self.banner = BannerLabel(visible=False, objectName="banner")  # two lines at most
         self.banner_close = QToolButton(text="✕", visible=False, autoRaise=True)
         self.banner_action = QPushButton(visible=False)  # what the message offers ("Undo")
         self.stale_bar = StaleBar()  # results from another model: classify again

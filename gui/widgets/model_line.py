@@ -65,19 +65,25 @@ class ModelLine(QToolButton):
         self._refresh()
 
     def _refresh(self) -> None:
-        """The text that fits the button: the file name cut in the middle first, then the
-        line's end."""
+        """The text that fits the button: the file name cut in the middle first (the engine,
+        then the classes, left out to keep enough of it: its end names it), then the line's
+        end; the tooltip has the whole line."""
         full = self.full_text()
         room = self.width() - 16
         fm = self.fontMetrics()
         text = full
         if fm.horizontalAdvance(full) > room and len(self.parts) == 4:
-            arch, name, classes, engine = self.parts
+            arch, name, *rest = self.parts
             head = f"{OPEN if self.isChecked() else FOLDED} Model: {arch}{SEP}"
-            tail = f"{SEP}{classes}{SEP}{engine}"
-            left = room - fm.horizontalAdvance(head + tail)
-            if left >= fm.horizontalAdvance("ab…yz.pth"):
-                text = head + fm.elidedText(name, Qt.TextElideMode.ElideMiddle, left) + tail
+            # the name whole, or at least this much of it ("resnet18_finet…poch_4_bst.pth")
+            enough = min(fm.horizontalAdvance(name), fm.averageCharWidth() * 28)
+            least = fm.horizontalAdvance("ab…yz.pth")
+            for kept in (2, 1, 0):  # the engine, then the classes, make room for the name
+                tail = "".join(SEP + part for part in rest[:kept])
+                left = room - fm.horizontalAdvance(head + tail)
+                if left >= (enough if kept else least):
+                    text = head + fm.elidedText(name, Qt.TextElideMode.ElideMiddle, left) + tail
+                    break
         if fm.horizontalAdvance(text) > room:
             text = fm.elidedText(full, Qt.TextElideMode.ElideRight, max(0, room))
         self.setText(text)

@@ -277,6 +277,9 @@ class TimingPanel(QWidget):
 
     def redraw(self) -> None:
         if self.time_plot is None:
+            if self._importing.busy:  # built (and redrawn) when the worker's import ends:
+                self._dirty = True  # importing here would wait on its import lock (issue 27)
+                return
             self.ensure_plots()  # (which redraws)
             return
         self._dirty = False

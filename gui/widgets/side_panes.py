@@ -78,10 +78,15 @@ class SidePanes(QWidget):
         return [t for t, _w in self.panes if t not in self.hidden and t not in self.closed]
 
     def titles_width(self) -> int:
-        """The width the tab bar needs for every shown pane's title in full."""
+        """The width the tab bar needs for every shown pane's title in full: as tabs, what the
+        tab bar itself says each tab needs (the style's margins and padding, a style sheet's
+        too: a desktop style's tabs are wider than the text and Qt's common spacing, and
+        were cut "Det… / Evaluat… / Tim…" at 1024x640); else an estimate from the font."""
+        bar = self.tabs.tabBar()
+        if self.mode == TABS and bar.count():
+            return sum(bar.tabSizeHint(i).width() for i in range(bar.count()))
         space = self.style().pixelMetric(QStyle.PixelMetric.PM_TabBarTabHSpace, None, self)
-        fm = self.tabs.tabBar().fontMetrics()
-        return sum(fm.horizontalAdvance(t) + space for t in self.shown_titles())
+        return sum(bar.fontMetrics().horizontalAdvance(t) + space for t in self.shown_titles())
 
     def _rearrange(self) -> None:
         empty = not self.shown_titles()
@@ -143,3 +148,4 @@ class SidePanes(QWidget):
             if self.tabs.tabText(i) == current:
                 self.tabs.setCurrentIndex(i)
         self._stack.setCurrentWidget(self.splitter if mode == STACKED else self.tabs)
+        self.updateGeometry()  # the minimum width: the tab titles in full (minimumSizeHint)

@@ -383,3 +383,121 @@ def test_no_cut_names_with_a_long_file_name(qtbot, window, checkpoint_file, tmp_
     train.network.set_checkpoint(str(ckpt))
     settle(window, size)
     assert (cut := cut_texts(window)) == [], "\n".join(cut)
+
+
+def wrapped_lines(label: QLabel, text: str, slack: int = 0) -> tuple[int, int]:
+    """(lines ``text`` wraps to in the label's width less ``slack``, the height they need)."""
+    from PySide6.QtCore import QRect, Qt
+
+    rect = label.contentsRect().adjusted(0, 0, -slack, 0)
+    flags = Qt.TextFlag.TextWordWrap
+    height = label.fontMetrics().boundingRect(QRect(0, 0, rect.width(), 10_000), flags, text)
+    return height.height() // label.fontMetrics().lineSpacing(), height.height()
+
+
+@pytest.mark.parametrize("other_model", [False, True], ids=["alone", "beside the other-model bar"])
+def test_a_long_warning_takes_two_lines_whole_or_cut_in_the_middle(qtbot, classified, other_model):
+    """Issue 27: a warning of several lines was clipped in the one-line banner (or pushed the
+    grid down by as many lines). Two lines show whole; a longer one is cut in the middle to
+    two lines, its start and end in view and the whole text in the tooltip. An error shows
+    whole (never clipped)."""
+    window = classified
+    tab = window.classify_tab
+    banner = tab.ui.banner
+    tab.ui.stale_bar.setVisible(other_model)
+    settle(window, SMALL)
+    long = (
+        "Warning: 3 files could not be read (broken.jpg, notes.jpg, empty.png) and were "
+        "skipped. The classes file has 2 names for the model's 3 outputs: the third is shown "
+        "as class_2. Preprocessing was guessed from the network (resize 256, crop 224): "
+        "if the model was trained otherwise, choose its preprocessing in the Model panel, "
+        "then classify again (crop 224)."
+    )
+    tab.notify(long, warning=True)
+    settle(window, SMALL)
+    lines, needed = wrapped_lines(banner, banner.text())
+    assert 1 <= lines <= 2 and banner.contentsRect().height() >= needed  # never clipped
+    assert banner.text() != long and banner.toolTip() == long
+    assert banner.text().startswith("Warning: 3 files") and banner.text().endswith("224).")
+    words = set(long.split())  # cut between words: each shown word is one of the message's
+    assert set(banner.text().split()) - {"…"} <= words
+    for n in range(len(long.split()), 0, -1):  # the longest start of it that takes two lines
+        two = " ".join(long.split()[:n])
+        if wrapped_lines(banner, two, slack=30)[0] <= 2:  # (clear of the edge)
+            break
+    tab.notify(two, warning=True)
+    settle(window, SMALL)
+    assert banner.text() == two and banner.toolTip() == ""  # whole
+    assert banner.contentsRect().height() >= wrapped_lines(banner, two)[1]
+    assert cut_widgets(window) == []
+    tab.notify(long, error=True)  # an error: whole, however many lines
+    settle(window, SMALL)
+    assert banner.text() == long and wrapped_lines(banner, long)[0] > 2
+    assert banner.contentsRect().height() >= wrapped_lines(banner, long)[1]
+
+
+def tab_titles_cut(bar) -> list[str]:
+    """Tab titles that do not show whole: the tab narrower than its title needs, or the
+    title's elided form (as the tab bar draws it, in the tab's text room) not the title."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QStyle, QStyleOptionTab
+
+    cut = []
+    for i in range(bar.count()):
+        opt = QStyleOptionTab()
+        bar.initStyleOption(opt, i)
+        room = bar.style().subElementRect(QStyle.SubElement.SE_TabBarTabText, opt, bar).width()
+        title = bar.tabText(i)
+        shown = bar.fontMetrics().elidedText(title, Qt.TextElideMode.ElideRight, room)
+        if shown != title or bar.tabRect(i).width() < bar.tabSizeHint(i).width():
+            cut.append(f"tab {title!r} shows {shown!r} in {bar.tabRect(i).width()} px")
+    return cut
+
+
+# A desktop style whose tabs are wider than their text and Qt's common tab spacing (as the
+# person's were): the side column must ask the tab bar what its tabs need.
+WIDE_TABS = "QTabBar::tab { padding: 4px 14px; }"
+
+
+@pytest.mark.parametrize("tab_style", ["", WIDE_TABS], ids=["plain", "wide tabs"])
+@pytest.mark.parametrize("size", [SMALL, (1366, 768)], ids=["1024x640", "1366x768"])
+def test_three_side_tabs_show_their_titles_whole(
+    qtbot, window, checkpoint_file, tmp_path, size, tab_style
+):
+    """Issue 27: with the Evaluation pane up (class-named folders), the side column's three
+    tabs read "Det… / Evaluat… / Tim…" at 1024x640; the grid keeps its room meanwhile."""
+    tab = window.classify_tab
+    side = tab.ui.side
+    side.tabs.tabBar().setStyleSheet(tab_style)
+    load(qtbot, tab, checkpoint_file)
+    run_and_wait(qtbot, tab, [labelled_folders(tmp_path)])
+    qtbot.waitUntil(lambda: tab.trust.evaluation.panel.report is not None)
+    settle(window, size)
+    assert side.mode == "tabs" and side.tabs.count() == 3
+    assert (cut := tab_titles_cut(side.tabs.tabBar())) == [], "\n".join(cut)
+    assert (cut := walk_side_panes(window, side)) == [], "\n".join(cut)
+    tab.ui.grid.doItemsLayout()
+    assert fully_visible_tiles(tab.ui.grid) >= 12  # all 21 images at 1366x768
+
+
+def test_the_model_line_keeps_the_end_of_a_long_file_name(qtbot, window, checkpoint_file, tmp_path):
+    """Issue 27: at 1024x640 the folded Model panel's line read "resnet18 ·
+    resnet18_finetuned_on_my_own_phot…": the end that tells checkpoints apart was cut. The
+    name is cut in the middle, the engine and the classes left to the tooltip if need be."""
+    import shutil
+
+    ckpt = tmp_path / LONG_CHECKPOINT
+    shutil.copy(checkpoint_file, ckpt)
+    tab = window.classify_tab
+    load(qtbot, tab, ckpt)
+    run_and_wait(qtbot, tab, [labelled_folders(tmp_path)])  # three side panes: less room
+    line = tab.ui.model_line
+    for size in (SMALL, (1366, 768)):
+        settle(window, size)
+        assert line.text().startswith("▸ Model: resnet18 · resnet18_"), line.text()
+        assert "_bst.pth" in line.text(), line.text()
+        assert LONG_CHECKPOINT in line.toolTip() and "3 classes" in line.toolTip()
+        assert line.fontMetrics().horizontalAdvance(line.text()) <= line.width()
+    load(qtbot, tab, checkpoint_file)  # a short name: whole, not "colo….pth"
+    settle(window, SMALL)
+    assert line.text().startswith("▸ Model: resnet18 · colours.pth · 3 classes"), line.text()

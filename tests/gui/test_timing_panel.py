@@ -68,3 +68,30 @@ print("new:", sorted(m for m in set(sys.modules) - before if m.split(".")[0] == 
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
     ).stdout
     assert "new: []" in out, out
+
+
+def test_results_during_the_plotting_import_wait_for_it_off_the_gui_thread(qtbot, monkeypatch):
+    """Issue 27: the first results of a run dropped while a worker still imported pyqtgraph
+    built the plots at once, importing pyqtgraph in the GUI thread: it waited on the worker's
+    import lock (a 378 ms stall at load 8). They wait for the worker; the plots come then,
+    with every result so far."""
+    import threading
+
+    from pigeonhole.core.results.predictions import Prediction
+    from pigeonhole.gui.widgets import plots
+
+    release = threading.Event()
+    monkeypatch.setattr(plots, "import_plotting", lambda **_kw: release.wait(30))
+    panel = plots.TimingPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.build_later()  # as the window does at launch
+    batch = [Prediction(i, f"{i}.jpg", "a", 0.9, (), 2.0, 5.0 + i % 3, None) for i in range(64)]
+    panel.add_batch(batch)
+    panel.redraw()  # as the redraw timer does
+    assert panel.time_plot is None  # not built in the GUI thread meanwhile
+    release.set()
+    qtbot.waitUntil(lambda: panel.time_plot is not None, timeout=30_000)
+    x, _y = panel.infer_curve.getData()
+    assert x is not None and len(x) == 64
+    panel.shutdown()
