@@ -239,12 +239,22 @@ class MapController(QObject):
         own choice there); returns those points."""
         if self.window is None or self.projection is None or not self.window.isVisible():
             return np.empty(0, dtype=np.int64)
-        rows = np.asarray(self.triage.selected_source_rows(), dtype=np.int64)
+        rows = self._selected_rows()
         rows = rows[rows < len(self._point_of)]
         points = self._point_of[rows]
         points = points[points >= 0]
         self.window.scatter.show_chosen(points)
         return points
+
+    def _selected_rows(self) -> np.ndarray:
+        """The result rows selected in the grid, from the selection's ranges (a lasso's
+        thousands of rows are one range: no model index per row)."""
+        ranges = self.similar.ui.grid.selectionModel().selection()
+        view_rows = [np.arange(r.top(), r.bottom() + 1) for r in ranges]
+        if not view_rows:
+            return np.empty(0, dtype=np.int64)
+        source = np.asarray(self.similar.view_model.source_rows(), dtype=np.int64)
+        return source[np.concatenate(view_rows)]
 
     def _on_hover(self, point: int, pos: QPoint) -> None:
         if point < 0 or point >= len(self.keys):
