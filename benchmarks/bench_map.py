@@ -1,7 +1,8 @@
 """Similar images and the map at folder scale (issue 25): 50,000 embeddings of 512 values
 (clustered random vectors, float16 as a run keeps them).
 
-Prints: the similarity index's build, one "Find similar" query (goal <= 5 ms), the 2-D
+Prints: the similarity index's build (during a run, or on first use) and the memory it takes,
+one "Find similar" query (goal <= 5 ms), the 2-D
 projection (goal <= 60 s; the method is the best one installed), a lasso of about 1,000
 points and one hover lookup on the map.
 
@@ -35,19 +36,36 @@ def embeddings(n: int, dims: int, clusters: int = 20) -> np.ndarray:
 
 
 def similarity(vectors: np.ndarray) -> None:
+    """The index two ways: filled batch by batch as a run delivers rows (every run pays), or
+    built in one go on the first "Find similar" from the vectors the predictions hold (what
+    the window does: only a run that is searched pays, and its first query waits)."""
     t0 = time.perf_counter()
     index = EmbeddingIndex()
-    for start in range(0, len(vectors), 256):  # batch by batch, as a run delivers them
+    for start in range(0, len(vectors), 256):
         index.add(range(start, min(start + 256, len(vectors))), vectors[start : start + 256])
-    build = time.perf_counter() - t0
+    during = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    index.nearest(0, k=100)
+    first_ms = (time.perf_counter() - t0) * 1000
+    kept = list(vectors)  # one float16 vector per prediction
+    t0 = time.perf_counter()
+    lazy = EmbeddingIndex()
+    lazy.add(range(len(kept)), kept)
+    lazy.nearest(0, k=100)
+    lazy_ms = (time.perf_counter() - t0) * 1000
     queries = 50
     t0 = time.perf_counter()
     for q in range(queries):
         index.nearest(q * 997 % len(vectors), k=100)
     query_ms = (time.perf_counter() - t0) / queries * 1000
-    print(f"index of {len(vectors):,} x {vectors.shape[1]}: built in {build:.2f} s "
-          f"({index.vectors.nbytes / 2**20:.0f} MB float32); one query (100 nearest): "
-          f"{query_ms:.2f} ms (goal <= 5 ms: {'met' if query_ms <= 5 else 'missed'})")  # fmt: skip
+    n, dims = vectors.shape
+    held = vectors.nbytes / 1e6
+    print(f"index of {n:,} x {dims}: filled during the run in {during:.2f} s, then the first "
+          f"query {first_ms:.1f} ms; built on first use: the first query {lazy_ms:.0f} ms "
+          f"({lazy_ms / max(first_ms, 1e-3):.0f}x); one query (100 nearest): {query_ms:.2f} ms "
+          f"(goal <= 5 ms: {'met' if query_ms <= 5 else 'missed'})")  # fmt: skip
+    print(f"memory: the predictions' float16 embeddings {held:.0f} MB + the index's float32 "
+          f"unit rows {index.vectors.nbytes / 1e6:.0f} MB once searched")  # fmt: skip
 
 
 def map_and_lasso(vectors: np.ndarray, method: str | None) -> None:

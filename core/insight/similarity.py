@@ -28,10 +28,15 @@ class Neighbour:
 def unit_rows(vectors: np.ndarray) -> np.ndarray:
     """``vectors`` as float32 rows of length 1 (an all-zero row stays zero: similar to
     nothing)."""
-    out = np.asarray(vectors, dtype=np.float32).copy()
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    np.divide(out, norms, out=out, where=norms > 0)
+    out = np.array(vectors, dtype=np.float32)  # (a copy, whatever the input's type)
+    normalise_rows(out)
     return out
+
+
+def normalise_rows(out: np.ndarray) -> None:
+    """Scale the float32 rows of ``out`` to length 1, in place (zero rows stay zero)."""
+    norms = np.sqrt(np.einsum("ij,ij->i", out, out))[:, None]
+    np.divide(out, norms, out=out, where=norms > 0)
 
 
 class EmbeddingIndex:
@@ -77,7 +82,8 @@ class EmbeddingIndex:
             )
         self._grow(self.n + len(pairs))
         end = self.n + len(pairs)
-        self._vectors[self.n : end] = unit_rows(block)
+        self._vectors[self.n : end] = block  # (float32 in place: no copy of the whole block)
+        normalise_rows(self._vectors[self.n : end])
         self._keys[self.n : end] = [k for k, _ in pairs]
         for i, (k, _) in enumerate(pairs):
             self._row_of[k] = self.n + i

@@ -37,6 +37,10 @@ def _group(*widgets: QWidget) -> QWidget:
     return box
 
 
+SORT_TIP = "The order of the tiles"
+PINNED_ORDER_TIP = "The tiles shown keep this order: Show all goes back to sorting them"
+
+
 class FilterPanel(QFrame):
     """The bar of filter and sort controls (one line where the width allows, else wrapped)."""
 
@@ -65,7 +69,8 @@ class FilterPanel(QFrame):
         self.disagreements_only.setToolTip(
             "Images whose label differs from the class their folder is named after"
         )
-        self.sort = QComboBox(toolTip="The order of the tiles")
+        self.sort = QComboBox(toolTip=SORT_TIP)
+        self._sorted_by = 0  # the sort chosen, while the box shows a pinned set's order
         for key, name in SORT_KEYS.items():
             self.sort.addItem(name, key)
         self.descending = QToolButton(checkable=True, text="↑", toolTip="Descending order")
@@ -177,15 +182,32 @@ class FilterPanel(QFrame):
         box.setText(f"Only disagreements ({count:,})")
         box.setVisible(True)
 
-    def set_shown(self, shown: int, total: int, title: str | None = None) -> None:
+    def set_shown(self, shown: int, total: int, title: str | None = None, order: str = "") -> None:
         """How many of the results the grid shows; ``title``: what a pinned set of rows is
-        ("Similar to cat_12.jpg"), said first."""
+        ("Similar to cat_12.jpg"), said first, and ``order`` the order its rows are in."""
+        self._show_pinned_order(order if title is not None else None)
         if title is not None:
             self.shown.setText(f"<b>{html.escape(title)}</b> · {shown:,} of {total:,}")
             return
         self.shown.setText(
             f"Showing {shown:,} of {total:,}" if shown != total else f"{total:,} images"
         )
+
+    def _show_pinned_order(self, order: str | None) -> None:
+        """While the grid shows a pinned set of rows, the sort box says their order
+        ("Similarity"), greyed: they keep it until "Show all". ``None``: the sort again."""
+        sort, pinned = self.sort, self.sort.currentIndex() < 0
+        sort.blockSignals(True)  # (choosing a sort would unpin the rows)
+        if order is None and pinned:
+            sort.setCurrentIndex(self._sorted_by)
+        elif order is not None:
+            self._sorted_by = self._sorted_by if pinned else sort.currentIndex()
+            sort.setPlaceholderText(order)
+            sort.setCurrentIndex(-1)
+        sort.blockSignals(False)
+        for w in (sort, self.descending):
+            w.setEnabled(order is None)
+        sort.setToolTip(PINNED_ORDER_TIP if order is not None else SORT_TIP)
 
     def _on_errors_only(self, on: bool) -> None:
         self.label.setEnabled(not on)

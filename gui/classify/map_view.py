@@ -2,7 +2,10 @@
 (core.insight.projection, on a worker thread), coloured by its label, the model's prediction
 or whether the label matches its folder's class. Hovering shows the image; a lasso selects its
 points' images in the grid (which then shows just them), where the triage keys label them all
-as one undoable step: 1-9, L and Ctrl+Z work in the map's window too.
+as one undoable step: 1-9, L and Ctrl+Z work in the map's window too. The other way round, the
+images selected in the grid are ringed on the map. It shows the rows of the latest run's model
+(rows of another model, kept beside them, are left out and counted), and starts afresh when the
+results are replaced.
 
 The map is a window of its own beside the main one (sized to the screen: gui.widgets.
 screen_fit), so the grid keeps its room; it projects again when Refresh is pressed, and by
@@ -109,7 +112,9 @@ class MapController(QObject):
         self.window: MapWindow | None = None
         self.keys = np.empty(0, dtype=np.int64)  # the result row of each point
         self.projection = None
+        self._point_of = np.empty(0, dtype=np.int64)  # result row -> its point (-1: none)
         self.placed = ""  # how the map shown was made
+        self._left_out = ""  # rows of another model than the map's
         self.action = make_action(host, "&Map of the folder…", self.show, QKeySequence("M"), False)
         self.worker = WorkerSlot(self, on_finished=self._on_projected, on_failed=self._on_failed)
         self._auto = QTimer(self, singleShot=True, interval=AUTO_REFRESH_MS)
@@ -117,14 +122,26 @@ class MapController(QObject):
         self._recolour = QTimer(self, singleShot=True, interval=150)
         self._recolour.timeout.connect(self.recolour)
         self.results.rowsInserted.connect(self._on_rows)
-        self.results.modelReset.connect(self._on_rows)
+        self.results.modelReset.connect(self._on_reset)
         self.results.dataChanged.connect(lambda *_a: self._recolour.start())
+        similar.ui.grid.selectionModel().selectionChanged.connect(self.ring_selection)
         self._on_rows()
 
     # -- the action and the window -----------------------------------------------------------
+    def _on_reset(self) -> None:
+        """The results were replaced (another run): the points shown are of rows now gone."""
+        self.worker.discard()
+        self.projection, self.keys, self.placed = None, np.empty(0, dtype=np.int64), ""
+        self._point_of = np.empty(0, dtype=np.int64)
+        if self.window is not None:
+            self.window.scatter.set_points(np.empty((0, 2), dtype=np.float32))
+            self.window.scatter.set_groups(np.empty(0, dtype=np.int64), [])
+            self._say("")
+        self._on_rows()
+
     def _on_rows(self, *_args) -> None:
         has = any(r.pred.embedding is not None for r in self.results.rows[-200:])
-        has = has or len(self.similar.index) > 0
+        has = has or self.similar.indexed() > 0
         self.action.setEnabled(has)
         self.action.setToolTip(
             "A map of the images, placed by how alike the network sees them (M)"
@@ -148,6 +165,7 @@ class MapController(QObject):
         self.window.raise_()
         if self.projection is None and not self.worker.busy:
             self.refresh()
+        self.ring_selection()
         return self.window
 
     # -- projecting --------------------------------------------------------------------------
@@ -157,6 +175,8 @@ class MapController(QObject):
         if len(index) < MIN_POINTS:
             self._say(NO_EMBEDDINGS if self.results.rowCount() else "Classify some images first.")
             return False
+        others = self.similar.indexed() - len(index)
+        self._left_out = f"{others:,} images of another model left out" if others else ""
         self._say(f"Placing {len(index):,} images…")
         self.worker.start(project, index.keys, index.vectors)  # (views: rows only appended)
         return True
@@ -173,9 +193,12 @@ class MapController(QObject):
         self.projection, self.keys = projection, projection.keys
         self.window.scatter.set_points(projection.points)
         self.recolour()
+        self._point_of = np.full(self.results.rowCount(), -1, dtype=np.int64)
+        self._point_of[self.keys] = np.arange(len(self.keys))
         self.placed = f"{len(self.keys):,} images placed by {projection.method}"
         self.window.status.setToolTip(projection.note)  # (why not a better method)
-        self._say("")
+        self._say(self._left_out)
+        self.ring_selection()
 
     def _on_failed(self, message: str) -> None:
         self._say(message)
@@ -210,6 +233,28 @@ class MapController(QObject):
         grid.selectAll()
         self._say(f"{n:,} images selected: 1-9 or L label them, Ctrl+Z undoes.")
         return rows
+
+    def ring_selection(self, *_args) -> np.ndarray:
+        """Ring the points of the images selected in the grid (a lasso's, or the person's
+        own choice there); returns those points."""
+        if self.window is None or self.projection is None or not self.window.isVisible():
+            return np.empty(0, dtype=np.int64)
+        rows = self._selected_rows()
+        rows = rows[rows < len(self._point_of)]
+        points = self._point_of[rows]
+        points = points[points >= 0]
+        self.window.scatter.show_chosen(points)
+        return points
+
+    def _selected_rows(self) -> np.ndarray:
+        """The result rows selected in the grid, from the selection's ranges (a lasso's
+        thousands of rows are one range: no model index per row)."""
+        ranges = self.similar.ui.grid.selectionModel().selection()
+        view_rows = [np.arange(r.top(), r.bottom() + 1) for r in ranges]
+        if not view_rows:
+            return np.empty(0, dtype=np.int64)
+        source = np.asarray(self.similar.view_model.source_rows(), dtype=np.int64)
+        return source[np.concatenate(view_rows)]
 
     def _on_hover(self, point: int, pos: QPoint) -> None:
         if point < 0 or point >= len(self.keys):

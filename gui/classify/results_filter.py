@@ -89,6 +89,7 @@ class ResultsView(QAbstractListModel):
         # A fixed list of rows in a fixed order (images like one, a lasso on the map), shown
         # instead of the filtered, sorted window until the filter or the order changes.
         self.pinned_title: str | None = None
+        self.pinned_order = ""  # the order of the pinned rows, for the sort box ("Similarity")
         source.rowsInserted.connect(self._on_inserted)
         source.modelReset.connect(self._on_reset)
         source.dataChanged.connect(self._on_changed)
@@ -125,10 +126,11 @@ class ResultsView(QAbstractListModel):
         self.pinned_title = None
         self.refresh()
 
-    def pin(self, source_rows: list[int], title: str) -> None:
-        """Show exactly ``source_rows``, in that order ("Similar to cat_12.jpg"), whatever the
-        filter and order, until :meth:`set_filter` or :meth:`set_sort` (the bar's "Show all")."""
-        self.pinned_title = title
+    def pin(self, source_rows: list[int], title: str, order: str = SORT_KEYS["order"]) -> None:
+        """Show exactly ``source_rows``, in that order ("Similar to cat_12.jpg", ``order``
+        "Similarity"), whatever the filter and order, until :meth:`set_filter` or
+        :meth:`set_sort` (the bar's "Show all")."""
+        self.pinned_title, self.pinned_order = title, order
         self.beginResetModel()
         self._map, self._keys = list(source_rows), []
         self.endResetModel()

@@ -2,8 +2,11 @@
 by cosine similarity of the embeddings the run kept (core.insight.similarity), with "Similar
 to NAME · Show all" in the filter bar until the person goes back to the whole set.
 
-:class:`SimilarImages` also keeps the one embedding index of the results (filled as rows
-arrive, emptied with them), which the map (gui.classify.map_view) projects.
+:class:`SimilarImages` also keeps the results' embedding indexes, which the map
+(gui.classify.map_view) projects: one per model the rows come from (vectors of two networks
+cannot be compared, and may not even have the same length), emptied with the results. They are
+filled lazily, on the first "Find similar" or map: the rows already hold each embedding
+(float16), and a run nobody searches should not pay for a float32 copy of them.
 """
 
 from __future__ import annotations
@@ -27,10 +30,16 @@ log = logging.getLogger(__name__)
 
 NEAREST = 100  # images shown besides the one asked about
 FIND_TEXT = "Find &similar"
+SIMILARITY_ORDER = "Similarity"  # what the sort box says while the grid shows them
 NO_EMBEDDINGS = (
     "These results have no embeddings (the vector the network's last layer sees), so images "
     "cannot be compared: classify the images again to find similar ones."
 )
+
+
+def model_key(model) -> str | None:
+    """The key of the model that made a row (its ModelIdentity; None: not known)."""
+    return model.key if model is not None else None
 
 
 class SimilarImages(QObject):
@@ -48,7 +57,7 @@ class SimilarImages(QObject):
     ) -> None:
         super().__init__(host)
         self.ui, self.results, self.view_model, self.notify = ui, results, view_model, notify
-        self.index = EmbeddingIndex()
+        self.indexes: dict[str | None, EmbeddingIndex] = {}  # by the key of the rows' model
         self._seen = 0  # result rows looked at for embeddings so far
         self.action = make_action(host, FIND_TEXT, self.find_similar, QKeySequence("S"), False)
         triage.triage_actions = (*triage.triage_actions, self.action)  # (its context menu)
@@ -58,19 +67,31 @@ class SimilarImages(QObject):
         self.sync()
 
     def _reset(self) -> None:
-        self.index, self._seen = EmbeddingIndex(), 0
+        self.indexes, self._seen = {}, 0
         self.sync()
 
-    def catch_up(self) -> EmbeddingIndex:
-        """The index, with the embeddings of the rows that arrived since last asked."""
+    def catch_up(self, source_row: int | None = None) -> EmbeddingIndex:
+        """The index of the model that made ``source_row`` (by default the model of the
+        latest run: the one whose rows the map shows), with the embeddings of the rows that
+        arrived since last asked."""
         rows = self.results.rows
-        new = [i for i in range(self._seen, len(rows)) if rows[i].pred.embedding is not None]
+        by_model: dict[str | None, list[int]] = {}
+        for i in range(self._seen, len(rows)):
+            if rows[i].pred.embedding is not None:
+                by_model.setdefault(model_key(rows[i].model), []).append(i)
         self._seen = len(rows)
-        try:
-            self.index.add(new, [rows[i].pred.embedding for i in new])
-        except ValueError as e:  # results of two models side by side
-            log.warning("embeddings left out of the index: %s", e)
-        return self.index
+        for key, new in by_model.items():
+            index = self.indexes.setdefault(key, EmbeddingIndex())
+            try:
+                index.add(new, [rows[i].pred.embedding for i in new])
+            except ValueError as e:  # (one model, two lengths: a network changed under us)
+                log.warning("embeddings left out of the index: %s", e)
+        model = self.results.run_model if source_row is None else rows[source_row].model
+        return self.indexes.get(model_key(model)) or EmbeddingIndex()
+
+    def indexed(self) -> int:
+        """How many images the indexes hold, all models together (0 before the first use)."""
+        return sum(len(index) for index in self.indexes.values())
 
     def current_source_row(self) -> int | None:
         idx = self.ui.grid.currentIndex()
@@ -100,13 +121,13 @@ class SimilarImages(QObject):
         if why:
             self.notify(why)
             return []
-        index = self.catch_up()
+        index = self.catch_up(source_row)
         if source_row not in index:  # (its embedding did not match the others')
             self.notify(NO_EMBEDDINGS, warning=True)
             return []
         rows = [n.key for n in index.nearest(source_row, NEAREST + 1)]  # (itself first)
         name = elide_chars(self.results.row_at(source_row).name, 40)
-        self.view_model.pin(rows, f"Similar to {name}")
+        self.view_model.pin(rows, f"Similar to {name}", SIMILARITY_ORDER)
         grid = self.ui.grid
         first = grid.model().index(0, 0)
         grid.selectionModel().setCurrentIndex(

@@ -366,7 +366,9 @@ class ClassifyTab(QWidget):
 
     def _update_shown(self, *_args) -> None:
         vm = self.view_model
-        self.ui.filters.set_shown(vm.rowCount(), self.results.rowCount(), vm.pinned_title)
+        self.ui.filters.set_shown(
+            vm.rowCount(), self.results.rowCount(), vm.pinned_title, vm.pinned_order
+        )
 
     def _on_current(self, current, _previous) -> None:
         self._show_detail()

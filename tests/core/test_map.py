@@ -51,6 +51,9 @@ def test_the_index_refuses_vectors_of_another_length_and_keeps_keys_once():
     index.add([1, 2], [np.ones(8), np.arange(8)])
     index.add([1], [np.zeros(8)])  # already there: kept as it was
     assert len(index) == 2 and np.allclose(np.linalg.norm(index.vectors, axis=1), 1)
+    index.add([4, 5], [np.zeros(8, np.float16), np.full(8, 3.0, np.float16)])
+    assert not index.vectors[2].any()  # (an all-zero vector stays zero: similar to nothing)
+    assert np.allclose(index.vectors[3], np.full(8, 8**-0.5)) and len(index) == 4
     with pytest.raises(ValueError, match="do not match"):
         index.add([3], [np.ones(4)])
     with pytest.raises(KeyError):
