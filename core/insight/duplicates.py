@@ -220,11 +220,17 @@ def close_pairs(
 
 
 def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)) bits apart: the closest of whole-whole, whole-inner and inner-whole."""
-    dist = np.bitwise_count(a[:, None, 0] ^ b[None, :, 0])
-    if a.shape[1] > 1 and b.shape[1] > 1:
-        np.minimum(dist, np.bitwise_count(a[:, None, 0] ^ b[None, :, 1]), out=dist)
-        np.minimum(dist, np.bitwise_count(a[:, None, 1] ^ b[None, :, 0]), out=dist)
+    """(len(a), len(b)) bits apart."""
+    return _closest(a[:, None], b[None, :])
+
+
+def _closest(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Bits apart of broadcast (..., 2) hash rows: the closest of whole-whole, whole-inner and
+    inner-whole."""
+    dist = np.bitwise_count(a[..., 0] ^ b[..., 0])
+    if a.shape[-1] > 1 and b.shape[-1] > 1:
+        np.minimum(dist, np.bitwise_count(a[..., 0] ^ b[..., 1]), out=dist)
+        np.minimum(dist, np.bitwise_count(a[..., 1] ^ b[..., 0]), out=dist)
     return dist
 
 
@@ -289,7 +295,7 @@ def group_duplicates(
     first = np.concatenate([a for a, _b in links])
     second = np.concatenate([b for _a, b in links])
     labels = components(len(hashes), first, second)
-    return [_group(hashes, idx, threshold, embeddings, pairs.rows) for idx in grouped(labels)]
+    return _groups(hashes, grouped(labels), threshold, embeddings, pairs.rows)
 
 
 def find_duplicates(
@@ -310,37 +316,42 @@ def find_duplicates(
     return group_duplicates(hashes, pairs, threshold, max_cosine, embeddings)
 
 
-def _group(
+def _groups(
     hashes: Sequence[ImageHash],
-    idx: list[int],
+    groups: list[list[int]],
     threshold: int,
     embeddings: np.ndarray | None,
     rows: np.ndarray,
-) -> DuplicateGroup:
-    keep = max(idx, key=lambda i: (hashes[i].pixels, hashes[i].size, -i))
-    others = [i for i in idx if i != keep]
-    bits = _distances(rows[others], rows[keep : keep + 1])[:, 0].tolist()
-    far = None
-    if embeddings is not None and max(bits) > threshold:
-        far = _cosines(embeddings, keep, others)
-    members = [Member(hashes[keep].path, "keep", 0)]
-    for k, i in enumerate(others):
-        h = hashes[i]
-        if h.content == hashes[keep].content:
-            members.append(Member(h.path, "exact", 0))
-        elif far is None or bits[k] <= threshold:
-            members.append(Member(h.path, "near", bits[k]))
-        else:
-            members.append(Member(h.path, "similar", round(far[k], 4)))
-    return DuplicateGroup(tuple(members))
+) -> list[DuplicateGroup]:
+    """Each group with its kept image first and how far each other member is from it (bits,
+    and cosine where only the embeddings join it), measured for all groups at once."""
+    keeps = [max(idx, key=lambda i: (hashes[i].pixels, hashes[i].size, -i)) for idx in groups]
+    others = [[i for i in idx if i != keep] for idx, keep in zip(groups, keeps, strict=True)]
+    first = np.array([i for o in others for i in o], dtype=np.intp)
+    second = np.repeat(np.array(keeps, dtype=np.intp), [len(o) for o in others])
+    bits = _closest(rows[first], rows[second]).tolist()
+    far = _cosines(embeddings, first, second) if embeddings is not None else None
+    out, k = [], 0
+    for keep, members in zip(keeps, others, strict=True):
+        group = [Member(hashes[keep].path, "keep", 0)]
+        for i in members:
+            h = hashes[i]
+            if h.content == hashes[keep].content:
+                group.append(Member(h.path, "exact", 0))
+            elif far is None or bits[k] <= threshold:
+                group.append(Member(h.path, "near", bits[k]))
+            else:
+                group.append(Member(h.path, "similar", round(far[k], 4)))
+            k += 1
+        out.append(DuplicateGroup(tuple(group)))
+    return out
 
 
-def _cosines(embeddings: np.ndarray, keep: int, others: list[int]) -> list[float]:
-    """Cosine distance of each of ``others``' vectors to ``keep``'s (1.0 where either has
-    none: unrelated)."""
-    u = unit_rows(embeddings[[keep, *others]])
-    far = np.maximum(0.0, 1.0 - u[1:] @ u[0])
-    far[~(u[1:].any(axis=1) & u[0].any())] = 1.0
+def _cosines(embeddings: np.ndarray, first: np.ndarray, second: np.ndarray) -> list[float]:
+    """Cosine distance of each pair of rows' vectors (1.0 where either has none: unrelated)."""
+    a, b = unit_rows(embeddings[first]), unit_rows(embeddings[second])
+    far = np.maximum(0.0, 1.0 - np.einsum("ij,ij->i", a, b))
+    far[~(a.any(axis=1) & b.any(axis=1))] = 1.0
     return far.tolist()
 
 

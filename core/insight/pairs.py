@@ -61,12 +61,18 @@ def search_pairs(
     levels = sorted(levels)
     at = len(levels) - 1
     kept = _Kept()
+    every = rows * (rows - 1) / 2
     for start in range(0, rows, block):
         if stop():
             return None
         keys = keys_of(start, min(rows, start + block))
         _hide_lower_triangle(keys)
-        while (count := np.count_nonzero(keys <= levels[at])) + kept.size > budget:
+        seen = every - (rows - start - len(keys)) * (rows - start - len(keys) - 1) / 2
+        # A level whose pairs so far foretell more than the budget by the end is left at
+        # once (not filled up and emptied again, block after block).
+        while (count := np.count_nonzero(keys <= levels[at])) + kept.size > budget or (
+            at > 0 and (count + kept.size) * every / max(seen, 1) > budget
+        ):
             if at == 0:
                 raise TooManyPairs(
                     f"more than {budget:,} pairs of images are this close: lower the threshold "
