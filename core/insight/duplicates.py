@@ -341,7 +341,7 @@ def _groups(
             elif far is None or bits[k] <= threshold:
                 group.append(Member(h.path, "near", bits[k]))
             else:
-                group.append(Member(h.path, "similar", round(far[k], 4)))
+                group.append(Member(h.path, "similar", far[k]))
             k += 1
         out.append(DuplicateGroup(tuple(group)))
     return out
@@ -352,7 +352,7 @@ def _cosines(embeddings: np.ndarray, first: np.ndarray, second: np.ndarray) -> l
     a, b = unit_rows(embeddings[first]), unit_rows(embeddings[second])
     far = np.maximum(0.0, 1.0 - np.einsum("ij,ij->i", a, b))
     far[~(a.any(axis=1) & b.any(axis=1))] = 1.0
-    return far.tolist()
+    return np.round(far, 4).tolist()
 
 
 def hash_distance(a: ImageHash, b: ImageHash) -> int:

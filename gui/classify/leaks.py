@@ -153,10 +153,11 @@ def leak_text(report: LeakReport, folder: str) -> str:
             f"<span style='color:{CLEAN_COLOUR}'>No copies of training images: none of "
             f"{report.checked:,} images is in {folder} ({report.training:,} images).</span>"
         )
-    kinds = f"{report.exact:,} exact, {n - report.exact:,} edited"
+    counts = ((report.exact, "exact"), (n - report.exact, "edited"))
+    kinds = ", ".join(f"{k:,} {what}" for k, what in counts if k)
     without = report.without
     honest = (
-        f"accuracy without them <b>{without.accuracy:.1%}</b> on {without.with_truth:,}"
+        f"accuracy without them <b>{without.accuracy:.1%}</b> on {without.with_truth:,} images"
         if without is not None
         else "no image left to count without them"
     )

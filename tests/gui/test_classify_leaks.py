@@ -66,7 +66,7 @@ def test_leaks_against_the_train_tabs_folder_are_counted_before_the_accuracy(
     assert {leak.path for leak in leaks.report.leaks} == copies
     text = panel.leak_line.text()
     assert "3 leaked" in text and "copies of training images" in text
-    assert f"accuracy without them <b>{want_accuracy}</b> on {want_images}" in text
+    assert f"accuracy without them <b>{want_accuracy}</b> on {want_images} images" in text
     lay = panel.layout()
     assert lay.indexOf(panel.leak_line) < lay.indexOf(panel.summary)  # above the accuracy
     assert not panel.leak_line.isHidden() and not panel.leaks_button.isHidden()
