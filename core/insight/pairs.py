@@ -70,7 +70,8 @@ def search_pairs(
         seen = every - (rows - start - len(keys)) * (rows - start - len(keys) - 1) / 2
         # A level whose pairs so far foretell more than the budget by the end is left at
         # once (not filled up and emptied again, block after block).
-        while (count := np.count_nonzero(keys <= levels[at])) + kept.size > budget or (
+        close = keys <= levels[at]
+        while (count := np.count_nonzero(close)) + kept.size > budget or (
             at > 0 and (count + kept.size) * every / max(seen, 1) > budget
         ):
             if at == 0:
@@ -80,8 +81,9 @@ def search_pairs(
                 )
             at -= 1
             kept.drop_above(levels[at])
+            close = keys <= levels[at]
         if count:
-            r, c = np.nonzero(keys <= levels[at])
+            r, c = np.nonzero(close)
             kept.add(r + start, c + start, keys[r, c])
     return kept.pairs(levels[at])
 
