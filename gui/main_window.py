@@ -104,6 +104,10 @@ class MainWindow(QMainWindow):
         classify.retrain_requested.connect(self.retrain_on)
         train.run_options = classify.ui.model_panel.run_options  # training runs as the panel says
         train.use_torch(classify.ui.model_panel.torch_facts)  # one import of torch, one answer
+        # Evaluations are checked for leaks against the Train tab's folder, once it scans well.
+        train.scanned.connect(
+            lambda plan: classify.set_training_folder(train.data.folder() if plan else "")
+        )
 
     def load_in_background(self) -> None:
         """Once the window shows: what needs torch (the networks, GPUs, training) is loaded by

@@ -8,9 +8,10 @@ about half. A crop changes the scale, which the plain hash does not survive well
 moved up to 18 bits), so each image also has the hash of its central 90 %, and two images are
 as close as the closest of (whole, whole), (whole, centre) and (centre, whole): a 90 % crop is
 then within a few bits of its original. Two images are near duplicates when they are at most
-``threshold`` bits apart. Pairs are found by comparing every hash with every other in blocks (one
-XOR and a bit count per pair, vectorised): 50,000 images are about 1.25 billion pairs, seconds
-on a laptop (benchmarks/bench_similarity.py), and exact, unlike an approximate index.
+``threshold`` bits apart. Pairs are found by comparing every hash with every later one in blocks
+(one XOR and a bit count per pair, vectorised; core.insight.pairs): 50,000 images are about
+1.25 billion pairs, seconds on a laptop (benchmarks/bench_similarity.py), and exact, unlike an
+approximate index; found once, they are grouped again at any threshold in milliseconds.
 
 Decoding uses JPEG draft mode (a 1/8-scale decode for a big photo), so hashing a folder costs a
 fraction of classifying it."""
@@ -30,7 +31,8 @@ from ..data.images import load_image
 from ..errors import ImageLoadError
 from ..tasks import StopFlag, stop_check
 from .duplicate_options import DEFAULT_THRESHOLD, MAX_THRESHOLD
-from .vectors import DEFAULT_COSINE, close_vectors, cosine_distance
+from .pairs import ClosePairs, components, grouped, search_pairs
+from .vectors import DEFAULT_COSINE, cosine_key, unit_rows, vector_pairs
 
 HASH_SIDE = 32  # the grey thumbnail the DCT is taken of
 _BLOCK = 256  # rows compared at once: a (256, N) block of uint64 (100 MB at N = 50,000)
@@ -218,12 +220,82 @@ def close_pairs(
 
 
 def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)) bits apart: the closest of whole-whole, whole-inner and inner-whole."""
-    dist = np.bitwise_count(a[:, None, 0] ^ b[None, :, 0])
-    if a.shape[1] > 1 and b.shape[1] > 1:
-        np.minimum(dist, np.bitwise_count(a[:, None, 0] ^ b[None, :, 1]), out=dist)
-        np.minimum(dist, np.bitwise_count(a[:, None, 1] ^ b[None, :, 0]), out=dist)
+    """(len(a), len(b)) bits apart."""
+    return _closest(a[:, None], b[None, :])
+
+
+def _closest(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Bits apart of broadcast (..., 2) hash rows: the closest of whole-whole, whole-inner and
+    inner-whole."""
+    dist = np.bitwise_count(a[..., 0] ^ b[..., 0])
+    if a.shape[-1] > 1 and b.shape[-1] > 1:
+        np.minimum(dist, np.bitwise_count(a[..., 0] ^ b[..., 1]), out=dist)
+        np.minimum(dist, np.bitwise_count(a[..., 1] ^ b[..., 0]), out=dist)
     return dist
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicatePairs:
+    """What grouping needs, searched once (:func:`duplicate_pairs`) and filtered at any
+    threshold the search covered (:func:`group_duplicates`): the same bytes (``exact``, each
+    image with the first of its content), pictures by bits apart and, with embeddings, vectors
+    by cosine. ``pictures.limit`` (bits) and ``vectors.limit`` (a :func:`cosine_key`) say how
+    far the pairs are complete."""
+
+    exact: tuple[np.ndarray, np.ndarray]
+    pictures: ClosePairs
+    vectors: ClosePairs | None
+    rows: np.ndarray  # hash_arrays(hashes): the bits shown for a group's members
+
+
+def duplicate_pairs(
+    hashes: Sequence[ImageHash],
+    embeddings: np.ndarray | None = None,
+    bits: Sequence[int] = (DEFAULT_THRESHOLD,),
+    distances: Sequence[float] = (DEFAULT_COSINE,),
+    should_stop: StopFlag = None,
+) -> DuplicatePairs | None:
+    """The pairs within the largest of ``bits`` and of ``distances`` (``embeddings``: (N, D),
+    a row per hash; a row of zeros: none). None when stopped; TooManyPairs when even the
+    smallest threshold joins more pairs than can be kept."""
+    if embeddings is not None and len(embeddings) != len(hashes):
+        raise ValueError(f"{len(embeddings)} embeddings for {len(hashes)} images")
+    rows = hash_arrays(hashes)
+    levels = [_check_threshold(b) for b in bits]
+
+    def keys_of(start: int, stop: int) -> np.ndarray:
+        return _distances(rows[start:stop], rows[start:])
+
+    pictures = search_pairs(len(rows), keys_of, levels, _BLOCK, should_stop=should_stop)
+    vectors = None
+    if embeddings is not None and pictures is not None:
+        vectors = vector_pairs(embeddings, distances, should_stop)
+        if vectors is None:
+            return None
+    if pictures is None:
+        return None
+    by_content: dict[str, int] = {}
+    first = [by_content.setdefault(h.content, i) for i, h in enumerate(hashes)]
+    exact = np.array(first, dtype=np.intp), np.arange(len(hashes))
+    return DuplicatePairs(exact, pictures, vectors, rows)
+
+
+def group_duplicates(
+    hashes: Sequence[ImageHash],
+    pairs: DuplicatePairs,
+    threshold: int = DEFAULT_THRESHOLD,
+    max_cosine: float = DEFAULT_COSINE,
+    embeddings: np.ndarray | None = None,
+) -> list[DuplicateGroup]:
+    """The groups at ``threshold`` bits and ``max_cosine`` among the pairs found once (each
+    capped at what the search covered): milliseconds, so a slider can move freely."""
+    links = [pairs.exact, pairs.pictures.upto(_check_threshold(threshold))]
+    if pairs.vectors is not None:
+        links.append(pairs.vectors.upto(cosine_key(max_cosine)))
+    first = np.concatenate([a for a, _b in links])
+    second = np.concatenate([b for _a, b in links])
+    labels = components(len(hashes), first, second)
+    return _groups(hashes, grouped(labels), threshold, embeddings, pairs.rows)
 
 
 def find_duplicates(
@@ -237,64 +309,50 @@ def find_duplicates(
     given ``embeddings`` ((N, D), a row per hash; a row of zeros: none), images whose vectors
     are within ``max_cosine`` cosine distance; joined transitively. Each group's first member
     is its largest image (of equal ones, the biggest file); groups come in the order of their
-    first file."""
-    links = _Links(len(hashes))
-    by_content: dict[str, int] = {}
-    for i, h in enumerate(hashes):
-        links.join(by_content.setdefault(h.content, i), i)
-    for i, j, _d in close_pairs(hash_arrays(hashes), threshold=threshold):
-        links.join(i, j)
-    if embeddings is not None:
-        if len(embeddings) != len(hashes):
-            raise ValueError(f"{len(embeddings)} embeddings for {len(hashes)} images")
-        for i, j, _d in close_vectors(embeddings, max_cosine, should_stop):
-            links.join(i, j)
-    return [_group(hashes, idx, threshold, embeddings) for idx in links.groups() if len(idx) > 1]
+    first file. Empty when stopped."""
+    pairs = duplicate_pairs(hashes, embeddings, (threshold,), (max_cosine,), should_stop)
+    if pairs is None:
+        return []
+    return group_duplicates(hashes, pairs, threshold, max_cosine, embeddings)
 
 
-class _Links:
-    """Union-find over image numbers: which images one chain of close pairs joins."""
+def _groups(
+    hashes: Sequence[ImageHash],
+    groups: list[list[int]],
+    threshold: int,
+    embeddings: np.ndarray | None,
+    rows: np.ndarray,
+) -> list[DuplicateGroup]:
+    """Each group with its kept image first and how far each other member is from it (bits,
+    and cosine where only the embeddings join it), measured for all groups at once."""
+    keeps = [max(idx, key=lambda i: (hashes[i].pixels, hashes[i].size, -i)) for idx in groups]
+    others = [[i for i in idx if i != keep] for idx, keep in zip(groups, keeps, strict=True)]
+    first = np.array([i for o in others for i in o], dtype=np.intp)
+    second = np.repeat(np.array(keeps, dtype=np.intp), [len(o) for o in others])
+    bits = _closest(rows[first], rows[second]).tolist()
+    far = _cosines(embeddings, first, second) if embeddings is not None else None
+    out, k = [], 0
+    for keep, members in zip(keeps, others, strict=True):
+        group = [Member(hashes[keep].path, "keep", 0)]
+        for i in members:
+            h = hashes[i]
+            if h.content == hashes[keep].content:
+                group.append(Member(h.path, "exact", 0))
+            elif far is None or bits[k] <= threshold:
+                group.append(Member(h.path, "near", bits[k]))
+            else:
+                group.append(Member(h.path, "similar", far[k]))
+            k += 1
+        out.append(DuplicateGroup(tuple(group)))
+    return out
 
-    def __init__(self, n: int):
-        self.parent = list(range(n))
 
-    def root(self, i: int) -> int:
-        parent = self.parent
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    def join(self, i: int, j: int) -> None:
-        ri, rj = self.root(i), self.root(j)
-        if ri != rj:
-            self.parent[max(ri, rj)] = min(ri, rj)
-
-    def groups(self) -> list[list[int]]:
-        out: dict[int, list[int]] = {}
-        for i in range(len(self.parent)):
-            out.setdefault(self.root(i), []).append(i)
-        return list(out.values())
-
-
-def _group(
-    hashes: Sequence[ImageHash], idx: list[int], threshold: int, embeddings: np.ndarray | None
-) -> DuplicateGroup:
-    keep = max(idx, key=lambda i: (hashes[i].pixels, hashes[i].size, -i))
-    members = [Member(hashes[keep].path, "keep", 0)]
-    for i in idx:
-        if i == keep:
-            continue
-        h = hashes[i]
-        bits = hash_distance(h, hashes[keep])
-        if h.content == hashes[keep].content:
-            members.append(Member(h.path, "exact", 0))
-        elif embeddings is None or bits <= threshold:
-            members.append(Member(h.path, "near", bits))
-        else:
-            far = cosine_distance(embeddings[i], embeddings[keep])
-            members.append(Member(h.path, "similar", round(far, 4)))
-    return DuplicateGroup(tuple(members))
+def _cosines(embeddings: np.ndarray, first: np.ndarray, second: np.ndarray) -> list[float]:
+    """Cosine distance of each pair of rows' vectors (1.0 where either has none: unrelated)."""
+    a, b = unit_rows(embeddings[first]), unit_rows(embeddings[second])
+    far = np.maximum(0.0, 1.0 - np.einsum("ij,ij->i", a, b))
+    far[~(a.any(axis=1) & b.any(axis=1))] = 1.0
+    return np.round(far, 4).tolist()
 
 
 def hash_distance(a: ImageHash, b: ImageHash) -> int:

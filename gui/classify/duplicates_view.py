@@ -34,6 +34,7 @@ from ..widgets.thumbnails import ThumbnailCache, ThumbnailLoader
 TILE = 150
 COSINE_STEPS = 100  # the embedding slider: hundredths of a cosine distance, 0 to 0.30
 COSINE_MAX_STEP = 30
+COSINE_LEVELS = [step / COSINE_STEPS for step in range(COSINE_MAX_STEP + 1)]  # its positions
 MARK = "duplicate"  # the label the copies a person does not keep are given
 KIND_TEXT = {"keep": "largest", "exact": "exact copy", "near": "near copy", "similar": "similar"}
 
@@ -137,16 +138,19 @@ class DuplicatesDialog(QDialog):
     def show_status(self, text: str) -> None:
         self.status.setText(text)
 
-    def show_groups(self, groups: list, images: int) -> None:
+    def show_groups(self, groups: list, images: int, note: str = "") -> None:
         """Show ``groups`` (core DuplicateGroups) found among ``images`` images, keeping the
-        group chosen before when it is still there."""
+        group chosen before when it is still there; ``note``: what the groups leave out."""
         current = self._current_keep()
         self.groups = groups
         copies = sum(len(g.copies) for g in groups)
         self.status.setText(
-            f"{len(groups):,} groups among {images:,} images: {copies:,} copies."
-            if groups
-            else f"No duplicates among {images:,} images at these thresholds."
+            (
+                f"{len(groups):,} groups among {images:,} images: {copies:,} copies."
+                if groups
+                else f"No duplicates among {images:,} images at these thresholds."
+            )
+            + note
         )
         self.group_list.blockSignals(True)
         self.group_list.clear()

@@ -51,12 +51,21 @@ def involved_classes(report: EvaluationReport) -> list[int]:
 
 
 class EvaluationPanel(QWidget):
-    """Accuracy, the per-class table and the confusion matrix of one evaluation."""
+    """Accuracy, the per-class table and the confusion matrix of one evaluation; above them,
+    when a training folder is known, the evaluated images that are copies of training images
+    (gui.classify.leaks fills it)."""
 
     show_disagreements = Signal()
+    show_leaks = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self.leak_line = QLabel("", wordWrap=True, textFormat=Qt.TextFormat.RichText)
+        self.leak_line.setVisible(False)
+        self.leaks_button = QPushButton("Show the leaked images")
+        self.leaks_button.setToolTip("Only the images that are copies of training images")
+        self.leaks_button.clicked.connect(self.show_leaks)
+        self.leaks_button.setVisible(False)
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
@@ -80,6 +89,8 @@ class EvaluationPanel(QWidget):
         self.table.setMinimumHeight(60)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.leak_line)
+        lay.addWidget(self.leaks_button)
         lay.addWidget(self.summary)
         lay.addWidget(self.disagreements_button)
         lay.addWidget(split, 1)
@@ -134,6 +145,15 @@ class EvaluationPanel(QWidget):
         else:
             self.confusion.set_matrix([], [])
             self.confusion.setVisible(False)
+
+    def set_leaks(self, text: str, leaked: int = 0) -> None:
+        """The line about leaks ("" hides it); the button shows ``leaked`` images."""
+        self.leak_line.setText(text)
+        self.leak_line.setVisible(bool(text))
+        self.leaks_button.setVisible(leaked > 0)
+        self.leaks_button.setText(
+            "Show the leaked image" if leaked == 1 else f"Show the {leaked:,} leaked images"
+        )
 
     def _fit_table(self, rows: int) -> None:
         """As high as its rows (up to MAX_TABLE_ROWS): the confusion matrix gets the rest."""

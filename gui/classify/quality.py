@@ -7,43 +7,86 @@ copies of the image just shown are skipped).
 The work is core's (core.insight.duplicates, .vectors, .audit, the same functions as
 `pigeonhole duplicates` and `pigeonhole audit`) and runs on workers: perceptual hashes, a batch
 at a time into :attr:`QualityController.hashes` (kept for the session, shared by all three),
-grouping again when a threshold moves, and the audit's k-fold heads (on the embeddings the
+the close pairs for every position of the window's sliders searched once (then a moved slider
+only filters them: milliseconds), and the audit's k-fold heads (on the embeddings the
 run kept, when it kept them). Nothing here blocks the window, whatever the number of images.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
+import numpy as np
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QWidget
 
-from ...core.insight.duplicate_options import DEFAULT_COSINE, DEFAULT_THRESHOLD
+from ...core.insight.duplicate_options import DEFAULT_COSINE, DEFAULT_THRESHOLD, MAX_THRESHOLD
 from ...core.insight.duplicates import (
+    DuplicatePairs,
     ImageHash,
-    find_duplicates,
+    duplicate_pairs,
+    group_duplicates,
     hash_in_batches,
     is_near_copy,
 )
-from ...core.insight.vectors import stack_vectors
+from ...core.insight.vectors import cosine_key, stack_vectors
 from ..widgets.actions import make_action
 from ..widgets.workers import WorkerSlot
-from .duplicates_view import MARK, DuplicatesDialog
+from .duplicates_view import COSINE_LEVELS, MARK, DuplicatesDialog
 from .layout import ClassifyLayout
 from .results_filter import ResultsView
 from .results_model import ResultsModel
 from .suspects import SuspectWalk, audit_inputs, run_audit
 from .triage import TriageController
 
-REGROUP_DELAY_MS = 250  # a slider being dragged groups again once it rests this long
+REGROUP_DELAY_MS = 30  # a slider being dragged groups again once it rests this long
 
 
-def group_job(hashes, threshold, vectors, max_cosine, should_stop=None, progress=None):
+@dataclass(frozen=True)
+class Grouping:
+    """What a grouping job found: the pairs for every slider position (searched once for these
+    ``paths``), the embeddings, and the groups at the thresholds asked."""
+
+    paths: tuple[str, ...]
+    pairs: DuplicatePairs
+    embeddings: np.ndarray | None
+    groups: list
+    note: str
+
+
+def group_job(hashes, vectors, threshold, max_cosine, found=None, should_stop=None, progress=None):
     """On a worker: the groups among ``hashes`` (``vectors``: an embedding or None per hash,
-    or None for none at all)."""
-    embeddings = stack_vectors(vectors) if vectors is not None else None
-    return find_duplicates(hashes, threshold, embeddings, max_cosine, should_stop)
+    or None for none at all). The close pairs for every position of both sliders are searched
+    once (``found``: a Grouping of the same images, whose pairs are reused)."""
+    paths = tuple(h.path for h in hashes)
+    if found is not None and found.paths == paths:
+        pairs, embeddings = found.pairs, found.embeddings
+    else:
+        embeddings = stack_vectors(vectors) if vectors is not None else None
+        pairs = duplicate_pairs(
+            hashes, embeddings, range(MAX_THRESHOLD + 1), COSINE_LEVELS, should_stop
+        )
+        if pairs is None:
+            return None
+    groups = group_duplicates(hashes, pairs, threshold, max_cosine, embeddings)
+    return Grouping(paths, pairs, embeddings, groups, capped_note(pairs, threshold, max_cosine))
+
+
+def capped_note(pairs: DuplicatePairs, threshold: int, max_cosine: float) -> str:
+    """What the groups leave out when a slider is past what the pairs cover ("" when not)."""
+    notes = []
+    if threshold > pairs.pictures.limit:
+        notes.append(f"{int(pairs.pictures.limit)} bits")
+    if pairs.vectors is not None and cosine_key(max_cosine) > pairs.vectors.limit:
+        notes.append(f"a cosine distance of {1 + pairs.vectors.limit:.2f}")
+    if not notes:
+        return ""
+    return (
+        f" Grouped up to {' and '.join(notes)}: beyond, so many images count as the same picture "
+        "that the pairs were not all kept."
+    )
 
 
 class QualityController(QObject):
@@ -65,6 +108,7 @@ class QualityController(QObject):
         self.hashes: dict[str, ImageHash] = {}
         self.threshold, self.max_cosine = DEFAULT_THRESHOLD, DEFAULT_COSINE
         self.dialog: DuplicatesDialog | None = None
+        self.grouping: Grouping | None = None  # the last grouping, its pairs reused
         self.walk: SuspectWalk | None = None
         self.review_skipped: set[str] = set()
         self._hashing = WorkerSlot(
@@ -181,13 +225,17 @@ class QualityController(QObject):
         hashes = [self.hashes[r.path] for r in rows]
         vectors = [getattr(r.pred, "embedding", None) for r in rows]
         vectors = vectors if any(v is not None for v in vectors) else None
-        self.dialog.show_status(f"Grouping {len(hashes):,} images…")
-        self._grouping.start(group_job, hashes, self.threshold, vectors, self.max_cosine)
-        self._grouped_count = len(hashes)
+        found = self.grouping
+        if found is None or found.paths != tuple(h.path for h in hashes):
+            self.dialog.show_status(f"Comparing {len(hashes):,} images…")
+        self._grouping.start(group_job, hashes, vectors, self.threshold, self.max_cosine, found)
 
-    def _on_groups(self, groups) -> None:
-        if self.dialog is not None and groups is not None:
-            self.dialog.show_groups(groups, self._grouped_count)
+    def _on_groups(self, grouping: Grouping | None) -> None:
+        if grouping is None:
+            return
+        self.grouping = grouping
+        if self.dialog is not None:
+            self.dialog.show_groups(grouping.groups, len(grouping.paths), grouping.note)
 
     def _label_of(self, path: str) -> str | None:
         row = self._rows_of([path])
@@ -294,6 +342,7 @@ class QualityController(QObject):
         for slot in (self._hashing, self._grouping, self._auditing):
             slot.discard()
         self.hashes.clear()
+        self.grouping = None
         self.review_skipped = set()
         self._labelled = False
         for window in (self.dialog, self.walk):

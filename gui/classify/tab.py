@@ -113,7 +113,9 @@ class ClassifyTab(QWidget):
         )  # fmt: skip
         self._build_actions()
         self._wire()
-        self.trust = ResultsTrust(self, self.ui, self.results, self.runs, self.notify)
+        self.trust = ResultsTrust(
+            self, self.ui, self.results, self.runs, self.view_model, self.notify
+        )
         self.trust.retrain_requested.connect(self.retrain_requested)
         self.skipped = SkippedFiles(self, self.notify)  # the files a run did not classify
         self.ui.banner.linkActivated.connect(self.skipped.on_link)
@@ -166,6 +168,11 @@ class ClassifyTab(QWidget):
         ui.tile_slider.setValue(QSettings().value("classify/tile", DEFAULT_TILE, type=int))
         self._counts_timer = QTimer(self, singleShot=True, interval=400)
         self._counts_timer.timeout.connect(self._refresh_counts)
+
+    def set_training_folder(self, folder: str) -> None:
+        """The folder the model was trained on (the Train tab's, handed over by the main
+        window): evaluations are checked against it for leaks."""
+        self.trust.leaks.set_training_folder(folder)
 
     def install_menus(self, menubar) -> QMenu:
         """Add the "Classify" menu to the main window's menu bar."""

@@ -1,6 +1,6 @@
 """What makes the Classify tab's labels trustworthy, composed in one place for the tab to wire:
 results marked when another model is loaded (:mod:`.stale`), evaluation on class-named folders
-(:mod:`.evaluation_view`), corrections copied into a training set (:mod:`.training_set`), and
+(:mod:`.evaluation_view`) and its leaks (:mod:`.leaks`), corrections copied into a training set (:mod:`.training_set`), and
 the model's warnings (a model that cannot tell its classes apart), said once when a run ends.
 """
 
@@ -13,6 +13,8 @@ from PySide6.QtWidgets import QWidget
 
 from .evaluation_view import EvaluationController
 from .layout import ClassifyLayout
+from .leaks import LeakCheck
+from .results_filter import ResultsView
 from .results_model import ResultsModel
 from .run import RunController
 from .stale import StaleResultsController
@@ -30,6 +32,7 @@ class ResultsTrust(QObject):
         ui: ClassifyLayout,
         results: ResultsModel,
         runs: RunController,
+        view_model: ResultsView,
         notify: Callable[..., None],
     ) -> None:
         super().__init__(host)
@@ -42,8 +45,9 @@ class ResultsTrust(QObject):
         )
         self.training_set = TrainingSetController(host, results, notify)
         self.training_set.retrain_requested.connect(self.retrain_requested)
+        self.leaks = LeakCheck(host, results, view_model, runs, ui.evaluation, ui.side, notify)
         runs.finished.connect(self._say_warnings)
-        self.actions = (self.stale.act_again, self.training_set.act_add)
+        self.actions = (self.stale.act_again, self.training_set.act_add, self.leaks.action)
 
     def _say_warnings(self, _summary) -> None:
         """Once, when a run (with those queued behind it) ends: what the model's outputs
@@ -52,5 +56,6 @@ class ResultsTrust(QObject):
             self.notify("Warning: " + " ".join(self.runs.warnings), warning=True)
 
     def shutdown(self) -> None:
+        self.leaks.shutdown()
         self.stale.shutdown()
         self.training_set.shutdown()

@@ -269,33 +269,29 @@ class PredictRun:
                 print(f"pigeonhole: warning: {printable(err)}", file=stderr)
             for warning in self.summary.warnings:
                 print(f"pigeonhole: warning: {warning}", file=stderr)
-        leaked = report_leaks(self.args.leaks, self.evaluated, stderr) if self.args.leaks else None
+        leaks = self._leaks() if self.args.leaks else None
+        if leaks is not None:
+            print_leaks(leaks, self.args.leaks, stderr)
         if self.tally is not None:
             _print_evaluation(self.tally.report(), self.loaded.class_names, stderr)
-        if leaked:
-            from pigeonhole.core.results.evaluation import EvaluationTally
-
-            clean = EvaluationTally(self.loaded.class_names)
-            for path, label, truth in self.evaluated:
-                if path not in leaked:
-                    clean.add(path, label, truth)
-            report = clean.report()
-            line = report.line() if report else "no image left with a class folder"
+        if leaks is not None and leaks.leaks:
+            line = leaks.without.line() if leaks.without else "no image left with a class folder"
             print(f"pigeonhole: evaluation without the leaked images: {line}", file=stderr)
 
+    def _leaks(self):
+        from pigeonhole.core.insight.leaks import check_leaks
 
-def report_leaks(train_folder: str, evaluated: list, stream) -> set[str]:
+        return check_leaks(self.evaluated, self.loaded.class_names, self.args.leaks)
+
+
+def print_leaks(report, train_folder: str, stream) -> None:
     """Say which evaluated images are copies of training images (before the accuracy, which
-    they inflate); returns their paths."""
-    from pigeonhole.core.data.listing import iter_image_files
-    from pigeonhole.core.insight.duplicates import find_leaks, hashes_of
-
-    evaluated_paths = [path for path, _label, truth in evaluated if truth is not None]
-    leaks = find_leaks(hashes_of(evaluated_paths), hashes_of(iter_image_files([train_folder])))
-    exact = sum(leak.kind == "exact" for leak in leaks)
+    they inflate)."""
+    leaks = report.leaks
     print(
-        f"pigeonhole: leaks: {len(leaks)} of {len(evaluated_paths)} evaluated images are copies "
-        f"of images in {printable(train_folder)} ({exact} exact, {len(leaks) - exact} edited)",
+        f"pigeonhole: leaks: {len(leaks)} of {report.checked} evaluated images are copies "
+        f"of images in {printable(train_folder)} ({report.exact} exact, "
+        f"{len(leaks) - report.exact} edited)",
         file=stream,
     )
     for leak in leaks[:10]:
@@ -306,7 +302,6 @@ def report_leaks(train_folder: str, evaluated: list, stream) -> set[str]:
         )
     if len(leaks) > 10:
         print(f"pigeonhole:   ... and {len(leaks) - 10} more", file=stream)
-    return {leak.path for leak in leaks}
 
 
 def _print_skipped(summary, list_them: bool, stream) -> None:

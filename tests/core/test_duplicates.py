@@ -20,12 +20,16 @@ from pigeonhole.core.insight.duplicates import (
     HashFailure,
     ImageHash,
     close_pairs,
+    duplicate_pairs,
     find_duplicates,
     find_leaks,
+    group_duplicates,
+    hash_arrays,
     hash_file,
     hash_files,
 )
-from pigeonhole.core.insight.vectors import close_vectors
+from pigeonhole.core.insight.pairs import TooManyPairs
+from pigeonhole.core.insight.vectors import close_vectors, cosine_key, vector_pairs
 
 KINDS = ("half", "q40", "crop", "shift")
 
@@ -202,6 +206,90 @@ def test_close_vectors_matches_brute_force():
     sim = u @ u.T
     want = {(i, j) for i, j in zip(*np.nonzero(sim >= 0.98 - 1e-6), strict=True) if i < j}
     assert got == want and got
+
+
+def made_up_copies(n_photos=120, copies=9, dim=12):
+    """Hashes and vectors of photos with edited copies: each copy has 0 to 20 of its photo's
+    bits flipped and its vector moved by a random amount; every 50th vector is missing."""
+    rng = np.random.default_rng(7)
+    hashes, vectors = [], []
+    for p in range(n_photos):
+        whole, inner = (int(v) for v in rng.integers(0, 2**63, 2, dtype=np.uint64))
+        vec = rng.normal(size=dim)
+        for c in range(copies + 1):
+            flips = sum(1 << int(b) for b in rng.choice(64, rng.integers(0, 21), replace=False))
+            flips *= c != 1
+            i = len(hashes)
+            content = f"{p}" if c <= 1 else f"{p}-{c}"  # copy 1: the photo's exact bytes
+            hashes.append(ImageHash(f"img{i}", content, whole ^ flips, inner ^ flips, 9 - c, i))
+            moved = vec + rng.uniform(0, 0.6) * rng.normal(size=dim)
+            vectors.append(moved if i % 50 else np.zeros(dim))
+    return hashes, np.array(vectors, dtype=np.float16)
+
+
+def brute_force_groups(hashes, bits, vectors, cosine):
+    """Groups of paths from every pair compared directly (the definition, slowly)."""
+    rows = hash_arrays(hashes)
+    n = len(rows)
+    a, b = rows[:, None, :], rows[None, :, :]
+    apart = np.bitwise_count(a[..., 0] ^ b[..., 0])
+    apart = np.minimum(apart, np.bitwise_count(a[..., 0] ^ b[..., 1]))
+    apart = np.minimum(apart, np.bitwise_count(a[..., 1] ^ b[..., 0]))
+    u = vectors.astype(np.float32)
+    norms = np.linalg.norm(u, axis=1)
+    u = u / np.where(norms > 0, norms, 1)[:, None]
+    near = (u @ u.T >= 1 - cosine - 1e-6) & (norms[:, None] > 0) & (norms[None, :] > 0)
+    content = np.array([h.content for h in hashes])
+    linked = (apart <= bits) | near | (content[:, None] == content[None, :])
+    parent = list(range(n))
+
+    def root(i):
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for i, j in zip(*np.nonzero(np.triu(linked, 1)), strict=True):
+        ri, rj = root(int(i)), root(int(j))
+        parent[max(ri, rj)] = min(ri, rj)
+    groups = {}
+    for i in range(n):
+        groups.setdefault(root(i), []).append(hashes[i].path)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def test_one_search_groups_like_brute_force_at_every_threshold():
+    """The pairs found once for every slider position (more rows than a block of hashes) give,
+    at each position, the groups that comparing every pair directly gives, and those that a
+    search at that threshold alone gives."""
+    hashes, vectors = made_up_copies()
+    cosines = [step / 100 for step in range(31)]
+    pairs = duplicate_pairs(hashes, vectors, range(33), cosines)
+    assert pairs.pictures.limit == 32 and pairs.vectors.limit == cosine_key(0.3)
+    kinds, sizes = set(), set()
+    for bits, cosine in [(0, 0.0), (4, 0.01), (10, 0.05), (14, 0.1), (20, 0.3), (6, 0.3)]:
+        got = group_duplicates(hashes, pairs, bits, cosine, vectors)
+        want = brute_force_groups(hashes, bits, vectors, cosine)
+        assert [sorted(m.path for m in g.members) for g in got] == [sorted(g) for g in want]
+        assert got == find_duplicates(hashes, bits, vectors, cosine)
+        kinds |= {m.kind for g in got for m in g.members}
+        sizes.add(len(got))
+    assert kinds == {"keep", "exact", "near", "similar"} and len(sizes) >= 4
+
+
+def test_too_many_close_pairs_keep_the_closest_levels():
+    """Past the budget of pairs the search keeps every pair of a smaller distance and says
+    which; when even the smallest holds too many, it says so instead of grouping wrongly."""
+    _hashes, vectors = made_up_copies()
+    everything = vector_pairs(vectors, (0.05, 0.3))
+    close = vector_pairs(vectors, (0.05,))
+    capped = vector_pairs(vectors, (0.05, 0.3), budget=len(close) + 10)
+    assert len(close) + 10 < len(everything)
+    assert capped.limit == cosine_key(0.05) and len(capped) == len(close)
+    assert [a.tolist() for a in capped.upto(cosine_key(0.3))] == [
+        a.tolist() for a in close.upto(cosine_key(0.3))
+    ]
+    with pytest.raises(TooManyPairs, match="more than 5 pairs"):
+        vector_pairs(np.ones((10, 4)), (0.0, 0.1), budget=5)
 
 
 def test_the_duplicates_command_uses_a_models_embeddings(photos_with_copies, tmp_path):

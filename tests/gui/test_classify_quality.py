@@ -179,27 +179,52 @@ def test_review_likely_mislabelled_from_kept_embeddings(qtbot, tab, tmp_path):
     qtbot.waitUntil(lambda: tab.quality.walk is None)
 
 
-def test_review_likely_mislabelled_after_a_run_on_class_folders(
-    qtbot, tab, checkpoint_file, tmp_path
+def test_a_real_run_keeps_what_duplicates_and_the_audit_need(
+    qtbot, tab, checkpoint_file, tmp_path, monkeypatch
 ):
-    """The run kept no embeddings: the audit extracts features with (a copy of) the loaded
-    model, and the images put in another class's folder come first."""
+    """A real run on class folders with made copies keeps each image's embedding: the Near
+    duplicates window offers the embedding slider, its pairs are searched once (a moved
+    slider reuses them), the copies group together, and "Review likely mislabelled" ranks on
+    the kept embeddings (no second pass over the files) with the stray images first."""
+    from pigeonhole.core.insight import audit
+
     load(qtbot, tab, checkpoint_file)
     val = tmp_path / "val"
     for k, label in enumerate(CLASSES):
         (val / label).mkdir(parents=True)
         for i in range(15):
             class_image(label, 1000 * k + i, (48, 36)).save(val / label / f"{label}_{i}.jpg")
+        original = class_image(label, 1000 * k, (48, 36))
+        original.resize((24, 18)).save(val / label / f"{label}_0_half.jpg")
+        original.save(val / label / f"{label}_0_q40.jpg", quality=40)
         stray = CLASSES[(k + 1) % 3]
         class_image(stray, 700 + k, (48, 36)).save(val / label / f"stray_{stray}.jpg")
     run_and_wait(qtbot, tab, [val])
-    assert tab.quality.review_mislabelled()
-    qtbot.waitUntil(lambda: tab.quality.walk is not None, timeout=120_000)
-    walk = tab.quality.walk
-    assert "stray_" in walk.suspect.path and walk.preview.path == walk.suspect.path
-    # (a random backbone at 32 pixels: the fitted head tells the colours apart, but k-fold
-    # heads on its features catch only the clearest stray, so only the first is asserted)
-    tab.quality.walk.close()
+    assert all(r.pred.embedding is not None for r in tab.results.rows)
+
+    quality = tab.quality
+    dialog = quality.open_duplicates()
+    qtbot.waitUntil(lambda: quality.grouping is not None, timeout=60_000)
+    assert not dialog.cosine.isHidden() and quality.grouping.pairs.vectors is not None
+    groups = groups_of(dialog)
+    for label in CLASSES:
+        copies = {str(val / label / f"{label}_0{end}.jpg") for end in ("", "_half", "_q40")}
+        assert any(copies <= g for g in groups), groups
+    searched = quality.grouping.pairs
+    before = len(quality.grouping.groups)
+    dialog.cosine.setValue(0)
+    dialog.bits.setValue(0)
+    qtbot.waitUntil(lambda: len(quality.grouping.groups) != before, timeout=20_000)
+    assert quality.grouping.pairs is searched  # filtered, not searched again
+    dialog.close()
+
+    second_pass = []
+    monkeypatch.setattr(audit, "audit_files", lambda *a, **k: second_pass.append(a))
+    assert quality.review_mislabelled()
+    qtbot.waitUntil(lambda: quality.walk is not None, timeout=120_000)
+    assert not second_pass
+    assert "stray_" in quality.walk.suspect.path
+    quality.walk.close()
 
 
 def test_review_likely_mislabelled_needs_class_folders(tab, copies):
