@@ -231,4 +231,4 @@ def test_review_likely_mislabelled_needs_class_folders(tab, copies):
     add_results(tab, [(p, "red", 0.9, None, None) for p in copies.values()])
     assert not tab.quality.act_mislabelled.isEnabled()
     assert not tab.quality.review_mislabelled()
-    assert "class-named folders" in tab.ui.banner.text()
+    assert "class-named folders" in tab.ui.banner.full_text()
