@@ -157,6 +157,11 @@ def report(what: str, gaps: list[Gap], worst: int = 5) -> None:
     over = sum(g > 100 for g in ms)
     print(f"  {what}: {len(ms):,} gaps, median {p(0.5):.1f} ms, p99 {p(0.99):.1f} ms, "
           f"worst {ms[-1]:.0f} ms; {over} over 100 ms")  # fmt: skip
+    # What this process can change, whatever else the machine runs: the GIL (and locks).
+    waits = sorted(g.waiting_ms for g in gaps)
+    print(f"    waiting (GIL/lock) in one gap: worst {waits[-1]:.0f} ms, "
+          f"{sum(w > 50 for w in waits)} over 50 ms; the GUI thread's own work in one gap: "
+          f"worst {max(g.cpu_ms for g in gaps):.0f} ms")  # fmt: skip
     for g in sorted(gaps, key=lambda g: g.ms, reverse=True)[:worst]:
         if g.ms <= 50:
             break

@@ -16,20 +16,21 @@ skipped too.
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import queue
 import re
 import stat
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image, ImageFile
 
 from ..errors import PigeonholeError
-from ..tasks import StopFlag, stop_requested
+from ..tasks import StopFlag, stop_check, stop_requested
 from .formats import (
     NOT_IMAGE_EXTENSIONS,
     RAW_EXTENSIONS,
@@ -108,8 +109,9 @@ _DIGITS = re.compile(r"(\d+)")
 
 def natural_key(name: str) -> tuple:
     """'img2' before 'img10', case-insensitive, ties broken by the exact name."""
-    parts = _DIGITS.split(name.casefold())
-    return (tuple(int(p) if i % 2 else p for i, p in enumerate(parts)), name)
+    parts: list = _DIGITS.split(name.casefold())
+    parts[1::2] = map(int, parts[1::2])  # the digit runs (a split's captured groups)
+    return (tuple(parts), name)
 
 
 def is_image_name(name: str) -> bool:
@@ -205,6 +207,19 @@ def iter_image_files(
     paths). Symlinks are followed, but a folder is never entered twice and a file never
     yielded twice (compared by real path: hard links are distinct files).
     """
+    return map(Path, image_paths(paths, stats, should_stop))
+
+
+def image_paths(
+    paths: Iterable[str | os.PathLike] | str | os.PathLike,
+    stats: ScanStats | None = None,
+    should_stop: StopFlag = None,
+    before_waiting: Callable[[], None] | None = None,
+) -> Iterator[str]:
+    """:func:`iter_image_files` as strings (each what ``str()`` of its Path is): a Path per
+    file was a third of the listing's time, all of it holding the GIL. ``before_waiting()`` is
+    called before what can take long: reading a folder (a network share), taking the next of
+    ``paths`` (a generator may wait)."""
     stats = stats if stats is not None else ScanStats()
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
@@ -218,7 +233,7 @@ def iter_image_files(
         seen_files.add(real)
         return True
 
-    for raw in paths:
+    for raw in _then_wait(paths, before_waiting):
         if stop_requested(should_stop):
             return
         root = Path(raw)
@@ -231,17 +246,27 @@ def iter_image_files(
             stats.errors.append(f"{root}: {e.strerror or e}")
             continue
         if stat.S_ISDIR(st.st_mode):
-            yield from _walk(root, st, stats, should_stop, claim_file, seen_dirs)
+            stopped = stop_check(should_stop)
+            yield from _walk(root, st, stats, stopped, claim_file, seen_dirs, before_waiting)
         else:
             reason = skip_reason(root)
             if reason is not None:
                 stats.skip(str(root), reason)
             elif claim_file(os.path.realpath(root)):
                 stats.found += 1
-                yield root
+                yield str(root)
 
 
-def _sorted_entries(folder: Path, stats: ScanStats) -> list[os.DirEntry]:
+def _then_wait(items: Iterable, before_waiting: Callable[[], None] | None) -> Iterator:
+    """``items``, with ``before_waiting()`` called before taking each next one (a generator
+    of paths may wait for it)."""
+    for item in items:
+        yield item
+        if before_waiting is not None:
+            before_waiting()
+
+
+def _sorted_entries(folder: str, stats: ScanStats) -> list[os.DirEntry]:
     try:
         with os.scandir(folder) as it:
             entries = list(it)
@@ -252,23 +277,35 @@ def _sorted_entries(folder: Path, stats: ScanStats) -> list[os.DirEntry]:
     return entries
 
 
-def _walk(root, root_stat, stats, should_stop, claim_file, seen_dirs) -> Iterator[Path]:
+def _prefix(folder: str) -> str:
+    """What goes before a name in ``folder`` for the path ``str(Path(folder) / name)``."""
+    return "" if folder == "." else os.path.join(folder, "")
+
+
+def _walk(root, root_stat, stats, stopped, claim_file, seen_dirs, before_waiting) -> Iterator[str]:
     key = (root_stat.st_dev, root_stat.st_ino)
     if key in seen_dirs:
         stats.duplicates += 1
         return
     seen_dirs.add(key)
-    # A stack of (real folder path, iterator over its sorted entries): depth-first, streaming.
-    stack = [(os.path.realpath(root), iter(_sorted_entries(root, stats)))]
+
+    def listing(folder: str, real: str) -> tuple[str, str, Iterator[os.DirEntry]]:
+        if before_waiting is not None:
+            before_waiting()
+        return _prefix(folder), real, iter(_sorted_entries(folder, stats))
+
+    # A stack of (path prefix, real folder path, iterator over its sorted entries):
+    # depth-first, streaming.
+    stack = [listing(str(root), os.path.realpath(root))]
     checked = 0
     while stack:
-        real_dir, entries = stack[-1]
+        prefix, real_dir, entries = stack[-1]
         entry = next(entries, None)
         if entry is None:
             stack.pop()
             continue
         checked += 1
-        if checked % 256 == 0 and stop_requested(should_stop):
+        if checked % 256 == 0 and stopped():
             return
         if _is_hidden(entry):
             stats.skip(entry.path, "fork" if entry.name.startswith("._") else "hidden")
@@ -289,14 +326,14 @@ def _walk(root, root_stat, stats, should_stop, claim_file, seen_dirs) -> Iterato
                 stats.duplicates += 1
                 continue
             seen_dirs.add(key)
-            if stop_requested(should_stop):
+            if stopped():
                 return
             real = (
                 os.path.realpath(entry.path)
                 if entry.is_symlink()
                 else f"{real_dir}{os.sep}{entry.name}"
             )
-            stack.append((real, iter(_sorted_entries(Path(entry.path), stats))))
+            stack.append(listing(prefix + entry.name, real))
         elif is_file:
             reason = skip_reason(entry.path, entry.name)
             if reason is not None:
@@ -308,10 +345,10 @@ def _walk(root, root_stat, stats, should_stop, claim_file, seen_dirs) -> Iterato
                 else f"{real_dir}{os.sep}{entry.name}"
             )
             if claim_file(real):
-                if stop_requested(should_stop):
+                if stopped():
                     return
                 stats.found += 1
-                yield Path(entry.path)
+                yield prefix + entry.name
         else:  # broken symlink, socket, fifo...
             if is_image_name(entry.name) and entry.is_symlink():
                 stats.errors.append(f"{entry.path}: broken link")
@@ -319,18 +356,23 @@ def _walk(root, root_stat, stats, should_stop, claim_file, seen_dirs) -> Iterato
                 stats.skip(entry.path, "other")
 
 
-_LIST_QUEUE_MAX = 200_000  # paths listed ahead (a few MB of strings at most)
+_LIST_QUEUE_MAX = 800  # chunks of paths listed ahead (200,000 paths: a few MB of strings)
+_CHUNK = 256  # paths handed over at once: a queue hand-over per path was a third of the work
 _DONE = object()
 
 
 class BackgroundLister:
-    """Lists candidates on a background thread into a bounded queue (strings only)."""
+    """Lists candidates on a background thread into a bounded queue (strings only), in chunks
+    of up to ``_CHUNK`` paths: what is listed is handed over before each folder is read, so
+    a slow folder never holds back the paths found before it."""
 
     def __init__(self, paths, stats: ScanStats, should_stop):
         self._queue: queue.Queue = queue.Queue(maxsize=_LIST_QUEUE_MAX)
         self._stop = threading.Event()
         self._outer_stop = should_stop
         self._stats = stats
+        self._chunk: list[str] = []
+        self._ready: collections.deque[str] = collections.deque()
         self.total: int | None = None
         self.finished = False
         self.taken = 0
@@ -346,46 +388,59 @@ class BackgroundLister:
     def _run(self, paths) -> None:
         count = 0
         try:
-            for p in iter_image_files(paths, self._stats, should_stop=self._stopped):
-                while True:
-                    if self._stopped():
-                        return
-                    try:
-                        self._queue.put(str(p), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
+            for p in image_paths(paths, self._stats, self._stopped, self._hand_over):
+                self._chunk.append(p)
                 count += 1
+                if len(self._chunk) >= _CHUNK:
+                    self._hand_over()
+            if self._stopped():
+                return  # a partial count is no total
+            self._hand_over()
             self.total = count
         except BaseException as e:  # surfaced to the consumer
             self.error = e
             log.exception("listing failed")
         finally:
-            while not self._stop.is_set():  # the consumer may be slow: wait for room
-                try:
-                    self._queue.put(_DONE, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
+            self._put(_DONE, self._stop.is_set)  # the consumer may still wait for it
+
+    def _hand_over(self) -> None:
+        if self._chunk:
+            chunk, self._chunk = self._chunk, []
+            self._put(chunk, self._stopped)
+
+    def _put(self, item, stopped: Callable[[], bool]) -> None:
+        """Into the queue, waiting for room while the consumer is slow (not once stopped)."""
+        while not stopped():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
     def next(self, block: bool, should_stop=None) -> str | None:
         """The next path, or None (listing finished, nothing ready without blocking, stopped)."""
-        if self.finished:
+        if not self._ready and not self.finished:
+            self._refill(block, should_stop)
+        if not self._ready:
             return None
+        self.taken += 1
+        return self._ready.popleft()
+
+    def _refill(self, block: bool, should_stop) -> None:
         while True:
             try:
                 item = self._queue.get(block=block, timeout=0.1 if block else None)
             except queue.Empty:
                 if not block or stop_requested(should_stop):
-                    return None
+                    return
                 continue
             if item is _DONE:
                 self.finished = True
                 if self.error is not None:
                     raise PigeonholeError(f"Could not list the images: {self.error}")
-                return None
-            self.taken += 1
-            return item
+                return
+            self._ready.extend(item)
+            return
 
     def stop(self) -> None:
         self._stop.set()

@@ -112,6 +112,8 @@ class ModelPanel(QGroupBox):
         self.preprocessing.add_rows(form)
         self.options.add_rows(form)
         lay = QVBoxLayout(self)
+        margins = lay.contentsMargins()  # narrow at the sides: the column has ~280 px at 1024
+        lay.setContentsMargins(5, margins.top(), 5, margins.bottom())
         lay.addLayout(form)
         lay.addWidget(self.load_button)
         lay.addWidget(self.progress)
@@ -411,6 +413,7 @@ class ModelPanel(QGroupBox):
 
 def _row(field, button) -> QHBoxLayout:
     row = QHBoxLayout()
+    row.setSpacing(2)  # the button goes with its field
     row.addWidget(field, 1)
     row.addWidget(button)
     return row

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from PIL import Image
 from torchvision import transforms as T
 
 from pigeonhole.core.bench.measure import classic_transform
-from pigeonhole.core.data import images
+from pigeonhole.core.data import images, listing
 from pigeonhole.core.data.images import (
     crop_uint8,
     load_image,
@@ -20,7 +21,13 @@ from pigeonhole.core.data.images import (
     normalize_batch,
     preprocess,
 )
-from pigeonhole.core.data.listing import IMAGE_EXTENSIONS, ScanStats, iter_image_files
+from pigeonhole.core.data.listing import (
+    IMAGE_EXTENSIONS,
+    BackgroundLister,
+    ScanStats,
+    image_paths,
+    iter_image_files,
+)
 from pigeonhole.core.data.synthetic import class_image, photo_like
 from pigeonhole.core.errors import ImageLoadError
 from pigeonhole.core.models.archs import TransformSpec
@@ -116,6 +123,48 @@ def test_listing_streams_and_stops(tmp_path):
         got.append(p)
         flag["stop"] = len(got) >= 3
     assert len(got) == 3
+
+
+def test_listed_paths_are_written_as_pathlib_writes_them(tmp_path, monkeypatch):
+    """The listing builds each path as a string (a Path per file held the GIL a third of the
+    time): the same string ``str(Path)`` gives, from any way of naming the folder."""
+    _touch_image(tmp_path / "a.png")
+    _touch_image(tmp_path / "sub" / "b.png")
+    monkeypatch.chdir(tmp_path)
+    assert list(image_paths(".")) == ["a.png", os.path.join("sub", "b.png")]
+    assert list(image_paths(f"{tmp_path}{os.sep}")) == [
+        str(tmp_path / "a.png"),
+        str(tmp_path / "sub" / "b.png"),
+    ]
+    assert list(image_paths(["sub/", "a.png"])) == [os.path.join("sub", "b.png"), "a.png"]
+
+
+def test_background_listing_hands_over_before_a_slow_folder(tmp_path, monkeypatch):
+    """Paths go to the consumer in chunks (one queue hand-over per path was a third of the
+    listing's work), but what is listed goes before a folder that is slow to read (a network
+    share): the run starts on it meanwhile."""
+    for i in range(3):
+        _touch_image(tmp_path / "a" / f"{i}.png", size=(4, 4))
+    _touch_image(tmp_path / "b" / "slow.png", size=(4, 4))
+    release = threading.Event()
+    real = listing._sorted_entries
+
+    def stuck_on_b(folder, stats):
+        if folder.endswith("b"):
+            release.wait(timeout=10)
+        return real(folder, stats)
+
+    monkeypatch.setattr(listing, "_sorted_entries", stuck_on_b)
+    lister = BackgroundLister([tmp_path], ScanStats(), None)
+    try:
+        got = [Path(lister.next(block=True)).name for _ in range(3)]
+        assert got == ["0.png", "1.png", "2.png"] and lister.total is None
+        release.set()
+        assert Path(lister.next(block=True)).name == "slow.png"
+        assert lister.next(block=True) is None and lister.total == 4 and lister.taken == 4
+    finally:
+        release.set()
+        lister.stop()
 
 
 @pytest.fixture(scope="module")

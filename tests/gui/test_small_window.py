@@ -501,3 +501,23 @@ def test_the_model_line_keeps_the_end_of_a_long_file_name(qtbot, window, checkpo
     load(qtbot, tab, checkpoint_file)  # a short name: whole, not "colo….pth"
     settle(window, SMALL)
     assert line.text().startswith("▸ Model: resnet18 · colours.pth · 3 classes"), line.text()
+
+
+def test_the_model_column_fits_beside_three_side_tabs(qtbot, window, checkpoint_file, tmp_path):
+    """Issue 27: at 1024x640, with the Evaluation pane up (three side tabs) and the Model panel
+    opened by hand, the Model column got 281 px for ~290 px of content: a horizontal scroll
+    bar, the panel's right edge cut."""
+    tab = window.classify_tab
+    load(qtbot, tab, checkpoint_file)
+    run_and_wait(qtbot, tab, [labelled_folders(tmp_path)])
+    qtbot.waitUntil(lambda: tab.trust.evaluation.panel.report is not None)
+    tab.ui.model_line.click()  # opened by hand
+    for size in (SMALL, (1366, 768)):
+        settle(window, size)
+        assert tab.ui.side.tabs.count() == 3 and tab.ui.left.isVisibleTo(window)
+        left = tab.ui.left
+        assert left.horizontalScrollBar().maximum() == 0, (
+            f"{left.width()} px for {left.widget().minimumSizeHint().width()} px of content"
+        )
+        assert (cut := tab_titles_cut(tab.ui.side.tabs.tabBar())) == [], "\n".join(cut)
+        assert (cut := cut_texts(tab.ui.left)) == [], "\n".join(cut)
