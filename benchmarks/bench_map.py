@@ -121,20 +121,15 @@ def first_find_similar_in_window(vectors: np.ndarray) -> None:
         tab = win.tab
         tab.results.set_class_names(classes)
         tab.ui.drop_zone.show_content()
+
+        def prediction(i: int) -> Prediction:
+            said = ((classes[i % 3], 0.9),)
+            path = f"{tmp}/img_{i:06d}.jpg"
+            return Prediction(i, path, said[0][0], 0.9, said, 1.0, 1.0, None, embedding=vectors[i])
+
         for start in range(0, len(vectors), 256):  # batch by batch, as a run adds them
             tab.results.add_predictions(
-                Prediction(
-                    i,
-                    f"{tmp}/img_{i:06d}.jpg",
-                    classes[i % 3],
-                    0.9,
-                    ((classes[i % 3], 0.9),),
-                    1.0,
-                    1.0,
-                    None,
-                    embedding=vectors[i],
-                )  # fmt: skip
-                for i in range(start, min(start + 256, len(vectors)))
+                map(prediction, range(start, min(start + 256, len(vectors))))
             )
         win.app.processEvents()
         tab.ui.grid.setCurrentIndex(tab.ui.grid.model().index(0, 0))
