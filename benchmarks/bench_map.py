@@ -42,7 +42,8 @@ def embeddings(n: int, dims: int, clusters: int = 20) -> np.ndarray:
 def similarity(vectors: np.ndarray) -> None:
     """The index two ways: filled batch by batch as a run delivers rows (every run pays), or
     built in one go on the first "Find similar" from the vectors the predictions hold (what
-    the window does: only a run that is searched pays, and its first query waits)."""
+    the window does, on a worker: only a run that is searched pays, in time and in memory,
+    and its first query waits for the build while the window stays responsive: --gui)."""
     t0 = time.perf_counter()
     index = EmbeddingIndex()
     for start in range(0, len(vectors), 256):
