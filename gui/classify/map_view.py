@@ -170,8 +170,12 @@ class MapController(QObject):
 
     # -- projecting --------------------------------------------------------------------------
     def refresh(self) -> bool:
-        """Project the results' embeddings again, on a worker. False when too few have one."""
-        index = self.similar.catch_up()
+        """Project the results' embeddings again, on a worker (once they are indexed, on
+        another). False when too few have one."""
+        if not self.similar.ready("map", self.refresh):
+            self._say(f"Indexing {self.similar.backlog():,} images…")
+            return True
+        index = self.similar.index_of()
         if len(index) < MIN_POINTS:
             self._say(NO_EMBEDDINGS if self.results.rowCount() else "Classify some images first.")
             return False
@@ -184,7 +188,9 @@ class MapController(QObject):
     def _refresh_if_grown(self) -> None:
         if self.worker.busy or self.window is None or not self.window.isVisible():
             return
-        if len(self.similar.catch_up()) != len(self.keys):
+        if not self.similar.ready("map", self._refresh_if_grown):
+            return
+        if len(self.similar.index_of()) != len(self.keys):
             self.refresh()
 
     def _on_projected(self, projection) -> None:
@@ -239,22 +245,12 @@ class MapController(QObject):
         own choice there); returns those points."""
         if self.window is None or self.projection is None or not self.window.isVisible():
             return np.empty(0, dtype=np.int64)
-        rows = self._selected_rows()
+        rows = np.asarray(self.triage.selected_source_rows(), dtype=np.int64)
         rows = rows[rows < len(self._point_of)]
         points = self._point_of[rows]
         points = points[points >= 0]
         self.window.scatter.show_chosen(points)
         return points
-
-    def _selected_rows(self) -> np.ndarray:
-        """The result rows selected in the grid, from the selection's ranges (a lasso's
-        thousands of rows are one range: no model index per row)."""
-        ranges = self.similar.ui.grid.selectionModel().selection()
-        view_rows = [np.arange(r.top(), r.bottom() + 1) for r in ranges]
-        if not view_rows:
-            return np.empty(0, dtype=np.int64)
-        source = np.asarray(self.similar.view_model.source_rows(), dtype=np.int64)
-        return source[np.concatenate(view_rows)]
 
     def _on_hover(self, point: int, pos: QPoint) -> None:
         if point < 0 or point >= len(self.keys):
@@ -269,5 +265,6 @@ class MapController(QObject):
 
     def shutdown(self) -> None:
         self.worker.shutdown()
+        self.similar.shutdown()  # (its index builds feed the map; the tab shuts the map)
         if self.window is not None:
             self.window.close()

@@ -13,6 +13,7 @@ import html
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QObject, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QMenu, QWidget
@@ -94,9 +95,15 @@ class TriageController(QObject):
 
     # -- rows --------------------------------------------------------------------------------
     def selected_source_rows(self) -> list[int]:
-        """The selected tiles, as rows of the results model."""
-        rows = self.ui.grid.selectionModel().selectedIndexes()
-        return sorted(self.view_model.source_row(i.row()) for i in rows)
+        """The selected tiles, as rows of the results model, in order. Read from the
+        selection's ranges (a lasso's thousands of rows are one range): one model index per
+        row took 0.3 s for 13,000 rows."""
+        ranges = [r for r in self.ui.grid.selectionModel().selection() if r.isValid()]
+        if not ranges:
+            return []
+        view_rows = np.concatenate([np.arange(r.top(), r.bottom() + 1) for r in ranges])
+        source = np.asarray(self.view_model.source_rows(), dtype=np.int64)
+        return np.unique(source[view_rows]).tolist()  # (ranges may overlap)
 
     def quick_labels(self) -> list[str]:
         """The labels of the keys 1-9: the model's first nine classes."""
