@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from PySide6 import QtGui
 from PySide6.QtCore import QObject, QSize, Qt, QTimer
 from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QToolButton
 
@@ -43,8 +44,12 @@ class BannerLabel(QLabel):
         self._cut = True
 
     def set_message(self, text: str, cut: bool = True) -> None:
-        """Show ``text``; ``cut`` False: whole, however many lines it takes."""
-        self._full, self._cut = text, cut
+        """Show ``text``; ``cut`` False: whole, however many lines it takes. A message with a
+        link (rich text: "Show the list") is shown as rich text, whole: a cut could split a
+        tag, and such messages are short."""
+        rich = QtGui.Qt.mightBeRichText(text)  # (QtGui's Qt namespace has it)
+        self.setTextFormat(Qt.TextFormat.RichText if rich else Qt.TextFormat.PlainText)
+        self._full, self._cut = text, cut and not rich
         self._fit()
 
     def full_text(self) -> str:
@@ -83,7 +88,7 @@ class BannerLabel(QLabel):
                     (mid, high) if self._fits(cut_words(text, mid), width, most) else (low, mid)
                 )
             super().setText(cut_words(text, low))
-        self.setToolTip(text if self.text() != text else "")
+        self.setToolTip(text if self.text() != text and self._cut else "")
         self.setFixedHeight(self.heightForWidth(width))
 
 

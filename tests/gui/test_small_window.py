@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from classify_helpers import labelled_folders, load, run_and_wait
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
@@ -434,6 +434,17 @@ def test_a_long_warning_takes_two_lines_whole_or_cut_in_the_middle(qtbot, classi
     settle(window, SMALL)
     assert banner.text() == long and wrapped_lines(banner, long)[0] > 2
     assert banner.contentsRect().height() >= wrapped_lines(banner, long)[1]
+
+
+def test_a_message_with_a_link_shows_the_link_not_its_tag(qtbot, classified):
+    """The two-line banner once showed "<a href='#skipped'>Show the list</a>" as text (it
+    made every message plain text): a message with a link is rich text, shown whole."""
+    banner = classified.classify_tab.ui.banner
+    text = "1 other file skipped (1 document). <a href='#skipped'>Show the list</a>"
+    classified.classify_tab.notify(text)
+    assert banner.textFormat() == Qt.TextFormat.RichText and banner.text() == text
+    classified.classify_tab.notify("Done: 12 images.")
+    assert banner.textFormat() == Qt.TextFormat.PlainText
 
 
 def tab_titles_cut(bar) -> list[str]:
