@@ -70,6 +70,7 @@ class Keeper:
         self.keep = keep
         self.all_classes = classes <= ALL_MAPS_UP_TO
         self.used = 0
+        self.images = 0  # images whose extras were kept: ``used / images`` is one's cost
         self.dropped = 0  # images whose extras were not kept: the budget was spent
 
     def rows(self, extras: dict[str, np.ndarray], top: np.ndarray) -> list[tuple]:
@@ -90,5 +91,6 @@ class Keeper:
                 picked = np.asarray(maps[r])[list(classes)]
                 kept = KeptMaps(quantised(picked), tuple(classes), MAP_METHODS[name])
             self.used += (e.nbytes if e is not None else 0) + (kept.nbytes if kept else 0)
+            self.images += 1
             out.append((e, kept))
         return out

@@ -1,0 +1,100 @@
+"""What keeping heat maps and embeddings costs a run (`pigeonhole bench --keep`): the same
+Classifier the window uses, on the same files, with and without ``Keep()``; and the memory
+kept per image.
+
+The two runs alternate (A B, then B A...) so that the drift of a shared machine falls on both;
+each repeat's ratio compares two neighbouring runs, and the median ratio is reported with the
+load average of the time (``os.getloadavg``)."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ..runtime.kept import Keep
+
+IMAGES_PER_RUN_SHOWN = 50_000  # the memory of a run this size is printed too
+
+
+def load() -> float:
+    """The one-minute load average (0 where the system has none)."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return 0.0
+
+
+def run_ips(clf, files: list[Path]) -> float:
+    """Images/s of one whole run of ``clf`` over ``files`` (what a person's run does: the
+    predictions with their kept maps are built, then dropped)."""
+    t0 = time.perf_counter()
+    for _batch in clf.run(files):
+        pass
+    return len(files) / (time.perf_counter() - t0)
+
+
+def interleaved(without, with_, files: list[Path], repeats: int) -> tuple[list, list, list]:
+    """(images/s without, images/s with, load) per repeat, the order swapped every repeat;
+    both warmed up first on one batch."""
+    for clf in (without, with_):
+        run_ips(clf, files[: clf.batch_size])
+    a, b, loads = [], [], []
+    for i in range(repeats):
+        order = (without, with_) if i % 2 == 0 else (with_, without)
+        for clf in order:
+            (a if clf is without else b).append(run_ips(clf, files))
+        loads.append(load())
+    return a, b, loads
+
+
+def keep_cost(without, with_, files: list[Path], repeats: int) -> dict:
+    """One engine's figures: throughput with maps kept / without (median of the repeats'
+    ratios), and the bytes kept per image."""
+    a, b, loads = interleaved(without, with_, files, repeats)
+    ratios = [y / x for x, y in zip(a, b, strict=True)]
+    keeper = with_.keeper
+    per_image = keeper.used / max(keeper.images, 1)
+    return {
+        "engine": with_.engine,
+        "precision": with_.precision,
+        "classes": len(with_.class_names),
+        "outputs": list(with_.step.extra_outputs),
+        "without_ips": a,
+        "with_ips": b,
+        "ratios": ratios,
+        "ratio": statistics.median(ratios),
+        "load": loads,
+        "bytes_per_image": per_image,
+        "mb_per_50k": per_image * IMAGES_PER_RUN_SHOWN / 1e6,
+    }
+
+
+def describe(row: dict) -> str:
+    """The row as the bench prints it."""
+    name = f"{row['engine']} {row['precision']}"
+    each = ", ".join(f"{r:.1%}" for r in row["ratios"])
+    loads = ", ".join(f"{x:.1f}" for x in row["load"])
+    return (
+        f"  maps + embeddings kept ({name}, {row['classes']} classes): "
+        f"{statistics.median(row['without_ips']):.1f} -> {statistics.median(row['with_ips']):.1f}"
+        f" img/s = {row['ratio']:.1%} of the run without (repeats {each}; load {loads})\n"
+        f"    kept {row['bytes_per_image'] / 1000:.2f} KB per image, "
+        f"{row['mb_per_50k']:.0f} MB per {IMAGES_PER_RUN_SHOWN:,} images"
+    )
+
+
+def keep_costs(
+    classifier: Callable[..., object], runs, files: list[Path], repeats: int, out=print
+) -> list[dict]:
+    """For each (precision, engine) of the bench: a Classifier as the window makes it (top 5),
+    without and with ``Keep()``, timed against each other."""
+    rows = []
+    for prec, eng in runs:
+        without = classifier(prec, eng, topk=5)
+        with_ = classifier(prec, eng, topk=5, keep=Keep())
+        rows.append(keep_cost(without, with_, files, repeats))
+        out(describe(rows[-1]))
+    return rows
