@@ -6,7 +6,8 @@ The two runs alternate (A B, then B A...) so that the drift of a shared machine 
 each repeat's ratio compares two neighbouring runs, and the median ratio is reported with the
 load average of the time (``os.getloadavg``). Other jobs only ever slow a run down, so the
 fastest run of each kind is compared too (``best_ratio``): on a loaded machine (load 7 on 2
-cores) single repeats ranged from 67 % to 125 % where the forward pass itself differed by 1 %."""
+cores) single repeats ranged from 42 % to 227 % where the forward pass itself differed by 1 %.
+The steady figure is the processor time of one batch's work (``batch_ratio``)."""
 
 from __future__ import annotations
 
@@ -55,31 +56,38 @@ def interleaved(without, with_, files: list[Path], repeats: int) -> tuple[list, 
     return a, b, loads
 
 
-def batch_seconds(clf, crops) -> float:
-    """One batch as a run's forward thread handles it: the step's top-k with the extra outputs
-    copied to the host, then the Keeper's conversion of them."""
-    t0 = time.perf_counter()
+def batch_cpu_seconds(clf, crops) -> float:
+    """The processor time (this process's, all threads) of one batch as a run's forward
+    thread handles it: the step's top-k with the extra outputs copied to the host, then the
+    Keeper's conversion of them."""
+    t0 = time.process_time()
     top = clf.step.classify(crops, clf.topk)
     if clf.keeper is not None and top.extras:
         clf.keeper.rows(top.extras, np.asarray(top.indices))
-    return time.perf_counter() - t0
+    return time.process_time() - t0
 
 
 def batch_ratio(without, with_, files: list[Path], rounds: int) -> float:
-    """Throughput with / without of the forward thread's work alone, on one batch of the
-    files' crops: the two alternate batch by batch (drift cancels at a finer grain than whole
-    runs), the fastest of each compared."""
+    """Throughput with / without of the forward thread's work alone, as processor time, on a
+    batch of the files' crops, torch on one thread: the work itself, which other jobs on the
+    machine barely change (wall-clock ratios scattered by +-40 % at load 7; this one by
+    under 1 %). The two alternate batch by batch, the least time of each compared."""
     from ..data.images import crop_array, load_image
 
     crops = torch.from_numpy(
         np.stack([crop_array(load_image(f), with_.transform) for f in files[: with_.batch_size]])
     )
     a, b = [], []
-    for i in range(rounds + 1):  # the first round warms up
-        for clf, times in ((without, a), (with_, b))[:: 1 if i % 2 else -1]:
-            seconds = batch_seconds(clf, crops)
-            if i:
-                times.append(seconds)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for i in range(rounds + 1):  # the first round warms up
+            for clf, times in ((without, a), (with_, b))[:: 1 if i % 2 else -1]:
+                seconds = batch_cpu_seconds(clf, crops)
+                if i:
+                    times.append(seconds)
+    finally:
+        torch.set_num_threads(threads)
     return min(a) / min(b)
 
 
@@ -118,8 +126,8 @@ def describe(row: dict) -> str:
         f"  maps + embeddings kept ({name}, {row['classes']} classes): "
         f"{statistics.median(row['without_ips']):.1f} -> {statistics.median(row['with_ips']):.1f}"
         f" img/s = {row['ratio']:.1%} of the run without, fastest runs {row['best_ratio']:.1%}"
-        f" (repeats {each}); one batch's forward + keeping alone {row['batch_ratio']:.1%}"
-        f" (fastest of {3 * len(row['ratios'])}); load {loads}\n"
+        f" (repeats {each}); one batch's forward + keeping, CPU time: {row['batch_ratio']:.1%}"
+        f" (least of {3 * len(row['ratios'])}); load {loads}\n"
         f"    kept {row['bytes_per_image'] / 1000:.2f} KB per image, "
         f"{row['mb_per_50k']:.0f} MB per {IMAGES_PER_RUN_SHOWN:,} images"
     )

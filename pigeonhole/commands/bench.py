@@ -97,7 +97,7 @@ def side_by_side(results) -> str:
 def _kept_table(kept) -> str:
     """The --keep rows: the run with maps and embeddings kept against the run without."""
     head = (f"{'architecture':<20} {'engine':<12} {'prec':<5} {'classes':>7} {'without':>8} "
-            f"{'with':>8} {'ratio':>7} {'best':>7} {'batch':>7} {'KB/img':>7} {'MB/50k':>7} load")  # fmt: skip
+            f"{'with':>8} {'ratio':>7} {'best':>7} {'cpu':>7} {'KB/img':>7} {'MB/50k':>7} load")  # fmt: skip
     lines = [head, "-" * len(head)]
     for arch, row in kept:
         lines.append(
@@ -110,5 +110,6 @@ def _kept_table(kept) -> str:
         )
     lines.append("(maps + embeddings kept: images/s of the run with them and without, median "
                  "of interleaved repeats; ratio = median of the repeats' ratios; best = fastest with / "
-                 "fastest without; batch = one batch's forward + keeping alone, fastest)")  # fmt: skip
+                 "fastest without; cpu = one batch's forward + keeping, processor time, the steady "
+                 "figure on a shared machine)")  # fmt: skip
     return "\n".join(lines)
