@@ -296,6 +296,16 @@ def _bench_parser(sub) -> None:
         help="images to time (0 = 96 on a CPU, 2048 on a GPU)",
     )
     p.add_argument("--no-formats", action="store_true", help="leave out the decode cost per format")
+    p.add_argument(
+        "--keep", type=whole_number(1, 50), nargs="?", const=3, default=0, metavar="REPEATS",
+        help="also time each engine's run with heat maps and embeddings kept (as the window "
+        "keeps them) against one without, alternating REPEATS times (default 3); print the ratio "
+        "and the memory kept per image",
+    )  # fmt: skip
+    p.add_argument(
+        "--classes", type=whole_number(1, 100_000), default=1000,
+        help="without --checkpoint: the random head's classes (default 1000)",
+    )  # fmt: skip
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     preprocessing.add_arguments(p)
 

@@ -314,6 +314,27 @@ def test_bench_reports_all_three(tmp_path, capsys, monkeypatch, flags, preproces
     assert all(r["ms"] > 0 for r in doc["formats"])
 
 
+def test_bench_keep_times_each_engine_with_and_without_maps(tmp_path, capsys, monkeypatch):
+    """--keep: per engine, the window's Classifier with maps and embeddings kept against one
+    without, each repeat's ratio, and what one image keeps (10 classes on ResNet-18's 7x7
+    grid: 10 x 49 B of maps and 512 float16 = 1,514 B)."""
+    from pigeonhole.core.bench import measure
+
+    monkeypatch.setattr(measure, "DRAFT_IMAGES", 2)
+    out = tmp_path / "bench.json"
+    argv = ["bench", "--arch", "resnet18", "--classes", "10", "--images", "4", "--batch-size",
+            "2", "--engine", "torch", "--no-formats", "--keep", "2", "--json", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "maps + embeddings kept (torch fp32, 10 classes)" in text, text
+    assert "1.51 KB per image, 76 MB per 50,000 images" in text and "MB/50k" in text, text
+    (row,) = json.loads(out.read_text())["keep"]
+    assert len(row["ratios"]) == len(row["with_ips"]) == len(row["load"]) - 1 == 2
+    assert row["batch_ratio"] > 0 and "one batch's forward + keeping, CPU time" in text
+    assert row["ratio"] > 0 and row["bytes_per_image"] == 10 * 49 + 512 * 2
+    assert row["outputs"] == ["cam", "embedding"]
+
+
 def test_whole_pickled_model_needs_trust_checkpoint(tmp_path, photos, capsys):
     """A torch.save(model) file is refused (with the flag to use named), and loads when trusted."""
     root, _, _ = photos

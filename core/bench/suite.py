@@ -56,6 +56,9 @@ class BenchResult:
     draft: dict | None = None
     decode: dict = field(default_factory=dict)  # decoding ceilings, images/s
     formats: list[dict] = field(default_factory=list)  # decode ms per format (core.bench.formats)
+    keep: list[dict] = field(
+        default_factory=list
+    )  # maps + embeddings kept vs not (core.bench.keep)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -67,9 +70,10 @@ def bf16_is_fast() -> bool:
     return has_amx()
 
 
-def load_bench_model(arch: str, checkpoint: str | None, preprocessing=None):
-    """The checkpoint, else cached ImageNet weights, else random weights with a fixed seed;
-    with the user's ``preprocessing`` (a PreprocessingOverride) when given."""
+def load_bench_model(arch: str, checkpoint: str | None, preprocessing=None, classes: int = 1000):
+    """The checkpoint, else cached ImageNet weights, else random weights with a fixed seed (a
+    head of ``classes``: what a run keeps of each image depends on it); with the user's
+    ``preprocessing`` (a PreprocessingOverride) when given."""
     from ..models.checkpoints import (
         LoadedModel,
         ModelSource,
@@ -83,11 +87,11 @@ def load_bench_model(arch: str, checkpoint: str | None, preprocessing=None):
             ModelSource(checkpoint=checkpoint, arch=arch, preprocessing=preprocessing)
         ).require_torch("The benchmark")
     spec = get_arch(arch)
-    if spec.has_pretrained and imagenet_weights_cached(spec.name):
+    if classes == 1000 and spec.has_pretrained and imagenet_weights_cached(spec.name):
         return load_model(ModelSource(arch=spec.name, preprocessing=preprocessing))
     torch.manual_seed(0)  # offline: random weights with a fixed seed (stated in the output)
-    model = build_model(spec.name, 1000)
-    names = [f"class_{i}" for i in range(1000)]
+    model = build_model(spec.name, classes)
+    names = [f"class_{i}" for i in range(classes)]
     loaded = LoadedModel(model, spec.name, names, spec.transform, "random weights (seed 0)")
     apply_preprocessing(loaded, preprocessing)
     return loaded
@@ -114,16 +118,20 @@ def run_bench(
     engine: str = "all",
     out=print,
     formats: bool = True,
+    keep_repeats: int = 0,
+    classes: int = 1000,
 ) -> BenchResult:
     """Measure and print (through ``out``) the naive loop, decoding ceilings, model-only and
     the pipeline on the same images, for each engine and precision (``engine`` "all": every
     one this device has); on CUDA also the Pillow-fed pipeline, GPU decoding's agreement with
     it and peak GPU memory; then (``formats``) decode ms per format: JPEG, HEIC, PNG, WebP, AVIF,
-    DNG. ``preprocessing``: the user's PreprocessingOverride."""
+    DNG. ``preprocessing``: the user's PreprocessingOverride. ``keep_repeats``: also time
+    each engine's run with maps and embeddings kept against one without, interleaved that
+    many times (core.bench.keep). ``classes``: the random head's (no checkpoint)."""
     from ..runtime.inference import Classifier
     from ..runtime.options import RunOptions
 
-    loaded = load_bench_model(arch, checkpoint, preprocessing)
+    loaded = load_bench_model(arch, checkpoint, preprocessing, classes)
     out(loaded.preprocessing_line())
     dev = resolve_device(device)
     images = images or default_images(dev)
@@ -133,11 +141,11 @@ def run_bench(
         # channels_last in place).
         naive_ips, naive_logits = naive_loop(loaded.model, files, loaded.transform, dev)
 
-        def classifier(prec: str, eng: str, dec: str = decode) -> Classifier:
+        def classifier(prec: str, eng: str, dec: str = decode, **kw) -> Classifier:
             options = RunOptions(str(dev), eng, prec, dec, batch_size, workers)
-            return Classifier(loaded, options, topk=1, keep_logits=True,
-                              calibration=[folder_path],
-                              on_stage=lambda text: out(f"  ({text}...)"))  # fmt: skip
+            kw = kw or {"topk": 1, "keep_logits": True}
+            return Classifier(loaded, options, calibration=[folder_path],
+                              on_stage=lambda text: out(f"  ({text}...)"), **kw)  # fmt: skip
 
         runs = bench_runs(dev, precision, engine, extra_bf16, out)
         clf = classifier(*runs[0])
@@ -157,6 +165,10 @@ def run_bench(
             res.rows.append(_pillow_fed(pillow, res.rows[0], files, naive_ips, naive_logits, out))
         for row in res.rows:
             row.pop("_logits", None)
+        if keep_repeats:
+            from .keep import keep_costs
+
+            res.keep = keep_costs(classifier, runs, files, keep_repeats, out)
         if draft:
             res.draft = _draft(loaded, None if folder is None else folder_path, out)
         if formats:

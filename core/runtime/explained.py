@@ -19,7 +19,14 @@ from torch import nn
 
 from ..insight.heatmaps import as_nchw, cam_weights
 from ..models.archs import cam_target, head_info, maps_from_forward
-from .kept import CAM_OUTPUT, CLASSMAP_OUTPUT, EMBEDDING_OUTPUT
+from .kept import (
+    ALL_MAPS_UP_TO,
+    CAM_CLASSES_OUTPUT,
+    CAM_OUTPUT,
+    CLASSMAP_OUTPUT,
+    EMBEDDING_OUTPUT,
+    TOP_MAPS,
+)
 
 _TAPS: weakref.WeakKeyDictionary[nn.Module, dict[str, _Tap]] = weakref.WeakKeyDictionary()
 _TAPS_LOCK = threading.Lock()
@@ -62,7 +69,9 @@ class Explained(nn.Module):
     """``model`` with its outputs (logits, then the maps and the embedding that were asked for
     and that the architecture has: ``output_names`` says which, in order). The maps are
     (N, classes, h, w) on the last feature map's grid, before ReLU and scaling
-    (core.runtime.kept makes them the person's maps); the embedding is (N, D)."""
+    (core.runtime.kept makes them the person's maps); with more than ALL_MAPS_UP_TO classes
+    CAM makes only the TOP_MAPS best classes' maps (N, TOP_MAPS, h, w), best first, and their
+    classes follow as ``cam_classes`` (N, TOP_MAPS). The embedding is (N, D)."""
 
     def __init__(self, model: nn.Module, arch: str, *, maps: bool = True, embedding: bool = True):
         super().__init__()
@@ -73,6 +82,7 @@ class Explained(nn.Module):
         self.target = cam_target(arch)
         self.output_names: list[str] = ["output"]
         self.map_tap = self.head_tap = None
+        self.top_maps = 0
         if maps and maps_from_forward(arch):
             self.map_tap = _tap(model, self.target.layer, pre=False)
             self.output_names.append(CAM_OUTPUT if self.target.method == "cam" else CLASSMAP_OUTPUT)
@@ -82,6 +92,9 @@ class Explained(nn.Module):
                     weight = weight * norm.weight.detach()  # per-image scale cancels out)
                 # A buffer, in the state dict: it moves with the model to its device and dtype.
                 self.register_buffer("cam_weight", weight.detach().float().clone())
+                if len(weight) > ALL_MAPS_UP_TO:
+                    self.top_maps = TOP_MAPS
+                    self.output_names.append(CAM_CLASSES_OUTPUT)
         if embedding:
             self.head_tap = _tap(model, head_info(arch).path, pre=True)
             self.output_names.append(EMBEDDING_OUTPUT)
@@ -108,8 +121,19 @@ class Explained(nn.Module):
             if self.target.method == "cam":
                 if self.target.relu:
                     fmap = fmap.clamp(min=0)
-                fmap = torch.einsum("kc,nchw->nkhw", self.cam_weight.to(fmap.dtype), fmap)
-            outs.append(fmap)
+                outs += self._cams(fmap, logits)
+            else:
+                outs.append(fmap)
         if self.head_tap is not None:
             outs.append(values.pop(0).flatten(1))
         return tuple(outs)
+
+    def _cams(self, fmap: torch.Tensor, logits: torch.Tensor) -> list[torch.Tensor]:
+        """Every class's map, or the best TOP_MAPS classes' and which classes they are."""
+        weight = self.cam_weight.to(fmap.dtype)
+        if not self.top_maps:
+            return [torch.einsum("kc,nchw->nkhw", weight, fmap)]
+        classes = logits.topk(self.top_maps, dim=1).indices
+        n, c, h, w = fmap.shape
+        maps = torch.bmm(weight[classes], fmap.reshape(n, c, h * w)).reshape(n, -1, h, w)
+        return [maps, classes]

@@ -181,6 +181,7 @@ def _quantize(
             # Without VNNI, u8 x s8 products can saturate in the 16-bit intermediate: 7-bit
             # weights avoid that (ONNX Runtime's advice for AVX2/AVX-512 without VNNI).
             reduce_range=not ({"avx512_vnni", "avx_vnni"} & cpu_flags()),
+            nodes_to_exclude=_extras_only_nodes(pre, graph.output),
         )
         os.replace(tmp, cached.int8)
     except Exception as e:  # the quantiser's own errors: the graph cannot be quantised
@@ -190,6 +191,30 @@ def _quantize(
         logging.getLogger().removeFilter(notes)
         tmp.unlink(missing_ok=True)
         pre.unlink(missing_ok=True)
+
+
+def _extras_only_nodes(path: Path, logits: str) -> list[str]:
+    """The nodes that only feed a graph's extra outputs (core.runtime.explained: the maps from
+    the last feature map, the embedding), left in float32: they cost little, and the maps are
+    then the int8 network's own feature map weighted exactly (quantising the gathered head
+    weights per channel also failed on ONNX Runtime)."""
+    import onnx
+
+    g = onnx.load(str(path), load_external_data=False).graph
+    producer = {out: node for node in g.node for out in node.output}
+
+    def ancestors(names: list[str]) -> set[str]:
+        seen: set[str] = set()
+        stack = list(names)
+        while stack:
+            node = producer.get(stack.pop())
+            if node is not None and node.name not in seen:
+                seen.add(node.name)
+                stack.extend(node.input)
+        return seen
+
+    extras = [o.name for o in g.output if o.name != logits]
+    return sorted(ancestors(extras) - ancestors([logits])) if extras else []
 
 
 def _agreement(

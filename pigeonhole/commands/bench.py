@@ -5,6 +5,7 @@ all of them side by side (the measurements are pigeonhole.core.bench.suite's).""
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -48,6 +49,8 @@ def run(args) -> int:
                 preprocessing=preprocessing,
                 engine=args.engine,
                 formats=not args.no_formats and arch == archs[0],
+                keep_repeats=args.keep,
+                classes=args.classes,
             )
         )
         print()
@@ -85,4 +88,28 @@ def side_by_side(results) -> str:
                 f"{agree:6.1f}%"
             )
     lines.append("(images/s; top-1 = agreement with the naive torch fp32 loop on the same images)")
+    kept = [(r.arch, row) for r in results for row in r.keep]
+    if kept:
+        lines += ["", _kept_table(kept)]
+    return "\n".join(lines)
+
+
+def _kept_table(kept) -> str:
+    """The --keep rows: the run with maps and embeddings kept against the run without."""
+    head = (f"{'architecture':<20} {'engine':<12} {'prec':<5} {'classes':>7} {'without':>8} "
+            f"{'with':>8} {'ratio':>7} {'best':>7} {'cpu':>7} {'KB/img':>7} {'MB/50k':>7} load")  # fmt: skip
+    lines = [head, "-" * len(head)]
+    for arch, row in kept:
+        lines.append(
+            f"{arch:<20} {row['engine']:<12} {row['precision']:<5} {row['classes']:>7} "
+            f"{statistics.median(row['without_ips']):8.1f} "
+            f"{statistics.median(row['with_ips']):8.1f} {row['ratio']:7.1%} {row['best_ratio']:7.1%} "
+            f"{row['batch_ratio']:7.1%} "
+            f"{row['bytes_per_image'] / 1000:7.2f} {row['mb_per_50k']:7.0f} "
+            f"{min(row['load']):.1f}-{max(row['load']):.1f}"
+        )
+    lines.append("(maps + embeddings kept: images/s of the run with them and without, median "
+                 "of interleaved repeats; ratio = median of the repeats' ratios; best = fastest with / "
+                 "fastest without; cpu = one batch's forward + keeping, processor time, the steady "
+                 "figure on a shared machine)")  # fmt: skip
     return "\n".join(lines)

@@ -15,7 +15,14 @@ from pigeonhole.core.insight.heatmaps import cam_maps
 from pigeonhole.core.models.archs import get_head
 from pigeonhole.core.runtime.fusion import fuse_conv_bn
 from pigeonhole.core.runtime.inference import classify_paths
-from pigeonhole.core.runtime.kept import ALL_MAPS_UP_TO, Keep, Keeper, normalised_maps
+from pigeonhole.core.runtime.kept import (
+    ALL_MAPS_UP_TO,
+    TOP_MAPS,
+    Keep,
+    Keeper,
+    normalised_maps,
+    quantised,
+)
 from tests.core.train_helpers import DECISIVE_CLASSES, small_base
 
 pytest.importorskip("onnxruntime")
@@ -101,6 +108,54 @@ def test_many_classes_keep_their_top_classes_maps_and_the_budget_holds():
     later = keeper.rows(extras, top)  # 3 x (1024 + 147) bytes spent: over 2000
     assert later == [(None, None)] * 3 and keeper.dropped == 3
     assert Keeper(Keep(), classes=ALL_MAPS_UP_TO).all_classes
+
+
+def test_many_classes_make_only_their_top_maps_in_the_graph_on_every_engine(photos):
+    """1000 classes: the graph makes the best TOP_MAPS classes' maps, not 1000 (ResNet-50 lost
+    ~5 % of its throughput to them); a run keeps its top-k's, which are the on-demand CAMs."""
+    loaded = small_base()
+    names = loaded.class_names
+    for engine, precision in (("torch", "fp32"), ("onnxruntime", "fp32"), ("onnxruntime", "int8")):
+        preds, _ = classify_paths(
+            loaded, [photos], device="cpu", engine=engine, precision=precision, topk=3,
+            keep=Keep(), calibration=[photos],
+        )  # fmt: skip
+        for p in preds:
+            top = tuple(names.index(name) for name, _ in p.topk)
+            assert p.maps.classes == top and p.maps.values.shape[0] == 3
+        if precision == "int8":  # its own top classes (checked above); its numbers differ
+            continue
+        refs = _on_demand_for(loaded, preds)
+        for p, ref in zip(preds, refs, strict=True):
+            assert np.abs(p.maps.values.astype(int) - ref).max() <= 2  # uint8 rounding
+
+
+def _on_demand_for(loaded, preds) -> list[np.ndarray]:
+    """Each prediction's kept classes' CAMs, computed on demand, as the run quantises them."""
+    x = torch.stack([preprocess(load_image(p.path), loaded.transform) for p in preds])
+    out = []
+    for i, p in enumerate(preds):
+        maps = cam_maps(loaded.model.eval(), loaded.arch, x[i : i + 1].expand(3, -1, -1, -1),
+                        list(p.maps.classes))  # fmt: skip
+        out.append(quantised(np.stack([m.values for m in maps])).astype(int))
+    return out
+
+
+def test_a_graph_of_top_maps_is_kept_as_made_up_to_the_runs_top_k():
+    """The Keeper takes the run's top-k classes' maps from those the graph made (a class it did
+    not make, by a tie of two scores or beyond its TOP_MAPS, is left out)."""
+    rng = np.random.default_rng(1)
+    extras = {
+        "cam": rng.normal(size=(2, TOP_MAPS, 7, 7)),
+        "cam_classes": np.array([[9, 4, 7, 1, 0], [3, 2, 5, 8, 6]], dtype=np.float32),
+    }
+    keeper = Keeper(Keep(embeddings=False), classes=1000)
+    rows = keeper.rows(extras, np.array([[9, 4], [2, 3]]))
+    assert [m.classes for _, m in rows] == [(9, 4), (2, 3)]
+    assert np.array_equal(rows[1][1].values, quantised(extras["cam"][1, [1, 0]]))
+    assert rows[0][0] is None and keeper.images == 2 and keeper.used == 2 * 2 * 49
+    (_, tie), _ = keeper.rows(extras, np.array([[42, 9], [3, 6]]))
+    assert tie.classes == (9,) and np.array_equal(tie.values, quantised(extras["cam"][0, :1]))
 
 
 def test_fusion_keeps_the_layers_a_run_reads(decisive):
