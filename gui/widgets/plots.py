@@ -155,9 +155,10 @@ class TimingPanel(QWidget):
         self._dirty = False
         self.redraws = 0
         self.time_plot = self.hist_plot = None  # built once pyqtgraph is there (ensure_plots)
+        self._first = None  # the first plot, built a turn of the event loop before the rest
         self._plots = QVBoxLayout()
         self._plots.setContentsMargins(0, 0, 0, 0)
-        self._importing = WorkerSlot(self, on_finished=lambda _none: self.ensure_plots())
+        self._importing = WorkerSlot(self, on_finished=lambda _none: self._on_imported())
 
         self.summary = QLabel(NO_RUN)
         self.summary.setObjectName("timingSummary")
@@ -177,20 +178,34 @@ class TimingPanel(QWidget):
         if self.time_plot is None and not self._importing.busy:
             self._importing.start(import_plotting)
 
+    def _on_imported(self) -> None:
+        """pyqtgraph is imported: build the first plot now and the rest in the event loop's
+        next turn (each PlotWidget costs the GUI thread 40-50 ms: both at once were the one
+        event-loop gap over 100 ms when a folder is dropped as the window opens, issue 27)."""
+        if self.time_plot is None and self._first is None:
+            self._first = self._time_plot()
+            QTimer.singleShot(0, self.ensure_plots)
+
+    def _time_plot(self):
+        import pyqtgraph as pg
+
+        pg.setConfigOptions(antialias=False, background="w", foreground="#3f3f46")
+        plot = pg.PlotWidget()
+        plot.setMinimumHeight(90)
+        plot.showGrid(x=False, y=True, alpha=0.25)
+        plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
+        self.infer_curve = plot.plot(pen=pg.mkPen("#2563eb", width=1), name="inference")
+        self.decode_curve = plot.plot(pen=pg.mkPen("#f59e0b", width=1), name="decode")
+        return plot
+
     def ensure_plots(self) -> None:
         """Build the plots now (once), importing pyqtgraph if no worker has yet."""
         if self.time_plot is not None:
             return
         import pyqtgraph as pg
 
-        pg.setConfigOptions(antialias=False, background="w", foreground="#3f3f46")
-        self.time_plot = pg.PlotWidget()
-        self.time_plot.setMinimumHeight(90)
-        self.time_plot.showGrid(x=False, y=True, alpha=0.25)
-        self.time_plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
-        self.infer_curve = self.time_plot.plot(pen=pg.mkPen("#2563eb", width=1), name="inference")
-        self.decode_curve = self.time_plot.plot(pen=pg.mkPen("#f59e0b", width=1), name="decode")
-
+        first, self._first = self._first, None
+        self.time_plot = first if first is not None else self._time_plot()
         self.hist_plot = pg.PlotWidget()
         self.hist_plot.setMinimumHeight(80)
         self.hist_curve = self.hist_plot.plot(
