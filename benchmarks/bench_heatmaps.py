@@ -31,7 +31,8 @@ if str(ROOT) not in sys.path:
 
 from pigeonhole.core.data.images import preprocess  # noqa: E402
 from pigeonhole.core.insight.heatmaps import cam_maps, gradcam_maps, to_image_pixels  # noqa: E402
-from pigeonhole.core.models.archs import build_model, cam_target, get_head  # noqa: E402
+from pigeonhole.core.models.archs import build_model, get_head  # noqa: E402
+from pigeonhole.core.models.cam_targets import cam_target  # noqa: E402
 from tests.core.test_heatmaps import patch_image, trained_on_patches  # noqa: E402
 
 

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from pigeonhole.commands.bench import _kept_table  # noqa: E402
+from pigeonhole.commands.bench import kept_table  # noqa: E402
 from pigeonhole.core.bench.keep import keep_costs  # noqa: E402
 from pigeonhole.core.bench.suite import load_bench_model  # noqa: E402
 from pigeonhole.core.data.synthetic import make_photo_folder  # noqa: E402
@@ -55,7 +55,7 @@ def main() -> None:
                 rows = keep_costs(classifier, runs, files, args.repeats)
                 kept += [(arch, row) for row in rows]
     print()
-    print(_kept_table(kept))
+    print(kept_table(kept))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Why a label was given: class-activation heat maps, laid on the original photo's pixels.
 
-One function per method, chosen by the architecture's registry record (core.models.archs
-``CamTarget``):
+One function per method, chosen by where the architecture's map is read (``CamTarget``, in
+core.models.cam_targets):
 
 * :func:`cam_maps`: networks that end in global average pooling and a linear layer (ResNet,
   RegNet, EfficientNet, MobileNetV2, DenseNet, ConvNeXt, ShuffleNet, MNASNet, GoogLeNet,
@@ -29,7 +29,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..models.archs import CamTarget, cam_target, head_info
+from ..models.archs import head_info
+from ..models.cam_targets import CamTarget, cam_target
 from .heatmap_pixels import Explanation, crop_box, heat_colours, overlay, to_image_pixels
 
 

@@ -33,6 +33,7 @@ from .transforms import TransformSpec
 if TYPE_CHECKING:
     from torch import nn
 
+
 log = logging.getLogger(__name__)
 
 #: The architectures the product card names first; the GUI and `models` table put them on top.
@@ -94,23 +95,6 @@ class HeadInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class CamTarget:
-    """Where an architecture's heat map is read (core.insight.heatmaps).
-
-    ``method``: "cam" when the network ends in global average pooling and a linear layer (the
-    class-activation map is the head's weights applied to the last feature map: no gradient);
-    "classmap" when the last feature map already has one channel per class (SqueezeNet);
-    "gradcam" otherwise (gradients on demand). ``layer``: the module whose output is that map.
-    ``layout``: "nchw", "nhwc" (Swin), or "tokens" (ViT: the class token, then the patch grid).
-    ``relu``: the network applies a ReLU to the map before pooling (DenseNet)."""
-
-    method: str
-    layer: str
-    layout: str = "nchw"
-    relu: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class IdentityHint:
     """What picks an architecture's weights out cheaply: how many tensors its state dict has
     (BatchNorm step counters and auxiliary heads left out), its first and its last key."""
@@ -145,10 +129,6 @@ class ArchSpec:
     def head(self) -> HeadInfo:
         return head_info(self.name)
 
-    @property
-    def cam(self) -> CamTarget:
-        return cam_target(self.name)
-
     def builder_kwargs(self, num_classes: int) -> dict:
         """Arguments for torchvision's builder: the class count, and no auxiliary heads."""
         kwargs: dict = {"num_classes": num_classes}
@@ -157,7 +137,7 @@ class ArchSpec:
         return kwargs
 
 
-def _family_key(name: str) -> str:
+def family_key(name: str) -> str:
     m = re.match(r"(wide_resnet|[a-z]+)", name)
     key = m.group(1) if m else name
     return "inception" if key == "inception" else key
@@ -206,8 +186,8 @@ def _shipped_hints() -> dict[str, IdentityHint]:
 
 
 def _make_spec(name: str, rec: dict) -> ArchSpec:
-    family_key = _family_key(name)
-    family = _FAMILY_NAMES.get(family_key, family_key.replace("_", " ").title())
+    key = family_key(name)
+    family = _FAMILY_NAMES.get(key, key.replace("_", " ").title())
     return ArchSpec(
         name=name,
         family=family,
@@ -350,57 +330,6 @@ def head_info(name: str) -> HeadInfo:
     if isinstance(module, nn.Linear):
         return HeadInfo(path, module.in_features, "linear")
     return HeadInfo(path, module.in_channels, "conv")
-
-
-#: The last feature map of each family whose head is global average pooling + a linear layer.
-_CAM_LAYERS = {
-    "resnet": "layer4",
-    "resnext": "layer4",
-    "wide_resnet": "layer4",
-    "regnet": "trunk_output",
-    "efficientnet": "features",
-    "convnext": "features",
-    "densenet": "features",
-    "shufflenet": "conv5",
-    "mnasnet": "layers",
-    "googlenet": "inception5b",
-    "inception": "Mixed_7c",
-}
-
-
-def maps_from_forward(name: str) -> bool:
-    """The architecture's heat maps come from its forward pass (CAM, SqueezeNet's class map),
-    so a run can keep them; the rest need gradients (Grad-CAM, on demand). Without torch."""
-    name = get_arch(name).name
-    key = _family_key(name)
-    return name == "mobilenet_v2" or key in _CAM_LAYERS or key == "squeezenet"
-
-
-@functools.cache
-def cam_target(name: str) -> CamTarget:
-    """Where ``name``'s heat map is read: per family, with the traps known from Grad-CAM's
-    users: ViT's last block gives its patch tokens no gradient (the block before it is read,
-    class token dropped); Swin localises at the last block's ``norm2``, not ``norm1``."""
-    name = get_arch(name).name
-    key = _family_key(name)
-    if name == "mobilenet_v2":
-        return CamTarget("cam", "features")
-    if key in _CAM_LAYERS:
-        return CamTarget("cam", _CAM_LAYERS[key], relu=key == "densenet")
-    if key == "squeezenet":
-        return CamTarget("classmap", "classifier.2")
-    model = build_meta_model(name)
-    if key == "vit":
-        blocks = [n for n, _m in model.encoder.layers.named_children()]
-        return CamTarget("gradcam", f"encoder.layers.{blocks[-2]}", "tokens")
-    if key == "swin":
-        stage = len(model.features) - 1
-        return CamTarget(
-            "gradcam", f"features.{stage}.{len(model.features[stage]) - 1}.norm2", "nhwc"
-        )
-    if key == "maxvit":
-        return CamTarget("gradcam", f"blocks.{len(model.blocks) - 1}")
-    return CamTarget("gradcam", "features")  # VGG, AlexNet, MobileNetV3
 
 
 def get_head(model: nn.Module, arch: str) -> nn.Module:

@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from ..insight.heatmaps import as_nchw, cam_weights
-from ..models.archs import cam_target, head_info, maps_from_forward
+from ..models.archs import head_info
+from ..models.cam_targets import cam_target, maps_from_forward
 from .kept import (
     ALL_MAPS_UP_TO,
     CAM_CLASSES_OUTPUT,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import PigeonholeError
 from ..models import export_index
-from ..models.archs import maps_from_forward
+from ..models.cam_targets import maps_from_forward
 from ..models.files import is_onnx_name
 from ..models.loaded import LoadedModel, ModelSource, weights_version
 from ..models.onnx_models import cached_export_fits, load_cached_export, load_onnx

@@ -90,11 +90,11 @@ def side_by_side(results) -> str:
     lines.append("(images/s; top-1 = agreement with the naive torch fp32 loop on the same images)")
     kept = [(r.arch, row) for r in results for row in r.keep]
     if kept:
-        lines += ["", _kept_table(kept)]
+        lines += ["", kept_table(kept)]
     return "\n".join(lines)
 
 
-def _kept_table(kept) -> str:
+def kept_table(kept) -> str:
     """The --keep rows: the run with maps and embeddings kept against the run without."""
     head = (f"{'architecture':<20} {'engine':<12} {'prec':<5} {'classes':>7} {'without':>8} "
             f"{'with':>8} {'ratio':>7} {'best':>7} {'cpu':>7} {'KB/img':>7} {'MB/50k':>7} load")  # fmt: skip
