@@ -14,16 +14,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import statistics
 import time
-from array import array
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 
 from ..data.listing import ScanStats
 from ..errors import ClusterError, DataError, first_line
-from ..results.predictions import BatchResult, OutputCheck, Prediction, RunSummary
+from ..results.predictions import BatchResult, Prediction, RunSummary, RunTally
 from ..tasks import StopFlag, stop_requested
 from .session import ClusterShape
 from .sources import list_sources
@@ -167,9 +165,8 @@ class ClusterRun:
     def _records(self, batches, paths, stats, should_stop, progress):
         start = time.perf_counter()
         names = list(self.package.class_names)
-        check = OutputCheck(len(names))
-        infer_ms, decode_ms = array("d"), array("d")
-        done = processed = multi_frame = 0
+        tally = RunTally(len(names))
+        multi_frame = 0
         cancelled = False
         total = len(paths)
         it = iter(batches)
@@ -189,43 +186,29 @@ class ClusterRun:
                 self.rows_per_node.update(
                     str(n) for n, e in zip(rows["node"], rows["error"], strict=True) if e == ""
                 )
-                for p in preds:
-                    check.add(p)
-                    decode_ms.append(p.decode_ms)
-                    if p.ok:
-                        processed += 1
-                        infer_ms.append(p.infer_ms)
-                done += len(preds)
-                yield BatchResult(tuple(preds), done, total, time.perf_counter() - start)
+                tally.add(preds)
+                yield BatchResult(tuple(preds), tally.done, total, time.perf_counter() - start)
                 if progress is not None:
-                    progress(done, total)
+                    progress(tally.done, total)
         except KeyboardInterrupt:  # Ctrl-C: stop the job, keep what came back, say so
             cancelled = self.interrupted = True
         finally:
             close = getattr(it, "close", None)
             if close is not None:
                 close()  # stops the streaming executor before the cluster goes
-        elapsed = time.perf_counter() - start
         self.summary = dataclasses.replace(
-            self._summary(stats, done, processed, elapsed, cancelled, infer_ms, decode_ms, check),
+            self._summary(stats, tally, time.perf_counter() - start, cancelled),
             skipped_groups=stats.skipped.groups(),
             multi_frame=multi_frame,
         )
         return self.summary
 
-    def _summary(self, stats, done, processed, elapsed, cancelled, infer_ms, decode_ms, check):
-        times = sorted(infer_ms)
+    def _summary(self, stats, tally: RunTally, elapsed: float, cancelled: bool) -> RunSummary:
         pkg, shape = self.package, self.shape
         return RunSummary(
             images=stats.found,
-            processed=processed,
-            skipped=done - processed,
             ignored=stats.ignored,
-            total_s=elapsed,
-            images_per_s=done / elapsed if elapsed > 0 else 0.0,
-            mean_ms=statistics.fmean(times) if times else 0.0,
-            median_ms=statistics.median(times) if times else 0.0,
-            p95_ms=times[min(len(times) - 1, math.ceil(0.95 * len(times)) - 1)] if times else 0.0,
+            **tally.figures(elapsed),
             device="ray",
             device_name=f"a Ray cluster ({shape.nodes} node{'s' if shape.nodes != 1 else ''}, "
             f"{shape.cpus:g} CPUs{f', {shape.gpus:g} GPUs' if shape.gpus else ''})",
@@ -233,12 +216,10 @@ class ClusterRun:
             batch_size=pkg.batch_size,
             arch=pkg.arch,
             cancelled=cancelled,
-            decode_ms=statistics.fmean(decode_ms) if decode_ms else 0.0,
             workers=self.sizing.actors if self.sizing else 0,
             engine=pkg.engine,
             hidden=stats.hidden,
             scan_errors=tuple(stats.errors[:20]),
-            warnings=tuple(check.warnings()),
             model=pkg.identity,
         )
 

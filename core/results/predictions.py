@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import math
+import statistics
+from array import array
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -179,3 +182,39 @@ class OutputCheck:
                 "classes apart."
             ]
         return []
+
+
+class RunTally:
+    """What a run counts as its predictions come, the same for a run on this machine
+    (core.runtime.inference) and on a cluster (core.cluster.pipeline): images done and
+    classified, each one's inference and decode times, and the model check (OutputCheck);
+    :meth:`figures` gives the RunSummary's counts and times."""
+
+    def __init__(self, num_classes: int):
+        self.check = OutputCheck(num_classes)
+        self.infer_ms, self.decode_ms = array("d"), array("d")
+        self.done = self.processed = 0
+
+    def add(self, predictions) -> None:
+        for p in predictions:
+            self.check.add(p)
+            self.decode_ms.append(p.decode_ms)
+            if p.ok:
+                self.processed += 1
+                self.infer_ms.append(p.infer_ms)
+        self.done += len(predictions)
+
+    def figures(self, elapsed: float) -> dict:
+        """RunSummary's fields that come from the tally (``warnings`` included)."""
+        times = sorted(self.infer_ms)
+        return dict(
+            processed=self.processed,
+            skipped=self.done - self.processed,
+            total_s=elapsed,
+            images_per_s=self.done / elapsed if elapsed > 0 else 0.0,
+            mean_ms=statistics.fmean(times) if times else 0.0,
+            median_ms=statistics.median(times) if times else 0.0,
+            p95_ms=times[min(len(times) - 1, math.ceil(0.95 * len(times)) - 1)] if times else 0.0,
+            decode_ms=statistics.fmean(self.decode_ms) if self.decode_ms else 0.0,
+            warnings=tuple(self.check.warnings()),
+        )

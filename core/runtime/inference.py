@@ -15,11 +15,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-import math
 import os
-import statistics
 import time
-from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +29,7 @@ from ..data.listing import BackgroundLister, ScanStats
 from ..devices import HostCpu, device_name, synchronize
 from ..errors import DataError, ImageLoadError, first_line
 from ..models.loaded import LoadedModel
-from ..results.predictions import BatchResult, OutputCheck, Prediction, RunSummary
+from ..results.predictions import BatchResult, Prediction, RunSummary, RunTally
 from ..tasks import run_to_end
 from .kept import Keep, Keeper
 from .onnx_engine import OrtStep
@@ -284,9 +281,8 @@ class Classifier:
         stats = ScanStats()
         lister = BackgroundLister(paths, stats, should_stop)
         source = _Numbered(lister)
-        infer_ms, decode_ms = array("d"), array("d")
-        check = OutputCheck(len(self.class_names))
-        done = processed = skipped = multi_frame = 0
+        tally = RunTally(len(self.class_names))
+        multi_frame = 0
         pipeline = run_pipeline(
             source,
             lambda item: self._decode(item, thumbnail_size),
@@ -302,27 +298,16 @@ class Classifier:
                 break
             preds = [self._prediction(it, outputs) for it in items]
             multi_frame += sum(it.multi_frame for it in items)
-            for p in preds:
-                check.add(p)
-                decode_ms.append(p.decode_ms)
-                if p.ok:
-                    processed += 1
-                    infer_ms.append(p.infer_ms)
-                else:
-                    skipped += 1
-            done += len(preds)
+            tally.add(preds)
             if progress is not None:
-                progress(done, lister.total)
-            yield BatchResult(tuple(preds), done, lister.total, time.perf_counter() - start)
-        if not cancelled and done == 0:
+                progress(tally.done, lister.total)
+            yield BatchResult(tuple(preds), tally.done, lister.total, time.perf_counter() - start)
+        if not cancelled and tally.done == 0:
             raise DataError(stats.nothing_found(paths))
-        elapsed = time.perf_counter() - start
-        self.summary = self._summary(
-            stats, done, processed, skipped, elapsed, cancelled, infer_ms, decode_ms
-        )
+        self.summary = self._summary(stats, tally, time.perf_counter() - start, cancelled)
         self.summary = dataclasses.replace(
             self.summary,
-            warnings=tuple(check.warnings()) + self._kept_warning(),
+            warnings=self.summary.warnings + self._kept_warning(),
             model=self.loaded.identity().to_dict(),
             skipped_groups=stats.skipped.groups(),
             multi_frame=multi_frame,
@@ -364,25 +349,17 @@ class Classifier:
             maps,
         )
 
-    def _summary(self, stats, done, processed, skipped, elapsed, cancelled, infer_ms, decode_ms):
-        times = sorted(infer_ms)
+    def _summary(self, stats, tally: RunTally, elapsed: float, cancelled: bool) -> RunSummary:
         return RunSummary(
             images=stats.found,
-            processed=processed,
-            skipped=skipped,
             ignored=stats.ignored,
-            total_s=elapsed,
-            images_per_s=done / elapsed if elapsed > 0 else 0.0,
-            mean_ms=statistics.fmean(times) if times else 0.0,
-            median_ms=statistics.median(times) if times else 0.0,
-            p95_ms=times[min(len(times) - 1, math.ceil(0.95 * len(times)) - 1)] if times else 0.0,
+            **tally.figures(elapsed),
             device=str(self.device),
             device_name=device_name(self.device),
             precision=self.precision,
             batch_size=self.batch_size,
             arch=self.loaded.arch,
             cancelled=cancelled,
-            decode_ms=statistics.fmean(decode_ms) if decode_ms else 0.0,
             workers=self.workers,
             decode="gpu" if self.jpegs is not None else "cpu",
             engine=self.engine,
