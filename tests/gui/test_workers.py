@@ -3,6 +3,8 @@ cancel ends a job within a second, shutdown waits for every thread (superseded o
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 
 import pytest
@@ -69,6 +71,26 @@ def test_a_job_reports_items_progress_and_result_in_the_gui_thread(qtbot, slot_a
     assert log.items == [0, 10, 20] and log.progress == [(1, 3), (2, 3), (3, 3)]
     assert log.finished == ["done"] and log.failed == []
     assert log.threads == {threading.main_thread()}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values")
+def test_a_job_runs_below_the_gui_thread(qtbot, slot_and_log):
+    """On a busy CPU the window is scheduled before a job: the job's thread runs lowered."""
+    from pigeonhole.core.tasks import BACKGROUND_NICE
+
+    slot, log = slot_and_log
+
+    def nice() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def job(*, should_stop, progress):
+        return nice()
+
+    gui = nice()
+    slot.start(job)
+    qtbot.waitUntil(lambda: not slot.busy, timeout=5_000)
+    assert log.finished == [min(19, gui + BACKGROUND_NICE)]
+    assert nice() == gui  # the GUI thread itself is untouched
 
 
 def test_a_core_error_arrives_as_its_message(qtbot, slot_and_log):
@@ -158,3 +180,31 @@ def test_shutdown_waits_for_the_current_and_superseded_jobs(qtbot, slot_and_log)
     assert not slot.busy and slot.worker is None
     deliver_posted_events()
     assert log.finished == [] and log.failed == []  # nothing arrives after shutdown
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values")
+def test_thumbnails_are_remade_below_the_gui_thread(qtbot, tmp_path, monkeypatch):
+    """An evicted thumbnail is re-made on a pool thread that runs lowered, and arrives."""
+    from PIL import Image
+
+    import pigeonhole.gui.widgets.thumbnails as thumbnails
+    from pigeonhole.core.tasks import BACKGROUND_NICE
+
+    path = tmp_path / "a.jpg"
+    Image.new("RGB", (64, 48), "red").save(path)
+    seen: list[int] = []
+    real = thumbnails.read_thumbnail
+
+    def spy(*args):
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return real(*args)
+
+    monkeypatch.setattr(thumbnails, "read_thumbnail", spy)
+    cache = thumbnails.ThumbnailCache()
+    loader = thumbnails.ThumbnailLoader(cache)
+    gui = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    with qtbot.waitSignal(loader.ready, timeout=5_000):
+        loader.request(str(path))
+    loader.shutdown()
+    assert seen == [min(19, gui + BACKGROUND_NICE)]
+    assert cache.get(str(path)) is not None
