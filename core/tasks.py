@@ -47,6 +47,20 @@ def run_to_end(gen: Generator[Any, Any, R], each: Callable[[Any], None] | None =
             each(record)
 
 
+def mapped(gen: Generator[Any, Any, R], fn: Callable[[Any], Any]) -> Generator[Any, None, R]:
+    """``gen`` with ``fn`` applied to each record it yields, in the thread that drains it;
+    returns ``gen``'s return value, and closing it closes ``gen``."""
+    try:
+        while True:
+            try:
+                record = next(gen)
+            except StopIteration as done:
+                return done.value
+            yield fn(record)
+    finally:
+        gen.close()
+
+
 def format_duration(seconds: float) -> str:
     """A duration for a progress line: ``42 s`` under a minute, else ``3:07`` or ``1:03:07``."""
     s = int(round(seconds))

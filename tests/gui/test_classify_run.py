@@ -104,6 +104,32 @@ def test_a_run_from_the_window_yields_the_cpu_to_the_gui_thread(
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == gui
 
 
+def test_thumbnails_become_images_on_the_worker_not_the_gui_thread(
+    qtbot, tab, checkpoint_file, image_folder, monkeypatch
+):
+    """Making each thumbnail's QImage (and dropping it from the prediction) is the run's
+    worker's job: in the GUI thread it was half of every hand-over of results."""
+    import threading
+
+    import pigeonhole.gui.classify.run as run
+
+    threads: set[str] = set()
+    real = run.thumbnail_to_qimage
+
+    def spy(thumb):
+        threads.add(threading.current_thread().name)
+        return real(thumb)
+
+    monkeypatch.setattr(run, "thumbnail_to_qimage", spy)
+    load(qtbot, tab, checkpoint_file)
+    summary = run_and_wait(qtbot, tab, [image_folder])
+    assert summary is not None and summary.processed == 12
+    assert threads and threading.main_thread().name not in threads
+    rows = [r for r in tab.results.rows if r.ok]
+    assert len(rows) == 12 and all(r.pred.thumbnail is None for r in rows)
+    assert all(tab.cache.get(r.path) is not None for r in rows)
+
+
 def test_non_local_urls_are_refused_with_a_message(qtbot, tab, checkpoint_file):
     load(qtbot, tab, checkpoint_file)
     drop(tab.ui.drop_zone, [QUrl("https://example.com/cat.jpg")])

@@ -1,6 +1,7 @@
-"""Worker threads below the GUI thread: a lowered thread, and the threads a run starts from it
-(decoders, forward threads, the listing), run at a higher nice value than the main thread; a
-run started from an ordinary thread (the command line) leaves every thread as it is."""
+"""core.tasks: worker threads below the GUI thread (a lowered thread, and the threads a run
+starts from it: decoders, forward threads, the listing, run at a higher nice value than the main
+thread; a run started from an ordinary thread, the command line's, leaves every thread as it
+is), and a generator's records mapped on the way."""
 
 from __future__ import annotations
 
@@ -17,9 +18,30 @@ from pigeonhole.core.devices import HOST_CPU
 from pigeonhole.core.runtime.pipeline import ListSource, run_pipeline
 from pigeonhole.core.runtime.plan import RunPlan
 
-pytestmark = pytest.mark.skipif(
+linux_only = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="reads per-thread nice values (Linux)"
 )
+
+
+def test_mapped_maps_each_record_returns_the_value_and_closes_the_source():
+    closed = []
+
+    def source():
+        try:
+            yield 1
+            yield 2
+            return "summary"
+        finally:
+            closed.append(True)
+
+    out: list = []
+    assert tasks.run_to_end(tasks.mapped(source(), lambda x: x * 10), out.append) == "summary"
+    assert out == [10, 20]
+    early = tasks.mapped(source(), str)
+    assert next(early) == "1"
+    closed.clear()
+    early.close()  # a cancelled run: the source's own clean-up runs at once
+    assert closed == [True]
 
 
 def nice() -> int:
@@ -42,6 +64,7 @@ def in_thread(fn, lowered: bool):
     return out[0]
 
 
+@linux_only
 def test_a_lowered_thread_runs_below_the_main_thread_once_and_the_main_never():
     main = nice()
     assert not tasks.lower_thread_priority()  # the GUI thread is never lowered
@@ -76,6 +99,7 @@ def _pipeline_nices() -> tuple[set[int], set[int]]:
     return decode_seen, forward_seen
 
 
+@linux_only
 @pytest.mark.parametrize("lowered", [True, False], ids=["from the window", "from the CLI"])
 def test_a_run_passes_its_thread_priority_on_to_its_threads(lowered):
     main = nice()
@@ -85,6 +109,7 @@ def test_a_run_passes_its_thread_priority_on_to_its_threads(lowered):
     assert forward_seen == {want}
 
 
+@linux_only
 @pytest.mark.parametrize("lowered", [True, False], ids=["from the window", "from the CLI"])
 def test_the_listing_thread_runs_at_its_starters_priority(tmp_path: Path, monkeypatch, lowered):
     (tmp_path / "a.jpg").write_bytes(b"not read")
