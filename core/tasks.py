@@ -4,9 +4,8 @@ records and return a result.
 ``should_stop`` is a ``threading.Event`` (the GUI sets it from its thread), a callable returning
 bool, or None. :func:`run_to_end` drains such a generator and returns its return value.
 
-Priority: the window's worker threads call :func:`lower_thread_priority`, so that on a busy CPU
-the GUI thread is scheduled before them; threads that start workers of their own pass the
-priority on with :func:`priority_for_workers`. The command line leaves every thread as it is.
+The window's worker threads call :func:`run_as_batch`, so that on a busy CPU the GUI thread is
+scheduled first when it wakes; the command line leaves every thread as it is.
 """
 
 from __future__ import annotations
@@ -73,54 +72,27 @@ def format_duration(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}"
 
 
-# How much a background thread yields to the GUI thread, in Linux nice steps. 5 gives the GUI
-# thread three times a worker's share of a busy CPU; measured with benchmarks/bench_app.py on
-# 2 cores: the worst event-loop gap on dropping 50,000 images went from 94-165 ms to 59-91 ms,
-# at the same images per second (the workers still take every cycle the GUI thread leaves).
-BACKGROUND_NICE = 5
-_WINDOWS_BELOW_NORMAL = -1  # THREAD_PRIORITY_BELOW_NORMAL
-_local = threading.local()
+def run_as_batch() -> bool:
+    """Mark the calling thread as CPU-bound batch work (Linux's ``SCHED_BATCH``): when it
+    wakes (a decoder handed a new image, say) it never preempts the GUI thread but waits for
+    the scheduler's next tick, while it keeps the same share of the CPU as before, against
+    other programs too. Threads it starts inherit it (a run's listing, decoders and forward
+    threads, ONNX Runtime's pool).
 
-
-def lower_thread_priority() -> bool:
-    """Let the calling thread yield the CPU to the GUI thread: on Linux its nice value goes
-    :data:`BACKGROUND_NICE` above the main thread's (threads it starts then inherit it: a run's
-    decoders, forward threads and listing, ONNX Runtime's own pool); on Windows it runs below
-    normal priority. Elsewhere nothing changes (Qt's ``QThread.LowPriority`` covers macOS's
-    worker QThreads). Never lowers the main thread; calling again changes nothing. Returns
-    whether the thread now runs lowered."""
+    Not a lower priority: nice +5 made the window's worst event-loop gap a little shorter again
+    (bench_app, 50,000 images on 2 cores), but with two other busy programs on the machine it
+    classified 40 % fewer images a second; Windows' and macOS's lower thread priorities take
+    the CPU share the same way, so there nothing changes. Never applied to the main thread.
+    Returns whether the thread runs as batch work now."""
     if threading.current_thread() is threading.main_thread():
         return False
-    if getattr(_local, "lowered", False):
-        return True
+    batch = getattr(os, "SCHED_BATCH", None)
+    if batch is None or not sys.platform.startswith("linux"):
+        return False
+    tid = threading.get_native_id()
     try:
-        if sys.platform.startswith("linux"):
-            tid = threading.get_native_id()
-            target = min(19, os.getpriority(os.PRIO_PROCESS, os.getpid()) + BACKGROUND_NICE)
-            if os.getpriority(os.PRIO_PROCESS, tid) < target:  # not inherited already
-                os.setpriority(os.PRIO_PROCESS, tid, target)
-        elif sys.platform == "win32":
-            import ctypes
-
-            kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
-            if not kernel32.SetThreadPriority(kernel32.GetCurrentThread(), _WINDOWS_BELOW_NORMAL):
-                return False
-        else:
-            return False
+        if os.sched_getscheduler(tid) != batch:
+            os.sched_setscheduler(tid, batch, os.sched_param(0))
     except OSError:  # a sandbox that refuses it: the thread runs as before
         return False
-    _local.lowered = True
     return True
-
-
-def priority_for_workers() -> Callable[[], None]:
-    """Called by a thread about to start worker threads (a pool's ``initializer``): a function
-    each new thread calls first so that it runs at the starter's priority. Linux passes a
-    thread's nice value on by itself; Windows starts every thread at normal priority."""
-    if getattr(_local, "lowered", False):
-        return lower_thread_priority
-    return _unchanged
-
-
-def _unchanged() -> None:
-    pass

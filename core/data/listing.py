@@ -30,7 +30,7 @@ from pathlib import Path
 from PIL import Image, ImageFile
 
 from ..errors import PigeonholeError
-from ..tasks import StopFlag, priority_for_workers, stop_check, stop_requested
+from ..tasks import StopFlag, stop_check, stop_requested
 from .formats import (
     NOT_IMAGE_EXTENSIONS,
     RAW_EXTENSIONS,
@@ -378,18 +378,14 @@ class BackgroundLister:
         self.taken = 0
         self.error: BaseException | None = None
         self._thread = threading.Thread(
-            target=self._run,
-            args=(paths, priority_for_workers()),
-            name="pigeonhole-list",
-            daemon=True,
+            target=self._run, args=(paths,), name="pigeonhole-list", daemon=True
         )
         self._thread.start()
 
     def _stopped(self) -> bool:
         return self._stop.is_set() or stop_requested(self._outer_stop)
 
-    def _run(self, paths, priority) -> None:
-        priority()  # the starter's: a listing for the window yields to the GUI thread
+    def _run(self, paths) -> None:
         count = 0
         try:
             for p in image_paths(paths, self._stats, self._stopped, self._hand_over):

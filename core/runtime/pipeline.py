@@ -19,7 +19,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
-from ..tasks import StopFlag, priority_for_workers, stop_check
+from ..tasks import StopFlag, stop_check
 from .plan import RunPlan
 
 log = logging.getLogger(__name__)
@@ -36,8 +36,7 @@ def _loaded_torch():
     return torch if torch is not None and hasattr(torch, "set_num_threads") else None
 
 
-def _decode_thread(priority: Callable[[], None]) -> None:
-    priority()  # the starter's: a run from the window yields to the GUI thread
+def _one_torch_thread() -> None:
     torch = _loaded_torch()
     if DECODE_TORCH_THREADS and torch is not None:
         torch.set_num_threads(DECODE_TORCH_THREADS)
@@ -79,13 +78,11 @@ class _ForwardThreads:
     def __init__(self, plan: RunPlan):
         self.plan = plan
         self.local = threading.local()
-        self._priority = priority_for_workers()
         self.pool = ThreadPoolExecutor(
             plan.forward_streams, thread_name_prefix="pigeonhole-forward", initializer=self._init
         )
 
     def _init(self) -> None:
-        self._priority()
         torch = _loaded_torch()
         if self.plan.threads_per_stream and torch is not None:
             torch.set_num_threads(self.plan.threads_per_stream)
@@ -129,10 +126,7 @@ def run_pipeline(
     stop = stop_check(should_stop)
     bs = plan.batch_size
     pool = ThreadPoolExecutor(
-        plan.decode_workers,
-        thread_name_prefix="pigeonhole-decode",
-        initializer=_decode_thread,
-        initargs=(priority_for_workers(),),
+        plan.decode_workers, thread_name_prefix="pigeonhole-decode", initializer=_one_torch_thread
     )
     forward = _ForwardThreads(plan)
     torch = _loaded_torch()

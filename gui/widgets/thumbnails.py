@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 
-from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThread, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage, QImageReader
 
-from ...core.tasks import lower_thread_priority
+from ...core.tasks import run_as_batch
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ class _ThumbJob(QRunnable):
         self.setAutoDelete(True)
 
     def run(self) -> None:
-        lower_thread_priority()  # below the GUI thread that paints what this makes
+        run_as_batch()  # the GUI thread that paints what this makes goes first
         try:
             img = read_thumbnail(self.path, self.side)
         except Exception:  # never let a worker thread raise
@@ -149,7 +149,6 @@ class ThumbnailLoader(QObject):
         self.cache, self.side = cache, side
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(threads)
-        self._pool.setThreadPriority(QThread.Priority.LowPriority)  # macOS; jobs lower on Linux
         self._pending: set[str] = set()
         self._signals = _Signals(self)
         self._signals.done.connect(self._on_done)

@@ -22,7 +22,7 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
 from ...core.errors import Cancelled, PigeonholeError
-from ...core.tasks import lower_thread_priority, run_to_end
+from ...core.tasks import run_as_batch, run_to_end
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +50,9 @@ class TaskWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        # Below the GUI thread (and so every thread this job starts): on a busy CPU the window
-        # is scheduled first and stays responsive while the job takes what is left.
-        lower_thread_priority()
+        # Batch work (and so is every thread this job starts): on a busy CPU the GUI thread is
+        # scheduled first when it wakes, and the job keeps its share of the CPU.
+        run_as_batch()
         try:
             result = self._fn(
                 *self._args, should_stop=self.stop_event, progress=self._progress, **self._kwargs
@@ -92,7 +92,7 @@ def _start_thread(worker: TaskWorker, parent: QObject | None = None) -> QThread:
     worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
     worker.failed.connect(thread.quit, Qt.ConnectionType.DirectConnection)
     thread.finished.connect(worker.deleteLater)
-    thread.start(QThread.Priority.LowPriority)  # where Qt can (macOS); run() does it on Linux
+    thread.start()
     return thread
 
 

@@ -1,7 +1,7 @@
-"""core.tasks: worker threads below the GUI thread (a lowered thread, and the threads a run
-starts from it: decoders, forward threads, the listing, run at a higher nice value than the main
-thread; a run started from an ordinary thread, the command line's, leaves every thread as it
-is), and a generator's records mapped on the way."""
+"""core.tasks: a generator's records mapped on the way, and worker threads marked as batch work
+(a marked thread and the threads a run starts from it, its decoders, forward threads and
+listing, run under SCHED_BATCH, at the nice value they had; a run started from an ordinary
+thread, the command line's, leaves every thread as it is)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from pigeonhole.core.runtime.pipeline import ListSource, run_pipeline
 from pigeonhole.core.runtime.plan import RunPlan
 
 linux_only = pytest.mark.skipif(
-    not sys.platform.startswith("linux"), reason="reads per-thread nice values (Linux)"
+    not sys.platform.startswith("linux"), reason="per-thread scheduling policies (Linux)"
 )
 
 
@@ -44,18 +44,19 @@ def test_mapped_maps_each_record_returns_the_value_and_closes_the_source():
     assert closed == [True]
 
 
-def nice() -> int:
-    """The calling thread's own nice value."""
-    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+def scheduling() -> tuple[int, int]:
+    """The calling thread's (policy, nice value)."""
+    tid = threading.get_native_id()
+    return os.sched_getscheduler(tid), os.getpriority(os.PRIO_PROCESS, tid)
 
 
-def in_thread(fn, lowered: bool):
-    """``fn()``'s value, called in a new thread (lowered first when asked)."""
+def in_thread(fn, batch: bool):
+    """``fn()``'s value, called in a new thread (marked as batch work first when asked)."""
     out: list = []
 
     def body() -> None:
-        if lowered:
-            tasks.lower_thread_priority()
+        if batch:
+            tasks.run_as_batch()
         out.append(fn())
 
     t = threading.Thread(target=body)
@@ -65,34 +66,34 @@ def in_thread(fn, lowered: bool):
 
 
 @linux_only
-def test_a_lowered_thread_runs_below_the_main_thread_once_and_the_main_never():
-    main = nice()
-    assert not tasks.lower_thread_priority()  # the GUI thread is never lowered
-    assert nice() == main
+def test_a_marked_thread_runs_as_batch_work_at_its_nice_value_and_the_main_never():
+    main = scheduling()
+    assert main[0] == os.SCHED_OTHER
+    assert not tasks.run_as_batch()  # the GUI thread is never marked
+    assert scheduling() == main
 
     def twice():
-        first = tasks.lower_thread_priority(), nice()
-        return first, (tasks.lower_thread_priority(), nice())
+        return (tasks.run_as_batch(), scheduling()), (tasks.run_as_batch(), scheduling())
 
-    (ok, once), (again, after) = in_thread(twice, lowered=False)
+    (ok, once), (again, after) = in_thread(twice, batch=False)
     assert ok and again
-    assert once == min(19, main + tasks.BACKGROUND_NICE)
-    assert after == once  # lowering again does not go further
-    assert in_thread(nice, lowered=False) == main  # an ordinary thread is untouched
+    assert once == (os.SCHED_BATCH, main[1])  # the same share of the CPU: no lower priority
+    assert after == once
+    assert in_thread(scheduling, batch=False) == main  # an ordinary thread is untouched
 
 
-def _pipeline_nices() -> tuple[set[int], set[int]]:
-    """The nice values of a pipeline's decode and forward threads, seen from inside them."""
+def _pipeline_scheduling() -> tuple[set, set]:
+    """The (policy, nice) of a pipeline's decode and forward threads, seen from inside them."""
     plan = RunPlan(HOST_CPU, "fp32", 4, 2, False, False, 2, 0, engine="onnxruntime")
-    decode_seen: set[int] = set()
-    forward_seen: set[int] = set()
+    decode_seen: set = set()
+    forward_seen: set = set()
 
     def decode(item):
-        decode_seen.add(nice())
+        decode_seen.add(scheduling())
         return item
 
     def compute(batch):
-        forward_seen.add(nice())
+        forward_seen.add(scheduling())
         return batch
 
     tasks.run_to_end(run_pipeline(ListSource(range(20)), decode, compute, plan))
@@ -100,26 +101,26 @@ def _pipeline_nices() -> tuple[set[int], set[int]]:
 
 
 @linux_only
-@pytest.mark.parametrize("lowered", [True, False], ids=["from the window", "from the CLI"])
-def test_a_run_passes_its_thread_priority_on_to_its_threads(lowered):
-    main = nice()
-    want = min(19, main + tasks.BACKGROUND_NICE) if lowered else main
-    decode_seen, forward_seen = in_thread(_pipeline_nices, lowered)
+@pytest.mark.parametrize("batch", [True, False], ids=["from the window", "from the CLI"])
+def test_a_runs_threads_are_scheduled_as_the_thread_that_started_it(batch):
+    main = scheduling()
+    want = (os.SCHED_BATCH if batch else os.SCHED_OTHER, main[1])
+    decode_seen, forward_seen = in_thread(_pipeline_scheduling, batch)
     assert decode_seen == {want}
     assert forward_seen == {want}
 
 
 @linux_only
-@pytest.mark.parametrize("lowered", [True, False], ids=["from the window", "from the CLI"])
-def test_the_listing_thread_runs_at_its_starters_priority(tmp_path: Path, monkeypatch, lowered):
+@pytest.mark.parametrize("batch", [True, False], ids=["from the window", "from the CLI"])
+def test_the_listing_thread_is_scheduled_as_its_starter(tmp_path: Path, monkeypatch, batch):
     (tmp_path / "a.jpg").write_bytes(b"not read")
-    seen: list[int] = []
+    seen: list = []
     import pigeonhole.core.data.listing as listing
 
     real = listing.image_paths
 
     def spy(*args, **kwargs):
-        seen.append(nice())
+        seen.append(scheduling())
         yield from real(*args, **kwargs)
 
     monkeypatch.setattr(listing, "image_paths", spy)
@@ -129,6 +130,6 @@ def test_the_listing_thread_runs_at_its_starters_priority(tmp_path: Path, monkey
         lister._thread.join(10)
         return lister
 
-    in_thread(list_all, lowered)
-    main = nice()
-    assert seen == [min(19, main + tasks.BACKGROUND_NICE) if lowered else main]
+    in_thread(list_all, batch)
+    main = scheduling()
+    assert seen == [(os.SCHED_BATCH if batch else os.SCHED_OTHER, main[1])]

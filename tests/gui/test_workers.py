@@ -50,6 +50,12 @@ def slot_and_log(owner):
     assert slot.shutdown(10_000)  # every test ends what it started
 
 
+def scheduling() -> tuple[int, int]:
+    """The calling thread's (scheduling policy, nice value): Linux only."""
+    tid = threading.get_native_id()
+    return os.sched_getscheduler(tid), os.getpriority(os.PRIO_PROCESS, tid)
+
+
 def deliver_posted_events() -> None:
     """Run what the worker threads queued for the GUI thread (they have ended: all is queued)."""
     QCoreApplication.sendPostedEvents()
@@ -73,24 +79,20 @@ def test_a_job_reports_items_progress_and_result_in_the_gui_thread(qtbot, slot_a
     assert log.threads == {threading.main_thread()}
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values")
-def test_a_job_runs_below_the_gui_thread(qtbot, slot_and_log):
-    """On a busy CPU the window is scheduled before a job: the job's thread runs lowered."""
-    from pigeonhole.core.tasks import BACKGROUND_NICE
-
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread scheduling policies")
+def test_a_job_runs_as_batch_work(qtbot, slot_and_log):
+    """On a busy CPU the GUI thread is scheduled first when it wakes: a job's thread runs as
+    batch work, at the nice value the GUI thread has (the same share of the CPU)."""
     slot, log = slot_and_log
 
-    def nice() -> int:
-        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-
     def job(*, should_stop, progress):
-        return nice()
+        return scheduling()
 
-    gui = nice()
+    gui = scheduling()
     slot.start(job)
     qtbot.waitUntil(lambda: not slot.busy, timeout=5_000)
-    assert log.finished == [min(19, gui + BACKGROUND_NICE)]
-    assert nice() == gui  # the GUI thread itself is untouched
+    assert log.finished == [(os.SCHED_BATCH, gui[1])]
+    assert scheduling() == gui == (os.SCHED_OTHER, gui[1])  # the GUI thread is untouched
 
 
 def test_a_core_error_arrives_as_its_message(qtbot, slot_and_log):
@@ -182,13 +184,12 @@ def test_shutdown_waits_for_the_current_and_superseded_jobs(qtbot, slot_and_log)
     assert log.finished == [] and log.failed == []  # nothing arrives after shutdown
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values")
-def test_thumbnails_are_remade_below_the_gui_thread(qtbot, tmp_path, monkeypatch):
-    """An evicted thumbnail is re-made on a pool thread that runs lowered, and arrives."""
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread scheduling policies")
+def test_thumbnails_are_remade_as_batch_work(qtbot, tmp_path, monkeypatch):
+    """An evicted thumbnail is re-made on a pool thread that runs as batch work, and arrives."""
     from PIL import Image
 
     import pigeonhole.gui.widgets.thumbnails as thumbnails
-    from pigeonhole.core.tasks import BACKGROUND_NICE
 
     path = tmp_path / "a.jpg"
     Image.new("RGB", (64, 48), "red").save(path)
@@ -196,15 +197,15 @@ def test_thumbnails_are_remade_below_the_gui_thread(qtbot, tmp_path, monkeypatch
     real = thumbnails.read_thumbnail
 
     def spy(*args):
-        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        seen.append(scheduling())
         return real(*args)
 
     monkeypatch.setattr(thumbnails, "read_thumbnail", spy)
     cache = thumbnails.ThumbnailCache()
     loader = thumbnails.ThumbnailLoader(cache)
-    gui = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    gui = scheduling()
     with qtbot.waitSignal(loader.ready, timeout=5_000):
         loader.request(str(path))
     loader.shutdown()
-    assert seen == [min(19, gui + BACKGROUND_NICE)]
+    assert seen == [(os.SCHED_BATCH, gui[1])]
     assert cache.get(str(path)) is not None
