@@ -65,7 +65,8 @@ def measure(arch: str, files: list[Path], repeats: int, batch: int) -> dict:
     if not row["exports"]:
         return row
     torch_clf = Classifier(loaded, RunOptions("cpu", "torch", "fp32", batch_size=batch))
-    from pigeonhole.core.data.images import crop_uint8, load_image
+    from pigeonhole.core.data.images import load_image
+    from pigeonhole.core.data.preprocessing import crop_uint8
 
     crops = torch.stack([crop_uint8(load_image(f), loaded.transform) for f in files])
     batches = list(crops.split(batch))

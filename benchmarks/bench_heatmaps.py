@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from pigeonhole.core.data.images import preprocess  # noqa: E402
+from pigeonhole.core.data.preprocessing import preprocess  # noqa: E402
 from pigeonhole.core.insight.heatmaps import cam_maps, gradcam_maps, to_image_pixels  # noqa: E402
 from pigeonhole.core.models.archs import build_model, get_head  # noqa: E402
 from pigeonhole.core.models.cam_targets import cam_target  # noqa: E402

@@ -35,7 +35,8 @@ def _status(field: str) -> int:
 
 
 def child(path: str, draft: bool) -> None:
-    from pigeonhole.core.data.images import crop_uint8, load_image
+    from pigeonhole.core.data.images import load_image
+    from pigeonhole.core.data.preprocessing import crop_uint8
     from pigeonhole.core.models.archs import TransformSpec
 
     spec = TransformSpec()  # resize 256, crop 224

@@ -29,7 +29,7 @@ if str(ROOT) not in sys.path:
 import torch  # noqa: E402
 
 from pigeonhole.core.bench.suite import load_bench_model  # noqa: E402
-from pigeonhole.core.data.images import normalize_batch  # noqa: E402
+from pigeonhole.core.data.preprocessing import normalize_batch  # noqa: E402
 from pigeonhole.core.data.synthetic import make_photo_folder  # noqa: E402
 from pigeonhole.core.runtime.inference import Classifier  # noqa: E402
 from pigeonhole.core.runtime.options import RunOptions  # noqa: E402

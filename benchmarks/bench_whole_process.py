@@ -67,8 +67,9 @@ def fine_tune_all_layers(train: Path, out: Path, epochs: int = 8) -> str:
     import torch
 
     from pigeonhole.core.bench.suite import load_bench_model
-    from pigeonhole.core.data.images import crop_uint8, load_image, normalize_batch
+    from pigeonhole.core.data.images import load_image
     from pigeonhole.core.data.listing import iter_image_files
+    from pigeonhole.core.data.preprocessing import crop_uint8, normalize_batch
     from pigeonhole.core.models.archs import replace_head
     from pigeonhole.core.models.checkpoints import save_checkpoint
 

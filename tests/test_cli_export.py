@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from pigeonhole.cli import main
-from pigeonhole.core.data.images import crop_uint8, load_image, normalize_batch
+from pigeonhole.core.data.images import load_image
+from pigeonhole.core.data.preprocessing import crop_uint8, normalize_batch
 from pigeonhole.core.data.synthetic import make_class_folders
 from pigeonhole.core.models.checkpoints import save_checkpoint
 

@@ -11,7 +11,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..data.images import crop_uint8, decode_image
+from ..data.images import decode_image
+from ..data.preprocessing import crop_uint8
 from ..data.samples import can_write, phone_photo, write_sample
 from ..data.synthetic import photo_like
 from ..models.transforms import TransformSpec

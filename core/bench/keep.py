@@ -72,7 +72,8 @@ def batch_ratio(without, with_, files: list[Path], rounds: int) -> float:
     batch of the files' crops, torch on one thread: the work itself, which other jobs on the
     machine barely change (wall-clock ratios scattered by +-40 % at load 7; this one by
     under 1 %). The two alternate batch by batch, the least time of each compared."""
-    from ..data.images import crop_array, load_image
+    from ..data.images import load_image
+    from ..data.preprocessing import crop_array
 
     crops = torch.from_numpy(
         np.stack([crop_array(load_image(f), with_.transform) for f in files[: with_.batch_size]])

@@ -19,7 +19,7 @@ def classic_transform(spec):
     shorter side, or both) or a letterbox, CenterCrop, ToTensor, channel order, Normalize."""
     from torchvision import transforms
 
-    from ..data.images import letterbox
+    from ..data.preprocessing import letterbox
 
     interp = transforms.InterpolationMode(spec.interpolation)
     if spec.resize_mode == "letterbox":
@@ -67,7 +67,8 @@ def model_only(clf, files: list[Path]) -> float:
     the same device step: normalise, memory format, forward)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from ..data.images import crop_uint8, load_image
+    from ..data.images import load_image
+    from ..data.preprocessing import crop_uint8
     from ..devices import synchronize
 
     plan = clf.plan
@@ -125,8 +126,9 @@ def draft_agreement(loaded, folder: Path | None, n: int = 0) -> dict:
     """Top-1 agreement of draft-mode decoding with full decoding on JPEGs >= 3x the resize."""
     from PIL import Image
 
-    from ..data.images import crop_uint8, load_image, normalize_batch
+    from ..data.images import load_image
     from ..data.listing import iter_image_files
+    from ..data.preprocessing import crop_uint8, normalize_batch
     from ..data.synthetic import make_photo_folder
 
     n = n or DRAFT_IMAGES
@@ -176,7 +178,8 @@ def decode_ceiling_cpu(files: list[Path], spec, threads: int) -> float:
     on ``threads`` threads: what a Pillow-fed pipeline can reach at most."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from ..data.images import crop_uint8, load_image
+    from ..data.images import load_image
+    from ..data.preprocessing import crop_uint8
 
     def one(f: Path) -> None:
         crop_uint8(load_image(f, draft_size=spec.resize), spec)

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from ..data.images import crop_array, decode_image
+from ..data.images import decode_image
+from ..data.preprocessing import crop_array
 from ..errors import ImageLoadError, first_line
 from ..models.transforms import TransformSpec
 from ..results.predictions import Prediction

@@ -19,7 +19,7 @@ from ..models.transforms import TransformSpec
 def crop_box(width: int, height: int, spec: TransformSpec) -> tuple[float, float, float, float]:
     """Where the network's input square lies on the original image, in its pixels:
     (left, top, right, bottom), possibly beyond the image (a letterbox's bars)."""
-    from ..data.images import letterbox_geometry
+    from ..data.preprocessing import letterbox_geometry
 
     crop = spec.crop
     if spec.resize_mode == "letterbox":

@@ -189,7 +189,8 @@ def explain_files(loaded, paths: Sequence[str], class_name: str | None = None, b
     """Generator: an Explanation per file, in order (a file that cannot be decoded has its
     ``error``). ``class_name``: the class to explain ("why not this class"); None: each image's
     top class. Runs the torch model on the CPU (Grad-CAM needs gradients)."""
-    from ..data.images import load_image, preprocess
+    from ..data.images import load_image
+    from ..data.preprocessing import preprocess
     from ..errors import ImageLoadError
 
     index = None if class_name is None else loaded.class_names.index(class_name)

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..data.images import Thumbnail
+from ..data.preprocessing import Thumbnail
 from ..data.skipped import SkippedGroup
 
 

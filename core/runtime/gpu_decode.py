@@ -22,7 +22,8 @@ from torchvision.io import ImageReadMode, decode_jpeg
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as F
 
-from ..data.images import MAX_PIXELS, Thumbnail, letterbox_geometry
+from ..data.images import MAX_PIXELS
+from ..data.preprocessing import Thumbnail, letterbox_geometry
 from ..errors import first_line
 from ..models.transforms import TransformSpec
 
@@ -93,7 +94,7 @@ def upright(img: torch.Tensor, orientation: int) -> torch.Tensor:
 
 def crop_on_device(img: torch.Tensor, spec: TransformSpec) -> torch.Tensor:
     """The spec's resize rule (antialiased: shorter side, exact size, or letterbox onto a
-    canvas of the fill colour) and centre crop, like :func:`core.data.images.crop_uint8` does in
+    canvas of the fill colour) and centre crop, like :func:`core.data.preprocessing.crop_uint8` does in
     Pillow, on ``img``'s device; uint8 (3, crop, crop)."""
     interp = INTERPOLATIONS.get(spec.interpolation, InterpolationMode.BILINEAR)
     if spec.resize_mode == "letterbox":

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..data.images import Thumbnail, crop_array, decode_image, make_thumbnail
+from ..data.images import decode_image
 from ..data.listing import BackgroundLister, ScanStats
+from ..data.preprocessing import Thumbnail, crop_array, make_thumbnail
 from ..devices import HostCpu, device_name, synchronize
 from ..errors import DataError, ImageLoadError, first_line
 from ..models.loaded import LoadedModel

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from ..data.images import crop_uint8, normalize_batch
+from ..data.preprocessing import crop_uint8, normalize_batch
 from ..data.synthetic import photo_like
 from ..errors import EngineError, PigeonholeError
 from ..fileio import write_bytes_atomic

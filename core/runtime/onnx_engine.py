@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.images import normalize_array
+from ..data.preprocessing import normalize_array
 from ..errors import EngineError
 from ..fileio import write_text_atomic
 from ..models.transforms import TransformSpec

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.images import crop_array, load_image
+from ..data.images import load_image
 from ..data.listing import iter_image_files
+from ..data.preprocessing import crop_array
 from ..devices import cpu_flags
 from ..errors import DataError, EngineError, ImageLoadError, first_line
 from ..models.transforms import TransformSpec

@@ -13,7 +13,7 @@ import logging
 import torch
 from torch import nn
 
-from ..data.images import normalize_batch
+from ..data.preprocessing import normalize_batch
 from ..errors import PigeonholeError
 from ..models.archs import TransformSpec
 from .plan import RunPlan

@@ -27,7 +27,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from ..data.images import crop_uint8, load_image
+from ..data.images import load_image
+from ..data.preprocessing import crop_uint8
 from ..devices import synchronize
 from ..errors import Cancelled, ImageLoadError, first_line
 from ..models.archs import TransformSpec, get_arch, head_info

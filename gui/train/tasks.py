@@ -40,7 +40,8 @@ def train_task(plan: DatasetPlan, request: TrainingRequest, *, should_stop=None,
     """Worker-thread generator: train, then make thumbnails of the misclassified images.
     Returns (TrainResult, {path: Thumbnail}), or NeedsTrust when the base checkpoint needs
     pickle code the person has not trusted yet."""
-    from ...core.data.images import load_image, make_thumbnail
+    from ...core.data.images import load_image
+    from ...core.data.preprocessing import make_thumbnail
     from ...core.errors import PigeonholeError
 
     if import_torch() is not None:  # (one thread imports torch at a time)

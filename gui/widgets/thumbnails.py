@@ -26,7 +26,7 @@ _SMOOTH = Qt.TransformationMode.SmoothTransformation
 
 
 def thumbnail_to_qimage(thumb) -> QImage:
-    """core.data.images.Thumbnail (RGB888, rows without padding) -> an owning QImage."""
+    """core.data.preprocessing.Thumbnail (RGB888, rows without padding) -> an owning QImage."""
     w, h, data = thumb.width, thumb.height, thumb.data
     img = QImage(w, h, QImage.Format.Format_RGB888)
     # Copied into the image's own buffer: a QImage wrapping the Python bytes ties their
@@ -105,7 +105,8 @@ def read_thumbnail(path: str, side: int = THUMB_SIDE) -> QImage | None:
             img = img.scaled(side, side, aspectMode=_KEEP, mode=_SMOOTH)
         return img.convertToFormat(QImage.Format.Format_RGB888)
     try:
-        from ...core.data.images import load_image, make_thumbnail
+        from ...core.data.images import load_image
+        from ...core.data.preprocessing import make_thumbnail
 
         return thumbnail_to_qimage(make_thumbnail(load_image(path, draft_size=side), side))
     except Exception as e:  # any decode failure: the tile keeps its placeholder

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from pigeonhole.core.data.images import crop_array, load_image
+from pigeonhole.core.data.images import load_image
 from pigeonhole.core.data.listing import ScanStats, iter_image_files
+from pigeonhole.core.data.preprocessing import crop_array
 from pigeonhole.core.data.synthetic import make_class_folders
 from pigeonhole.core.errors import ClusterError, ImageLoadError
 from tests.core.train_helpers import DECISIVE_CLASSES

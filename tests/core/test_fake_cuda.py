@@ -9,7 +9,7 @@ import pytest
 import torch
 from torchvision.models.vision_transformer import VisionTransformer
 
-from pigeonhole.core.data.images import normalize_batch
+from pigeonhole.core.data.preprocessing import normalize_batch
 from pigeonhole.core.models.archs import TransformSpec, build_model, head_info
 from pigeonhole.core.models.transforms import CP_LETTERBOX
 from pigeonhole.core.runtime.fusion import fuse_conv_bn

@@ -118,7 +118,8 @@ def test_squeezenet_features_are_the_head_input_map(tmp_path):
 def test_views_use_the_models_resize_rule(tmp_path):
     """A letterbox model's plain view is its letterboxed image (grey bars included); augmented
     views are crops of the photo at the model's input size, scaled as the model scales."""
-    from pigeonhole.core.data.images import crop_uint8, load_image
+    from pigeonhole.core.data.images import load_image
+    from pigeonhole.core.data.preprocessing import crop_uint8
     from pigeonhole.core.models.transforms import TransformSpec
 
     spec = TransformSpec(resize=64, crop=64, resize_mode="letterbox", fill=(1, 2, 3))

@@ -15,7 +15,7 @@ import torch
 from PIL import Image, ImageOps
 from torchvision.io import ImageReadMode, decode_jpeg
 
-from pigeonhole.core.data.images import crop_uint8
+from pigeonhole.core.data.preprocessing import crop_uint8
 from pigeonhole.core.data.synthetic import class_image
 from pigeonhole.core.models.transforms import CP_CROP, CP_LETTERBOX, TransformSpec
 from pigeonhole.core.runtime.gpu_decode import JpegDecoder, crop_on_device, read_jpeg, upright

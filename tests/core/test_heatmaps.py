@@ -89,7 +89,7 @@ def test_a_map_hot_where_the_network_saw_the_square_lies_on_the_square(mode, siz
     beside; the shorter-side resize and crop; a stretch): find the red square in the network's
     input, make a coarse map hot there (a 14x14 grid, as a last stage gives), carry it back:
     its peak lies on the square in the photo."""
-    from pigeonhole.core.data.images import preprocess
+    from pigeonhole.core.data.preprocessing import preprocess
 
     spec = TransformSpec(resize=112, crop=96 if mode == "shorter" else 112, resize_mode=mode)
     w, h = size
@@ -134,7 +134,7 @@ PATCH_TRAINING = {
 def trained_on_patches(n: int = 160, epochs: int = 6, arch: str = "resnet18"):
     """A network trained through on patch images (128 px input: a 4x4 last stage)."""
     spec = TransformSpec(resize=128, crop=128)
-    from pigeonhole.core.data.images import preprocess
+    from pigeonhole.core.data.preprocessing import preprocess
 
     labels = ["red", "blue"]
     x = torch.stack([preprocess(patch_image(labels[i % 2], i)[0], spec) for i in range(n)])
@@ -172,7 +172,7 @@ def settle_batchnorm(model: torch.nn.Module, x: torch.Tensor) -> None:
 @pytest.mark.slow
 def test_the_map_finds_the_patch_that_decides_the_class():
     model, spec = trained_on_patches()
-    from pigeonhole.core.data.images import preprocess
+    from pigeonhole.core.data.preprocessing import preprocess
 
     held = [patch_image(("red", "blue")[i % 2], 10_000 + i) for i in range(24)]
     x = torch.stack([preprocess(img, spec) for img, _ in held])

@@ -1,4 +1,5 @@
-"""core.data.images: finding candidates, decoding every awkward kind of file, preprocessing."""
+"""core.data.listing, images and preprocessing: finding candidates, decoding every awkward kind
+of file, preprocessing."""
 
 from __future__ import annotations
 
@@ -13,20 +14,20 @@ from PIL import Image
 from torchvision import transforms as T
 
 from pigeonhole.core.bench.measure import classic_transform
-from pigeonhole.core.data import images, listing
-from pigeonhole.core.data.images import (
-    crop_uint8,
-    load_image,
-    make_thumbnail,
-    normalize_batch,
-    preprocess,
-)
+from pigeonhole.core.data import images, listing, preprocessing
+from pigeonhole.core.data.images import load_image
 from pigeonhole.core.data.listing import (
     IMAGE_EXTENSIONS,
     BackgroundLister,
     ScanStats,
     image_paths,
     iter_image_files,
+)
+from pigeonhole.core.data.preprocessing import (
+    crop_uint8,
+    make_thumbnail,
+    normalize_batch,
+    preprocess,
 )
 from pigeonhole.core.data.synthetic import class_image, photo_like
 from pigeonhole.core.errors import ImageLoadError
@@ -349,7 +350,9 @@ def _torchvision_crop(img, spec: TransformSpec) -> np.ndarray:
 
     interp = T.InterpolationMode(spec.interpolation)
     if spec.resize_mode == "letterbox":
-        new_w, new_h, left, top = images.letterbox_geometry(img.width, img.height, spec.resize)
+        new_w, new_h, left, top = preprocessing.letterbox_geometry(
+            img.width, img.height, spec.resize
+        )
         small = TF.resize(img, [new_h, new_w], interpolation=interp, antialias=True)
         img = Image.new("RGB", (spec.resize, spec.resize), tuple(spec.fill))
         img.paste(small, (left, top))
@@ -368,7 +371,7 @@ def test_numpy_crops_are_torchvisions_pixel_for_pixel(mode, interpolation):
                              interpolation=interpolation, fill=(10, 200, 30))  # fmt: skip
         for size in ODD_SIZES + ((256, 300), (1, 1)):
             img = photo_like(sum(size), size)
-            ours = images.crop_array(img, spec)
+            ours = preprocessing.crop_array(img, spec)
             assert ours.dtype == np.uint8 and ours.flags.c_contiguous and ours.flags.writeable
             assert np.array_equal(ours, _torchvision_crop(img, spec)), (spec, size)
 
@@ -379,7 +382,7 @@ def test_a_crop_larger_than_the_image_is_padded_as_torchvision_pads_it():
     for size in ((10, 7), (7, 10), (30, 5)):
         img = photo_like(1, size)
         theirs = np.asarray(TF.center_crop(img, [12, 12]))
-        assert np.array_equal(np.asarray(images.center_crop(img, 12)), theirs)
+        assert np.array_equal(np.asarray(preprocessing.center_crop(img, 12)), theirs)
 
 
 @pytest.mark.parametrize("spec", [TransformSpec(), TransformSpec.scaled_to(-1, 1, channels="BGR"),
@@ -388,6 +391,6 @@ def test_a_crop_larger_than_the_image_is_padded_as_torchvision_pads_it():
 def test_numpy_normalisation_is_torchs_bit_for_bit(spec):
     rng = np.random.default_rng(0)
     batch = rng.integers(0, 256, size=(3, 3, 17, 19), dtype=np.uint8)
-    ours = images.normalize_array(batch, spec)
+    ours = preprocessing.normalize_array(batch, spec)
     assert ours.dtype == np.float32
     assert np.array_equal(ours, normalize_batch(torch.from_numpy(batch), spec).numpy())

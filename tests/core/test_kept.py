@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from pigeonhole.core.data.images import load_image, preprocess
+from pigeonhole.core.data.images import load_image
+from pigeonhole.core.data.preprocessing import preprocess
 from pigeonhole.core.data.synthetic import make_class_folders
 from pigeonhole.core.insight.heatmaps import cam_maps
 from pigeonhole.core.models.archs import get_head

@@ -31,7 +31,7 @@ import torch
 from PIL import Image, ImageStat
 
 from pigeonhole.core import errors, fileio
-from pigeonhole.core.data import images
+from pigeonhole.core.data import images, preprocessing
 from pigeonhole.core.data.synthetic import class_image
 from pigeonhole.core.errors import (
     Cancelled,
@@ -386,7 +386,7 @@ def test_pipeline_failures_become_rows_without_stack_traces(tmp_path, caplog, mo
     class_image("red", 0, (40, 30)).save(tmp_path / "b.png")
     class_image("red", 1, (40, 30)).save(tmp_path / "c.png")
     base = small_base()
-    real_crop = images.crop_array
+    real_crop = preprocessing.crop_array
 
     def crop_fails_once(img, spec):  # a bug deeper in the decode step, for one image
         if img.size == (40, 30) and not getattr(crop_fails_once, "done", False):

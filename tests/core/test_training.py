@@ -8,7 +8,8 @@ import threading
 import pytest
 import torch
 
-from pigeonhole.core.data.images import load_image, preprocess
+from pigeonhole.core.data.images import load_image
+from pigeonhole.core.data.preprocessing import preprocess
 from pigeonhole.core.data.synthetic import class_image, make_class_folders
 from pigeonhole.core.errors import Cancelled
 from pigeonhole.core.models.checkpoints import ModelSource, load_model

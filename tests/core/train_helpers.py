@@ -103,7 +103,8 @@ def scaled_random_backbone(arch: str, spec: TransformSpec, images: list[Path]):
     """A random ``arch`` whose BatchNorm layers scale activations to unit size on ``images``
     (preprocessed with ``spec``; their means are left at 0): untouched, a random MobileNetV2
     fades to features near 1e-10, too small to learn from; centred, colour is lost."""
-    from pigeonhole.core.data.images import load_image, preprocess
+    from pigeonhole.core.data.images import load_image
+    from pigeonhole.core.data.preprocessing import preprocess
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
@@ -144,8 +145,9 @@ def whole_network_trained(folder: Path, epochs: int = 4):
     """A ResNet-18 on 32 px crops with every layer trained on learnable colour photos: unlike
     a random backbone, its activations are what int8 is made for, so int8-vs-fp32 label
     agreement on it is meaningful (a random backbone's activations grow layer after layer)."""
-    from pigeonhole.core.data.images import crop_uint8, load_image, normalize_batch
+    from pigeonhole.core.data.images import load_image
     from pigeonhole.core.data.listing import iter_image_files
+    from pigeonhole.core.data.preprocessing import crop_uint8, normalize_batch
 
     data = make_class_folders(folder, 12, DECISIVE_CLASSES, size=(160, 120))
     files = sorted(iter_image_files([data]))

@@ -31,7 +31,7 @@ def _garbage_collected_in_the_gui_thread(qapp):
 def fitted_colour_model():
     """ResNet-18 (random backbone, small input) whose head is fitted by least squares to the
     synthetic colour classes: real, varied predictions and confidences in a few seconds."""
-    from pigeonhole.core.data.images import crop_uint8, normalize_batch
+    from pigeonhole.core.data.preprocessing import crop_uint8, normalize_batch
 
     torch.manual_seed(0)
     model = build_model(FAST_ARCH, len(CLASSES))

@@ -16,7 +16,8 @@ from classify_helpers import CLASSES, select
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
-from pigeonhole.core.data.images import load_image, preprocess
+from pigeonhole.core.data.images import load_image
+from pigeonhole.core.data.preprocessing import preprocess
 from pigeonhole.core.insight.heatmaps import cam_maps
 from pigeonhole.core.results.predictions import KeptMaps
 from pigeonhole.gui.widgets import tiles
