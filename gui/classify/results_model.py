@@ -163,14 +163,14 @@ class ResultsModel(QAbstractListModel):
     def add_predictions(
         self, preds: Iterable[Any], truths: Sequence[str | None] | None = None
     ) -> None:
-        """Append one batch with a single ``beginInsertRows`` (thumbnails already taken out);
+        """Append one batch with a single ``beginInsertRows`` (thumbnails already taken out, on
+        the run's worker: gui.classify.run.ArrivedBatch);
         ``truths``: the class each image's folder names (evaluation mode), in order."""
         preds = list(preds)
         truths = truths if truths is not None else [None] * len(preds)
         model, stale = self._run_model, self._is_stale(self._run_model)
         new = []
         for i, (p, truth) in enumerate(zip(preds, truths, strict=True)):
-            p = dataclasses.replace(p, thumbnail=None) if getattr(p, "thumbnail", None) else p
             r = ResultRow(p, len(self._rows) + i, None, model, truth, stale)
             carried = self._carried.pop(p.path, None)
             if r.ok and carried is not None and carried != p.label:

@@ -91,19 +91,14 @@ class ArrivedBatch:
 
     @classmethod
     def made_ready(cls, labelled) -> ArrivedBatch:
-        batch = labelled.batch
-        thumbnails = tuple(
-            (p.path, thumbnail_to_qimage(p.thumbnail))
-            for p in batch.predictions
-            if p.thumbnail is not None
-        )
-        if thumbnails:
-            bare = tuple(
-                replace(p, thumbnail=None) if p.thumbnail is not None else p
-                for p in batch.predictions
-            )
-            batch = replace(batch, predictions=bare)
-        return cls(batch, labelled.truths, thumbnails)
+        thumbnails, bare = [], []
+        for p in labelled.batch.predictions:
+            if p.thumbnail is not None:
+                thumbnails.append((p.path, thumbnail_to_qimage(p.thumbnail)))
+                p = replace(p, thumbnail=None)
+            bare.append(p)
+        batch = replace(labelled.batch, predictions=tuple(bare))
+        return cls(batch, labelled.truths, tuple(thumbnails))
 
 
 def torch_threads() -> int:
